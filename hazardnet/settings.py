@@ -1,0 +1,117 @@
+"""One settings object: environment variables prefixed HAZARDNET_, an optional hazardnet.toml in the
+home folder, and defaults that run with no configuration at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from schemas.vocab import DEFAULT_COUNTIES, DEFAULT_SEVERITIES, PREFECTURE
+
+CONFIG_FILE = "hazardnet.toml"
+_home_hint: str | None = None  # the home passed to load_settings, so its hazardnet.toml is read
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads `hazardnet.toml` from the home folder (HAZARDNET_HOME or the current directory)."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - required by the ABC
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        home = Path(_home_hint or os.environ.get("HAZARDNET_HOME") or ".")
+        path = home / CONFIG_FILE
+        if not path.is_file():
+            return {}
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Counties and vocabularies are data, not code."""
+
+    model_config = SettingsConfigDict(env_prefix="HAZARDNET_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.cwd())
+    db_url: str | None = None  # default: sqlite:///<home>/hazardnet.db
+    prefecture: str = PREFECTURE
+    company: str = "国网海西供电公司"
+    counties: list[str] = Field(default_factory=lambda: list(DEFAULT_COUNTIES))
+    severities: list[str] = Field(default_factory=lambda: list(DEFAULT_SEVERITIES))
+    timezone: str = "Asia/Shanghai"
+
+    # intake
+    settle_seconds: float = 2.0  # a file whose size/mtime changed this recently is still being written
+    max_file_mb: int = 100
+    max_uncompressed_mb: int = 1024
+    max_compression_ratio: int = 200
+    max_cells: int = 20_000_000  # a sheet claiming more cells than this is rejected before parsing
+    parse_memory_mb: int = 2048  # address-space cap of the child process that parses a workbook
+    parse_timeout_s: float = 300.0
+    workers: int = Field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
+
+    # mail
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_block: str | None = None  # name of a Prefect Secret block holding the password
+    smtp_security: Literal["ssl", "starttls", "none"] = "starttls"
+    smtp_timeout_s: float = 30.0
+    mail_from: str = "yongdian-anquan@haixi.example.cn"
+    mail_from_name: str = "国网海西供电公司营销部"
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, env_settings, _TomlSource(settings_cls), file_secret_settings)
+
+    # ---- derived paths -------------------------------------------------------------------
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def outbox(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def directory_file(self) -> Path:
+        return self.inbox / "通讯录.xlsx"
+
+    @property
+    def consolidated_path(self) -> Path:
+        return self.outbox / f"{self.prefecture}电力安全隐患台账（汇总）.xlsx"
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.home / 'hazardnet.db').resolve()}"
+
+
+def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
+    """Settings for `home` (default: HAZARDNET_HOME or the current directory)."""
+    global _home_hint
+    if home is not None:
+        overrides["home"] = Path(home)
+        _home_hint = str(home)
+    try:
+        return Settings(**overrides)
+    finally:
+        _home_hint = None
+
+
+def today() -> dt.date:
+    """The report date when none is given: today in the prefecture's time zone."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()

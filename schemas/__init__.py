@@ -1,0 +1,1 @@
+"""Data contracts of the hazard network: vocabularies, header aliases and pandera schemas."""

@@ -1,0 +1,160 @@
+"""The pandera contract of one normalized register row.
+
+The engine first reads a county workbook into a frame whose columns are the field names of
+`schemas.headers.FIELDS` (text already trimmed, dates already parsed where they could be). This
+schema then decides what is wrong, lazily, so a clerk sees every problem of the file in one run.
+Every check carries a name; `CHECK_MESSAGES` turns that name into the Chinese sentence shown at
+the failing cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .headers import FIELDS, REQUIRED_FIELDS
+from .vocab import CATEGORIES, CUSTOMER_GRADES, DEFAULT_SEVERITIES, INDUSTRIES, STATUS_DONE, STATUSES, YES_NO
+
+# check name -> (field the finding points at, Chinese message template; {value} is the cell's value)
+CHECK_MESSAGES: dict[str, str] = {
+    "not_nullable": "必填项为空",
+    "required": "必填项为空",
+    "is_date": "无法识别的日期“{value}”，请填写如 2026-03-05 的日期",
+    "not_future": "日期“{value}”晚于报送基准日，不能是将来的日期",
+    "is_number": "不是数字：“{value}”",
+    "non_negative": "整改资金不能为负数：“{value}”",
+    "vocab_customer_grade": "重要用户等级“{value}”不在可选范围内（特级、一级、二级、临时性、一般）",
+    "vocab_industry": "行业类别“{value}”不在可选范围内",
+    "vocab_category": "隐患类别“{value}”不在可选范围内（供电电源、自备应急电源、非电性质保安措施、电气设备、运行管理、其他）",
+    "vocab_severity": "隐患等级“{value}”不在可选范围内（{choices}）",
+    "vocab_status": "整改状态“{value}”不在可选范围内（未整改、整改中、已整改）",
+    "vocab_gov_supervised": "政府督办只能填“是”或“否”，而不是“{value}”",
+    "county_matches_folder": "本行所属县市“{value}”与报送目录的县市“{county}”不一致",
+    "unique_hazard_id": "隐患编号“{value}”在本表中重复出现",
+    "deadline_not_before_found": "整改期限“{value}”早于发现日期",
+    "completed_not_before_found": "完成日期“{value}”早于发现日期",
+    "notice_not_before_found": "告知日期“{value}”早于发现日期",
+    "completed_date_when_done": "整改状态为“已整改”，但未填写完成日期",
+    "text_too_long": "内容过长（超过 {limit} 个字符）",
+}
+
+# frame-level checks: check name -> the field whose cell the finding points at
+FRAME_CHECK_FIELDS: dict[str, str] = {
+    "deadline_not_before_found": "deadline",
+    "completed_not_before_found": "completed_date",
+    "notice_not_before_found": "found_date",
+    "completed_date_when_done": "completed_date",
+}
+
+MAX_TEXT = 2000
+
+
+def _blank(v: object) -> bool:
+    return v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NaT or (isinstance(v, str) and not v.strip())
+
+
+def _is_date(v: object) -> bool:
+    return _blank(v) or isinstance(v, dt.date)
+
+
+def _vocab_check(name: str, choices: Sequence[str]) -> pa.Check:
+    allowed = frozenset(choices)
+    return pa.Check(lambda v: _blank(v) or v in allowed, element_wise=True, name=f"vocab_{name}",
+                    error=f"vocab_{name}")
+
+
+def _date_checks(as_of: dt.date) -> list[pa.Check]:
+    return [
+        pa.Check(_is_date, element_wise=True, name="is_date", error="is_date"),
+        pa.Check(lambda v: not isinstance(v, dt.date) or v <= as_of, element_wise=True, name="not_future",
+                 error="not_future"),
+    ]
+
+
+def _dates_not_before(field: str, name: str):
+    def check(df: pd.DataFrame) -> pd.Series:
+        def ok(row) -> bool:
+            a, b = row[field], row["found_date"]
+            if not (isinstance(a, dt.date) and isinstance(b, dt.date)):
+                return True
+            return a >= b if field != "found_date" else True
+        return df.apply(ok, axis=1) if len(df) else pd.Series([], dtype=bool)
+    return pa.Check(check, name=name, error=name)
+
+
+def _notice_not_before_found(df: pd.DataFrame) -> pd.Series:
+    def ok(row) -> bool:
+        n, f = row["notice_date"], row["found_date"]
+        return not (isinstance(n, dt.date) and isinstance(f, dt.date)) or n >= f
+    return df.apply(ok, axis=1) if len(df) else pd.Series([], dtype=bool)
+
+
+def _completed_when_done(df: pd.DataFrame) -> pd.Series:
+    return ~((df["status"] == STATUS_DONE) & df["completed_date"].map(_blank))
+
+
+def register_schema(
+    as_of: dt.date,
+    county: str,
+    severities: Sequence[str] = DEFAULT_SEVERITIES,
+) -> pa.DataFrameSchema:
+    """Build the schema a register submitted by `county` must satisfy on report date `as_of`."""
+    columns: dict[str, pa.Column] = {}
+    for f in FIELDS:
+        checks: list[pa.Check] = []
+        if f.kind == "date":
+            checks += _date_checks(as_of)
+        elif f.kind == "number":
+            checks += [
+                pa.Check(lambda v: _blank(v) or isinstance(v, (int, float)), element_wise=True,
+                         name="is_number", error="is_number"),
+                pa.Check(lambda v: not isinstance(v, (int, float)) or v >= 0, element_wise=True,
+                         name="non_negative", error="non_negative"),
+            ]
+        elif f.kind == "text":
+            checks.append(pa.Check(lambda v: _blank(v) or len(str(v)) <= MAX_TEXT, element_wise=True,
+                                   name="text_too_long", error="text_too_long"))
+        if f.name == "customer_grade":
+            checks.append(_vocab_check("customer_grade", CUSTOMER_GRADES))
+        elif f.name == "industry":
+            checks.append(_vocab_check("industry", INDUSTRIES))
+        elif f.name == "category":
+            checks.append(_vocab_check("category", CATEGORIES))
+        elif f.name == "severity":
+            checks.append(_vocab_check("severity", severities))
+        elif f.name == "status":
+            checks.append(_vocab_check("status", STATUSES))
+        elif f.name == "gov_supervised":
+            checks.append(_vocab_check("gov_supervised", YES_NO))
+        elif f.name == "county":
+            checks.append(pa.Check(lambda v: _blank(v) or v == county, element_wise=True,
+                                   name="county_matches_folder", error="county_matches_folder"))
+        columns[f.name] = pa.Column(
+            None,
+            checks=checks,
+            nullable=f.name not in REQUIRED_FIELDS,  # a blank required cell fails "not_nullable"
+            unique=False,
+            required=True,
+        )
+    columns["hazard_id"] = pa.Column(
+        None,
+        checks=[*columns["hazard_id"].checks,
+                pa.Check(lambda s: ~(s.duplicated(keep=False) & ~s.map(_blank)), name="unique_hazard_id",
+                         error="unique_hazard_id")],
+        nullable=False,
+    )
+    return pa.DataFrameSchema(
+        columns,
+        checks=[
+            _dates_not_before("deadline", "deadline_not_before_found"),
+            _dates_not_before("completed_date", "completed_not_before_found"),
+            pa.Check(_notice_not_before_found, name="notice_not_before_found", error="notice_not_before_found"),
+            pa.Check(_completed_when_done, name="completed_date_when_done", error="completed_date_when_done"),
+        ],
+        strict=False,
+        coerce=False,
+        name="隐患台账",
+    )
