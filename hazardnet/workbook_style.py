@@ -1,0 +1,195 @@
+"""Shared xlsxwriter conventions for every workbook people open in Excel or WPS and print.
+
+One place for fonts, header style, widths, print set-up and safe cell writing, so the consolidated
+register, bulletins, quarterly summaries and rejection reports look and behave alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+FONT = "宋体"
+DATE_FORMAT = "yyyy-mm-dd"
+# xlsxwriter writes these options so that no string ever becomes a formula or a hyperlink.
+WORKBOOK_OPTIONS = {
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "nan_inf_to_errors": True,
+}
+
+
+class Formats:
+    """The handful of cell formats every workbook uses, created once per workbook."""
+
+    def __init__(self, wb: Workbook):
+        base = {"font_name": FONT, "font_size": 10, "valign": "vcenter", "border": 1}
+        self.title = wb.add_format({"font_name": FONT, "font_size": 14, "bold": True, "align": "center",
+                                    "valign": "vcenter"})
+        self.subtitle = wb.add_format({"font_name": FONT, "font_size": 10, "align": "left", "valign": "vcenter"})
+        self.header = wb.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "align": "center",
+                                     "text_wrap": True})
+        self.text = wb.add_format({**base})
+        self.wrap = wb.add_format({**base, "text_wrap": True})
+        self.center = wb.add_format({**base, "align": "center"})
+        self.date = wb.add_format({**base, "num_format": DATE_FORMAT, "align": "center"})
+        self.number = wb.add_format({**base, "num_format": "0.00"})
+        self.integer = wb.add_format({**base, "num_format": "0", "align": "center"})
+        self.percent = wb.add_format({**base, "num_format": "0.0%", "align": "center"})
+        self.alert = wb.add_format({**base, "bg_color": "#FFC7CE", "font_color": "#9C0006", "text_wrap": True})
+        self.alert_date = wb.add_format({**base, "bg_color": "#FFC7CE", "font_color": "#9C0006",
+                                         "num_format": DATE_FORMAT, "align": "center"})
+        self.bad = wb.add_format({**base, "bg_color": "#FF0000", "font_color": "#FFFFFF"})
+        self.total = wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2"})
+        self.total_int = wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2", "num_format": "0",
+                                        "align": "center"})
+
+
+@contextmanager
+def atomic_workbook(path: Path, *, constant_memory: bool = False):
+    """Yield an xlsxwriter Workbook that appears at `path` only when complete (temp file + rename),
+    so a crash never leaves a truncated workbook behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=path.parent)
+    os.close(fd)
+    wb = xlsxwriter.Workbook(tmp, {**WORKBOOK_OPTIONS, "constant_memory": constant_memory,
+                                   "tmpdir": str(path.parent)})
+    try:
+        yield wb
+        wb.close()
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            wb.close()
+        except Exception:
+            pass
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def clean_text(value: Any) -> str:
+    """Text safe for a cell: XML-illegal control characters removed, Excel's 32,767 limit kept."""
+    s = str(value)
+    s = "".join(ch for ch in s if ch in "\t\n\r" or ord(ch) >= 0x20)
+    return s[:32767]
+
+
+def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt=None, date_fmt=None) -> None:
+    """Write one value with the right cell type; strings are always literal text, never formulas."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool):
+        ws.write_string(row, col, "是" if value else "否", fmt)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and math.isinf(value):
+            ws.write_string(row, col, str(value), fmt)
+        else:
+            ws.write_number(row, col, value, fmt)
+    elif isinstance(value, dt.datetime):
+        ws.write_datetime(row, col, value, date_fmt or fmt)
+    elif isinstance(value, dt.date):
+        ws.write_datetime(row, col, dt.datetime(value.year, value.month, value.day), date_fmt or fmt)
+    else:
+        try:
+            import pandas as pd
+
+            if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
+                ws.write_blank(row, col, None, fmt)
+                return
+            if isinstance(value, pd.Timestamp):
+                ws.write_datetime(row, col, value.to_pydatetime(), date_fmt or fmt)
+                return
+        except (TypeError, ValueError):
+            pass
+        ws.write_string(row, col, clean_text(value), fmt)
+
+
+def text_width(value: Any) -> float:
+    """Display width in Excel character units: CJK characters count double."""
+    if value is None:
+        return 0
+    s = str(value)
+    longest = max((len(line) + sum(1 for ch in line if ord(ch) > 0x2E80) for line in s.splitlines() or [""]),
+                  default=0)
+    return longest
+
+
+def setup_print(ws: Worksheet, *, header_rows: tuple[int, int] | None, landscape: bool = True,
+                page_header: str | None = None, fit_width: bool = True) -> None:
+    """A4 print set-up that fits the width, repeats the header row and numbers the pages."""
+    ws.set_paper(9)  # A4
+    if landscape:
+        ws.set_landscape()
+    ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    if fit_width:
+        ws.fit_to_pages(1, 0)
+    if header_rows is not None:
+        ws.repeat_rows(*header_rows)
+    if page_header:
+        ws.set_header(f"&C&\"{FONT},Bold\"&11{page_header.replace('&', '&&')}")
+    ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def write_table(
+    wb: Workbook,
+    ws: Worksheet,
+    fmts: Formats,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    first_row: int = 0,
+    widths: Sequence[float] | None = None,
+    wrap_cols: Iterable[int] = (),
+    highlight: Iterable[bool] | None = None,
+    page_header: str | None = None,
+    landscape: bool = True,
+) -> int:
+    """Write a header row and data rows top to bottom (constant-memory friendly).
+
+    Freezes the header, adds an autofilter, sets widths and print set-up. Returns the number of data rows.
+    `highlight`, if given, yields one flag per row to paint that row in the alert colour.
+    """
+    wrap = set(wrap_cols)
+    if widths is not None:
+        for c, w in enumerate(widths):
+            ws.set_column(c, c, w)
+    for c, h in enumerate(headers):
+        ws.write_string(first_row, c, h, fmts.header)
+    ws.set_row(first_row, 30)
+    n = 0
+    hl = iter(highlight) if highlight is not None else None
+    for n, values in enumerate(rows, start=1):
+        alert = next(hl) if hl is not None else False
+        r = first_row + n
+        for c, v in enumerate(values):
+            if alert:
+                fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
+            elif isinstance(v, (dt.date, dt.datetime)):
+                fmt = fmts.date
+            elif c in wrap:
+                fmt = fmts.wrap
+            elif isinstance(v, int) and not isinstance(v, bool):
+                fmt = fmts.integer
+            elif isinstance(v, float):
+                fmt = fmts.number
+            else:
+                fmt = fmts.text
+            write_cell(ws, r, c, v, fmt)
+    ws.freeze_panes(first_row + 1, 0)
+    ws.autofilter(first_row, 0, first_row + max(n, 1), len(headers) - 1)
+    setup_print(ws, header_rows=(first_row, first_row), landscape=landscape, page_header=page_header)
+    return n
