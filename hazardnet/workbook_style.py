@@ -167,9 +167,9 @@ def write_table(
     if widths is not None:
         for c, w in enumerate(widths):
             ws.set_column(c, c, w)
+    ws.set_row(first_row, 30)
     for c, h in enumerate(headers):
         ws.write_string(first_row, c, h, fmts.header)
-    ws.set_row(first_row, 30)
     n = 0
     hl = iter(highlight) if highlight is not None else None
     for n, values in enumerate(rows, start=1):

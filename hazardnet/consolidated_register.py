@@ -1,0 +1,99 @@
+"""The consolidated register: every hazard of every county, current version, with derived columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from schemas.headers import FIELDS
+from schemas.vocab import STATUS_DONE
+
+from .settings import Settings
+from .store import Store
+from .workbook_style import Formats, atomic_workbook, text_width, write_table
+
+DERIVED_HEADERS = {"overdue": "是否逾期", "days_overdue": "逾期天数", "days_open": "存续天数",
+                   "absent": "未在最新台账中"}
+REGISTER_FIELDS = [f for f in FIELDS if f.name != "county"]
+CONSOLIDATED_HEADERS = ["县(市)", *[f.header for f in REGISTER_FIELDS], *DERIVED_HEADERS.values()]
+WRAP_FIELDS = {"description", "consequence", "suggestion", "contingency", "remarks", "customer_name"}
+
+
+def add_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Add overdue, days_overdue, days_open and absent (never typed in, always computed)."""
+    df = df.copy()
+    open_ = df["status"] != STATUS_DONE
+    deadline = pd.to_datetime(df["deadline"])
+    ts = pd.Timestamp(as_of)
+    df["overdue"] = open_ & deadline.notna() & (deadline < ts)
+    df["days_overdue"] = ((ts - deadline).dt.days).where(df["overdue"]).astype("Int64")
+    end = pd.to_datetime(df["completed_date"]).where(~open_, ts)
+    df["days_open"] = (end - pd.to_datetime(df["found_date"])).dt.days.clip(lower=0).astype("Int64")
+    df["absent"] = ~df["in_latest"].astype(bool)
+    return df
+
+
+def current_register(store: Store, settings: Settings, as_of: dt.date) -> pd.DataFrame:
+    """The register as of `as_of`, sorted by configured county order, customer and hazard id."""
+    df = store.register_as_of(as_of)
+    df = add_derived(df, as_of) if len(df) else df.assign(overdue=[], days_overdue=[], days_open=[], absent=[])
+    order = {c: i for i, c in enumerate(settings.counties)}
+    if len(df):
+        df = (df.assign(_c=df["county"].map(order).fillna(len(order)))
+              .sort_values(["_c", "customer_id", "hazard_id"], kind="stable").drop(columns="_c")
+              .reset_index(drop=True))
+    return df
+
+
+def register_rows(df: pd.DataFrame):
+    """Rows of the consolidated sheet, in CONSOLIDATED_HEADERS order, as plain Python values."""
+    names = ["county", *[f.name for f in REGISTER_FIELDS]]
+    for rec in df[names + list(DERIVED_HEADERS)].itertuples(index=False, name=None):
+        values = list(rec[: len(names)])
+        overdue, days_overdue, days_open, absent = rec[len(names):]
+        values += ["是" if overdue else "否",
+                   None if pd.isna(days_overdue) else int(days_overdue),
+                   None if pd.isna(days_open) else int(days_open),
+                   "是" if absent else "否"]
+        yield [None if (v is not None and not isinstance(v, str) and pd.isna(v)) else v for v in values]
+
+
+def column_widths() -> list[float]:
+    widths = [8.0]
+    for f in REGISTER_FIELDS:
+        widths.append(max(f.width, min(text_width(f.header) + 2, 40)))
+    widths += [8, 8, 8, 10]
+    return widths
+
+
+def content_hash(df: pd.DataFrame, as_of: dt.date) -> str:
+    h = hashlib.sha256(as_of.isoformat().encode())
+    h.update(pd.util.hash_pandas_object(df.astype(str), index=False).values.tobytes())
+    return h.hexdigest()
+
+
+def write_register_workbook(path: Path, df: pd.DataFrame, *, title: str, constant_memory: bool = True) -> Path:
+    """Write a register frame (from current_register) as a print-ready workbook with sheet 隐患台账."""
+    wrap_cols = [i for i, n in enumerate(["county", *[f.name for f in REGISTER_FIELDS]]) if n in WRAP_FIELDS]
+    with atomic_workbook(path, constant_memory=constant_memory) as wb:
+        fmts = Formats(wb)
+        ws = wb.add_worksheet("隐患台账")
+        write_table(wb, ws, fmts, CONSOLIDATED_HEADERS, register_rows(df), widths=column_widths(),
+                    wrap_cols=wrap_cols, highlight=(bool(x) for x in df["overdue"]) if len(df) else None,
+                    page_header=title)
+    return path
+
+
+def write_consolidated_register(store: Store, settings: Settings, as_of: dt.date) -> tuple[Path, bool]:
+    """Rewrite the consolidated register in outbox/ if its content changed. Returns (path, rewritten)."""
+    df = current_register(store, settings, as_of)
+    path = settings.consolidated_path
+    digest = content_hash(df, as_of)
+    if path.exists() and store.output_hash(str(path)) == digest:
+        return path, False
+    write_register_workbook(path, df, title=f"{settings.prefecture}电力安全隐患台账（汇总） 截至{as_of:%Y年%m月%d日}")
+    store.record_output(str(path), digest)
+    return path, True

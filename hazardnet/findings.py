@@ -1,0 +1,45 @@
+"""A finding: one problem of a submitted workbook, pointed at its sheet and cell, in Chinese."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from openpyxl.utils import get_column_letter
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What is wrong, where. `cell` is an Excel reference such as "F7" ("" when the whole file is meant)."""
+
+    sheet: str
+    cell: str
+    field: str
+    message: str
+    value: str = ""
+    level: str = ERROR
+    row: int = 0  # 1-based Excel row (0 = whole file), for sorting and painting
+    col: int = 0  # 1-based Excel column (0 = whole row/file)
+
+    def as_json(self) -> dict:
+        """The public JSON shape: sheet, cell, field, message (plus value and level)."""
+        d = asdict(self)
+        d.pop("row")
+        d.pop("col")
+        return d
+
+
+def cell_ref(row0: int, col0: int) -> str:
+    """Excel reference of a 0-based (row, column)."""
+    return f"{get_column_letter(col0 + 1)}{row0 + 1}"
+
+
+def file_finding(message: str, *, sheet: str = "", level: str = ERROR) -> Finding:
+    """A finding about the whole file (unreadable, wrong folder, no register sheet…)."""
+    return Finding(sheet=sheet, cell="", field="", message=message, level=level)
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.level == ERROR for f in findings)

@@ -1,0 +1,355 @@
+"""Intake: county workbooks from inbox/<county>/ → accepted whole into the store, or rejected whole.
+
+Every file is first copied to a private snapshot (hashing as it is copied), so what is parsed, stored
+and archived is one and the same set of bytes even if the clerk overwrites the file meanwhile. The
+original leaves the inbox only after the store has recorded the outcome, and a submission record is
+"finalized" only after that: a crash anywhere leaves a state the next run completes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .findings import Finding, file_finding, has_errors
+from .register_sheet import RegisterSheet, read_register
+from .settings import Settings
+from .store import Store
+from .validation import validate_register
+from .workbook_reader import SheetGrid, UnreadableWorkbook, WorkbookReaderPool
+from .error_report import write_error_report
+
+REJECTED_DIR = "rejected"
+REPORT_SUFFIX = "_问题报告.xlsx"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class IntakeError(Exception):
+    """The run itself could not proceed (not a county's bad file): one clear line for the operator."""
+
+
+@dataclass(frozen=True)
+class InboxFile:
+    """A settled file waiting in a county folder."""
+
+    path: Path
+    county: str  # the folder it was dropped in
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file."""
+
+    path: str
+    county: str
+    outcome: str  # accepted | rejected | duplicate
+    rows: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    kept_at: str | None = None
+    report: str | None = None
+
+    def as_json(self) -> dict:
+        return {"path": self.path, "county": self.county, "outcome": self.outcome, "rows": self.rows,
+                "findings": [f.as_json() for f in self.findings], "kept_at": self.kept_at,
+                "report": self.report}
+
+
+@dataclass
+class IngestResult:
+    files: list[FileOutcome]
+    consolidated: str | None
+    consolidated_rewritten: bool = False
+
+    def as_json(self) -> dict:
+        return {"files": [f.as_json() for f in self.files], "consolidated": self.consolidated}
+
+
+# ---- finding the files -----------------------------------------------------------------------
+def is_ignorable(name: str) -> bool:
+    """Excel/WPS lock files, hidden files and temporary copies are never submissions."""
+    return (name.startswith(("~$", ".~lock.", ".", "~")) or name.endswith(("#", ".tmp", ".crdownload", ".part"))
+            or name == "Thumbs.db" or name == "desktop.ini")
+
+
+def is_settled(path: Path, settle_seconds: float, now: float | None = None) -> bool:
+    """A file is settled when it has not changed for `settle_seconds` (so it is not still being copied)."""
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return False
+    return ((now or time.time()) - st.st_mtime) >= settle_seconds
+
+
+def scan_inbox(settings: Settings) -> list[InboxFile]:
+    """Every settled candidate file in inbox/<folder>/ (folders named for unconfigured counties included:
+    their files are rejected with that reason). Files directly in inbox/ (the 通讯录) are not registers."""
+    found: list[InboxFile] = []
+    if not settings.inbox.is_dir():
+        return found
+    for folder in sorted(p for p in settings.inbox.iterdir() if p.is_dir() and not p.is_symlink()):
+        if is_ignorable(folder.name):
+            continue
+        for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+            if is_ignorable(entry.name) or (entry.is_dir() and not entry.is_symlink()):
+                continue
+            if entry.is_symlink() or entry.is_file():
+                if entry.is_symlink() or is_settled(entry, settings.settle_seconds):
+                    found.append(InboxFile(entry, folder.name))
+    return found
+
+
+def ensure_inbox(settings: Settings) -> None:
+    """Create inbox/<county>/ for every configured county, and outbox/."""
+    for county in settings.counties:
+        (settings.inbox / county).mkdir(parents=True, exist_ok=True)
+    settings.outbox.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def ingest_lock(settings: Settings, timeout_s: float = 600.0) -> Iterator[None]:
+    """One ingest at a time per home folder (a schedule overlapping a manual run waits its turn)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / ".hazardnet.lock", "a+") as fh:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise IntakeError("另一个导入任务仍在运行，本次未执行，请稍后重试。") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ---- helpers for keeping originals ---------------------------------------------------------
+def safe_name(name: str) -> str:
+    """A file name without control characters or path separators, for the archive and rejected folders."""
+    cleaned = _CONTROL.sub("_", name).replace("/", "_").replace("\\", "_").strip()
+    return cleaned if cleaned not in ("", ".", "..") else "未命名文件"
+
+
+def snapshot(path: Path, staging: Path, max_bytes: int) -> tuple[Path, str, int]:
+    """Copy `path` into the staging folder, hashing on the way. Returns (copy, sha256, size)."""
+    staging.mkdir(parents=True, exist_ok=True)
+    h = hashlib.sha256()
+    tmp = staging / f"{os.getpid()}-{time.monotonic_ns()}.part"
+    size = 0
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if size > max_bytes:
+                dst.close()
+                tmp.unlink(missing_ok=True)
+                raise UnreadableWorkbook(f"文件过大（超过 {max_bytes // (1 << 20)} MB），请删除无关内容后重新报送。")
+            h.update(chunk)
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return tmp, h.hexdigest(), size
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def _unique(path: Path, sha: str | None) -> Path:
+    """`path`, or a timestamped sibling when a different file already has that name."""
+    if not path.exists() or (sha is not None and _sha256(path) == sha):
+        return path
+    return path.with_name(f"{path.stem}_{dt.datetime.now():%Y%m%d%H%M%S%f}{path.suffix}")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Atomically put `src` (a staging copy) at `dst`."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dst)
+    _fsync_dir(dst.parent)
+
+
+def _remove_original(path: Path, sha: str | None) -> None:
+    """Take the original out of the inbox, unless it was replaced by a new version meanwhile."""
+    if path.is_symlink():
+        path.unlink(missing_ok=True)
+    elif sha is None or _sha256(path) == sha:
+        path.unlink(missing_ok=True)
+
+
+# ---- the intake of one file ----------------------------------------------------------------
+class Intake:
+    """Ingests files one at a time (thread-safe across counties); owns the reader pool."""
+
+    def __init__(self, settings: Settings, store: Store, as_of: dt.date, reader: WorkbookReaderPool):
+        self.settings = settings
+        self.store = store
+        self.as_of = as_of
+        self.reader = reader
+        self.staging = settings.home / ".staging"
+
+    def ingest_file(self, item: InboxFile) -> FileOutcome:
+        """Accept, reject or mark as duplicate one inbox file; never raises for a bad file."""
+        path, county = item.path, item.county
+        if path.is_symlink():
+            return self._reject_unread(item, "文件是一个快捷方式/链接（可能指向收件箱以外），不是台账文件本身，已拒收。")
+        if county not in self.settings.counties:
+            return self._reject_unread(item, f"文件夹“{county}”不是已配置的县(市)，无法确定报送单位。请放入"
+                                             f"{'、'.join(self.settings.counties)}之一的文件夹。")
+        try:
+            copy, sha, _ = snapshot(path, self.staging, self.settings.max_file_mb << 20)
+        except UnreadableWorkbook as exc:
+            return self._reject_unread(item, exc.reason)
+        except FileNotFoundError:
+            return FileOutcome(str(path), county, "skipped")
+        try:
+            return self._ingest_snapshot(item, copy, sha)
+        finally:
+            copy.unlink(missing_ok=True)
+
+    def _ingest_snapshot(self, item: InboxFile, copy: Path, sha: str) -> FileOutcome:
+        path, county = item.path, item.county
+        pending = self.store.find_submission(county, sha, finalized=False)
+        if pending is not None:  # a previous run recorded it and stopped before removing the original
+            _remove_original(path, sha)
+            self.store.finalize(pending["id"])
+            return FileOutcome(str(path), county, pending["outcome"], pending["rows"], [], pending["kept_at"])
+        if self.store.find_submission(county, sha, outcome="accepted") is not None:
+            kept = _unique(self._archive_path(county, sha, path.name), sha)
+            shutil.copyfile(copy, kept)
+            finding = file_finding("与已接收的文件内容完全相同，未重复导入。", level="warning")
+            sub = self.store.record_submission(county=county, file_name=path.name, sha256=sha, as_of=self.as_of,
+                                               outcome="duplicate", findings=[finding.as_json()], kept_at=str(kept))
+            _remove_original(path, sha)
+            self.store.finalize(sub)
+            return FileOutcome(str(path), county, "duplicate", 0, [finding], str(kept))
+
+        sheet: SheetGrid | None = None
+        try:
+            book = self.reader.submit(copy).result()
+        except UnreadableWorkbook as exc:
+            return self._reject(item, copy, sha, [file_finding(exc.reason)], None)
+        parsed = read_register(book, county, self.settings.counties)
+        if isinstance(parsed, Finding):
+            return self._reject(item, copy, sha, [parsed], book.sheets[0] if book.sheets else None)
+        sheet = next(s for s in book.sheets if s.name == parsed.sheet)
+        findings = parsed.findings + validate_register(parsed, county, self.as_of, self.settings.severities)
+        if not len(parsed.frame) and not has_errors(findings):
+            findings.append(file_finding("台账中没有任何隐患记录（表头以下为空），请填写后重新报送。", sheet=parsed.sheet))
+        if has_errors(findings):
+            return self._reject(item, copy, sha, findings, sheet)
+        return self._accept(item, copy, sha, parsed, findings)
+
+    def _archive_path(self, county: str, sha: str, name: str) -> Path:
+        return self.settings.archive / county / f"{self.as_of:%Y%m%d}_{sha[:12]}_{safe_name(name)}"
+
+    def _accept(self, item: InboxFile, copy: Path, sha: str, parsed: RegisterSheet,
+                findings: list[Finding]) -> FileOutcome:
+        kept = _unique(self._archive_path(item.county, sha, item.path.name), sha)
+        _place(copy, kept)
+        sub = self.store.record_submission(county=item.county, file_name=item.path.name, sha256=sha,
+                                           as_of=self.as_of, outcome="accepted",
+                                           findings=[f.as_json() for f in findings], kept_at=str(kept),
+                                           rows=parsed.frame)
+        _remove_original(item.path, sha)
+        self.store.finalize(sub)
+        return FileOutcome(str(item.path), item.county, "accepted", len(parsed.frame), findings, str(kept))
+
+    def _rejected_dir(self, item: InboxFile) -> Path:
+        return item.path.parent / REJECTED_DIR
+
+    def _reject(self, item: InboxFile, copy: Path | None, sha: str | None, findings: list[Finding],
+                sheet: SheetGrid | None) -> FileOutcome:
+        folder = self._rejected_dir(item)
+        kept = _unique(folder / safe_name(item.path.name), sha)
+        report = kept.with_name(f"{kept.stem}{REPORT_SUFFIX}")
+        write_error_report(report, file_name=item.path.name, county=item.county, findings=findings, sheet=sheet)
+        if copy is not None:
+            _place(copy, kept)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(item.path, kept)  # unreadable or a link: move the entry itself, untouched
+        sub = self.store.record_submission(county=item.county, file_name=item.path.name, sha256=sha or "",
+                                           as_of=self.as_of, outcome="rejected",
+                                           findings=[f.as_json() for f in findings], kept_at=str(kept))
+        if copy is not None:
+            _remove_original(item.path, sha)
+        self.store.finalize(sub)
+        return FileOutcome(str(item.path), item.county, "rejected", 0, findings, str(kept), str(report))
+
+    def _reject_unread(self, item: InboxFile, reason: str) -> FileOutcome:
+        return self._reject(item, None, None, [file_finding(reason)], None)
+
+
+def group_by_county(files: list[InboxFile]) -> dict[str, list[InboxFile]]:
+    """Files per county, oldest first, so a county's submissions are stored in the order they came."""
+    groups: dict[str, list[InboxFile]] = defaultdict(list)
+    for f in files:
+        groups[f.county].append(f)
+    for items in groups.values():
+        items.sort(key=lambda f: (_mtime(f.path), f.path.name))
+    return dict(groups)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def ingest(settings: Settings, as_of: dt.date, *, on_file: Callable[[FileOutcome], None] | None = None,
+           store: Store | None = None) -> IngestResult:
+    """The whole intake without Prefect: scan, ingest counties in parallel, rewrite the consolidated register."""
+    from .consolidated_register import write_consolidated_register
+
+    ensure_inbox(settings)
+    own_store = store is None
+    store = store or Store(settings.database_url)
+    try:
+        with ingest_lock(settings), WorkbookReaderPool(settings) as reader:
+            intake = Intake(settings, store, as_of, reader)
+            groups = group_by_county(scan_inbox(settings))
+
+            def run_county(items: list[InboxFile]) -> list[FileOutcome]:
+                out = []
+                for item in items:
+                    outcome = intake.ingest_file(item)
+                    if on_file:
+                        on_file(outcome)
+                    out.append(outcome)
+                return out
+
+            with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
+                results = [o for outs in pool.map(run_county, groups.values()) for o in outs]
+            path, rewritten = write_consolidated_register(store, settings, as_of)
+        return IngestResult([r for r in results if r.outcome != "skipped"], str(path), rewritten)
+    finally:
+        if own_store:
+            store.dispose()
+
+

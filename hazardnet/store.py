@@ -1,0 +1,186 @@
+"""The register store: every submission and every version of every hazard (SQLAlchemy; SQLite by default).
+
+The store is the truth and workbooks are views of it: the consolidated register for any date is
+rebuilt from the hazard rows of the accepted submissions up to that date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from schemas.headers import FIELDS
+
+metadata = sa.MetaData()
+
+submissions = sa.Table(
+    "submissions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("county", sa.String(64), nullable=False, index=True),
+    sa.Column("file_name", sa.String(512), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # accepted | rejected | duplicate
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
+    sa.Column("findings", sa.Text, nullable=False, default="[]"),
+    sa.Column("kept_at", sa.String(1024), nullable=True),  # archive or rejected path of the original
+    sa.Column("finalized", sa.Boolean, nullable=False, default=False),  # original moved out of the inbox
+)
+
+_FIELD_TYPES = {"date": sa.Date, "number": sa.Float}
+hazard_rows = sa.Table(
+    "hazard_rows", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("source_row", sa.Integer, nullable=False),
+    *[sa.Column(f.name if f.name != "county" else "county_text", _FIELD_TYPES.get(f.kind, sa.Text))
+      for f in FIELDS],
+    sa.Column("county", sa.String(64), nullable=False),
+    sa.Index("ix_hazard_rows_key", "county", "hazard_id"),
+)
+
+outputs = sa.Table(
+    "outputs", metadata,
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("written_at", sa.DateTime, nullable=False),
+)
+
+FIELD_NAMES = [f.name for f in FIELDS]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Store:
+    """Thin access layer over the store's tables."""
+
+    def __init__(self, url: str):
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
+        self.engine: Engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_conn, _):  # WAL lets readers work while a submission is written
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ---- submissions -----------------------------------------------------------------------
+    def find_submission(self, county: str, sha256: str, outcome: str | None = None,
+                        finalized: bool | None = None) -> dict | None:
+        """The most recent submission of this content by this county, optionally by outcome/finalized."""
+        q = sa.select(submissions).where(submissions.c.county == county, submissions.c.sha256 == sha256)
+        if outcome is not None:
+            q = q.where(submissions.c.outcome == outcome)
+        if finalized is not None:
+            q = q.where(submissions.c.finalized == finalized)
+        with self.engine.connect() as conn:
+            row = conn.execute(q.order_by(submissions.c.id.desc()).limit(1)).mappings().first()
+        return dict(row) if row else None
+
+    def record_submission(self, *, county: str, file_name: str, sha256: str, as_of: dt.date, outcome: str,
+                          findings: Sequence[dict], kept_at: str | None,
+                          rows: pd.DataFrame | None = None) -> int:
+        """Insert a submission and (for an accepted one) all its hazard rows in one transaction."""
+        with self.engine.begin() as conn:
+            sub_id = conn.execute(submissions.insert().values(
+                county=county, file_name=file_name, sha256=sha256, received_at=_now(), as_of=as_of,
+                outcome=outcome, rows=0 if rows is None else len(rows),
+                findings=json.dumps(list(findings), ensure_ascii=False), kept_at=kept_at, finalized=False,
+            )).inserted_primary_key[0]
+            if rows is not None and len(rows):
+                records = []
+                for rec in rows.to_dict("records"):
+                    out = {"submission_id": sub_id, "as_of": as_of, "county": county,
+                           "source_row": int(rec.pop("_row")) + 1}
+                    for name in FIELD_NAMES:
+                        v = rec.get(name)
+                        out[name if name != "county" else "county_text"] = None if _isnull(v) else v
+                    records.append(out)
+                conn.execute(hazard_rows.insert(), records)
+        return int(sub_id)
+
+    def finalize(self, submission_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(submissions.update().where(submissions.c.id == submission_id).values(finalized=True))
+
+    def submissions_frame(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(sa.select(submissions).order_by(submissions.c.id), conn)
+
+    # ---- the register as of a date ---------------------------------------------------------
+    def register_as_of(self, as_of: dt.date, counties: Iterable[str] | None = None) -> pd.DataFrame:
+        """Current version of every hazard ever reported, as the store stood on `as_of`.
+
+        Columns: county, every field name, submission_id, version_as_of, in_latest (bool).
+        """
+        accepted = (sa.select(submissions.c.id, submissions.c.county, submissions.c.as_of)
+                    .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of))
+        if counties is not None:
+            accepted = accepted.where(submissions.c.county.in_(list(counties)))
+        acc = accepted.subquery("acc")
+        ranked = (sa.select(
+            hazard_rows,
+            sa.func.row_number().over(
+                partition_by=(hazard_rows.c.county, hazard_rows.c.hazard_id),
+                order_by=(hazard_rows.c.as_of.desc(), hazard_rows.c.submission_id.desc())).label("rn"))
+            .join(acc, acc.c.id == hazard_rows.c.submission_id)).subquery("ranked")
+        q = sa.select(ranked).where(ranked.c.rn == 1)
+        with self.engine.connect() as conn:
+            acc_df = pd.read_sql(accepted, conn)
+            df = pd.read_sql(q, conn)
+        if df.empty:
+            return pd.DataFrame(columns=["county", *[n for n in FIELD_NAMES if n != "county"],
+                                         "submission_id", "version_as_of", "in_latest"])
+        latest = acc_df.sort_values(["as_of", "id"]).groupby("county")["id"].last()
+        df["in_latest"] = df["submission_id"] == df["county"].map(latest)
+        df = df.rename(columns={"as_of": "version_as_of"}).drop(columns=["rn", "id"])
+        for f in FIELDS:
+            if f.kind == "date":
+                df[f.name] = pd.to_datetime(df[f.name]).dt.date
+                df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None)
+        return df
+
+    def hazard_history(self, county: str, hazard_id: str) -> pd.DataFrame:
+        """Every stored version of one hazard, oldest first."""
+        q = (sa.select(hazard_rows).where(hazard_rows.c.county == county, hazard_rows.c.hazard_id == hazard_id)
+             .order_by(hazard_rows.c.as_of, hazard_rows.c.submission_id))
+        with self.engine.connect() as conn:
+            return pd.read_sql(q, conn)
+
+    # ---- outputs ---------------------------------------------------------------------------
+    def output_hash(self, path: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(outputs.c.content_hash).where(outputs.c.path == path)).scalar()
+
+    def record_output(self, path: str, content_hash: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(outputs.delete().where(outputs.c.path == path))
+            conn.execute(outputs.insert().values(path=path, content_hash=content_hash, written_at=_now()))
+
+
+def _isnull(v: Any) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
