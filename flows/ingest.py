@@ -1,0 +1,93 @@
+"""Flow 导入县公司隐患台账: inbox → store → consolidated register, one task run per workbook."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
+
+from hazardnet.consolidated_register import write_consolidated_register
+from hazardnet.intake import (FileOutcome, InboxFile, IngestResult, Intake, ensure_inbox, group_by_county,
+                              ingest_lock, scan_inbox)
+from hazardnet.settings import Settings, load_settings, today
+from hazardnet.store import Store
+from hazardnet.workbook_reader import WorkbookReaderPool
+
+from .artifacts import publish_link, publish_markdown, publish_table
+
+OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送"}
+
+
+@task(name="扫描收件箱", cache_policy=NO_CACHE)
+def waiting_files(settings: Settings) -> list[InboxFile]:
+    """List the settled workbooks waiting in inbox/<county>/."""
+    ensure_inbox(settings)
+    return scan_inbox(settings)
+
+
+@task(name="导入台账", task_run_name="导入 {county}：{file_name}", cache_policy=NO_CACHE)
+def ingested_workbook(intake: Intake, item: InboxFile, county: str, file_name: str) -> FileOutcome:
+    """Accept, reject or mark as duplicate one county workbook."""
+    outcome = intake.ingest_file(item)
+    get_run_logger().info("%s %s: %s, %d rows, %d findings", county, file_name, outcome.outcome, outcome.rows,
+                          len(outcome.findings))
+    return outcome
+
+
+@task(name="生成汇总台账", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 5])
+def consolidated_register(store: Store, settings: Settings, as_of: dt.date) -> tuple[str, bool]:
+    """Rewrite outbox/<prefecture>电力安全隐患台账（汇总）.xlsx when its content changed."""
+    path, rewritten = write_consolidated_register(store, settings, as_of)
+    return str(path), rewritten
+
+
+def publish_ingest_artifacts(result: IngestResult) -> None:
+    """Table of files and outcomes, every finding of rejected files, link to the consolidated register."""
+    publish_table("ingest-files", [
+        {"县(市)": f.county, "文件": Path(f.path).name, "结果": OUTCOME_ZH.get(f.outcome, f.outcome),
+         "隐患条数": f.rows, "问题数": sum(1 for x in f.findings if x.level == "error"),
+         "提示数": sum(1 for x in f.findings if x.level != "error"), "原文件保存于": f.kept_at or ""}
+        for f in result.files], "本次导入的文件与结果")
+    rejected = [f for f in result.files if f.outcome == "rejected"]
+    if rejected:
+        lines = ["# 退回的台账及问题", ""]
+        for f in rejected:
+            lines += [f"## {f.county}：{Path(f.path).name}", "", f"问题报告：`{f.report}`", "",
+                      "| 工作表 | 单元格 | 字段 | 问题 |", "| --- | --- | --- | --- |"]
+            for x in f.findings:
+                msg = x.message.replace("|", "\\|").replace("\n", " ")
+                lines.append(f"| {x.sheet} | {x.cell} | {x.field} | {msg} |")
+            lines.append("")
+        publish_markdown("ingest-rejections", "\n".join(lines), "被退回台账的全部问题")
+    if result.consolidated:
+        publish_link("consolidated-register", result.consolidated, Path(result.consolidated).name,
+                     "汇总隐患台账工作簿")
+
+
+@flow(name="导入县公司隐患台账", log_prints=True)
+def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
+    """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
+    settings = load_settings(home)
+    day = dt.date.fromisoformat(as_of) if as_of else today()
+    store = Store(settings.database_url)
+    try:
+        with ingest_lock(settings), WorkbookReaderPool(settings) as reader:
+            intake = Intake(settings, store, day, reader)
+            futures = []
+            for items in group_by_county(waiting_files(settings)).values():
+                previous = None  # a county's files go in the order they arrived
+                for item in items:
+                    previous = ingested_workbook.submit(intake, item, item.county, item.path.name,
+                                                        wait_for=[previous] if previous else None)
+                    futures.append(previous)
+            wait(futures)
+            outcomes = [f.result() for f in futures]
+            path, rewritten = consolidated_register(store, settings, day)
+        result = IngestResult([o for o in outcomes if o.outcome != "skipped"], path, rewritten)
+        publish_ingest_artifacts(result)
+        return result.as_json()
+    finally:
+        store.dispose()
