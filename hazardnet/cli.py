@@ -109,6 +109,21 @@ def demo(
     run_demo(home.resolve(), _as_of(as_of), out)
 
 
+def _register_commands() -> None:
+    """Commands of other areas live in their own modules (cli_<area>.py) and attach to `app` on import."""
+    import importlib
+    import pkgutil
+
+    import hazardnet
+
+    for mod in pkgutil.iter_modules(hazardnet.__path__):
+        if mod.name.startswith("cli_"):
+            importlib.import_module(f"hazardnet.{mod.name}")
+
+
+_register_commands()
+
+
 def main() -> None:
     """Entry point: user mistakes and run failures are one clear line on stderr, never a traceback."""
     try:

@@ -1,0 +1,35 @@
+"""Shared fixtures: a fresh home folder (inbox/outbox/SQLite) per test, and a report date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hazardnet.settings import Settings, load_settings
+
+DATA = Path(__file__).parent / "data"
+AS_OF = dt.date(2026, 11, 15)
+
+
+@pytest.fixture
+def as_of() -> dt.date:
+    return AS_OF
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    """Settings for an empty home folder; files count as settled at once."""
+    for var in ("HAZARDNET_HOME", "HAZARDNET_SMTP_HOST", "HAZARDNET_DB_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return load_settings(tmp_path / "home", settle_seconds=0)
+
+
+def drop(settings: Settings, src: Path, county: str = "格尔木市", name: str | None = None) -> Path:
+    """Copy a fixture into inbox/<county>/ as a clerk would."""
+    dst = settings.inbox / county / (name or src.name)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return dst
