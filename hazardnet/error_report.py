@@ -68,7 +68,7 @@ def write_error_report(path: Path, *, file_name: str, county: str, findings: lis
                     fmt = fmts.bad if bad else (fmts.date if isinstance(v, (dt.date, dt.datetime)) else fmts.text)
                     if isinstance(v, (dt.time, dt.timedelta)):
                         v = str(v)
-                    write_cell(copy, r, c, v, fmt, date_fmt=fmts.alert_date if bad else fmts.date)
+                    write_cell(copy, r, c, v, fmt, date_fmt=fmts.bad_date if bad else fmts.date)
             for (r, c), msgs in marks.items():
                 if r < MAX_COPY_ROWS:
                     if c >= width or r >= len(sheet.rows) or c >= len(sheet.rows[r]):

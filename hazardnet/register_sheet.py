@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from schemas.headers import FIELD_BY_NAME, FIELDS, REQUIRED_FIELDS, SERIAL_HEADERS, match_header, normalize_label
+from schemas.headers import FIELD_BY_NAME, FIELDS, REQUIRED_FIELDS, match_header, normalize_label
 from schemas.vocab import GRADE_SYNONYMS, SEVERITY_SYNONYMS, STATUS_SYNONYMS, YES_NO_SYNONYMS
 
 from .findings import WARNING, Finding, cell_ref, file_finding
@@ -237,11 +237,13 @@ def normalize_value(name: str, v: Any, counties: list[str]) -> Any:
 
 
 def _is_footer(cells: list[Any]) -> bool:
+    """A 合计/填报人/审核人 row: its first text cell (serial numbers skipped) starts with such a word."""
     for v in cells:
+        if not isinstance(v, str):
+            continue
         s = clean_str(v)
         if s:
-            s = s.replace(" ", "")
-            return s.startswith(FOOTER_PREFIXES)
+            return s.replace(" ", "").startswith(FOOTER_PREFIXES)
     return False
 
 
@@ -260,7 +262,6 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
     sheet, header_row, columns = picked
     findings: list[Finding] = []
     header_cells = sheet.rows[header_row]
-    serial_cols = {c for c, v in enumerate(header_cells) if normalize_label(v) in SERIAL_HEADERS}
     for name in REQUIRED_FIELDS:
         if name not in columns and name != "hazard_id":
             findings.append(Finding(sheet.name, cell_ref(header_row, 0), FIELD_BY_NAME[name].header,
@@ -275,7 +276,7 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
         values = {name: (cells[col] if col < len(cells) else None) for name, col in field_cols}
         if all(clean_str(v) is None for v in values.values()):
             continue  # blank row (a pre-numbered 序号 alone does not make a record)
-        if _is_footer([cells[c] for c in range(len(cells)) if c not in serial_cols]):
+        if _is_footer(cells):
             continue
         if {normalize_label(v) for v in values.values() if v is not None} <= header_keys:
             continue  # the header repeated (registers printed and retyped page by page)

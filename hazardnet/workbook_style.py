@@ -51,6 +51,8 @@ class Formats:
         self.alert_date = wb.add_format({**base, "bg_color": "#FFC7CE", "font_color": "#9C0006",
                                          "num_format": DATE_FORMAT, "align": "center"})
         self.bad = wb.add_format({**base, "bg_color": "#FF0000", "font_color": "#FFFFFF"})
+        self.bad_date = wb.add_format({**base, "bg_color": "#FF0000", "font_color": "#FFFFFF",
+                                       "num_format": DATE_FORMAT})
         self.total = wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2"})
         self.total_int = wb.add_format({**base, "bold": True, "bg_color": "#F2F2F2", "num_format": "0",
                                         "align": "center"})

@@ -47,7 +47,9 @@ def test_every_real_world_variant_is_accepted(settings, as_of, fixture):
     header, rows = consolidated_rows(result.consolidated)
     assert header[:3] == ["县(市)", "户号", "客户名称"]
     assert header[-4:] == ["是否逾期", "逾期天数", "存续天数", "未在最新台账中"]
-    by_name = {r["客户名称"]: r for r in rows}
+    by_name: dict = {}
+    for r in rows:  # sorted by 户号 and 隐患编号: the first row of a customer is its first hazard
+        by_name.setdefault(r["客户名称"], r)
     potash = by_name["青海盐湖钾肥股份有限公司"]
     assert potash["县(市)"] == "格尔木市"
     assert potash["户号"] in ("0630100001", "630100001")
@@ -241,7 +243,7 @@ def test_consolidated_register_is_print_ready(settings, as_of):
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref.startswith("A1:")
     assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
-    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0  # 1 page wide (the default), any length
     assert ws.print_title_rows == "$1:$1"
     assert ws["H1"].value == "隐患描述" and ws.column_dimensions["H"].width >= 30  # wide and wrapped
     assert ws["H2"].alignment.wrap_text
