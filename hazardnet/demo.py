@@ -25,7 +25,7 @@ def flawed(hazards: list, as_of: dt.date) -> list:
         bad[0] = dataclasses.replace(bad[0], found_date=as_of + dt.timedelta(days=20))
         bad[1] = dataclasses.replace(bad[1], status="已整改", completed_date=None)
         bad[2] = dataclasses.replace(bad[2], severity="严重")
-        bad[3] = dataclasses.replace(bad[3], customer_name=None)
+        bad[3] = dataclasses.replace(bad[3], customer_name="")
     return bad
 
 

@@ -50,6 +50,7 @@ FRAME_CHECK_FIELDS: dict[str, str] = {
 }
 
 MAX_TEXT = 2000
+FUTURE_DATE_FIELDS = frozenset({"deadline"})  # a deadline is a plan; every other date records the past
 
 
 def _blank(v: object) -> bool:
@@ -66,12 +67,12 @@ def _vocab_check(name: str, choices: Sequence[str]) -> pa.Check:
                     error=f"vocab_{name}")
 
 
-def _date_checks(as_of: dt.date) -> list[pa.Check]:
-    return [
-        pa.Check(_is_date, element_wise=True, name="is_date", error="is_date"),
-        pa.Check(lambda v: not isinstance(v, dt.date) or v <= as_of, element_wise=True, name="not_future",
-                 error="not_future"),
-    ]
+def _date_checks(as_of: dt.date, *, may_be_future: bool) -> list[pa.Check]:
+    checks = [pa.Check(_is_date, element_wise=True, name="is_date", error="is_date")]
+    if not may_be_future:
+        checks.append(pa.Check(lambda v: not isinstance(v, dt.date) or v <= as_of, element_wise=True,
+                               name="not_future", error="not_future"))
+    return checks
 
 
 def _dates_not_before(field: str, name: str):
@@ -106,7 +107,7 @@ def register_schema(
     for f in FIELDS:
         checks: list[pa.Check] = []
         if f.kind == "date":
-            checks += _date_checks(as_of)
+            checks += _date_checks(as_of, may_be_future=f.name in FUTURE_DATE_FIELDS)
         elif f.kind == "number":
             checks += [
                 pa.Check(lambda v: _blank(v) or isinstance(v, (int, float)), element_wise=True,

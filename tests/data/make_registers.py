@@ -108,6 +108,7 @@ def good() -> None:
     data[0][17] = "正在整改"
     data[1][17] = "已完成"
     data[2][17] = "待整改"
+    data[2][13] = D(2027, 3, 31)  # a deadline is a plan: it may lie after the report date
     save(GOOD / "status_synonyms.xlsx", HEADERS, data)
     data = rows()
     data[0][2] = "\u3000青海盐湖钾肥股份有限公司\u3000"
