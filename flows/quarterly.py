@@ -1,0 +1,84 @@
+"""Flow 季度隐患治理情况汇总: the store at quarter end → one prefecture workbook and one per county
+(→ optionally mailed to the three parties, once)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.schedules import Cron
+
+from hazardnet.quarterly_summary import (Quarter, QuarterData, QuarterlySummary, QuarterlyWorkbook,
+                                         county_figures_rows, quarter_data, summaries, write_summary)
+from hazardnet.settings import Settings, load_settings, today
+from hazardnet.store import Store
+
+from .artifacts import publish_link, publish_table
+
+
+@task(name="读取季末台账", cache_policy=NO_CACHE)
+def quarter_snapshot(store: Store, quarter: Quarter) -> QuarterData:
+    """The register as the store stood at the quarter's end (and the day before it began)."""
+    return quarter_data(store, quarter)
+
+
+@task(name="生成季度汇总", task_run_name="生成季度汇总：{name}", cache_policy=NO_CACHE, retries=2,
+      retry_delay_seconds=[2, 5])
+def quarterly_workbook(summary: QuarterlySummary, settings: Settings, scope: str, name: str) -> QuarterlyWorkbook:
+    """Write one quarterly summary workbook under outbox/quarterly/<quarter>/."""
+    return write_summary(summary, settings, scope=scope)
+
+
+def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook]) -> None:
+    """Per-county figures as a table, and a link to every workbook."""
+    publish_table("quarterly-figures", county_figures_rows(prefecture),
+                  f"{prefecture.quarter.title}各县(市)隐患治理情况（季初 + 新发现 − 销号 = 季末）")
+    for i, book in enumerate(books):
+        key = "quarterly-workbook-prefecture" if book.scope == "prefecture" else f"quarterly-workbook-county-{i}"
+        publish_link(key, str(book.path), Path(book.path).name, f"{book.name}季度汇总工作簿")
+
+
+def resolve_quarter(quarter: str | None) -> Quarter:
+    """The quarter asked for, or — for the scheduled run on the 1st of Jan/Apr/Jul/Oct — the one just ended."""
+    if quarter:
+        return Quarter.parse(quarter)
+    return Quarter.containing(today()).previous()
+
+
+@flow(name="季度隐患治理情况汇总", log_prints=True)
+def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bool = False) -> dict:
+    """Write the quarter's summary workbooks (prefecture and counties); with send, mail them once each."""
+    settings = load_settings(home)
+    q = resolve_quarter(quarter)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_url)
+    try:
+        data = quarter_snapshot(store, q)
+        scoped = summaries(data, settings)
+        futures = [quarterly_workbook.submit(s, settings, "prefecture" if i == 0 else "county", s.scope_name)
+                   for i, s in enumerate(scoped)]
+        books = [f.result() for f in futures]
+        publish_quarterly_artifacts(scoped[0], books)
+        result = {"quarter": q.label, "figures": scoped[0].by_county,
+                  "workbooks": [b.as_json() for b in books]}
+        if send:
+            from .quarterly_send import send_quarterly
+
+            result["deliveries"] = send_quarterly(store, settings, data, books)
+        get_run_logger().info("%s: %d workbooks", q.label, len(books))
+        return result
+    finally:
+        store.dispose()
+
+
+def deployments() -> list:
+    """The quarterly run: 08:00 on the 1st of January, April, July and October (Asia/Shanghai),
+    summarising the quarter that has just ended."""
+    return [quarterly_flow.to_deployment(
+        name="季度汇总",
+        schedule=Cron("0 8 1 1,4,7,10 *", timezone="Asia/Shanghai"),
+        parameters={"quarter": None, "send": True},
+        description="每季度首日汇总上一季度隐患治理情况，生成通报会材料并发送三方。",
+        tags=["quarterly"],
+    )]
