@@ -1,0 +1,266 @@
+"""Outgoing mail: message building and two transports behind one small interface.
+
+`build_message` produces the exact bytes of a message (CRLF line ends, 7-bit clean: the Chinese
+subject and sender name as RFC 2047 encoded words, the attachment's Chinese file name as RFC 2231
+`filename*` plus an RFC 2047 `name` for older clients, a unique Message-ID, a Date in the
+prefecture's time zone). Both transports carry those same bytes: `EmlFileTransport` writes them to
+an .eml file under outbox/mail/, `SmtpTransport` hands them to an SMTP server through yagmail.
+
+Transports report per address: `Receipt.accepted`, `.refused` (permanent, 5xx) and `.deferred`
+(temporary, 4xx). A failure of the whole transaction raises `TemporaryMailError` (worth retrying:
+connection dropped, 421/451…) or `PermanentMailError` (not worth it: login refused, 5xx on DATA).
+The password is never logged and never part of an error message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import smtplib
+import socket
+import ssl
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email import encoders
+from email import policy as email_policy
+from email.header import Header
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from .settings import Settings
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+# Generator policy: the legacy API folds long parameters safely (the modern one mangles a long
+# Content-Type subtype next to an RFC 2231 parameter); CRLF because that is what SMTP carries.
+WIRE_POLICY = email_policy.compat32.clone(linesep="\r\n")
+_UNSAFE_FILE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+
+
+class MailError(Exception):
+    """A message could not be handed over. `.reason` is one Chinese sentence for the operator."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TemporaryMailError(MailError):
+    """Worth retrying later: connection refused or dropped, 4xx answers."""
+
+
+class PermanentMailError(MailError):
+    """Retrying will not help: configuration, authentication or a 5xx answer to the whole message."""
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """One message, ready to go: its bytes are final (Message-ID and Date included)."""
+
+    message_id: str
+    envelope_from: str
+    to: tuple[str, ...]  # every address named in the To header
+    subject: str
+    data: bytes
+    attachment_name: str | None = None
+    file_stem: str = "mail"  # for the .eml file name
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Receipt:
+    """What a transport did with each envelope recipient."""
+
+    status: str  # "sent" (SMTP) or "written" (.eml)
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # address -> server answer (permanent)
+    deferred: dict[str, str] = field(default_factory=dict)  # address -> server answer (temporary)
+    location: str | None = None  # the .eml path, for the file transport
+
+
+class Transport(Protocol):
+    """Delivers a built message to some of its addresses."""
+
+    status: str
+
+    def deliver(self, mail: OutgoingMail, recipients: Sequence[str]) -> Receipt: ...
+
+
+# ---- building ---------------------------------------------------------------------------------
+def mail_domain(settings: Settings) -> str:
+    return settings.mail_from.rpartition("@")[2] or "localhost"
+
+
+def new_message_id(settings: Settings) -> str:
+    """A globally unique Message-ID in the sender's domain."""
+    return f"<{dt.datetime.now():%Y%m%d%H%M%S}.{uuid.uuid4().hex}@{mail_domain(settings)}>"
+
+
+def local_now(settings: Settings) -> dt.datetime:
+    return dt.datetime.now(ZoneInfo(settings.timezone))
+
+
+def safe_file_name(name: str, limit: int = 120) -> str:
+    """A file name with no path separators or characters Windows refuses."""
+    cleaned = _UNSAFE_FILE_CHARS.sub("_", name).strip().strip(".")
+    return (cleaned or "未命名")[:limit]
+
+
+def build_message(settings: Settings, *, to: Sequence[str], subject: str, body: str,
+                  attachment: tuple[str, bytes] | None = None, message_id: str | None = None,
+                  date: dt.datetime | None = None, file_stem: str = "mail") -> OutgoingMail:
+    """The exact bytes of a Chinese plain-text message with an optional workbook attachment."""
+    msg = MIMEMultipart("mixed")
+    msg["Subject"] = Header(subject, "utf-8")
+    msg["From"] = formataddr((settings.mail_from_name, settings.mail_from), charset="utf-8")
+    msg["To"] = ", ".join(to)
+    msg["Date"] = format_datetime(date or local_now(settings))
+    mid = message_id or new_message_id(settings)
+    msg["Message-ID"] = mid
+    msg["Content-Language"] = "zh-CN"
+    msg.preamble = "This is a MIME-formatted message."
+    msg.attach(MIMEText(body, "plain", "utf-8"))  # utf-8 text goes base64: 7-bit clean on any server
+    if attachment is not None:
+        name, data = attachment
+        part = MIMEBase(*XLSX_TYPE, name=Header(name, "utf-8").encode(maxlinelen=998))
+        part.set_payload(data)
+        encoders.encode_base64(part)
+        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", name))
+        msg.attach(part)
+    data = msg.as_bytes(policy=WIRE_POLICY)
+    return OutgoingMail(mid, settings.mail_from, tuple(to), subject, data,
+                        attachment[0] if attachment else None, file_stem)
+
+
+# ---- the .eml transport -------------------------------------------------------------------------
+class EmlFileTransport:
+    """Writes each message as an .eml file (the same bytes SMTP would carry) under `folder`."""
+
+    status = "written"
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def path_for(self, mail: OutgoingMail) -> Path:
+        tag = hashlib.sha256(mail.message_id.encode()).hexdigest()[:8]
+        return self.folder / f"{safe_file_name(mail.file_stem)}_{tag}.eml"
+
+    def deliver(self, mail: OutgoingMail, recipients: Sequence[str]) -> Receipt:
+        path = self.path_for(mail)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(mail.data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return Receipt("written", accepted=list(recipients), location=str(path))
+
+
+# ---- the SMTP transport -------------------------------------------------------------------------
+def _answer(code: int, text: bytes | str) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return f"{code} {text}".strip()
+
+
+class SmtpTransport:
+    """Hands each message to an SMTP server with yagmail (ssl, starttls or none), one connection per
+    message so that a dropped connection costs one message and a retry starts clean."""
+
+    status = "sent"
+
+    def __init__(self, settings: Settings, password: str | None = None):
+        if not settings.smtp_host:
+            raise PermanentMailError("未配置邮件服务器（HAZARDNET_SMTP_HOST）。")
+        self.host = settings.smtp_host
+        self.security = settings.smtp_security
+        self.port = settings.smtp_port or {"ssl": 465, "starttls": 587, "none": 25}[self.security]
+        self.user = settings.smtp_user
+        secret = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        self._password = password if password is not None else secret
+        self.timeout = settings.smtp_timeout_s
+        self.local_hostname = mail_domain(settings)
+        if self.user and self._password is None:
+            raise PermanentMailError("已配置 HAZARDNET_SMTP_USER，但没有密码：请设置 HAZARDNET_SMTP_PASSWORD "
+                                     "或用 HAZARDNET_SMTP_PASSWORD_BLOCK 指定 Prefect Secret 块。")
+
+    def __repr__(self) -> str:  # never show the password
+        return f"SmtpTransport({self.user or '-'}@{self.host}:{self.port}, {self.security})"
+
+    def _client(self):
+        import yagmail
+
+        return yagmail.SMTP(
+            user=self.user or "", password=self._password, host=self.host, port=self.port,
+            smtp_ssl=self.security == "ssl", smtp_starttls=self.security == "starttls",
+            smtp_skip_login=not self.user, soft_email_validation=False,
+            timeout=self.timeout, local_hostname=self.local_hostname,
+        )
+
+    def deliver(self, mail: OutgoingMail, recipients: Sequence[str]) -> Receipt:
+        where = f"{self.host}:{self.port}"
+        client = None
+        try:
+            client = self._client()
+            client.login()
+            refused = client.smtp.sendmail(mail.envelope_from, list(recipients), mail.data)
+        except smtplib.SMTPRecipientsRefused as exc:  # every recipient refused
+            refused = exc.recipients
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentMailError(f"邮件服务器 {where} 拒绝登录（{exc.smtp_code}），请检查用户名和密码。") from None
+        except smtplib.SMTPSenderRefused as exc:
+            answer = _answer(exc.smtp_code, exc.smtp_error)
+            if 400 <= exc.smtp_code < 500:
+                raise TemporaryMailError(f"邮件服务器 {where} 暂时不接收邮件：{answer}") from None
+            raise PermanentMailError(f"邮件服务器 {where} 拒绝发件人 {exc.sender}：{answer}") from None
+        except smtplib.SMTPResponseException as exc:  # SMTPDataError, 421 at connect, …
+            answer = _answer(exc.smtp_code, exc.smtp_error)
+            cls = TemporaryMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
+            raise cls(f"邮件服务器 {where} 拒收邮件：{answer}") from None
+        except smtplib.SMTPServerDisconnected:
+            raise TemporaryMailError(f"与邮件服务器 {where} 的连接中断，邮件未确认送达。") from None
+        except ssl.SSLError as exc:
+            raise PermanentMailError(f"与邮件服务器 {where} 建立加密连接失败（{exc.reason}），"
+                                     f"请检查 HAZARDNET_SMTP_SECURITY 与端口。") from None
+        except (ConnectionError, socket.timeout, TimeoutError, OSError) as exc:
+            raise TemporaryMailError(f"无法连接邮件服务器 {where}：{type(exc).__name__}") from None
+        except smtplib.SMTPException as exc:
+            raise TemporaryMailError(f"邮件服务器 {where} 出错：{type(exc).__name__}") from None
+        finally:
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001 - closing a broken connection may fail; the outcome is known
+                    pass
+        receipt = Receipt("sent")
+        for address in recipients:
+            if address in refused:
+                code, text = refused[address]
+                answer = _answer(code, text)
+                (receipt.deferred if 400 <= code < 500 else receipt.refused)[address] = answer
+            else:
+                receipt.accepted.append(address)
+        return receipt
+
+
+def make_transport(settings: Settings, password: str | None = None) -> Transport:
+    """SMTP when HAZARDNET_SMTP_HOST is set, otherwise .eml files under outbox/mail/."""
+    if settings.smtp_host:
+        return SmtpTransport(settings, password)
+    return EmlFileTransport(settings.outbox / "mail")

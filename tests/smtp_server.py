@@ -1,0 +1,175 @@
+"""A real SMTP server on loopback for tests (aiosmtpd), able to misbehave on command.
+
+Use the `smtp_server` fixture (import it into a test module or a conftest with
+`from tests.smtp_server import smtp_server  # noqa: F401`), or `LoopbackSMTP()` as a context manager:
+
+    def test_something(smtp_server):
+        settings = load_settings(home, smtp_host=smtp_server.host, smtp_port=smtp_server.port,
+                                 smtp_security="none")
+        smtp_server.refuse("bad@example.cn")            # 550 at RCPT TO for this address, every time
+        smtp_server.fail_next(2, code=421)              # the next 2 transactions get 421 at MAIL FROM
+        smtp_server.fail_next(1, code=451, at="DATA")   # ... or 451 after the data was sent
+        smtp_server.drop_next(1)                        # close the connection once the data was sent
+        ...send...
+        for m in smtp_server.messages:                  # what was accepted, in order
+            m.envelope_from, m.rcpt_tos, m.data, m.message  # message: email.message.EmailMessage
+        smtp_server.transactions                        # every MAIL FROM seen, with its fate
+
+Accepted messages only are in `messages`; refused, failed and dropped transactions are counted in
+`transactions` (each a dict: mail_from, rcpt_tos, outcome), so tests can prove a retry happened.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class ReceivedMessage:
+    """One message the server accepted: the envelope and the exact bytes of DATA."""
+
+    envelope_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return BytesParser(policy=policy.default).parsebytes(self.data)
+
+
+@dataclass
+class _Misbehaviour:
+    refused: dict[str, str] = field(default_factory=dict)  # address (lower case) -> answer
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (stage, answer), one per transaction
+    drops: int = 0
+
+
+class _Handler:
+    def __init__(self, server: LoopbackSMTP):
+        self.server = server
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.server._lock:
+            stage_answer = self.server._plan.failures[0] if self.server._plan.failures else None
+            if stage_answer and stage_answer[0] == "MAIL":
+                self.server._plan.failures.pop(0)
+                self.server.transactions.append({"mail_from": address, "rcpt_tos": [], "outcome": stage_answer[1]})
+                return stage_answer[1]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.server._lock:
+            answer = self.server._plan.refused.get(address.lower())
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        record = {"mail_from": envelope.mail_from, "rcpt_tos": list(envelope.rcpt_tos), "outcome": ""}
+        with self.server._lock:
+            self.server.transactions.append(record)
+            if self.server._plan.drops:
+                self.server._plan.drops -= 1
+                record["outcome"] = "dropped"
+                server.transport.close()  # the client never hears whether its message was taken
+                return "250 OK"
+            stage_answer = self.server._plan.failures[0] if self.server._plan.failures else None
+            if stage_answer and stage_answer[0] == "DATA":
+                self.server._plan.failures.pop(0)
+                record["outcome"] = stage_answer[1]
+                return stage_answer[1]
+            record["outcome"] = "250 OK"
+            self.server.messages.append(ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos),
+                                                        bytes(envelope.original_content)))
+        return "250 OK"
+
+
+class _LoopbackController(Controller):
+    """A Controller bound to port 0 (the OS picks a free port; no race with other tests)."""
+
+    def _trigger_server(self):
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class LoopbackSMTP:
+    """An SMTP server on 127.0.0.1 with a free port, capturing accepted messages."""
+
+    host = "127.0.0.1"
+
+    def __init__(self):
+        self.messages: list[ReceivedMessage] = []
+        self.transactions: list[dict] = []
+        self._plan = _Misbehaviour()
+        self._lock = threading.Lock()
+        self._controller = _LoopbackController(_Handler(self), hostname=self.host, port=0)
+
+    # ---- life cycle ----
+    def start(self) -> LoopbackSMTP:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> LoopbackSMTP:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._controller.port
+
+    # ---- misbehaviour on command ----
+    def refuse(self, address: str, answer: str = "550 5.1.1 Mailbox unavailable") -> None:
+        """Answer RCPT TO for `address` with `answer` (a 5xx is permanent, a 4xx temporary), every time."""
+        with self._lock:
+            self._plan.refused[address.lower()] = answer
+
+    def accept(self, address: str) -> None:
+        """Stop refusing `address`."""
+        with self._lock:
+            self._plan.refused.pop(address.lower(), None)
+
+    def fail_next(self, n: int, code: int = 421, at: str = "MAIL", text: str | None = None) -> None:
+        """The next `n` transactions fail with `code` at MAIL FROM (default) or after DATA (`at="DATA"`)."""
+        assert at in ("MAIL", "DATA")
+        answer = f"{code} {text or ('4.3.2 Service temporarily unavailable' if code < 500 else '5.7.1 Rejected')}"
+        with self._lock:
+            self._plan.failures.extend([(at, answer)] * n)
+
+    def drop_next(self, n: int = 1) -> None:
+        """Close the connection after the next `n` messages' data arrived, before answering (not stored)."""
+        with self._lock:
+            self._plan.drops += n
+
+    def reset(self) -> None:
+        """Forget captured messages and any pending misbehaviour."""
+        with self._lock:
+            self.messages.clear()
+            self.transactions.clear()
+            self._plan = _Misbehaviour()
+
+    # ---- inspection helpers ----
+    def messages_to(self, address: str) -> list[ReceivedMessage]:
+        """Accepted messages whose envelope includes `address`."""
+        return [m for m in self.messages if address.lower() in (r.lower() for r in m.rcpt_tos)]
+
+
+@pytest.fixture
+def smtp_server():
+    """A fresh loopback SMTP server per test (starting one takes milliseconds)."""
+    with LoopbackSMTP() as server:
+        yield server
