@@ -10,6 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 
 from hazardnet.consolidated_register import write_consolidated_register
+from hazardnet import progress
 from hazardnet.intake import (FileOutcome, InboxFile, IngestResult, Intake, ensure_inbox, group_by_county,
                               ingest_lock, scan_inbox)
 from hazardnet.settings import Settings, load_settings, today
@@ -25,13 +26,16 @@ OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "�
 def waiting_files(settings: Settings) -> list[InboxFile]:
     """List the settled workbooks waiting in inbox/<county>/."""
     ensure_inbox(settings)
-    return scan_inbox(settings)
+    files = scan_inbox(settings)
+    progress.emit("total", n=len(files))
+    return files
 
 
 @task(name="导入台账", task_run_name="导入 {county}：{file_name}", cache_policy=NO_CACHE)
 def ingested_workbook(intake: Intake, item: InboxFile, county: str, file_name: str) -> FileOutcome:
     """Accept, reject or mark as duplicate one county workbook."""
     outcome = intake.ingest_file(item)
+    progress.emit("advance", label=f"{county}：{file_name}")
     get_run_logger().info("%s %s: %s, %d rows, %d findings", county, file_name, outcome.outcome, outcome.rows,
                           len(outcome.findings))
     return outcome
@@ -91,3 +95,19 @@ def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
         return result.as_json()
     finally:
         store.dispose()
+
+
+def deployments(home: str, poll_minutes: float = 5.0) -> list:
+    """The inbox-polling deployment: every `poll_minutes`, one run at a time."""
+    from datetime import timedelta
+
+    from prefect.schedules import Interval
+
+    return [ingest_flow.to_deployment(
+        name="收件箱轮询",
+        schedules=[Interval(timedelta(minutes=poll_minutes), timezone="Asia/Shanghai")],
+        parameters={"home": home},
+        concurrency_limit=1,
+        description="每隔几分钟导入 inbox/<县(市)>/ 中新报送的台账，并重写汇总台账。",
+        tags=["hazardnet", "ingest"],
+    )]

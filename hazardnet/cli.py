@@ -12,6 +12,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+# The machine is offline by design: Prefect's server must not try to phone home (it logs errors).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="用电安全“1+1+1”工作网隐患台账流水线。")
 err = Console(stderr=True)
 out = Console()
@@ -66,7 +69,10 @@ def ingest(home: HomeOpt = None, as_of: AsOfOpt = None, json_: JsonOpt = False) 
     """导入 inbox/<县(市)>/ 中的台账：校验、入库、退回有问题的文件并重写汇总台账。"""
     from flows.ingest import ingest_flow
 
-    result = ingest_flow(home=_home(home), as_of=_as_of(as_of))
+    from .progress import progress_bar
+
+    with progress_bar("导入台账", enabled=not json_ and sys.stderr.isatty()):
+        result = ingest_flow(home=_home(home), as_of=_as_of(as_of))
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1))
     else:

@@ -1,0 +1,28 @@
+"""Every deployment of the pipeline, for `hazardnet serve` (one process) and prefect.yaml (work pools)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+# flow modules that define `deployments(home, ...)`; a module not yet present is skipped
+FLOW_MODULES = ("flows.ingest", "flows.bulletin", "flows.quarterly", "flows.warnings")
+
+
+def all_deployments(home: str, poll_minutes: float = 5.0) -> list:
+    """Collect the deployments of every flow module, parameterised with the home folder."""
+    found = []
+    for name in FLOW_MODULES:
+        module = importlib.import_module(name)
+        make = getattr(module, "deployments")
+        accepted = inspect.signature(make).parameters
+        kwargs = {k: v for k, v in {"home": home, "poll_minutes": poll_minutes}.items() if k in accepted}
+        found += make(**kwargs)
+    return found
+
+
+def serve_all(home: str, poll_minutes: float = 5.0) -> None:
+    """Serve every deployment from this process until it is stopped (schedules stay active on restart)."""
+    from prefect import serve
+
+    serve(*all_deployments(home, poll_minutes), pause_on_shutdown=False)
