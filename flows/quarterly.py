@@ -9,12 +9,18 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.schedules import Cron
 
+from hazardnet.delivery_ledger import DeliveryLedger
+from hazardnet.mail import Transport
+from hazardnet.monthly_bulletin import bulletin_lock, failure_summary, undelivered
 from hazardnet.quarterly_summary import (Quarter, QuarterData, QuarterlySummary, QuarterlyWorkbook,
-                                         county_figures_rows, quarter_data, summaries, write_summary)
+                                         county_figures_rows, quarter_data, quarterly_delivery, summaries,
+                                         write_summary)
+from hazardnet.recipient_directory import Recipient, load_directory
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 
 from .artifacts import publish_link, publish_table
+from .warnings import MAIL_RETRIES, mail_transport, outcome
 
 
 @task(name="读取季末台账", cache_policy=NO_CACHE)
@@ -28,6 +34,27 @@ def quarter_snapshot(store: Store, quarter: Quarter) -> QuarterData:
 def quarterly_workbook(summary: QuarterlySummary, settings: Settings, scope: str, name: str) -> QuarterlyWorkbook:
     """Write one quarterly summary workbook under outbox/quarterly/<quarter>/."""
     return write_summary(summary, settings, scope=scope)
+
+
+@task(name="发送季度汇总", task_run_name="发送季度汇总：{name}", cache_policy=NO_CACHE, **MAIL_RETRIES)
+def quarterly_mail(ledger: DeliveryLedger, transport: Transport, settings: Settings, recipient: Recipient,
+                   data: QuarterData, books: list[QuarterlyWorkbook], name: str) -> dict:
+    """Mail one recipient its scope's workbook (a customer: its own, written now), once per quarter."""
+    return quarterly_delivery(ledger, transport, settings, recipient, data, books)
+
+
+def quarterly_deliveries(store: Store, settings: Settings, data: QuarterData,
+                         books: list[QuarterlyWorkbook]) -> list[dict]:
+    """Send every recipient of the directory its quarterly workbook (one task run each)."""
+    directory = load_directory(settings, store, today())
+    if not directory.usable:
+        raise RuntimeError("没有可用的通讯录，无法发送季度汇总：" + "；".join(f.message for f in directory.findings))
+    ledger, transport = DeliveryLedger(store), mail_transport(settings)
+    with bulletin_lock(settings):
+        futures = [(r, quarterly_mail.submit(ledger, transport, settings, r, data, books,
+                                                 f"{r.county_label} {r.org_name}"))
+                   for r in directory.recipients]
+        return [outcome(r, f) for r, f in futures]
 
 
 def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook]) -> None:
@@ -63,22 +90,28 @@ def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bo
         result = {"quarter": q.label, "figures": scoped[0].by_county,
                   "workbooks": [b.as_json() for b in books]}
         if send:
-            from .quarterly_send import send_quarterly
-
-            result["deliveries"] = send_quarterly(store, settings, data, books)
+            result["deliveries"] = quarterly_deliveries(store, settings, data, books)
+            publish_table("quarterly-deliveries", [
+                {"收件单位": d["recipient"], "类型": d["party"], "县(市)": d["county"],
+                 "邮箱": "、".join(d["addresses"]), "附件": d.get("attachment") or "", "结果": d["status"],
+                 "说明": d.get("error") or d.get("note") or ""} for d in result["deliveries"]],
+                f"{q.title}汇总发送结果（每份只发一次）")
+            if undelivered(result["deliveries"]):
+                raise RuntimeError(failure_summary(result["deliveries"]))
         get_run_logger().info("%s: %d workbooks", q.label, len(books))
         return result
     finally:
         store.dispose()
 
 
-def deployments() -> list:
+def deployments(home: str | None = None) -> list:
     """The quarterly run: 08:00 on the 1st of January, April, July and October (Asia/Shanghai),
     summarising the quarter that has just ended."""
     return [quarterly_flow.to_deployment(
         name="季度汇总",
         schedule=Cron("0 8 1 1,4,7,10 *", timezone="Asia/Shanghai"),
-        parameters={"quarter": None, "send": True},
+        parameters={"home": home, "quarter": None, "send": True},
+        concurrency_limit=1,
         description="每季度首日汇总上一季度隐患治理情况，生成通报会材料并发送三方。",
-        tags=["quarterly"],
+        tags=["hazardnet", "quarterly"],
     )]
