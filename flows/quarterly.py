@@ -20,7 +20,8 @@ from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 
 from .artifacts import publish_link, publish_table
-from .warnings import MAIL_RETRIES, mail_transport, outcome
+from .bulletin import mail_transport
+from .warnings import outcome, with_mail_retries
 
 
 @task(name="读取季末台账", cache_policy=NO_CACHE)
@@ -36,7 +37,7 @@ def quarterly_workbook(summary: QuarterlySummary, settings: Settings, scope: str
     return write_summary(summary, settings, scope=scope)
 
 
-@task(name="发送季度汇总", task_run_name="发送季度汇总：{name}", cache_policy=NO_CACHE, **MAIL_RETRIES)
+@task(name="发送季度汇总", task_run_name="发送季度汇总：{name}", cache_policy=NO_CACHE)
 def quarterly_mail(ledger: DeliveryLedger, transport: Transport, settings: Settings, recipient: Recipient,
                    data: QuarterData, books: list[QuarterlyWorkbook], name: str) -> dict:
     """Mail one recipient its scope's workbook (a customer: its own, written now), once per quarter."""
@@ -51,8 +52,8 @@ def quarterly_deliveries(store: Store, settings: Settings, data: QuarterData,
         raise RuntimeError("没有可用的通讯录，无法发送季度汇总：" + "；".join(f.message for f in directory.findings))
     ledger, transport = DeliveryLedger(store), mail_transport(settings)
     with bulletin_lock(settings):
-        futures = [(r, quarterly_mail.submit(ledger, transport, settings, r, data, books,
-                                                 f"{r.county_label} {r.org_name}"))
+        send = with_mail_retries(quarterly_mail)
+        futures = [(r, send.submit(ledger, transport, settings, r, data, books, f"{r.county_label} {r.org_name}"))
                    for r in directory.recipients]
         return [outcome(r, f) for r, f in futures]
 

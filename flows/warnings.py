@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.schedules import Cron
 
 from hazardnet.delivery_ledger import DeliveryLedger
-from hazardnet.mail import Transport, make_transport
+from hazardnet.mail import Transport
 from hazardnet.monthly_bulletin import bulletin_lock, failed_record, failure_summary, undelivered
 from hazardnet.recipient_directory import DirectoryResult, Recipient, load_directory
 from hazardnet.risk_warnings import HazardWarning, plan, send_warnings, unreachable_customers, warnings_on
@@ -18,18 +18,7 @@ from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 
 from .artifacts import publish_markdown, publish_table
-
-MAIL_RETRIES = dict(retries=3, retry_delay_seconds=[2, 10, 30])
-
-
-def mail_transport(settings: Settings) -> Transport:
-    """SMTP (password from the environment or a Prefect Secret block) or .eml files when no host is set."""
-    password = None
-    if settings.smtp_host and settings.smtp_password is None and settings.smtp_password_block:
-        from prefect.blocks.system import Secret
-
-        password = Secret.load(settings.smtp_password_block).get()
-    return make_transport(settings, password)
+from .bulletin import mail_transport, retry_delays
 
 
 @task(name="查找应预警隐患", cache_policy=NO_CACHE)
@@ -44,20 +33,25 @@ def recipient_directory(settings: Settings, store: Store, as_of: dt.date) -> Dir
     return load_directory(settings, store, as_of)
 
 
-@task(name="发送风险预警", task_run_name="发送风险预警：{name}", cache_policy=NO_CACHE, **MAIL_RETRIES)
+@task(name="发送风险预警", task_run_name="发送风险预警：{name}", cache_policy=NO_CACHE)
 def warning_delivery(ledger: DeliveryLedger, transport: Transport, settings: Settings, recipient: Recipient,
                      warnings: list[HazardWarning], as_of: dt.date, name: str) -> dict:
     """Mail one recipient the warnings it has not had yet."""
     return send_warnings(ledger, transport, settings, recipient, warnings, as_of).as_json()
 
 
+def with_mail_retries(mail_task):
+    """The task with the bulletin's back-off on temporary SMTP errors (HAZARDNET_MAIL_RETRY_DELAYS)."""
+    delays = retry_delays()
+    return mail_task.with_options(retries=len(delays), retry_delay_seconds=delays)
+
+
 def outcome(recipient: Recipient, future) -> dict:
     """The delivery record of a finished task, or a failed record naming why it gave up."""
-    future.wait()
-    if future.state.is_completed():
-        return future.result()
-    exc = future.result(raise_on_failure=False)
-    return failed_record(recipient, getattr(exc, "reason", None) or str(exc) or "发送失败")
+    result = future.result(raise_on_failure=False)
+    if isinstance(result, dict):
+        return result
+    return failed_record(recipient, getattr(result, "reason", None) or str(result) or "发送失败")
 
 
 def publish_warning_artifacts(warnings: list[HazardWarning], deliveries: list[dict],
@@ -94,7 +88,8 @@ def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
         if warnings:
             ledger, transport = DeliveryLedger(store), mail_transport(settings)
             with bulletin_lock(settings):  # one sender at a time per home, whatever it sends
-                futures = [(r, warning_delivery.submit(ledger, transport, settings, r, mine, day,
+                send = with_mail_retries(warning_delivery)
+                futures = [(r, send.submit(ledger, transport, settings, r, mine, day,
                                                        f"{r.county_label} {r.org_name}"))
                            for r, mine in plan(directory.recipients, warnings)]
                 for recipient, future in futures:

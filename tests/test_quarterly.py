@@ -19,6 +19,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from .smtp_server import smtp_server  # noqa: F401  (the fixture)
+
 from hazardnet.quarterly_summary import (BRIEFING, OVERDUE, OVERVIEW, REMEDIATED, Quarter,
                                          write_quarterly_summaries)
 from hazardnet.store import Store
@@ -478,3 +480,137 @@ def test_quarter_parsing(text, label):
 def test_bad_quarter_is_one_chinese_sentence(bad):
     with pytest.raises(ValueError, match="格式不正确"):
         Quarter.parse(bad)
+
+
+# ---- sending to the three parties --------------------------------------------------------------
+def attachment_workbook(message, tmp_path: Path) -> tuple[str, openpyxl.Workbook]:
+    [part] = [p for p in message.iter_attachments()]
+    name = part.get_filename()
+    path = tmp_path / f"att-{abs(hash(message['message-id']))}.xlsx"
+    path.write_bytes(part.get_content())
+    return name, openpyxl.load_workbook(path)
+
+
+def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path):
+    from hazardnet.delivery_ledger import DeliveryLedger
+    from hazardnet.mail import SmtpTransport
+    from hazardnet.quarterly_summary import send_quarterly_summaries
+    from hazardnet.settings import load_settings
+
+    from .test_warnings import DIRECTORY, GOV, HOSPITAL, POTASH, PREF_GOV, REFINERY, SODA, UTILITY, DLH_GOV, \
+        write_directory_file
+
+    s = load_settings(settings.home, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_security="none")
+    write_directory_file(s.directory_file, DIRECTORY)
+    result = send_quarterly_summaries(s, store, Q3, SmtpTransport(s))
+    e = expected(Q3)
+    statuses = {d["recipient"]: d["status"] for d in result["deliveries"]}
+    assert set(statuses.values()) == {"sent"}, result["deliveries"]
+    assert len(smtp_server.messages) == len(DIRECTORY)
+
+    def scope_of(address):
+        [m] = smtp_server.messages_to(address)
+        assert "2026年第三季度电力安全隐患治理情况汇总" in m.message["subject"]
+        name, wb = attachment_workbook(m.message, tmp_path)
+        assert name.endswith("2026年第三季度电力安全隐患治理情况汇总.xlsx")
+        return name, set(briefing_keys(wb[BRIEFING], settings.counties)), wb
+
+    name, keys, _ = scope_of(PREF_GOV[0])
+    assert name.startswith("海西州") and keys == e["in_quarter"]
+    for address, county in ((GOV[0], G), (UTILITY[0], G), (DLH_GOV[0], DLH)):
+        name, keys, _ = scope_of(address)
+        assert name.startswith(county) and keys == {k for k in e["in_quarter"] if k[0] == county}
+    for address, county, cid in ((POTASH[0], G, "0630100001"), (HOSPITAL[0], G, "0630100002"),
+                                 (REFINERY[0], G, "0630100003"), (SODA[0], DLH, "0630200001")):
+        name, keys, wb = scope_of(address)
+        mine = {k for k in e["in_quarter"] if k[0] == county and e["hazards"][k]["customer_id"] == cid}
+        assert keys == mine and mine, cid  # its own hazards, never another customer's
+        t = tables(wb[OVERVIEW])["县(市)"]
+        assert t["合计"]["本季度涉及隐患"] == len(mine) and t["合计"]["涉及客户数"] == 1
+        text = "".join(str(c) for row in wb[OVERVIEW].iter_rows(values_only=True) for c in row if c is not None)
+        others = {n for k, (n, _, _) in CUSTOMERS.items() if k != cid}
+        for sheet in wb.sheetnames:
+            text += "".join(str(c) for row in wb[sheet].iter_rows(values_only=True) for c in row if c is not None)
+        assert not any(o in text for o in others), cid
+
+    smtp_server.reset()
+    again = send_quarterly_summaries(s, store, Q3, SmtpTransport(s))
+    assert {d["status"] for d in again["deliveries"]} == {"skipped"}
+    assert smtp_server.messages == []
+    entries = DeliveryLedger(store).entries(kind="quarterly", period="2026Q3")
+    assert len(entries) == len(DIRECTORY) and all(e.is_delivered for e in entries)
+
+
+def run_cli(*args, env=None):
+    """The installed `hazardnet` entry point (`python -m hazardnet.cli` would not load the cli_* commands:
+    they attach to the imported module's app, not __main__'s)."""
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "from hazardnet.cli import main; main()", *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monkeypatch):
+    import json as json_
+    import os
+
+    from flows.quarterly import quarterly_flow
+
+    from .test_ingest_flow import read_back
+
+    state = quarterly_flow(home=str(settings.home), quarter="2026Q3", return_state=True)
+    assert state.is_completed()
+    result = state.result()
+    assert [b["name"] for b in result["workbooks"]] == [settings.prefecture, *settings.counties]
+    _, tasks, artifacts = read_back(state.state_details.flow_run_id)
+    assert sum(1 for t in tasks if t.name.startswith("生成季度汇总：")) == 1 + len(settings.counties)
+    by_key = {a.key: a for a in artifacts}
+    table = by_key["quarterly-figures"].data
+    table = json_.loads(table) if isinstance(table, str) else table
+    e = expected(Q3)["by_county"]
+    assert [r["县(市)"] for r in table] == [*settings.counties, "合计"]
+    for r in table:
+        want = e[r["县(市)"]]
+        assert [r[k] for k in ("季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期")] == \
+               [want[k] for k in ("季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期")]
+    assert "海西州2026年第三季度电力安全隐患治理情况汇总.xlsx" in by_key["quarterly-workbook-prefecture"].data
+
+    env = {"PREFECT_API_URL": os.environ.get("PREFECT_API_URL", "")}
+    proc = run_cli("quarterly", "--quarter", "2026q3", "--home", str(settings.home), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = json_.loads(proc.stdout)
+    assert out["quarter"] == "2026Q3" and out["figures"][-1]["open_at_end"] == e["合计"]["季末未整改"]
+    bad = run_cli("quarterly", "--quarter", "2026Q5", "--home", str(settings.home), env=env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "格式不正确" in bad.stderr
+    helps = run_cli("warnings", "--help", env=env)
+    assert helps.returncode == 0 and "风险预警" in helps.stdout
+
+
+def test_quarterly_flow_sends_once_and_warnings_cli(prefect_harness, store, settings, monkeypatch):
+    """--send without a mail server: every message an .eml file, a second run writes none."""
+    import json as json_
+    import os
+
+    from flows.quarterly import quarterly_flow
+
+    from .test_warnings import DIRECTORY, write_directory_file
+
+    monkeypatch.delenv("HAZARDNET_SMTP_HOST", raising=False)
+    write_directory_file(settings.directory_file, DIRECTORY)
+    result = quarterly_flow(home=str(settings.home), quarter="2026Q3", send=True)
+    assert [d["status"] for d in result["deliveries"]] == ["written"] * len(DIRECTORY)
+    emls = sorted((settings.outbox / "mail").glob("2026Q3_*.eml"))
+    assert len(emls) == len(DIRECTORY)
+    again = quarterly_flow(home=str(settings.home), quarter="2026Q3", send=True)
+    assert {d["status"] for d in again["deliveries"]} == {"skipped"}
+    assert len(list((settings.outbox / "mail").glob("*.eml"))) == len(DIRECTORY)
+
+    env = {"PREFECT_API_URL": os.environ.get("PREFECT_API_URL", ""), "HAZARDNET_SMTP_HOST": ""}
+    proc = run_cli("warnings", "--as-of", "2026-09-30", "--home", str(settings.home), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = json_.loads(proc.stdout)
+    overdue = expected(Q3)["overdue"]
+    assert {(w["county"], w["hazard_id"]) for w in out["warnings"] if w["stage"] != "no_deadline"} == set(overdue)
+    assert {d["status"] for d in out["deliveries"]} == {"written"}
