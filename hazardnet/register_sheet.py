@@ -10,10 +10,12 @@ pandera does that (see `validation`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +31,32 @@ HEADER_SCAN_ROWS = 30
 MIN_HEADER_MATCHES = 4
 FOOTER_PREFIXES = ("合计", "总计", "小计", "填报人", "审核人", "填表人", "制表人", "制表", "负责人", "填报日期",
                    "填报单位", "审核", "批准", "备注：", "说明：", "注：")
+_FOOTER_FIRST = frozenset(p[0] for p in FOOTER_PREFIXES)
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 _DATE_RE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _COMPACT_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _WS_RE = re.compile(r"[\s\u3000\u00a0\u200b\ufeff]+")
+
+
+class _RawCells(Mapping):
+    """(row, col) -> the original value of a register cell (merged cells filled), for reports: a view of
+    the grid instead of a copy of every cell. Holds the kept data rows and the mapped columns only."""
+
+    def __init__(self, grid: list[list[Any]], rows: set[int], cols: set[int]):
+        self._grid, self._rows, self._cols = grid, rows, cols
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        r, c = key
+        if r not in self._rows or c not in self._cols:
+            raise KeyError(key)
+        cells = self._grid[r]
+        return cells[c] if c < len(cells) else None
+
+    def __iter__(self):
+        return ((r, c) for r in sorted(self._rows) for c in sorted(self._cols))
+
+    def __len__(self) -> int:
+        return len(self._rows) * len(self._cols)
 
 
 @dataclass
@@ -43,7 +67,7 @@ class RegisterSheet:
     header_row: int  # 0-based
     columns: dict[str, int]  # field name -> 0-based column
     frame: pd.DataFrame
-    raw: dict[tuple[int, int], Any] = field(default_factory=dict)  # (row, col) -> original value, for reports
+    raw: Mapping[tuple[int, int], Any] = field(default_factory=dict)  # (row, col) -> original value, for reports
     findings: list[Finding] = field(default_factory=list)
     derived_ids: bool = False
 
@@ -93,12 +117,18 @@ def pick_register_sheet(book: WorkbookGrid) -> tuple[SheetGrid, int, dict[str, i
 
 
 def _fill_merged(sheet: SheetGrid, start_row: int) -> list[list[Any]]:
-    rows = [list(r) for r in sheet.rows]
+    """The sheet's rows with merged data cells filled from their top-left cell (the sheet itself is left
+    as it is: only rows a merge touches are copied)."""
+    rows = list(sheet.rows)
+    copied: set[int] = set()
     for r0, c0, r1, c1 in sheet.merged:
         if r1 < start_row:
             continue
         top = rows[r0][c0] if r0 < len(rows) and c0 < len(rows[r0]) else None
         for r in range(max(r0, start_row), min(r1, len(rows) - 1) + 1):
+            if r not in copied:
+                rows[r] = list(rows[r])
+                copied.add(r)
             row = rows[r]
             if len(row) <= c1:
                 row.extend([None] * (c1 + 1 - len(row)))
@@ -177,20 +207,41 @@ def parse_number(v: Any) -> Any:
         return s
 
 
-def _vocab(v: Any, synonyms: dict[str, str], allowed: tuple[str, ...] | None = None) -> str | None:
+@functools.lru_cache(maxsize=1 << 16, typed=True)
+def _label(v: Any) -> str:
+    """normalize_label, remembered: registers repeat the same few words in every row."""
+    return normalize_label(v)
+
+
+def _vocab_index(synonyms: dict[str, str], allowed: tuple[str, ...] | None = None) -> dict[str, str]:
+    """normalized spelling -> canonical value; the first synonym (then allowed value) of a spelling wins."""
+    index: dict[str, str] = {}
+    for k, canon in synonyms.items():
+        index.setdefault(normalize_label(k), canon)
+    for a in allowed or ():
+        index.setdefault(normalize_label(a), a)
+    return index
+
+
+_VOCAB_INDEXES: dict[str, dict[str, str]] = {
+    "status": _vocab_index(STATUS_SYNONYMS),
+    "customer_grade": _vocab_index(GRADE_SYNONYMS),
+    "severity": _vocab_index(SEVERITY_SYNONYMS),
+    "gov_supervised": _vocab_index(YES_NO_SYNONYMS),
+    "industry": {},
+    "category": {},
+}
+
+
+def _vocab_text(v: Any, index: dict[str, str]) -> str | None:
     s = clean_str(v) if not isinstance(v, (int, float)) else _number_text(v)
     if s is None:
         return None
-    key = normalize_label(s)
-    for table in (synonyms,):
-        for k, canon in table.items():
-            if normalize_label(k) == key:
-                return canon
-    if allowed:
-        for a in allowed:
-            if normalize_label(a) == key:
-                return a
-    return s
+    return index.get(_label(s), s)
+
+
+def _vocab(v: Any, synonyms: dict[str, str], allowed: tuple[str, ...] | None = None) -> str | None:
+    return _vocab_text(v, _vocab_index(synonyms, allowed))
 
 
 def normalize_county(v: Any, counties: list[str]) -> str | None:
@@ -208,27 +259,7 @@ def normalize_county(v: Any, counties: list[str]) -> str | None:
     return s
 
 
-def normalize_value(name: str, v: Any, counties: list[str]) -> Any:
-    """Normalize one raw cell value for field `name`."""
-    f = FIELD_BY_NAME[name]
-    if f.kind == "date":
-        return parse_date(v)
-    if f.kind == "number":
-        return parse_number(v)
-    if name == "status":
-        return _vocab(v, STATUS_SYNONYMS)
-    if name == "customer_grade":
-        return _vocab(v, GRADE_SYNONYMS)
-    if name == "severity":
-        return _vocab(v, SEVERITY_SYNONYMS)
-    if name == "gov_supervised":
-        return _vocab(v, YES_NO_SYNONYMS)
-    if name == "industry" or name == "category":
-        return _vocab(v, {})
-    if name == "county":
-        return normalize_county(v, counties)
-    if name in ("customer_id", "hazard_id"):
-        return _number_text(v)
+def _plain_text(v: Any) -> Any:
     if isinstance(v, (dt.datetime, dt.date)):
         return v.strftime("%Y-%m-%d")
     if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -236,14 +267,64 @@ def normalize_value(name: str, v: Any, counties: list[str]) -> Any:
     return clean_str(v)
 
 
+def _normalizer(name: str, counties: list[str]) -> Any:
+    """The function that normalizes one raw cell value of field `name`."""
+    f = FIELD_BY_NAME[name]
+    if f.kind == "date":
+        return parse_date
+    if f.kind == "number":
+        return parse_number
+    if name in _VOCAB_INDEXES:
+        index = _VOCAB_INDEXES[name]
+        return lambda v: _vocab_text(v, index)
+    if name == "county":
+        return lambda v: normalize_county(v, counties)
+    if name in ("customer_id", "hazard_id"):
+        return _number_text
+    return _plain_text
+
+
+def normalize_value(name: str, v: Any, counties: list[str]) -> Any:
+    """Normalize one raw cell value for field `name`."""
+    return _normalizer(name, counties)(v)
+
+
+def _normalize_column(values: list[Any], normalize) -> list[Any]:
+    """`normalize` applied to every value, each distinct value computed once (keyed by type as well:
+    1, 1.0 and True are equal in Python but not the same cell)."""
+    memo: dict[tuple[type, Any], Any] = {}
+    out = []
+    for v in values:
+        key = (type(v), v)
+        try:
+            out.append(memo[key])
+        except KeyError:
+            out.append(memo.setdefault(key, normalize(v)))
+        except TypeError:  # unhashable: never from calamine, but stay safe
+            out.append(normalize(v))
+    return out
+
+
+def _blank(v: Any) -> bool:
+    """clean_str(v) is None, cheaply: a value whose first character is visible is not blank."""
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return not v or ((v[0].isspace() or v[0] in "\u200b\ufeff") and clean_str(v) is None)
+    return clean_str(v) is None
+
+
 def _is_footer(cells: list[Any]) -> bool:
     """A 合计/填报人/审核人 row: its first text cell (serial numbers skipped) starts with such a word."""
     for v in cells:
         if not isinstance(v, str):
             continue
-        s = clean_str(v)
-        if s:
-            return s.replace(" ", "").startswith(FOOTER_PREFIXES)
+        if v[:1] in _FOOTER_FIRST or not v[:1].isalnum():
+            s = clean_str(v)
+            if s:
+                return s.replace(" ", "").startswith(FOOTER_PREFIXES)
+        else:  # the first visible character starts no footer word
+            return False
     return False
 
 
@@ -267,30 +348,34 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
             findings.append(Finding(sheet.name, cell_ref(header_row, 0), FIELD_BY_NAME[name].header,
                                     f"缺少必填列“{FIELD_BY_NAME[name].header}”", row=header_row + 1, col=0))
     grid = _fill_merged(sheet, header_row + 1)
-    records: list[dict[str, Any]] = []
-    raw: dict[tuple[int, int], Any] = {}
     field_cols = [(name, col) for name, col in columns.items()]
-    header_keys = {normalize_label(v) for v in header_cells if v is not None}
+    header_keys = {_label(v) for v in header_cells if v is not None}
+    kept: list[int] = []
+    raw_values: list[list[Any]] = []  # per kept row, the raw value of each field in field_cols order
     for r in range(header_row + 1, len(grid)):
         cells = grid[r]
-        values = {name: (cells[col] if col < len(cells) else None) for name, col in field_cols}
-        if all(clean_str(v) is None for v in values.values()):
+        n = len(cells)
+        values = [cells[col] if col < n else None for _name, col in field_cols]
+        if all(_blank(v) for v in values):
             continue  # blank row (a pre-numbered 序号 alone does not make a record)
         if _is_footer(cells):
             continue
-        if {normalize_label(v) for v in values.values() if v is not None} <= header_keys:
+        if {_label(v) for v in values if v is not None} <= header_keys:
             continue  # the header repeated (registers printed and retyped page by page)
-        rec: dict[str, Any] = {"_row": r}
-        for name, col in field_cols:
-            raw[(r, col)] = values[name]
-            rec[name] = normalize_value(name, values[name], counties)
-        records.append(rec)
-    frame = pd.DataFrame.from_records(records, columns=["_row", *[f.name for f in FIELDS]])
-    frame = frame.astype(object).where(frame.notna(), None)
+        kept.append(r)
+        raw_values.append(values)
+    data: dict[str, list[Any]] = {"_row": kept}
+    by_field = list(zip(*raw_values)) if raw_values else [() for _ in field_cols]
+    for (name, _col), column in zip(field_cols, by_field):
+        data[name] = _normalize_column(list(column), _normalizer(name, counties))
+    frame = pd.DataFrame({name: pd.Series(data.get(name, [None] * len(kept)), dtype=object)
+                          for name in ["_row", *[f.name for f in FIELDS]]})
+    raw = _RawCells(grid, set(kept), {col for _name, col in field_cols})
     derived = False
     if "hazard_id" not in columns:
         derived = True
-        frame["hazard_id"] = [derive_hazard_id(county, rec) for rec in frame.to_dict("records")]
+        frame["hazard_id"] = [derive_hazard_id(county, {"customer_id": c, "found_date": f, "description": d})
+                              for c, f, d in zip(frame["customer_id"], frame["found_date"], frame["description"])]
         findings.append(Finding(sheet.name, cell_ref(header_row, 0), "隐患编号",
                                 "台账中没有“隐患编号”列，已按户号、发现日期和隐患描述自动生成编号；"
                                 "请今后在台账中保留固定的隐患编号。", level=WARNING, row=header_row + 1))
