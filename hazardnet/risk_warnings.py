@@ -170,7 +170,7 @@ def message_text(recipient: Recipient, warnings: list[HazardWarning], as_of: dt.
                    f"或尚未明确整改期限，请立即落实整改责任、措施、资金、期限和应急预案，并将整改情况书面反馈所在地供电公司。")
     else:
         where = recipient.county or settings.prefecture
-        subject = f"{SUBJECT_PREFIX}{kind}：{where}{len(warnings)}项用电安全隐患逾期未整改"
+        subject = f"{SUBJECT_PREFIX}{kind}：{where} {len(warnings)} 项用电安全隐患需督促整改"
         opening = (f"{recipient.org_name}：\n\n截至{as_of:%Y年%m月%d日}，{where}下列客户用电安全隐患已超过整改期限"
                    f"或尚未明确整改期限，提请督促客户整改（政府督办）。")
     lines = [opening, ""]
@@ -178,9 +178,9 @@ def message_text(recipient: Recipient, warnings: list[HazardWarning], as_of: dt.
         lines.append(f"{n}. 【{STAGE_ZH[w.stage]}】{w.county} {w.customer_name}（户号 {w.customer_id}）")
         lines.append(f"   隐患编号：{w.hazard_id}；隐患等级：{w.severity}；隐患类别：{w.category or '—'}")
         lines.append(f"   隐患描述：{w.description}")
-        lines.append(f"   发现日期：{w.found_date:%Y-%m-%d}；整改期限：{w.deadline:%Y-%m-%d}" if w.deadline and w.found_date
-                     else f"   发现日期：{w.found_date:%Y-%m-%d}；整改期限：未明确" if w.found_date
-                     else "   整改期限：未明确")
+        found = f"{w.found_date:%Y-%m-%d}" if w.found_date else "—"
+        deadline = f"{w.deadline:%Y-%m-%d}" if w.deadline else "未明确"
+        lines.append(f"   发现日期：{found}；整改期限：{deadline}")
         lines.append(f"   情况：{w.reason}；整改责任人：{w.owner or '未明确'}；政府督办：{w.gov_supervised or '否'}")
         if w.absent:
             lines.append("   注：该隐患未出现在县(市)供电公司最新报送的台账中，按最后一次报送的状态预警，请核实。")
