@@ -156,4 +156,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the imported module's main: the cli_* modules attach their commands to `hazardnet.cli.app`,
+    # which is not this __main__ copy of the module.
+    from hazardnet.cli import main as _main
+
+    _main()

@@ -1,0 +1,5 @@
+"""`python -m hazardnet` runs the CLI."""
+
+from hazardnet.cli import main
+
+main()
