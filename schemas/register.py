@@ -61,40 +61,53 @@ def _is_date(v: object) -> bool:
     return _blank(v) or isinstance(v, dt.date)
 
 
+# Checks run on whole columns (one call per column, not one pandera call per cell): each is the
+# element rule applied in a list comprehension, which is what makes validation cheap at scale.
+def _each(rule):
+    """A vectorized pandera check function applying `rule(value) -> bool` to every value of a column."""
+    def check(s: pd.Series) -> pd.Series:
+        return pd.Series([rule(v) for v in s.tolist()], index=s.index, dtype=bool)
+    return check
+
+
+def _blank_mask(s: pd.Series) -> pd.Series:
+    return _each(_blank)(s)
+
+
 def _vocab_check(name: str, choices: Sequence[str]) -> pa.Check:
     allowed = frozenset(choices)
-    return pa.Check(lambda v: _blank(v) or v in allowed, element_wise=True, name=f"vocab_{name}",
-                    error=f"vocab_{name}")
+    return pa.Check(_each(lambda v: v in allowed or _blank(v)), name=f"vocab_{name}", error=f"vocab_{name}")
 
 
 def _date_checks(as_of: dt.date, *, may_be_future: bool) -> list[pa.Check]:
-    checks = [pa.Check(_is_date, element_wise=True, name="is_date", error="is_date")]
+    checks = [pa.Check(_each(lambda v: isinstance(v, dt.date) or _blank(v)), name="is_date", error="is_date")]
     if not may_be_future:
-        checks.append(pa.Check(lambda v: not isinstance(v, dt.date) or v <= as_of, element_wise=True,
+        checks.append(pa.Check(_each(lambda v: not isinstance(v, dt.date) or v <= as_of),
                                name="not_future", error="not_future"))
     return checks
 
 
+def _pairs_ok(df: pd.DataFrame, field: str) -> pd.Series:
+    """True where `field` is not earlier than the found date (or either is not a date)."""
+    ok = [not (isinstance(a, dt.date) and isinstance(b, dt.date)) or a >= b
+          for a, b in zip(df[field].tolist(), df["found_date"].tolist())]
+    return pd.Series(ok, index=df.index, dtype=bool)
+
+
 def _dates_not_before(field: str, name: str):
     def check(df: pd.DataFrame) -> pd.Series:
-        def ok(row) -> bool:
-            a, b = row[field], row["found_date"]
-            if not (isinstance(a, dt.date) and isinstance(b, dt.date)):
-                return True
-            return a >= b if field != "found_date" else True
-        return df.apply(ok, axis=1) if len(df) else pd.Series([], dtype=bool)
+        if field == "found_date":
+            return pd.Series(True, index=df.index, dtype=bool)
+        return _pairs_ok(df, field)
     return pa.Check(check, name=name, error=name)
 
 
 def _notice_not_before_found(df: pd.DataFrame) -> pd.Series:
-    def ok(row) -> bool:
-        n, f = row["notice_date"], row["found_date"]
-        return not (isinstance(n, dt.date) and isinstance(f, dt.date)) or n >= f
-    return df.apply(ok, axis=1) if len(df) else pd.Series([], dtype=bool)
+    return _pairs_ok(df, "notice_date")
 
 
 def _completed_when_done(df: pd.DataFrame) -> pd.Series:
-    return ~((df["status"] == STATUS_DONE) & df["completed_date"].map(_blank))
+    return ~((df["status"] == STATUS_DONE) & _blank_mask(df["completed_date"]))
 
 
 def register_schema(
@@ -110,13 +123,13 @@ def register_schema(
             checks += _date_checks(as_of, may_be_future=f.name in FUTURE_DATE_FIELDS)
         elif f.kind == "number":
             checks += [
-                pa.Check(lambda v: _blank(v) or isinstance(v, (int, float)), element_wise=True,
+                pa.Check(_each(lambda v: isinstance(v, (int, float)) or _blank(v)),
                          name="is_number", error="is_number"),
-                pa.Check(lambda v: not isinstance(v, (int, float)) or v >= 0, element_wise=True,
+                pa.Check(_each(lambda v: not isinstance(v, (int, float)) or v >= 0),
                          name="non_negative", error="non_negative"),
             ]
         elif f.kind == "text":
-            checks.append(pa.Check(lambda v: _blank(v) or len(str(v)) <= MAX_TEXT, element_wise=True,
+            checks.append(pa.Check(_each(lambda v: _blank(v) or len(str(v)) <= MAX_TEXT),
                                    name="text_too_long", error="text_too_long"))
         if f.name == "customer_grade":
             checks.append(_vocab_check("customer_grade", CUSTOMER_GRADES))
@@ -131,7 +144,7 @@ def register_schema(
         elif f.name == "gov_supervised":
             checks.append(_vocab_check("gov_supervised", YES_NO))
         elif f.name == "county":
-            checks.append(pa.Check(lambda v: _blank(v) or v == county, element_wise=True,
+            checks.append(pa.Check(_each(lambda v: _blank(v) or v == county),
                                    name="county_matches_folder", error="county_matches_folder"))
         columns[f.name] = pa.Column(
             None,
@@ -143,7 +156,7 @@ def register_schema(
     columns["hazard_id"] = pa.Column(
         None,
         checks=[*columns["hazard_id"].checks,
-                pa.Check(lambda s: ~(s.duplicated(keep=False) & ~s.map(_blank)), name="unique_hazard_id",
+                pa.Check(lambda s: ~(s.duplicated(keep=False) & ~_blank_mask(s)), name="unique_hazard_id",
                          error="unique_hazard_id")],
         nullable=False,
     )
