@@ -292,16 +292,19 @@ def normalize_value(name: str, v: Any, counties: list[str]) -> Any:
 def _normalize_column(values: list[Any], normalize) -> list[Any]:
     """`normalize` applied to every value, each distinct value computed once (keyed by type as well:
     1, 1.0 and True are equal in Python but not the same cell)."""
-    memo: dict[tuple[type, Any], Any] = {}
+    memos: dict[type, dict[Any, Any]] = {}
     out = []
+    append = out.append
     for v in values:
-        key = (type(v), v)
+        memo = memos.get(v.__class__)
+        if memo is None:
+            memo = memos[v.__class__] = {}
         try:
-            out.append(memo[key])
+            append(memo[v])
         except KeyError:
-            out.append(memo.setdefault(key, normalize(v)))
+            append(memo.setdefault(v, normalize(v)))
         except TypeError:  # unhashable: never from calamine, but stay safe
-            out.append(normalize(v))
+            append(normalize(v))
     return out
 
 
@@ -350,6 +353,9 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
     grid = _fill_merged(sheet, header_row + 1)
     field_cols = [(name, col) for name, col in columns.items()]
     header_keys = {_label(v) for v in header_cells if v is not None}
+    # vocabulary and date cells first: their labels are cached, and a data row fails on the first one
+    probe_order = sorted(range(len(field_cols)),
+                         key=lambda i: FIELD_BY_NAME[field_cols[i][0]].kind not in ("vocab", "date"))
     kept: list[int] = []
     raw_values: list[list[Any]] = []  # per kept row, the raw value of each field in field_cols order
     for r in range(header_row + 1, len(grid)):
@@ -360,7 +366,7 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
             continue  # blank row (a pre-numbered 序号 alone does not make a record)
         if _is_footer(cells):
             continue
-        if {_label(v) for v in values if v is not None} <= header_keys:
+        if all(values[i] is None or _label(values[i]) in header_keys for i in probe_order):
             continue  # the header repeated (registers printed and retyped page by page)
         kept.append(r)
         raw_values.append(values)

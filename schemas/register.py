@@ -129,7 +129,8 @@ def register_schema(
                          name="non_negative", error="non_negative"),
             ]
         elif f.kind == "text":
-            checks.append(pa.Check(_each(lambda v: _blank(v) or len(str(v)) <= MAX_TEXT),
+            checks.append(pa.Check(_each(lambda v: (type(v) is str and len(v) <= MAX_TEXT) or _blank(v)
+                                         or len(str(v)) <= MAX_TEXT),
                                    name="text_too_long", error="text_too_long"))
         if f.name == "customer_grade":
             checks.append(_vocab_check("customer_grade", CUSTOMER_GRADES))
