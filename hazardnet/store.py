@@ -107,15 +107,7 @@ class Store:
                 findings=json.dumps(list(findings), ensure_ascii=False), kept_at=kept_at, finalized=False,
             )).inserted_primary_key[0]
             if rows is not None and len(rows):
-                records = []
-                for rec in rows.to_dict("records"):
-                    out = {"submission_id": sub_id, "as_of": as_of, "county": county,
-                           "source_row": int(rec.pop("_row")) + 1}
-                    for name in FIELD_NAMES:
-                        v = rec.get(name)
-                        out[name if name != "county" else "county_text"] = None if _isnull(v) else v
-                    records.append(out)
-                conn.execute(hazard_rows.insert(), records)
+                _insert_hazard_rows(conn, rows, sub_id, as_of, county)
         return int(sub_id)
 
     def finalize(self, submission_id: int) -> None:
@@ -137,13 +129,16 @@ class Store:
         if counties is not None:
             accepted = accepted.where(submissions.c.county.in_(list(counties)))
         acc = accepted.subquery("acc")
+        # rank only row ids (a narrow sort), then fetch the winning rows whole
         ranked = (sa.select(
-            hazard_rows,
+            hazard_rows.c.id,
             sa.func.row_number().over(
                 partition_by=(hazard_rows.c.county, hazard_rows.c.hazard_id),
                 order_by=(hazard_rows.c.as_of.desc(), hazard_rows.c.submission_id.desc())).label("rn"))
             .join(acc, acc.c.id == hazard_rows.c.submission_id)).subquery("ranked")
-        q = sa.select(ranked).where(ranked.c.rn == 1)
+        winners = sa.select(ranked.c.id).where(ranked.c.rn == 1).subquery("winners")
+        q = (sa.select(hazard_rows).join(winners, winners.c.id == hazard_rows.c.id)
+             .order_by(hazard_rows.c.county, hazard_rows.c.hazard_id))
         with self.engine.connect() as conn:
             acc_df = pd.read_sql(accepted, conn)
             df = pd.read_sql(q, conn)
@@ -152,7 +147,7 @@ class Store:
                                          "submission_id", "version_as_of", "in_latest"])
         latest = acc_df.sort_values(["as_of", "id"]).groupby("county")["id"].last()
         df["in_latest"] = df["submission_id"] == df["county"].map(latest)
-        df = df.rename(columns={"as_of": "version_as_of"}).drop(columns=["rn", "id"])
+        df = df.rename(columns={"as_of": "version_as_of"}).drop(columns=["id"])
         for f in FIELDS:
             if f.kind == "date":
                 df[f.name] = pd.to_datetime(df[f.name]).dt.date
@@ -175,6 +170,45 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(outputs.delete().where(outputs.c.path == path))
             conn.execute(outputs.insert().values(path=path, content_hash=content_hash, written_at=_now()))
+
+
+def _column_values(rows: pd.DataFrame, name: str) -> list[Any]:
+    """A column as plain Python values with every null (None, NaN, NaT) as None; all None if absent."""
+    if name not in rows.columns:
+        return [None] * len(rows)
+    col = rows[name]
+    if col.dtype != object:
+        col = col.astype(object)
+    values = col.tolist()
+    nulls = col.isna()  # the same test as pd.isna(value), for the whole column at once
+    if nulls.any():
+        values = [None if null else v for v, null in zip(values, nulls.tolist())]
+    return values
+
+
+def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame, sub_id: int, as_of: dt.date,
+                        county: str) -> None:
+    """Insert a register frame's hazard rows with one executemany, built column by column.
+
+    The statement is compiled once and values go through each column type's own bind processor, as
+    SQLAlchemy would do row by row; only the per-row Python bookkeeping is skipped."""
+    keys = ["submission_id", "as_of", "county", "source_row",
+            *[name if name != "county" else "county_text" for name in FIELD_NAMES]]
+    n = len(rows)
+    columns = [[sub_id] * n, [as_of] * n, [county] * n, [int(r) + 1 for r in rows["_row"].tolist()],
+               *[_column_values(rows, name) for name in FIELD_NAMES]]
+    dialect = conn.dialect
+    for i, key in enumerate(keys):
+        process = hazard_rows.c[key].type.bind_processor(dialect)
+        if process is not None:
+            columns[i] = [None if v is None else process(v) for v in columns[i]]
+    compiled = hazard_rows.insert().compile(dialect=dialect, column_keys=keys)
+    if compiled.positional:
+        order = [keys.index(k) for k in compiled.positiontup]
+        params: list = [tuple(row[i] for i in order) for row in zip(*columns)]
+    else:
+        params = [dict(zip(keys, row)) for row in zip(*columns)]
+    conn.exec_driver_sql(str(compiled), params)
 
 
 def _isnull(v: Any) -> bool:
