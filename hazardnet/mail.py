@@ -235,6 +235,8 @@ class SmtpTransport:
             raise cls(f"邮件服务器 {where} 拒收邮件：{answer}") from None
         except smtplib.SMTPServerDisconnected:
             raise TemporaryMailError(f"与邮件服务器 {where} 的连接中断，邮件未确认送达。") from None
+        except UnicodeError:
+            raise PermanentMailError(f"登录邮件服务器 {where} 失败：用户名或密码含有服务器不支持的字符。") from None
         except ssl.SSLError as exc:
             raise PermanentMailError(f"与邮件服务器 {where} 建立加密连接失败（{exc.reason}），"
                                      f"请检查 HAZARDNET_SMTP_SECURITY 与端口。") from None

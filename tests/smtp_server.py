@@ -15,6 +15,8 @@ Use the `smtp_server` fixture (import it into a test module or a conftest with
             m.envelope_from, m.rcpt_tos, m.data, m.message  # message: email.message.EmailMessage
         smtp_server.transactions                        # every MAIL FROM seen, with its fate
 
+`LoopbackSMTP(credentials={"user": "secret"})` requires AUTH (PLAIN/LOGIN, no TLS on loopback).
+
 Accepted messages only are in `messages`; refused, failed and dropped transactions are counted in
 `transactions` (each a dict: mail_from, rcpt_tos, outcome), so tests can prove a retry happened.
 """
@@ -22,6 +24,7 @@ Accepted messages only are in `messages`; refused, failed and dropped transactio
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -29,6 +32,7 @@ from email.parser import BytesParser
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -97,6 +101,11 @@ class _Handler:
 class _LoopbackController(Controller):
     """A Controller bound to port 0 (the OS picks a free port; no race with other tests)."""
 
+    def factory(self):
+        with warnings.catch_warnings():  # AUTH without TLS is what a loopback test wants
+            warnings.simplefilter("ignore")
+            return super().factory()
+
     def _trigger_server(self):
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
@@ -107,12 +116,27 @@ class LoopbackSMTP:
 
     host = "127.0.0.1"
 
-    def __init__(self):
+    def __init__(self, credentials: dict[str, str] | None = None):
+        """`credentials` (user -> password) turns on AUTH PLAIN/LOGIN over plain text and requires it."""
         self.messages: list[ReceivedMessage] = []
         self.transactions: list[dict] = []
+        self.logins: list[str] = []  # users that logged in successfully
         self._plan = _Misbehaviour()
         self._lock = threading.Lock()
-        self._controller = _LoopbackController(_Handler(self), hostname=self.host, port=0)
+        kwargs = {}
+        if credentials is not None:
+            kwargs = {"authenticator": self._authenticator(credentials), "auth_require_tls": False,
+                      "auth_required": True}
+        self._controller = _LoopbackController(_Handler(self), hostname=self.host, port=0, **kwargs)
+
+    def _authenticator(self, credentials: dict[str, str]):
+        def check(server, session, envelope, mechanism, auth_data):
+            user = auth_data.login.decode() if isinstance(auth_data, LoginPassword) else ""
+            ok = isinstance(auth_data, LoginPassword) and credentials.get(user) == auth_data.password.decode()
+            if ok:
+                self.logins.append(user)
+            return AuthResult(success=ok, handled=False, auth_data=auth_data)
+        return check
 
     # ---- life cycle ----
     def start(self) -> LoopbackSMTP:

@@ -1,0 +1,168 @@
+"""Flow 月度电力安全隐患通报: directory → one scoped workbook and mail per recipient, each delivered once.
+
+Mail goes over SMTP when HAZARDNET_SMTP_HOST is set, otherwise into outbox/mail/ as .eml files.
+A temporary server error is retried with back-off (task retries); the run ends Failed, naming them,
+when some recipient could not be served. Deployed monthly: 08:00 on the 15th (Asia/Shanghai), so that
+mail arrives before the 20th as the 1+1+1 agreement requires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
+from prefect.schedules import Cron
+
+from hazardnet.mail import Transport, make_transport
+from hazardnet.monthly_bulletin import (BulletinRun, Period, bulletin_lock, bulletin_result, default_as_of,
+                                        deliver_bulletin, failed_record, failure_summary, prepare_bulletin,
+                                        send_rejection_reports, undelivered)
+from hazardnet.recipient_directory import DirectoryResult, Recipient, load_directory
+from hazardnet.settings import Settings, load_settings, today
+from hazardnet.store import Store
+
+from .artifacts import publish_markdown, publish_table
+
+DEFAULT_RETRY_DELAYS = (10, 60, 300)  # seconds between attempts on a temporary SMTP error
+STATUS_ZH = {"sent": "已发送", "written": "已写入 .eml", "skipped": "未发送（无需发送）", "failed": "失败"}
+
+
+class UndeliveredBulletins(Exception):
+    """Some recipients could not be served; the message names them, `.result` holds every delivery."""
+
+    def __init__(self, message: str, result: dict):
+        super().__init__(message)
+        self.result = result
+
+
+def retry_delays() -> list[float]:
+    """Back-off between SMTP attempts; HAZARDNET_MAIL_RETRY_DELAYS="10,60,300" overrides (tests use 0)."""
+    text = os.environ.get("HAZARDNET_MAIL_RETRY_DELAYS")
+    if text:
+        return [float(x) for x in text.replace("，", ",").split(",") if x.strip()]
+    return list(DEFAULT_RETRY_DELAYS)
+
+
+def mail_transport(settings: Settings) -> Transport:
+    """The transport for these settings; the SMTP password may come from a Prefect Secret block."""
+    password = None
+    if settings.smtp_host and settings.smtp_password is None and settings.smtp_password_block:
+        from prefect.blocks.system import Secret
+
+        password = str(Secret.load(settings.smtp_password_block).get())
+    return make_transport(settings, password)
+
+
+@task(name="读取通讯录", cache_policy=NO_CACHE)
+def recipient_directory(settings: Settings, store: Store, as_of: dt.date) -> DirectoryResult:
+    """The valid directory to use: the file in inbox/, or the last valid one if the file has errors."""
+    return load_directory(settings, store, as_of)
+
+
+@task(name="准备通报", cache_policy=NO_CACHE)
+def bulletin_run(settings: Settings, store: Store, period: Period, as_of: dt.date, resend: bool) -> BulletinRun:
+    """The register as of the report date and the delivery ledger."""
+    return prepare_bulletin(settings, store, period, as_of, resend)
+
+
+@task(name="发送通报", task_run_name="通报 {label}", cache_policy=NO_CACHE)
+def delivered_bulletin(run: BulletinRun, recipient: Recipient, transport: Transport, label: str) -> dict:
+    """Write one recipient's workbook and deliver it once (temporary SMTP errors raise and are retried)."""
+    return deliver_bulletin(run, recipient, transport)
+
+
+@task(name="邮寄退回报告", cache_policy=NO_CACHE, retries=len(DEFAULT_RETRY_DELAYS),
+      retry_delay_seconds=list(DEFAULT_RETRY_DELAYS))
+def rejection_emails(settings: Settings, store: Store, ingest_result) -> list[dict]:
+    """Mail every rejected register's error report to its county's supply company (once each).
+
+    Temporary server errors are retried with back-off; the last attempt reports them as failed
+    deliveries instead of failing, so a mail problem never fails the ingest run itself.
+    """
+    from prefect.context import TaskRunContext
+
+    ctx = TaskRunContext.get()
+    last_try = ctx is None or ctx.task_run.run_count > ctx.task.retries
+    transport = mail_transport(settings)
+    deliveries = send_rejection_reports(settings, store, ingest_result, transport, raise_on_temporary=not last_try)
+    publish_table("rejection-emails", [_artifact_row(d) for d in deliveries], "退回报告的邮寄情况")
+    return deliveries
+
+
+def _artifact_row(d: dict) -> dict:
+    return {"收件人": d["recipient"], "单位类型": d["party"], "县(市)": d["county"], "户号": d.get("customer_id") or "",
+            "邮箱": "；".join(d["addresses"]), "附件": d.get("attachment") or "", "隐患条数": d.get("rows", 0),
+            "结果": STATUS_ZH.get(d["status"], d["status"]), "说明": d.get("error") or d.get("note") or ""}
+
+
+def publish_bulletin_artifacts(result: dict) -> None:
+    """Table of deliveries, and the directory's problems when the file in inbox/ was not accepted."""
+    publish_table("bulletin-deliveries", [_artifact_row(d) for d in result["deliveries"]],
+                  f"{result['period']} 月度通报发送情况")
+    findings = result["directory"]["findings"]
+    if findings:
+        lines = ["# 通讯录问题", "", f"使用的通讯录：{result['directory']['file'] or '无'}（来源：{result['directory']['source']}）", "",
+                 "| 工作表 | 单元格 | 字段 | 问题 |", "| --- | --- | --- | --- |"]
+        for f in findings:
+            message = f["message"].replace("|", "\\|")
+            lines.append(f"| {f['sheet']} | {f['cell']} | {f['field']} | {message} |")
+        publish_markdown("bulletin-directory", "\n".join(lines), "通讯录校验发现的问题")
+
+
+def resolve_period(month: str | None, as_of: str | None) -> tuple[Period, dt.date]:
+    """The month asked for (default: the current month) and its report date (default: today, or the
+    month's last day when the month is over)."""
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    period = Period.parse(month) if month else Period.of(day or today())
+    return period, day or default_as_of(period, today())
+
+
+@flow(name="月度电力安全隐患通报", log_prints=True)
+def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str | None = None,
+                  resend: bool = False) -> dict:
+    """Send the month's scoped bulletin to every recipient of the directory, each exactly once."""
+    settings = load_settings(home)
+    period, day = resolve_period(month, as_of)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_url)
+    logger = get_run_logger()
+    try:
+        with bulletin_lock(settings):
+            directory = recipient_directory(settings, store, day)
+            run = bulletin_run(settings, store, period, day, resend)
+            transport = mail_transport(settings)
+            send = delivered_bulletin.with_options(retries=len(retry_delays()), retry_delay_seconds=retry_delays())
+            futures = [send.submit(run, r, transport, f"{r.county_label} {r.org_name}") for r in directory.recipients]
+            wait(futures)
+            deliveries = []
+            for recipient, future in zip(directory.recipients, futures):
+                outcome = future.result(raise_on_failure=False)
+                deliveries.append(outcome if isinstance(outcome, dict)
+                                  else failed_record(recipient, getattr(outcome, "reason", None) or str(outcome)))
+        result = bulletin_result(period, day, directory, deliveries)
+        publish_bulletin_artifacts(result)
+        counts = {s: sum(1 for d in deliveries if d["status"] == s) for s in STATUS_ZH}
+        logger.info("%s 月度通报：%s", period.key, "，".join(f"{STATUS_ZH[s]} {n}" for s, n in counts.items()))
+        if not directory.usable:
+            raise UndeliveredBulletins("没有可用的通讯录，未发送任何通报：" +
+                                       "；".join(f["message"] for f in result["directory"]["findings"]), result)
+        if undelivered(deliveries):
+            raise UndeliveredBulletins(failure_summary(deliveries), result)
+        return result
+    finally:
+        store.dispose()
+
+
+def deployments(home: str | None = None) -> list:
+    """The monthly bulletin: 08:00 on the 15th (Asia/Shanghai), for the current month."""
+    return [bulletin_flow.to_deployment(
+        name="月度通报",
+        schedule=Cron("0 8 15 * *", timezone="Asia/Shanghai"),
+        parameters={"home": home, "month": None, "as_of": None, "resend": False},
+        concurrency_limit=1,
+        description="每月15日向政府主管部门、用电客户和供电企业发送本月电力安全隐患通报（每人只发一次）。",
+        tags=["hazardnet", "bulletin"],
+    )]
