@@ -199,7 +199,7 @@ def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame, sub_id: int, as
                *[_column_values(rows, name) for name in FIELD_NAMES]]
     dialect = conn.dialect
     for i, key in enumerate(keys):
-        process = hazard_rows.c[key].type.bind_processor(dialect)
+        process = hazard_rows.c[key].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             columns[i] = [None if v is None else process(v) for v in columns[i]]
     compiled = hazard_rows.insert().compile(dialect=dialect, column_keys=keys)
