@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.schedules import Cron
+from prefect.states import Failed
 
 from hazardnet.mail import Transport, make_transport
 from hazardnet.monthly_bulletin import (BulletinRun, Period, bulletin_lock, bulletin_result, default_as_of,
@@ -146,11 +147,16 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
         publish_bulletin_artifacts(result)
         counts = {s: sum(1 for d in deliveries if d["status"] == s) for s in STATUS_ZH}
         logger.info("%s 月度通报：%s", period.key, "，".join(f"{STATUS_ZH[s]} {n}" for s, n in counts.items()))
+        problem = None
         if not directory.usable:
-            raise UndeliveredBulletins("没有可用的通讯录，未发送任何通报：" +
-                                       "；".join(f["message"] for f in result["directory"]["findings"]), result)
-        if undelivered(deliveries):
-            raise UndeliveredBulletins(failure_summary(deliveries), result)
+            problem = "没有可用的通讯录，未发送任何通报：" + "；".join(
+                f["message"] for f in result["directory"]["findings"])
+        elif undelivered(deliveries):
+            problem = failure_summary(deliveries)
+        if problem:
+            # a returned Failed state names the recipients in the UI without a traceback; calling the
+            # flow directly raises UndeliveredBulletins, which carries every delivery
+            return Failed(message=problem, data=UndeliveredBulletins(problem, result))
         return result
     finally:
         store.dispose()

@@ -47,11 +47,15 @@ def bulletin(
             month = Period.parse(month).key
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    try:
-        result = bulletin_flow(home=_home(home), month=month, as_of=_as_of(as_of), resend=resend)
-        failure = None
-    except UndeliveredBulletins as exc:
-        result, failure = exc.result, str(exc)
+    state = bulletin_flow(home=_home(home), month=month, as_of=_as_of(as_of), resend=resend, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    failure = None
+    if isinstance(outcome, UndeliveredBulletins):
+        result, failure = outcome.result, str(outcome)
+    elif isinstance(outcome, BaseException):
+        raise outcome
+    else:
+        result = outcome
     if json_:
         print(json.dumps({"deliveries": [public_delivery(d) for d in result["deliveries"]]}, ensure_ascii=False,
                          indent=1))
