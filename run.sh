@@ -32,6 +32,7 @@ case "$cmd" in
     ;;
   test)
     setup
+    bash scripts/ensure_postgres.sh   # the store tests also run against a real PostgreSQL server
     exec .venv/bin/python -m pytest "$@"
     ;;
   setup)

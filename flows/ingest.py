@@ -92,6 +92,10 @@ def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
             path, rewritten = consolidated_register(store, settings, day)
         result = IngestResult([o for o in outcomes if o.outcome != "skipped"], path, rewritten)
         publish_ingest_artifacts(result)
+        if any(f.outcome == "rejected" for f in result.files):
+            from .bulletin import rejection_emails  # county contacts get the report without opening the share
+
+            rejection_emails(settings, store, result)
         return result.as_json()
     finally:
         store.dispose()
