@@ -37,7 +37,7 @@ from .recipient_directory import DirectoryResult, Recipient, load_directory
 from .scope import scope_label, scoped_register
 from .settings import Settings
 from .store import Store
-from .workbook_style import Formats, atomic_workbook, setup_print, text_width, write_cell, write_table
+from .workbook_style import FONT, Formats, atomic_workbook, setup_print, text_width, write_cell, write_table
 
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"
 BULLETIN_DIR = "通报"
@@ -247,6 +247,7 @@ def _write_summary(wb, ws, fmts: Formats, sections: BulletinSections, *, recipie
     r = 1
     for line in lines:
         ws.merge_range(r, 0, r, ncols - 1, line, fmts.subtitle)
+        ws.set_row(r, 18)
         r += 1
     r += 1
 
@@ -301,9 +302,10 @@ def _write_summary(wb, ws, fmts: Formats, sections: BulletinSections, *, recipie
         "2. 逾期：未完成整改且整改期限早于统计日。未明确整改期限的隐患请尽快明确。",
         "3. 依据用电安全“1+1+1”工作网协作书，用电客户负责隐患整改，政府主管部门督促整改，供电企业跟踪服务。",
     ]
+    note = wb.add_format({"font_name": FONT, "font_size": 10, "text_wrap": True, "valign": "top"})
     for line in notes:
-        ws.merge_range(r, 0, r, ncols - 1, line, fmts.subtitle)
-        ws.set_row(r, 30 if len(line) > 40 else None)
+        ws.merge_range(r, 0, r, ncols - 1, line, note)
+        ws.set_row(r, 14 * (1 + text_width(line) // 100))
         r += 1
     ws.activate()
 

@@ -108,8 +108,11 @@ class DirectoryResult:
         return self.source != "none"
 
 
-def _clean(v: Any) -> Any:
-    """Trimmed text (NFKC: full-width letters, digits and @ become ASCII), None for blank cells."""
+_NFKC_FIELDS = ("party_type", "customer_id", "email", "mobile")  # names keep their full-width brackets
+
+
+def _clean(v: Any, fold: bool = False) -> Any:
+    """Trimmed text, None for blank cells; `fold` applies NFKC (full-width letters, digits and @ → ASCII)."""
     if v is None or (isinstance(v, float) and v != v):
         return None
     if isinstance(v, float) and v.is_integer():
@@ -118,7 +121,7 @@ def _clean(v: Any) -> Any:
         return str(v)
     if isinstance(v, (dt.date, dt.datetime)):
         return v.isoformat()
-    s = unicodedata.normalize("NFKC", str(v))
+    s = unicodedata.normalize("NFKC", str(v)) if fold else str(v)
     s = re.sub(r"[\u200b\ufeff]", "", s).strip()
     return s or None
 
@@ -178,7 +181,7 @@ def parse_directory(book) -> DirectorySheet | Finding:
             continue
         for n, c in cols.items():
             raw[(r, c)] = values[n]
-        rec = {n: _clean(values.get(n)) for n in DIRECTORY_FIELD_NAMES}
+        rec = {n: _clean(values.get(n), n in _NFKC_FIELDS) for n in DIRECTORY_FIELD_NAMES}
         if rec["party_type"] is not None:
             rec["party_type"] = PARTY_SYNONYMS.get(re.sub(r"\s+", "", rec["party_type"]), rec["party_type"])
         rec["_row"] = r

@@ -466,3 +466,26 @@ def test_monthly_deployment_is_on_the_15th_in_shanghai():
     [schedule] = dep.schedules
     assert schedule.schedule.cron == "0 8 15 * *" and schedule.schedule.timezone == "Asia/Shanghai"
     assert dep.parameters["home"] == "/srv/hazardnet"
+
+
+def test_rejection_emails_task_in_a_flow(prefect_harness, smtp_settings, world, smtp_server, monkeypatch, tmp_path):  # noqa: F811
+    from prefect import flow
+
+    from flows.bulletin import rejection_emails
+    from hazardnet.intake import FileOutcome, IngestResult
+    from hazardnet.workbook_style import atomic_workbook
+
+    report = tmp_path / "台账_问题报告.xlsx"
+    with atomic_workbook(report) as wb:
+        wb.add_worksheet("问题清单")
+    result = IngestResult([FileOutcome(str(tmp_path / "台账.xlsx"), "格尔木市", "rejected", 0, [], None, str(report))],
+                          None)
+
+    @flow
+    def after_ingest() -> list[dict]:
+        return rejection_emails(smtp_settings, world, result)
+
+    smtp_server.fail_next(1, code=421)
+    monkeypatch.setattr(rejection_emails, "retry_delay_seconds", [0, 0, 0])
+    out = after_ingest()
+    assert [d["status"] for d in out] == ["sent"] and [m.rcpt_tos for m in smtp_server.messages] == [[UTIL_GEM]]
