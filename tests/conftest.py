@@ -47,3 +47,10 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+def harness_env() -> dict:
+    """Environment for a subprocess that must talk to the test harness's Prefect server."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "HAZARDNET_SETTLE_SECONDS": "0"}

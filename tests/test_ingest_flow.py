@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DATA, drop
+from .conftest import DATA, drop, harness_env
 
 
 def read_back(flow_run_id):
@@ -53,12 +53,12 @@ def test_ingest_flow_run_tells_its_story(prefect_harness, settings, as_of):
 
 def run_cli(*args, env=None, cwd=None):
     return subprocess.run([sys.executable, "-m", "hazardnet.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=600)
+                          env={**harness_env(), **(env or {})}, cwd=cwd, timeout=600)
 
 
 def test_cli_ingest_json_and_clean_errors(prefect_harness, settings, as_of):
     drop(settings, DATA / "good" / "canonical.xlsx")
-    env = {"HAZARDNET_SETTLE_SECONDS": "0", "PREFECT_API_URL": os.environ.get("PREFECT_API_URL", "")}
+    env = {}
     proc = run_cli("ingest", "--home", str(settings.home), "--as-of", as_of.isoformat(), "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

@@ -1,0 +1,104 @@
+"""Operations: `hazardnet serve` registers every deployment with its schedule; prefect.yaml matches;
+`hazardnet status` tells what waits and what was refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from .conftest import DATA, drop, harness_env
+
+ROOT = Path(__file__).parent.parent
+EXPECTED = {  # deployment name -> (flow name, schedule)
+    "收件箱轮询": ("导入县公司隐患台账", "interval"),
+    "月度通报": ("月度电力安全隐患通报", "0 8 15 * *"),
+    "季度汇总": ("季度隐患治理情况汇总", "0 8 1 1,4,7,10 *"),
+    "每日风险预警": ("风险预警", "0 9 * * *"),
+}
+
+
+async def _deployments():
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        deps = await client.read_deployments()
+        flows = {f.id: f.name for f in await client.read_flows()}
+        return [(d, flows.get(d.flow_id)) for d in deps]
+
+
+def test_serve_registers_every_deployment_with_its_schedule(prefect_harness, settings):
+    env = harness_env()
+    proc = subprocess.Popen([sys.executable, "-m", "hazardnet", "serve", "--home", str(settings.home),
+                             "--poll-minutes", "7"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        found = {}
+        for _ in range(240):  # poll until serve has registered everything (or give up after ~2 min)
+            found = {d.name: (d, flow) for d, flow in asyncio.run(_deployments()) if d.name in EXPECTED}
+            if len(found) == len(EXPECTED):
+                break
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert set(found) == set(EXPECTED), proc.stdout.read1().decode() if proc.poll() is not None else found
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    for name, (flow_name, schedule) in EXPECTED.items():
+        deployment, flow = found[name]
+        assert flow == flow_name
+        assert deployment.parameters.get("home") == str(settings.home)
+        [sched] = deployment.schedules
+        if schedule == "interval":
+            assert sched.schedule.interval.total_seconds() == 7 * 60
+        else:
+            assert sched.schedule.cron == schedule and sched.schedule.timezone == "Asia/Shanghai"
+    # schedules stay active after the serving process stopped (no pause on shutdown)
+    after = {d.name: d for d, _ in asyncio.run(_deployments()) if d.name in EXPECTED}
+    assert all(not d.paused for d in after.values())
+
+
+def test_prefect_yaml_matches_the_served_deployments():
+    from prefect.flows import load_flow_from_entrypoint
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    by_name = {d["name"]: d for d in spec["deployments"]}
+    assert set(by_name) == set(EXPECTED)
+    for name, (flow_name, schedule) in EXPECTED.items():
+        d = by_name[name]
+        assert load_flow_from_entrypoint(d["entrypoint"]).name == flow_name
+        [sched] = d["schedules"]
+        assert sched["timezone"] == "Asia/Shanghai"
+        assert (sched.get("cron") or "interval") == schedule
+        assert d["work_pool"]["name"] == "hazardnet"
+
+
+def test_status_lists_waiting_files_and_unresolved_rejections(prefect_harness, settings, as_of):
+    from hazardnet.intake import ingest
+
+    drop(settings, DATA / "bad" / "unknown_vocab.xlsx")
+    ingest(settings, as_of)
+    drop(settings, DATA / "good" / "canonical.xlsx")  # the corrected register, not yet ingested
+    env = harness_env()
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", "status", "--home", str(settings.home), "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    status = json.loads(proc.stdout)
+    assert [(w["county"], w["name"], w["settled"]) for w in status["waiting"]] == [("格尔木市", "canonical.xlsx", True)]
+    [pending] = status["rejected_pending"]
+    assert pending["county"] == "格尔木市" and pending["file_name"] == "unknown_vocab.xlsx" and pending["problems"] == 1
+    assert Path(pending["report"]).exists()
+    assert {c["county"] for c in status["counties"]} == set(settings.counties)
+    # once the corrected register is accepted, the rejection is no longer pending
+    assert [f.outcome for f in ingest(settings, as_of).files] == ["accepted"]
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", "status", "--home", str(settings.home), "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert json.loads(proc.stdout)["rejected_pending"] == []
