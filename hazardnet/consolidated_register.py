@@ -11,6 +11,7 @@ import pandas as pd
 from schemas.headers import FIELDS
 from schemas.vocab import STATUS_DONE
 
+from .failpoints import checkpoint
 from .settings import Settings
 from .store import Store
 from .workbook_style import Formats, atomic_workbook, text_width, write_table
@@ -89,11 +90,13 @@ def write_register_workbook(path: Path, df: pd.DataFrame, *, title: str, constan
 
 def write_consolidated_register(store: Store, settings: Settings, as_of: dt.date) -> tuple[Path, bool]:
     """Rewrite the consolidated register in outbox/ if its content changed. Returns (path, rewritten)."""
+    checkpoint("before_consolidated")
     df = current_register(store, settings, as_of)
     path = settings.consolidated_path
     digest = content_hash(df, as_of)
     if path.exists() and store.output_hash(str(path)) == digest:
         return path, False
     write_register_workbook(path, df, title=f"{settings.prefecture}电力安全隐患台账（汇总） 截至{as_of:%Y年%m月%d日}")
+    checkpoint("after_consolidated_rename")
     store.record_output(str(path), digest)
     return path, True

@@ -29,10 +29,13 @@ from .store import Store
 from .validation import validate_register
 from .workbook_reader import SheetGrid, UnreadableWorkbook, WorkbookReaderPool
 from .error_report import write_error_report
+from .failpoints import checkpoint
 
 REJECTED_DIR = "rejected"
 REPORT_SUFFIX = "_问题报告.xlsx"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ASIDE = ".hazardnet-removing-"  # an original renamed aside while it is checked and deleted
+_NAME_BYTES = 160  # a kept name gets a date/hash prefix or a report suffix: stay under NAME_MAX (255)
 
 
 class IntakeError(Exception):
@@ -140,6 +143,11 @@ def ingest_lock(settings: Settings, timeout_s: float = 600.0) -> Iterator[None]:
 def safe_name(name: str) -> str:
     """A file name without control characters or path separators, for the archive and rejected folders."""
     cleaned = _CONTROL.sub("_", name).replace("/", "_").replace("\\", "_").strip()
+    if len(cleaned.encode()) > _NAME_BYTES:  # keep the extension, shorten the stem
+        stem, ext = os.path.splitext(cleaned)
+        if len(ext) > 8:
+            stem, ext = cleaned, ""
+        cleaned = stem.encode()[:_NAME_BYTES - len(ext.encode())].decode(errors="ignore") + ext
     return cleaned if cleaned not in ("", ".", "..") else "未命名文件"
 
 
@@ -150,6 +158,7 @@ def snapshot(path: Path, staging: Path, max_bytes: int) -> tuple[Path, str, int]
     tmp = staging / f"{os.getpid()}-{time.monotonic_ns()}.part"
     size = 0
     with open(path, "rb") as src, open(tmp, "wb") as dst:
+        before = os.fstat(src.fileno())
         while chunk := src.read(1 << 20):
             size += len(chunk)
             if size > max_bytes:
@@ -160,6 +169,10 @@ def snapshot(path: Path, staging: Path, max_bytes: int) -> tuple[Path, str, int]
             dst.write(chunk)
         dst.flush()
         os.fsync(dst.fileno())
+        after = os.fstat(src.fileno())
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or size != after.st_size:
+        tmp.unlink(missing_ok=True)  # written to while we read it: not settled, the next run takes it
+        raise FileNotFoundError(path)
     return tmp, h.hexdigest(), size
 
 
@@ -194,11 +207,45 @@ def _place(src: Path, dst: Path) -> None:
 
 
 def _remove_original(path: Path, sha: str | None) -> None:
-    """Take the original out of the inbox, unless it was replaced by a new version meanwhile."""
-    if path.is_symlink():
+    """Take the original out of the inbox, unless it was replaced by a new version meanwhile.
+
+    The name is first renamed aside (atomically), so a new version saved under the same name at any
+    moment is never the file deleted: the set-aside file is deleted only if it holds the ingested
+    bytes, else it goes back. A crash in between is repaired by `Intake.recover`."""
+    if path.is_symlink() or sha is None:
         path.unlink(missing_ok=True)
-    elif sha is None or _sha256(path) == sha:
-        path.unlink(missing_ok=True)
+        return
+    aside = path.with_name(f"{_ASIDE}{os.getpid()}-{time.monotonic_ns()}-{path.name}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return
+    except OSError:  # e.g. a name too long to prefix: check, then delete
+        if _sha256(path) == sha:
+            path.unlink(missing_ok=True)
+        return
+    checkpoint("original_set_aside", path=path)
+    if _sha256(aside) == sha:
+        aside.unlink()
+    else:
+        _put_back(aside, path)
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    """Return a set-aside file to the inbox under its name, or a free sibling name if a newer file took it."""
+    target = path
+    while True:
+        try:
+            os.link(aside, target)  # fails rather than overwrite
+            break
+        except FileExistsError:
+            target = path.with_name(f"{path.stem}_{dt.datetime.now():%Y%m%d%H%M%S%f}{path.suffix}")
+        except OSError:  # a file system without hard links
+            if not target.exists():
+                os.rename(aside, target)
+                return
+            target = path.with_name(f"{path.stem}_{dt.datetime.now():%Y%m%d%H%M%S%f}{path.suffix}")
+    aside.unlink()
 
 
 # ---- the intake of one file ----------------------------------------------------------------
@@ -211,10 +258,29 @@ class Intake:
         self.as_of = as_of
         self.reader = reader
         self.staging = settings.home / ".staging"
+        self.recover()
+
+    def recover(self) -> None:
+        """Finish what a killed run left half done. Runs under the ingest lock, before any file."""
+        for part in self.staging.glob("*.part"):  # snapshots of files a killed run was reading
+            part.unlink(missing_ok=True)
+        for tmp in self.settings.inbox.glob(f"*/{REJECTED_DIR}/.tmp-*"):  # half-written error reports
+            shutil.rmtree(tmp, ignore_errors=True)
+        if self.settings.inbox.is_dir():
+            for aside in self.settings.inbox.glob(f"*/{_ASIDE}*"):
+                sha = _sha256(aside)
+                if sha is not None and self.store.find_submission(aside.parent.name, sha) is not None:
+                    aside.unlink(missing_ok=True)  # the ingested original: recorded, and its bytes kept
+                else:  # a newer version saved meanwhile: back to the inbox for this run
+                    _put_back(aside, aside.with_name(aside.name[len(_ASIDE):].split("-", 2)[-1]))
+        for sub in self.store.unfinalized():
+            if _sha256(self.settings.inbox / sub["county"] / sub["file_name"]) != sub["sha256"]:
+                self.store.finalize(sub["id"])  # recorded, and its original has left the inbox
 
     def ingest_file(self, item: InboxFile) -> FileOutcome:
         """Accept, reject or mark as duplicate one inbox file; never raises for a bad file."""
         path, county = item.path, item.county
+        checkpoint("between_files")
         if path.is_symlink():
             return self._reject_unread(item, "文件是一个快捷方式/链接（可能指向收件箱以外），不是台账文件本身，已拒收。")
         if county not in self.settings.counties:
@@ -226,6 +292,7 @@ class Intake:
             return self._reject_unread(item, exc.reason)
         except FileNotFoundError:
             return FileOutcome(str(path), county, "skipped")
+        checkpoint("after_snapshot", path=path)
         try:
             return self._ingest_snapshot(item, copy, sha)
         finally:
@@ -240,11 +307,14 @@ class Intake:
             return FileOutcome(str(path), county, pending["outcome"], pending["rows"], [], pending["kept_at"])
         if self.store.find_submission(county, sha, outcome="accepted") is not None:
             kept = _unique(self._archive_path(county, sha, path.name), sha)
-            shutil.copyfile(copy, kept)
+            _place(copy, kept)  # atomic: the accepted original may already be at `kept`
+            checkpoint("after_duplicate_keep")
             finding = file_finding("与已接收的文件内容完全相同，未重复导入。", level="warning")
             sub = self.store.record_submission(county=county, file_name=path.name, sha256=sha, as_of=self.as_of,
                                                outcome="duplicate", findings=[finding.as_json()], kept_at=str(kept))
+            checkpoint("after_record")
             _remove_original(path, sha)
+            checkpoint("after_remove")
             self.store.finalize(sub)
             return FileOutcome(str(path), county, "duplicate", 0, [finding], str(kept))
 
@@ -271,11 +341,14 @@ class Intake:
                 findings: list[Finding]) -> FileOutcome:
         kept = _unique(self._archive_path(item.county, sha, item.path.name), sha)
         _place(copy, kept)
+        checkpoint("after_archive")
         sub = self.store.record_submission(county=item.county, file_name=item.path.name, sha256=sha,
                                            as_of=self.as_of, outcome="accepted",
                                            findings=[f.as_json() for f in findings], kept_at=str(kept),
                                            rows=parsed.frame)
+        checkpoint("after_record")
         _remove_original(item.path, sha)
+        checkpoint("after_remove")
         self.store.finalize(sub)
         return FileOutcome(str(item.path), item.county, "accepted", len(parsed.frame), findings, str(kept))
 
@@ -288,16 +361,20 @@ class Intake:
         kept = _unique(folder / safe_name(item.path.name), sha)
         report = kept.with_name(f"{kept.stem}{REPORT_SUFFIX}")
         write_error_report(report, file_name=item.path.name, county=item.county, findings=findings, sheet=sheet)
+        checkpoint("after_report")
         if copy is not None:
             _place(copy, kept)
         else:
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(item.path, kept)  # unreadable or a link: move the entry itself, untouched
+        checkpoint("after_reject_keep")
         sub = self.store.record_submission(county=item.county, file_name=item.path.name, sha256=sha or "",
                                            as_of=self.as_of, outcome="rejected",
                                            findings=[f.as_json() for f in findings], kept_at=str(kept))
+        checkpoint("after_record")
         if copy is not None:
             _remove_original(item.path, sha)
+        checkpoint("after_remove")
         self.store.finalize(sub)
         return FileOutcome(str(item.path), item.county, "rejected", 0, findings, str(kept), str(report))
 

@@ -17,6 +17,8 @@ from sqlalchemy.engine import Engine
 
 from schemas.headers import FIELDS
 
+from .failpoints import checkpoint
+
 metadata = sa.MetaData()
 
 submissions = sa.Table(
@@ -107,12 +109,20 @@ class Store:
                 findings=json.dumps(list(findings), ensure_ascii=False), kept_at=kept_at, finalized=False,
             )).inserted_primary_key[0]
             if rows is not None and len(rows):
+                checkpoint("mid_record")
                 _insert_hazard_rows(conn, rows, sub_id, as_of, county)
         return int(sub_id)
 
     def finalize(self, submission_id: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(submissions.update().where(submissions.c.id == submission_id).values(finalized=True))
+
+    def unfinalized(self) -> list[dict]:
+        """Submissions recorded by a run that stopped before taking their original out of the inbox."""
+        q = (sa.select(submissions.c.id, submissions.c.county, submissions.c.file_name, submissions.c.sha256)
+             .where(submissions.c.finalized == sa.false()).order_by(submissions.c.id))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     def submissions_frame(self) -> pd.DataFrame:
         with self.engine.connect() as conn:

@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import re
 import resource
+import select
 import signal
 import stat
 import struct
@@ -487,8 +488,10 @@ def _range_cells(ref: str) -> int | None:
 
 
 # ---- the child process ------------------------------------------------------------------------
-def _child_init(memory_mb: int) -> None:
+def _child_init(memory_mb: int, parent_pid: int | None = None) -> None:
     """Runs once in each worker: cap its address space, no core dumps, leave Ctrl-C to the parent."""
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)  # before the cap: the watcher thread's stack is allocated now
     os.environ["RUST_BACKTRACE"] = "0"  # an abort should not print a page of Rust frames per file
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -497,6 +500,31 @@ def _child_init(memory_mb: int) -> None:
     if hard != resource.RLIM_INFINITY:
         cap = min(cap, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this worker when the process that started it dies, even by SIGKILL: an idle worker waits on
+    a queue it holds open itself, so it (and the forkserver) would otherwise live on forever."""
+    try:
+        pidfd = os.pidfd_open(parent_pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd: poll instead
+        pidfd = None
+
+    def watch() -> None:
+        if pidfd is not None:
+            select.select([pidfd], [], [])  # readable once the parent has exited
+        else:
+            while os.getppid() != 1:
+                try:
+                    os.kill(parent_pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _limit_cpu(seconds: float) -> None:
@@ -610,7 +638,8 @@ class _Worker:
     """One child process in its own one-process executor, so a crash or a kill takes only its file."""
 
     def __init__(self, ctx, memory_mb: int):
-        self.executor = ProcessPoolExecutor(1, mp_context=ctx, initializer=_child_init, initargs=(memory_mb,))
+        self.executor = ProcessPoolExecutor(1, mp_context=ctx, initializer=_child_init,
+                                            initargs=(memory_mb, os.getpid()))
         self.pid: Future = self.executor.submit(os.getpid)
         self.job: _Job | None = None
         self.deadline = 0.0

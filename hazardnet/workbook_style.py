@@ -9,7 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +21,8 @@ from typing import Any
 import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
+
+from .failpoints import checkpoint
 
 FONT = "宋体"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -61,33 +66,58 @@ class Formats:
 @contextmanager
 def atomic_workbook(path: Path, *, constant_memory: bool = False):
     """Yield an xlsxwriter Workbook that appears at `path` only when complete (temp file + rename),
-    so a crash never leaves a truncated workbook behind."""
+    so a crash never leaves a truncated workbook behind.
+
+    Everything temporary (the workbook and xlsxwriter's own scratch files) lives in a hidden
+    `.tmp-*` folder next to `path`, so what a killed process leaves is never taken for output;
+    such folders older than a day are swept on the next write."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    wb = xlsxwriter.Workbook(tmp, {**WORKBOOK_OPTIONS, "constant_memory": constant_memory,
-                                   "tmpdir": str(path.parent)})
+    _sweep_stale_temp(path.parent)
+    work = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    tmp = work / "book.xlsx"
+    wb = xlsxwriter.Workbook(str(tmp), {**WORKBOOK_OPTIONS, "constant_memory": constant_memory,
+                                        "tmpdir": str(work)})
     try:
         yield wb
+        checkpoint("before_workbook_close")
         wb.close()
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        checkpoint("before_rename")
         os.replace(tmp, path)
     except BaseException:
         try:
             wb.close()
         except Exception:
             pass
-        Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _sweep_stale_temp(folder: Path, max_age_s: float = 86_400) -> None:
+    """Remove `.tmp-*` leftovers of killed writers (old enough that no live writer owns them)."""
+    cutoff = time.time() - max_age_s
+    for entry in folder.glob(".tmp-*"):
+        try:
+            if entry.lstat().st_mtime < cutoff:
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        except OSError:
+            pass
+
+
+# XML 1.0 cannot hold C0 controls (but tab, newline, return) nor U+FFFE/U+FFFF: a cell with one is corrupt.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+EXCEL_MAX_CHARS = 32767  # Excel's limit on a cell, counted in UTF-16 code units (an emoji counts 2)
 
 
 def clean_text(value: Any) -> str:
     """Text safe for a cell: XML-illegal control characters removed, Excel's 32,767 limit kept."""
-    s = str(value)
-    s = "".join(ch for ch in s if ch in "\t\n\r" or ord(ch) >= 0x20)
-    return s[:32767]
+    s = _XML_ILLEGAL.sub("", str(value))
+    if len(s) > EXCEL_MAX_CHARS // 2 and len(s.encode("utf-16-le")) > 2 * EXCEL_MAX_CHARS:
+        s = s.encode("utf-16-le")[:2 * EXCEL_MAX_CHARS].decode("utf-16-le", "ignore")  # no half emoji
+    return s
 
 
 def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt=None, date_fmt=None) -> None:

@@ -41,7 +41,12 @@ def test_demo_builds_a_working_folder_and_runs_the_pipeline(prefect_harness, tmp
     ws = openpyxl.load_workbook(consolidated)["隐患台账"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     counties = {r[0] for r in rows}
-    assert len(rows) >= 100 and counties == {"德令哈市", "格尔木市", "茫崖市", "乌兰县", "天峻县"}  # 都兰县 is the flawed one
+    # three months of history: 都兰县's November register is the flawed one, its October register stands
+    assert len(rows) >= 150 and counties == {"德令哈市", "格尔木市", "茫崖市", "乌兰县", "天峻县", "都兰县"}
+    assert len(list((home / "archive").rglob("*.xlsx"))) == 17  # 6 + 6 + 5 accepted originals
+    mails = list((home / "outbox" / "mail").glob("*.eml"))
+    assert any("_政府主管部门_" in m.name for m in mails) and any("_用电客户_" in m.name for m in mails)
+    assert len(list((home / "outbox" / "quarterly" / "2026Q3").glob("*.xlsx"))) == 7  # prefecture + 6 counties
     rejected = list((home / "inbox" / "都兰县" / "rejected").glob("*_问题报告.xlsx"))
     assert len(rejected) == 1
     issues = openpyxl.load_workbook(rejected[0])["问题清单"]
