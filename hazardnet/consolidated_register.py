@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,8 @@ from schemas.vocab import STATUS_DONE
 from .failpoints import checkpoint
 from .settings import Settings
 from .store import Store
-from .workbook_style import Formats, atomic_workbook, text_width, write_table
+from .fast_table import write_table_fast
+from .workbook_style import Formats, atomic_workbook, text_width
 
 DERIVED_HEADERS = {"overdue": "是否逾期", "days_overdue": "逾期天数", "days_open": "存续天数",
                    "absent": "未在最新台账中"}
@@ -49,17 +51,24 @@ def current_register(store: Store, settings: Settings, as_of: dt.date) -> pd.Dat
     return df
 
 
+def _plain(col: pd.Series, convert=None) -> list:
+    """A column as plain Python values, every null (NaN, NaT, NA) as None; `convert` applied to the rest."""
+    values = col.tolist()
+    nulls = col.isna().tolist()  # pd.isna of each value, for the whole column at once
+    if convert is None:
+        return [None if null else v for v, null in zip(values, nulls)] if any(nulls) else values
+    return [None if null else convert(v) for v, null in zip(values, nulls)]
+
+
 def register_rows(df: pd.DataFrame):
     """Rows of the consolidated sheet, in CONSOLIDATED_HEADERS order, as plain Python values."""
     names = ["county", *[f.name for f in REGISTER_FIELDS]]
-    for rec in df[names + list(DERIVED_HEADERS)].itertuples(index=False, name=None):
-        values = list(rec[: len(names)])
-        overdue, days_overdue, days_open, absent = rec[len(names):]
-        values += ["是" if overdue else "否",
-                   None if pd.isna(days_overdue) else int(days_overdue),
-                   None if pd.isna(days_open) else int(days_open),
-                   "是" if absent else "否"]
-        yield [None if (v is not None and not isinstance(v, str) and pd.isna(v)) else v for v in values]
+    columns = [_plain(df[n]) for n in names]
+    columns.append(["是" if v else "否" for v in df["overdue"].tolist()])
+    columns.append(_plain(df["days_overdue"], int))
+    columns.append(_plain(df["days_open"], int))
+    columns.append(["是" if v else "否" for v in df["absent"].tolist()])
+    return map(list, zip(*columns))
 
 
 def column_widths() -> list[float]:
@@ -76,26 +85,59 @@ def content_hash(df: pd.DataFrame, as_of: dt.date) -> str:
     return h.hexdigest()
 
 
+_CODE_DIGEST: str | None = None
+
+
+def _code_digest() -> str:
+    """The source of everything that shapes the workbook: a new layout means a new workbook."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        import xlsxwriter
+
+        from schemas import headers, vocab
+
+        from . import fast_table, store, workbook_style
+
+        h = hashlib.sha256(xlsxwriter.__version__.encode())
+        for source in (__file__, fast_table.__file__, workbook_style.__file__, store.__file__, headers.__file__,
+                       vocab.__file__):
+            h.update(Path(source).read_bytes())
+        _CODE_DIGEST = h.hexdigest()
+    return _CODE_DIGEST
+
+
+def inputs_fingerprint(store: Store, settings: Settings, as_of: dt.date) -> str:
+    """What the consolidated register for `as_of` is made of: the accepted submissions up to that day
+    (stored hazard rows never change), the date, the title and county order, and the code. Equal
+    fingerprints mean an equal workbook, without reading a single hazard row."""
+    basis = {"as_of": as_of.isoformat(), "prefecture": settings.prefecture, "counties": list(settings.counties),
+             "submissions": store.accepted_through(as_of), "code": _code_digest()}
+    return hashlib.sha256(json.dumps(basis, ensure_ascii=False).encode()).hexdigest()
+
+
 def write_register_workbook(path: Path, df: pd.DataFrame, *, title: str, constant_memory: bool = True) -> Path:
     """Write a register frame (from current_register) as a print-ready workbook with sheet 隐患台账."""
     wrap_cols = [i for i, n in enumerate(["county", *[f.name for f in REGISTER_FIELDS]]) if n in WRAP_FIELDS]
     with atomic_workbook(path, constant_memory=constant_memory) as wb:
         fmts = Formats(wb)
         ws = wb.add_worksheet("隐患台账")
-        write_table(wb, ws, fmts, CONSOLIDATED_HEADERS, register_rows(df), widths=column_widths(),
-                    wrap_cols=wrap_cols, highlight=(bool(x) for x in df["overdue"]) if len(df) else None,
-                    page_header=title)
+        write_table_fast(wb, ws, fmts, CONSOLIDATED_HEADERS, register_rows(df), widths=column_widths(),
+                         wrap_cols=wrap_cols, highlight=(bool(x) for x in df["overdue"]) if len(df) else None,
+                         page_header=title)
     return path
 
 
 def write_consolidated_register(store: Store, settings: Settings, as_of: dt.date) -> tuple[Path, bool]:
-    """Rewrite the consolidated register in outbox/ if its content changed. Returns (path, rewritten)."""
+    """Rewrite the consolidated register in outbox/ if its content changed. Returns (path, rewritten).
+
+    Whether it changed is told by `inputs_fingerprint` (recorded as the output's hash), so a run with
+    nothing new reads no hazard rows and writes nothing."""
     checkpoint("before_consolidated")
-    df = current_register(store, settings, as_of)
     path = settings.consolidated_path
-    digest = content_hash(df, as_of)
+    digest = inputs_fingerprint(store, settings, as_of)
     if path.exists() and store.output_hash(str(path)) == digest:
         return path, False
+    df = current_register(store, settings, as_of)
     write_register_workbook(path, df, title=f"{settings.prefecture}电力安全隐患台账（汇总） 截至{as_of:%Y年%m月%d日}")
     checkpoint("after_consolidated_rename")
     store.record_output(str(path), digest)

@@ -164,6 +164,14 @@ class Store:
                 df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None)
         return df
 
+    def accepted_through(self, as_of: dt.date) -> list[int]:
+        """Ids of the accepted submissions dated on or before `as_of`: everything register_as_of(as_of)
+        reads (hazard rows are never changed once stored), so a cheap fingerprint of its result."""
+        q = (sa.select(submissions.c.id)
+             .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of).order_by(submissions.c.id))
+        with self.engine.connect() as conn:
+            return list(conn.execute(q).scalars())
+
     def hazard_history(self, county: str, hazard_id: str) -> pd.DataFrame:
         """Every stored version of one hazard, oldest first."""
         q = (sa.select(hazard_rows).where(hazard_rows.c.county == county, hazard_rows.c.hazard_id == hazard_id)

@@ -1,0 +1,62 @@
+"""write_table_fast writes exactly the workbook write_table writes (it exists only to be faster)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import xlsxwriter
+
+from hazardnet.fast_table import write_table_fast
+from hazardnet.workbook_style import WORKBOOK_OPTIONS, Formats, write_table
+
+AWKWARD = [
+    None, "", " ", "普通文本", "  前后空格  ", "行尾换行\n", "\t制表", "a & b < c > d \"引号\" 'x'", "第一行\n第二行",
+    "控制\x00字符\x07与\x1f", "回车\r换行", "_x0041_ 像转义", "U+FFFE \ufffe", "emoji 😀 字", "<r><t>像富文本</t></r>",
+    "x" * 40000, "😀" * 20000, 0, 1, -7, 10**17, 3.25, -0.0, 1e-9, 1.23456789012345678e20, float("nan"), float("inf"),
+    float("-inf"), True, False, dt.date(2026, 3, 5), dt.date(1900, 2, 28), dt.datetime(2026, 3, 5, 14, 30),
+    pd.Timestamp("2026-11-15"), np.int64(42), np.float64(2.5), np.nan, pd.NA, [1, 2], {"k": "v"},
+]
+
+
+def _book(path, fn, rows, **kw):
+    wb = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "constant_memory": True})
+    fmts = Formats(wb)
+    ws = wb.add_worksheet("隐患台账")
+    n = fn(wb, ws, fmts, [f"列{i}" for i in range(len(rows[0]) if rows else 3)], rows, **kw)
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        parts = {name: z.read(name) for name in z.namelist() if not name.startswith("docProps/")}
+    return n, parts
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("options", [{}, {"wrap_cols": [1, 3], "page_header": "标题 & 页眉"},
+                                     {"highlight": "random", "first_row": 2, "widths": [8, 30, 12]}])
+def test_same_sheet_xml_and_styles_as_write_table(tmp_path, seed, options):
+    rng = random.Random(seed)
+    width = rng.randint(3, 12)
+    rows = [[rng.choice(AWKWARD) for _ in range(rng.randint(0, width))] for _ in range(300)]
+    rows += [[v] * 3 for v in AWKWARD]  # every value in every position at least once
+    kw = dict(options)
+    if kw.get("highlight") == "random":
+        flags = [rng.random() < 0.3 for _ in rows]
+        kw["highlight"] = flags
+    slow = _book(tmp_path / "slow.xlsx", write_table, rows, **{**kw, "highlight": iter(kw["highlight"])} if "highlight" in kw else kw)
+    fast = _book(tmp_path / "fast.xlsx", write_table_fast, rows, **{**kw, "highlight": iter(kw["highlight"])} if "highlight" in kw else kw)
+    assert slow[0] == fast[0]
+    assert slow[1].keys() == fast[1].keys()
+    for name in slow[1]:
+        assert slow[1][name] == fast[1][name], name
+
+
+def test_empty_table_and_fallback_without_constant_memory(tmp_path):
+    assert _book(tmp_path / "a.xlsx", write_table, [])[1] == _book(tmp_path / "b.xlsx", write_table_fast, [])[1]
+    wb = xlsxwriter.Workbook(str(tmp_path / "c.xlsx"), WORKBOOK_OPTIONS)  # not constant_memory: write_table itself
+    ws = wb.add_worksheet()
+    assert write_table_fast(wb, ws, Formats(wb), ["a", "b"], [[1, "x"], [None, dt.date(2026, 1, 1)]]) == 2
+    wb.close()
