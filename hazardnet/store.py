@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -80,7 +81,14 @@ class Store:
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
-        metadata.create_all(self.engine)
+        for attempt in range(5):  # two processes starting on a fresh store race to create the tables
+            try:
+                metadata.create_all(self.engine)
+                break
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))  # the other one won: the next check finds its tables
 
     def dispose(self) -> None:
         self.engine.dispose()
