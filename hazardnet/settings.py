@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     max_uncompressed_mb: int = 1024
     max_compression_ratio: int = 200
     max_cells: int = 20_000_000  # a sheet claiming more cells than this is rejected before parsing
+    max_rows: int = 200_000  # a sheet with more rows is no county register: rejected before its cells are read
     parse_memory_mb: int = 2048  # address-space cap of the child process that parses a workbook
     parse_timeout_s: float = 300.0
     workers: int = Field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))

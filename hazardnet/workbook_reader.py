@@ -99,6 +99,7 @@ R_CRASHED = "文件无法解析（读取进程异常终止，文件可能过大�
 R_OUT_OF_MEMORY = "文件无法解析（读取所需内存超过 {mb} MB 的上限，文件可能过大或被恶意构造）。"
 R_TIMEOUT = "文件无法解析（超过 {s:g} 秒仍未读完，文件可能过大或被恶意构造）。"
 R_CANNOT_OPEN = "文件无法打开（{err}），请重新报送。"
+R_TOO_MANY_ROWS = "工作表“{sheet}”有 {rows:,} 行，超过 {limit:,} 行的上限，不是一份县公司隐患台账（文件可能被恶意构造），已拒绝导入。"
 R_NOT_A_FILE = "这不是一个普通文件（可能是文件夹或设备），不是 Excel 工作簿。"
 
 _ASK_XLSX = "请报送 Excel 格式（.xlsx）的台账。"
@@ -538,14 +539,20 @@ def _limit_cpu(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def _parse_in_child(path: str, timeout_s: float) -> tuple:
+class _TooManyRows(Exception):
+    pass
+
+
+def _parse_in_child(path: str, timeout_s: float, max_rows: int = 0) -> tuple:
     """("ok", sheets) with sheets as (name, rows, merged, hidden) tuples, or ("bad", reason, detail,
     recycle_worker)."""
     from python_calamine import CalamineError, PasswordError
 
     _limit_cpu(timeout_s)
     try:
-        return "ok", _read_sheets(path)
+        return "ok", _read_sheets(path, max_rows)
+    except _TooManyRows as exc:
+        return "bad", exc.args[0], "too many rows", True
     except PasswordError:
         return "bad", R_ENCRYPTED, "PasswordError", False
     except MemoryError:
@@ -559,7 +566,7 @@ def _parse_in_child(path: str, timeout_s: float) -> tuple:
         return "bad", R_CORRUPT, f"{type(exc).__name__}: {exc}"[:300], True
 
 
-def _read_sheets(path: str) -> list[tuple]:
+def _read_sheets(path: str, max_rows: int = 0) -> list[tuple]:
     from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
     sheets = []
@@ -573,6 +580,8 @@ def _read_sheets(path: str) -> list[tuple]:
                     sheets.append((meta.name, [], [], hidden))  # holds no cells anyway
                     continue
                 raise
+            if max_rows and sheet.height > max_rows:  # before its cells become Python objects
+                raise _TooManyRows(R_TOO_MANY_ROWS.format(sheet=meta.name, rows=sheet.height, limit=max_rows))
             rows = _tidy(sheet.to_python(skip_empty_area=False))  # keep A1 at rows[0][0]
             merged = [(r0, c0, r1, c1) for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])]
             sheets.append((meta.name, rows, merged, hidden))
@@ -632,6 +641,7 @@ class _Job:
     timeout_s: float
     size: int
     attempts: int = 0
+    max_rows: int = 0
 
 
 class _Worker:
@@ -712,7 +722,8 @@ class WorkbookReaderPool:
         with self._cond:
             if self._closed:
                 raise RuntimeError("WorkbookReaderPool is closed")
-            self._pending.append(_Job(path, future, settings.parse_timeout_s, size))
+            self._pending.append(_Job(path, future, settings.parse_timeout_s, size,
+                                      max_rows=settings.max_rows))
         self._dispatch()
         return future
 
@@ -763,7 +774,7 @@ class WorkbookReaderPool:
                 worker.deadline = time.monotonic() + job.timeout_s
                 self._cond.notify_all()
             try:
-                inner = worker.executor.submit(_parse_in_child, str(job.path), job.timeout_s)
+                inner = worker.executor.submit(_parse_in_child, str(job.path), job.timeout_s, job.max_rows)
                 break
             except Exception as exc:  # noqa: BLE001 - BrokenProcessPool, or RuntimeError after shutdown
                 inner = _failed(exc)
