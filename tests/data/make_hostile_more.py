@@ -8,6 +8,7 @@ tests call these functions into a temporary folder. Run directly to write them f
 
 from __future__ import annotations
 
+import re
 import sys
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -49,12 +50,24 @@ def _col(c: int) -> str:
     return s
 
 
+_LITERAL_ESCAPE = re.compile(r"_(x[0-9a-fA-F]{4}_)")
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def ooxml_text(s: str) -> str:
+    """Text as Excel stores it: a literal "_xHHHH_" guarded as "_x005F_xHHHH_", characters XML cannot
+    carry written as "_xHHHH_" escapes, then XML-escaped."""
+    s = _LITERAL_ESCAPE.sub(r"_x005F_\1", s)
+    s = _XML_ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
+    return escape(s)
+
+
 def _cell(ref: str, v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return f'<c r="{ref}"><v>{v}</v></c>'
-    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(str(v))}</t></is></c>'
+    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{ooxml_text(str(v))}</t></is></c>'
 
 
 def write_sheet_xlsx(path: Path, rows: Iterable[Sequence[Any]], *, dimension: str | None = None) -> Path:
