@@ -1,0 +1,175 @@
+"""Isolation as a property: whatever the registers and the directory, no email and no workbook it
+carries holds a hazard outside its recipient's scope (DOMAIN.md "Who sees what").
+
+Hypothesis generates registers for up to three counties, with 户号 chosen from a small pool so that the
+traps are common: the same 户号 in two counties, 户号 differing only by a leading zero or a trailing
+digit. It generates a valid directory over them (authorities and supply companies per county or for the
+whole prefecture, customers with one or two contact rows, customers of a county without a register).
+The monthly bulletin, the risk warnings and the quarterly summaries are then mailed through the .eml
+transport, and every message is read back: its envelope must belong to one scope, and neither its
+subject, its body nor any cell of its attachment may name a hazard id or a customer outside that scope.
+Scopes are computed here from the generated data, never with hazardnet.scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import io
+import tempfile
+from email import policy
+from pathlib import Path
+
+from hypothesis import HealthCheck, event, given, settings as hyp_settings, strategies as st
+from python_calamine import CalamineWorkbook
+
+from hazardnet.mail import EmlFileTransport
+from hazardnet.monthly_bulletin import Period, send_monthly_bulletin
+from hazardnet.quarterly_summary import Quarter, send_quarterly_summaries
+from hazardnet.risk_warnings import send_due_warnings
+from hazardnet.settings import load_settings
+from hazardnet.store import Store
+
+from .test_bulletin import H, record_registers, write_directory_file
+
+import pytest
+
+AS_OF = dt.date(2026, 11, 15)
+COUNTIES = ["格尔木市", "德令哈市", "茫崖市"]
+IDS = ["0630100001", "630100001", "06301000011", "0630100002", "6329397166"]
+D = dt.date
+FOUND = [D(2026, 1, 10), D(2026, 8, 5), D(2026, 11, 3)]
+DEADLINES = [None, D(2026, 6, 30), D(2026, 10, 31), D(2027, 3, 31)]
+COMPLETED = [D(2026, 9, 1), D(2026, 11, 10)]
+
+
+def customer_name(k: int) -> str:
+    return f"客户甲{k:02d}乙"  # no name is a substring of another
+
+
+def hazard_token(n: int) -> str:
+    return f"HZ{n:03d}Q"
+
+
+@st.composite
+def worlds(draw):
+    pairs = draw(st.lists(st.tuples(st.sampled_from(COUNTIES), st.sampled_from(IDS)), min_size=1, max_size=6,
+                          unique=True))
+    hazards = []
+    for n in range(draw(st.integers(1, 12))):
+        k = draw(st.integers(0, len(pairs) - 1))
+        county, cid = pairs[k]
+        found = draw(st.sampled_from(FOUND))
+        deadline = draw(st.sampled_from(DEADLINES))
+        status = draw(st.sampled_from(["未整改", "整改中", "已整改"]))
+        completed = max(found, draw(st.sampled_from(COMPLETED))) if status == "已整改" else None
+        hazards.append(H(county, cid, customer_name(k), hazard_token(n), found, draw(st.sampled_from(["一般", "较大", "重大"])),
+                         status, deadline=deadline if deadline is None or deadline >= found else None,
+                         completed=completed))
+    with_register = {h.county for h in hazards}
+    listed = [(county, cid, customer_name(k)) for k, (county, cid) in enumerate(pairs) if county in with_register
+              and any(h.county == county and h.customer_id == cid for h in hazards)]
+    rows = []
+    for party in draw(st.lists(st.tuples(st.sampled_from(["政府主管部门", "供电企业"]),
+                                         st.sampled_from(COUNTIES + ["全州", ""])), min_size=1, max_size=5)):
+        rows.append((party[0], party[1], "", f"{party[1] or '海西州'}{party[0]}{len(rows)}号"))
+    if listed:
+        for county, cid, name in draw(st.lists(st.sampled_from(listed), max_size=6)):  # repeats: two contacts
+            rows.append(("用电客户", county, cid, name))
+    for county in draw(st.lists(st.sampled_from([c for c in COUNTIES if c not in with_register] or COUNTIES[:1]),
+                                max_size=2)):
+        if county not in with_register:  # a customer of a county without any register yet
+            rows.append(("用电客户", county, draw(st.sampled_from(IDS)), f"无台账客户{len(rows)}号"))
+    directory = [(p, c, cid, org, f"联系人{i}", f"u{i}@x{i}.example.cn", "") for i, (p, c, cid, org) in enumerate(rows)]
+    return hazards, directory
+
+
+def scope_of(row) -> tuple[str, str | None, str | None]:
+    party, county, cid = row[0], row[1], row[2]
+    county = None if county in ("", "全州") else county
+    return ("customer", county, cid) if party == "用电客户" else ("authority", county, None)
+
+
+def visible(scope, h: H) -> bool:
+    kind, county, cid = scope
+    if kind == "customer":
+        return h.county == county and h.customer_id == cid
+    return county is None or h.county == county
+
+
+def message_text(path: Path) -> str:
+    msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    parts = [str(msg["Subject"])]
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        content = part.get_content()
+        if isinstance(content, str):
+            parts.append(content)
+        else:  # an attached workbook: every cell of every sheet
+            book = CalamineWorkbook.from_filelike(io.BytesIO(content))
+            for name in book.sheet_names:
+                for row in book.get_sheet_by_name(name).to_python():
+                    parts.extend(str(v) for v in row if v not in ("", None))
+    return "\n".join(parts)
+
+
+def check_world(hazards: list[H], directory: list[tuple]) -> int:
+    """Send everything for this world; assert isolation on every message. Returns the message count."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(Path(tmp) / "home", settle_seconds=0)
+        settings.home.mkdir(parents=True)
+        store = Store(settings.database_url)
+        try:
+            record_registers(store, hazards, as_of=D(2026, 11, 5))
+            write_directory_file(settings.directory_file, directory)
+            mailbox = Path(tmp) / "mail"
+            transport = EmlFileTransport(mailbox)
+            bulletin = send_monthly_bulletin(settings, store, Period(2026, 11), AS_OF, transport)
+            assert not [f for f in bulletin["directory"]["findings"] if f["level"] == "error"], bulletin["directory"]
+            send_due_warnings(settings, store, AS_OF, transport)
+            send_quarterly_summaries(settings, store, Quarter(2026, 3), transport)
+        finally:
+            store.dispose()
+        scope_by_address = {row[5]: scope_of(row) for row in directory}
+        messages = sorted(mailbox.rglob("*.eml")) if mailbox.exists() else []
+        for path in messages:
+            msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            addresses = [a.addr_spec for a in msg["To"].addresses]
+            scopes = {scope_by_address[a] for a in addresses}
+            assert len(scopes) == 1, f"one message to several scopes: {addresses}"
+            [scope] = scopes
+            text = message_text(path)
+            for h in hazards:
+                if not visible(scope, h):
+                    assert h.hazard_id not in text, f"{path.name} to {scope} shows {h.hazard_id} of {h.county}/{h.customer_id}"
+                    assert h.customer_name not in text, f"{path.name} to {scope} names {h.customer_name}"
+        return len(messages)
+
+
+@hyp_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_no_message_or_attachment_leaves_its_recipients_scope(world):
+    event(f"messages: {min(check_world(*world), 10)}")
+
+
+@pytest.mark.slow
+@hyp_settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_no_message_or_attachment_leaves_its_recipients_scope_many_examples(world):
+    event(f"messages: {min(check_world(*world), 10)}")
+
+
+def test_the_traps_are_mailed_at_all():
+    """A fixed world with every trap, so the property is never vacuous: the same 户号 in two counties and
+    户号 one zero or one digit apart, each with its own customer contact."""
+    hazards = [H("格尔木市", "0630100001", customer_name(0), hazard_token(0), D(2026, 11, 3), "重大", "未整改"),
+               H("德令哈市", "0630100001", customer_name(1), hazard_token(1), D(2026, 11, 3), "重大", "未整改"),
+               H("格尔木市", "630100001", customer_name(2), hazard_token(2), D(2026, 11, 3), "一般", "未整改"),
+               H("格尔木市", "06301000011", customer_name(3), hazard_token(3), D(2026, 8, 5), "较大", "整改中",
+                 deadline=D(2026, 9, 1))]
+    directory = [("用电客户", h.county, h.customer_id, h.customer_name, "联系人", f"c{i}@x.example.cn", "")
+                 for i, h in enumerate(hazards)]
+    directory += [("政府主管部门", "格尔木市", "", "格尔木市能源局", "联系人", "gov@gem.example.cn", ""),
+                  ("政府主管部门", "全州", "", "海西州能源局", "联系人", "gov@haixi.example.cn", "")]
+    assert check_world(hazards, directory) >= 6
