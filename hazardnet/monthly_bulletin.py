@@ -12,13 +12,10 @@ Both go through the delivery ledger, so a re-run sends only what has not been de
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import re
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,8 @@ from schemas.vocab import MAJOR_SEVERITY, PARTY_CUSTOMER, PARTY_GOV, PARTY_UTILI
 
 from .consolidated_register import current_register
 from .delivery_ledger import FAILED, DeliveryLedger, LedgerEntry
+from .failpoints import checkpoint
+from .home_lock import home_lock
 from .findings import ERROR
 from .mail import (OutgoingMail, PermanentMailError, TemporaryMailError, Transport, build_message,
                    new_message_id, safe_file_name)
@@ -441,7 +440,9 @@ def _deliver(ledger: DeliveryLedger, entry: LedgerEntry, mail: OutgoingMail, tod
                       attachment=attachment, rows=rows)
         return {**record, "status": transport.status}
     try:
+        checkpoint("mail_before_send")
         receipt = transport.deliver(mail, todo)
+        checkpoint("mail_after_send")
     except TemporaryMailError as exc:
         ledger.record(entry, delivered=[], status=FAILED, error=exc.reason, transport=transport.status,
                       attachment=attachment, rows=rows)
@@ -460,6 +461,7 @@ def _deliver(ledger: DeliveryLedger, entry: LedgerEntry, mail: OutgoingMail, tod
         return {**record, "status": FAILED, "error": error}
     ledger.record(entry, delivered=receipt.accepted, status=receipt.status, error=None, transport=transport.status,
                   attachment=attachment, rows=rows, location=receipt.location)
+    checkpoint("mail_after_record")
     return {**record, "status": receipt.status, "note": receipt.location}
 
 
@@ -479,24 +481,10 @@ def failure_summary(deliveries: Sequence[dict]) -> str:
     return f"{len(parts)} 个收件人未能送达——" + "；".join(parts)
 
 
-@contextmanager
-def bulletin_lock(settings: Settings, timeout_s: float = 600.0) -> Iterator[None]:
-    """One bulletin run at a time per home folder, so two runs never deliver the same entry."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with open(settings.home / ".hazardnet-mail.lock", "a+") as fh:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("另一个发送任务仍在运行，本次未执行，请稍后重试。") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+def bulletin_lock(settings: Settings, timeout_s: float = 600.0):
+    """One sending run at a time per home folder, so two runs never deliver the same entry."""
+    return home_lock(settings.home, "hazardnet-mail", timeout_s=timeout_s,
+                     busy=RuntimeError("另一个发送任务仍在运行，本次未执行，请稍后重试。"))
 
 
 def send_monthly_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date, transport: Transport,
