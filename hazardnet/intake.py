@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .findings import Finding, file_finding, has_errors
-from .register_sheet import RegisterSheet, read_register
+from .register_check import CheckPool
+from .register_sheet import RegisterSheet
 from .settings import Settings
 from .store import Store
-from .validation import validate_register
 from .workbook_reader import SheetGrid, UnreadableWorkbook, WorkbookReaderPool
 from .error_report import write_error_report
 from .failpoints import checkpoint
@@ -258,7 +258,12 @@ class Intake:
         self.as_of = as_of
         self.reader = reader
         self.staging = settings.home / ".staging"
+        self.checker = CheckPool(settings.workers)  # normalize + validate on every core on big runs
         self.recover()
+
+    def close(self) -> None:
+        """Stop the register check workers, if a big run started them (also done when garbage-collected)."""
+        self.checker.close()
 
     def recover(self) -> None:
         """Finish what a killed run left half done. Runs under the ingest lock, before any file."""
@@ -323,11 +328,11 @@ class Intake:
             book = self.reader.submit(copy).result()
         except UnreadableWorkbook as exc:
             return self._reject(item, copy, sha, [file_finding(exc.reason)], None)
-        parsed = read_register(book, county, self.settings.counties)
+        parsed, findings = self.checker.check(book, county, self.settings.counties, self.as_of,
+                                              self.settings.severities)
         if isinstance(parsed, Finding):
             return self._reject(item, copy, sha, [parsed], book.sheets[0] if book.sheets else None)
         sheet = next(s for s in book.sheets if s.name == parsed.sheet)
-        findings = parsed.findings + validate_register(parsed, county, self.as_of, self.settings.severities)
         if not len(parsed.frame) and not has_errors(findings):
             findings.append(file_finding("台账中没有任何隐患记录（表头以下为空），请填写后重新报送。", sheet=parsed.sheet))
         if has_errors(findings):
@@ -421,8 +426,11 @@ def ingest(settings: Settings, as_of: dt.date, *, on_file: Callable[[FileOutcome
                     out.append(outcome)
                 return out
 
-            with ThreadPoolExecutor(max_workers=max(1, settings.workers)) as pool:
-                results = [o for outs in pool.map(run_county, groups.values()) for o in outs]
+            try:  # two files in flight per core: one being parsed or checked in a child, one stored here
+                with ThreadPoolExecutor(max_workers=2 * max(1, settings.workers)) as pool:
+                    results = [o for outs in pool.map(run_county, groups.values()) for o in outs]
+            finally:
+                intake.close()
             path, rewritten = write_consolidated_register(store, settings, as_of)
         return IngestResult([r for r in results if r.outcome != "skipped"], str(path), rewritten)
     finally:

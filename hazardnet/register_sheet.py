@@ -72,12 +72,18 @@ class RegisterSheet:
     derived_ids: bool = False
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _match_header(text: str) -> str | None:
+    """match_header, remembered: every register of a run spells its headers (and titles) alike."""
+    return match_header(text)
+
+
 def _score_header_row(cells: list[Any]) -> dict[str, int]:
     mapped: dict[str, int] = {}
     for c, v in enumerate(cells):
         if not isinstance(v, str):
             continue
-        name = match_header(v)
+        name = _match_header(v)
         if name and name not in mapped:
             mapped[name] = c
     return mapped
