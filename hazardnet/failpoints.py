@@ -42,6 +42,9 @@ CHECKPOINTS: dict[str, str] = {
     "before_workbook_close": "any workbook: all cells handed to xlsxwriter, the file not yet written",
     "before_rename": "any workbook: the complete temporary file is written, not yet renamed into place",
     "after_consolidated_rename": "consolidated register: renamed into place, its hash not yet recorded",
+    "mail_before_send": "mail: the ledger entry is claimed (pending), the message not yet handed to the server",
+    "mail_after_send": "mail: the server accepted the message, the ledger does not know it yet",
+    "mail_after_record": "mail: the outcome is in the ledger (the next recipient not yet started)",
 }
 
 _lock = threading.Lock()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .delivery_ledger import FAILED, DeliveryLedger, LedgerEntry
+from .failpoints import checkpoint
 from .mail import OutgoingMail, PermanentMailError, TemporaryMailError, Transport, new_message_id
 from .recipient_directory import Recipient
 from .settings import Settings
@@ -91,7 +92,9 @@ def deliver_items(ledger: DeliveryLedger, transport: Transport, settings: Settin
         mail = build(message_id, periods)
         rows = rows_of(periods)
         try:
+            checkpoint("mail_before_send")
             receipt = transport.deliver(mail, list(missing))
+            checkpoint("mail_after_send")
         except TemporaryMailError as exc:
             for e in entries:
                 ledger.record(e, delivered=[], status=FAILED, error=exc.reason, transport=transport.status,
@@ -110,6 +113,7 @@ def deliver_items(ledger: DeliveryLedger, transport: Transport, settings: Settin
         for e in entries:
             ledger.record(e, delivered=receipt.accepted, status=status, error=error, transport=transport.status,
                           attachment=mail.attachment_name, rows=rows, location=receipt.location)
+        checkpoint("mail_after_record")
         if receipt.location:
             out.locations.append(receipt.location)
         if receipt.deferred:

@@ -233,7 +233,10 @@ class SmtpTransport:
             answer = _answer(exc.smtp_code, exc.smtp_error)
             cls = TemporaryMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
             raise cls(f"邮件服务器 {where} 拒收邮件：{answer}") from None
-        except smtplib.SMTPServerDisconnected:
+        except smtplib.SMTPServerDisconnected as exc:
+            if isinstance(exc.__context__, TimeoutError):  # a slow server, not a dropped line: say so
+                raise TemporaryMailError(f"邮件服务器 {where} 超过 {self.timeout:g} 秒没有应答（Timeout），"
+                                         f"邮件未确认送达。") from None
             raise TemporaryMailError(f"与邮件服务器 {where} 的连接中断，邮件未确认送达。") from None
         except UnicodeError:
             raise PermanentMailError(f"登录邮件服务器 {where} 失败：用户名或密码含有服务器不支持的字符。") from None
