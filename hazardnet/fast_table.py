@@ -34,6 +34,11 @@ from .workbook_style import Formats, clean_text, setup_print, write_table
 _NEEDS_CONTROL_ESCAPE = re.compile(r"_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 
 
+# a string needing any change before it can be written as it is: something clean_text removes, something
+# the control-character escape changes, an XML metacharacter, or an empty string
+_NEEDS_ANY_CHANGE = re.compile(r"[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^$")
+
+
 def _fast_path_possible(ws: Worksheet, first_row: int) -> bool:
     return (getattr(ws, "constant_memory", False) and ws.excel_version == 2007
             and ws.default_row_height == ws.original_row_height and not ws.comments
@@ -146,7 +151,9 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
     ws._write_single_row(start)  # flush the header row, as writing the first data cell would
     fh = ws.fh
     xml = _CellXml(ws)
-    cols: list[str] = []
+    cols: list[str] = []  # column letters
+    plain_fmts: list = []  # write_table's format of a text or blank cell per column, outside alert rows
+    xfs = xml.xf
     hl = iter(highlight) if highlight is not None else None
     max_row = max_col = -1
     min_row = min_col = None
@@ -164,24 +171,34 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 break
             if c >= len(cols):
                 cols.append(xl_col_to_name(c))
-            ref = cols[c] + rn
+                plain_fmts.append(fmts.wrap if c in wrap else fmts.text)
             t = v.__class__
-            if alert:
-                fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
-            elif isinstance(v, (dt.date, dt.datetime)):
-                fmt = fmts.date
-            elif c in wrap:
-                fmt = fmts.wrap
-            elif isinstance(v, int) and t is not bool:
-                fmt = fmts.integer
-            elif isinstance(v, float):
-                fmt = fmts.number
+            if t is str or v is None:  # text and blanks, most cells: write_table's format is known
+                fmt = fmts.alert if alert else plain_fmts[c]
+                xf = xfs.get(id(fmt))
+                if xf is None:
+                    xf = xfs[id(fmt)] = xml.style(fmt)
+                if v is None:
+                    cells.append(f'<c r="{cols[c]}{rn}" s="{xf}"/>')
+                elif len(v) <= 16383 and not _NEEDS_ANY_CHANGE.search(v) and not (v[0].isspace() or v[-1].isspace()):
+                    # nothing for clean_text, the control-character escape or XML escaping to change
+                    cells.append(f'<c r="{cols[c]}{rn}" s="{xf}" t="inlineStr"><is><t>{v}</t></is></c>')
+                else:
+                    cells.append(xml.string(cols[c] + rn, clean_text(v), fmt))
             else:
-                fmt = fmts.text
-            if t is str:  # the common case first
-                cells.append(xml.string(ref, clean_text(v), fmt))
-            else:
-                cells.append(xml.cell(ref, v, fmt))
+                if alert:
+                    fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
+                elif isinstance(v, (dt.date, dt.datetime)):
+                    fmt = fmts.date
+                elif c in wrap:
+                    fmt = fmts.wrap
+                elif isinstance(v, int) and t is not bool:
+                    fmt = fmts.integer
+                elif isinstance(v, float):
+                    fmt = fmts.number
+                else:
+                    fmt = fmts.text
+                cells.append(xml.cell(cols[c] + rn, v, fmt))
             if c > max_col:
                 max_col = c
         if cells:
