@@ -173,3 +173,19 @@ def test_register_of_1048576_rows_is_rejected_in_bounded_memory(tmp_path):
     assert sha(Path(f["kept_at"])) == big_sha
     maxrss_mb = int(proc.stderr.split("MAXRSS_KB")[-1].split()[0]) / 1024
     assert maxrss_mb < 600, f"the ingest process grew to {maxrss_mb:.0f} MB"
+
+
+def test_sheet_over_max_rows_is_rejected_before_its_cells_are_read(settings, as_of):
+    """The row limit (settings.max_rows) at work on a small scale: the canonical register is 4 rows."""
+    from hazardnet.intake import ingest
+
+    small = settings.model_copy(update={"max_rows": 3})
+    folder = small.inbox / COUNTY
+    folder.mkdir(parents=True)
+    (folder / "台账.xlsx").write_bytes(GOOD.read_bytes())
+    [f] = ingest(small, as_of).files
+    assert f.outcome == "rejected"
+    assert f.findings[0].message == "工作表“隐患台账”有 4 行，超过 3 行的上限，不是一份县公司隐患台账（文件可能被恶意构造），已拒绝导入。"
+    assert Path(f.kept_at).read_bytes() == GOOD.read_bytes()
+    (folder / "台账.xlsx").write_bytes(GOOD.read_bytes())
+    assert [g.outcome for g in ingest(settings, as_of).files] == ["accepted"]  # within the default limit
