@@ -62,7 +62,7 @@ def write_demo_inbox(home: Path, as_of: dt.date, *, since: dt.date, with_flaw: b
 
 def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     """Create the demo folder, run three months of intake, the bulletin and the quarterly summary."""
-    from flows.bulletin import bulletin_flow
+    from flows.bulletin import STATUS_ZH, bulletin_flow
     from flows.ingest import ingest_flow
     from flows.quarterly import quarterly_flow
 
@@ -93,7 +93,7 @@ def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     for d in sent:
         by_status[d["status"]] = by_status.get(d["status"], 0) + 1
     console.print(f"\n{month} 月度通报：{len(sent)} 个收件单位（" +
-                  "，".join(f"{k} {v}" for k, v in sorted(by_status.items())) + "）")
+                  "，".join(f"{STATUS_ZH.get(k, k)} {v}" for k, v in sorted(by_status.items())) + "）")
     mail_dir = home / "outbox" / "mail"
     console.print(f"邮件：{mail_dir if not os.environ.get('HAZARDNET_SMTP_HOST') else '已经 SMTP 发出'}")
     quarter = Quarter.containing(day).previous()
