@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import shutil
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -259,6 +260,10 @@ class Intake:
         self.reader = reader
         self.staging = settings.home / ".staging"
         self.checker = CheckPool(settings.workers)  # normalize + validate on every core on big runs
+        # Files worked on at once, however many threads call in (a flow runs one task per workbook, all
+        # at once): two per core keep the parsers and checkers busy; more only contend for the interpreter
+        # and the store's connection pool.
+        self._slots = threading.BoundedSemaphore(2 * max(1, settings.workers))
         self.recover()
 
     def close(self) -> None:
@@ -284,6 +289,10 @@ class Intake:
 
     def ingest_file(self, item: InboxFile) -> FileOutcome:
         """Accept, reject or mark as duplicate one inbox file; never raises for a bad file."""
+        with self._slots:
+            return self._ingest_file(item)
+
+    def _ingest_file(self, item: InboxFile) -> FileOutcome:
         path, county = item.path, item.county
         checkpoint("between_files")
         if path.is_symlink():
