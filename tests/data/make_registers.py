@@ -136,6 +136,25 @@ def good() -> None:
     wb.close()
     header = [h for h in HEADERS if h != "隐患编号"]
     save(GOOD / "no_hazard_id.xlsx", header, [r[:5] + r[6:] for r in rows()])
+    legacy_xls(GOOD / "legacy_register.xls")
+
+
+def legacy_xls(path: Path) -> None:
+    """The register saved as Excel 97-2003 (.xls), as older county PCs still do."""
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("隐患台账")
+    date_style = xlwt.easyxf(num_format_str="yyyy-mm-dd")
+    for c, h in enumerate(HEADERS):
+        ws.write(0, c, h)
+    for r, row in enumerate(rows(), start=1):
+        for c, v in enumerate(row):
+            if isinstance(v, D):
+                ws.write(r, c, dt.datetime(v.year, v.month, v.day), date_style)
+            elif v is not None:
+                ws.write(r, c, v)
+    wb.save(str(path))
 
 
 def bad() -> None:
