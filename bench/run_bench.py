@@ -481,9 +481,10 @@ def main() -> None:
 
 def report(m: dict[str, Measure], params: dict, machine: str, out: Path) -> None:
     a = m.get("a") or m.get("a-eph")
-    lines = ["", f"| key | variant | seconds | peak MiB |", "| --- | --- | ---: | ---: |"]
+    lines = ["", "| key | variant | seconds | peak MiB | CPU s | server CPU s |", "| --- | --- | ---: | ---: | ---: | ---: |"]
     for x in m.values():
-        lines.append(f"| {x.key} | {x.label} | {x.seconds:.2f} | {x.peak_rss / (1 << 20):.0f} |")
+        lines.append(f"| {x.key} | {x.label} | {x.seconds:.2f} | {x.peak_rss / (1 << 20):.0f} | "
+                     f"{x.info.get('cpu_s', '')} | {x.info.get('server_cpu_s', '')} |")
     ratios = [
         ("a/c", ratio(a, m.get("c")), "≤ 0.25"),
         ("a/d", ratio(a, m.get("d")), "≤ 1.25"),
