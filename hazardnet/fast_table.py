@@ -27,7 +27,7 @@ from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from .workbook_style import Formats, clean_text, setup_print, write_table
+from .workbook_style import Formats, clean_text, looks_like_rich_xml, setup_print, write_row_cells, write_table
 
 # what xlsxwriter's _escape_control_characters would change: "_xHHHH_" literals, C0 controls (but tab and
 # newline), U+FFFE/U+FFFF
@@ -98,8 +98,6 @@ class _CellXml:
             s = _utf16_truncate(s, 32767)
         if _NEEDS_CONTROL_ESCAPE.search(s):
             s = self.ws._escape_control_characters(s)
-        if s.startswith("<r>") and s.endswith("</r>"):  # xlsxwriter takes this for rich-string XML
-            return f'<c r="{ref}" s="{self.style(fmt)}" t="inlineStr"><is>{s}</is></c>'
         preserve = ' xml:space="preserve"' if s and (s[0].isspace() or s[-1].isspace()) and _preserve_whitespace(s) \
             else ""
         if "&" in s or "<" in s or ">" in s:
@@ -163,6 +161,17 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
         alert = next(hl) if hl is not None else False
         r = start + n - 1
         if r >= ws.xls_rowmax:  # beyond Excel's last row: xlsxwriter ignores such cells
+            continue
+        if any(v.__class__ is str and v.startswith("<r>") and looks_like_rich_xml(clean_text(v)) for v in values):
+            # text xlsxwriter would take for rich-string XML: this row goes through write_table's own path
+            fh.write("".join(buffer))
+            buffer.clear()
+            write_row_cells(ws, fmts, r, values, wrap, alert)
+            ws._write_single_row(r + 1)
+            max_row = r
+            max_col = max(max_col, min(len(values), ws.xls_colmax) - 1)
+            if min_row is None:
+                min_row, min_col = r, 0
             continue
         rn = str(r + 1)
         cells = []

@@ -147,7 +147,29 @@ def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt=None, date_fmt
                 return
         except (TypeError, ValueError):
             pass
-        ws.write_string(row, col, clean_text(value), fmt)
+        text = clean_text(value)
+        if looks_like_rich_xml(text):
+            # xlsxwriter copies text of this shape into the sheet as raw XML (its rich-string form), which
+            # would let a cell inject formulas; written as two plain runs it stays literal text.
+            ws.write_rich_string(row, col, text[:1], _plain_run(ws, fmt), text[1:], fmt)
+        else:
+            ws.write_string(row, col, text, fmt)
+
+
+def looks_like_rich_xml(text: str) -> bool:
+    """Text that xlsxwriter's write_string would take for rich-string XML ("<r>…</r>")."""
+    return text.startswith("<r>") and text.endswith("</r>")
+
+
+def _plain_run(ws: Worksheet, fmt):
+    """A run format with the cell's font (a fragment needs one; the default font would look different)."""
+    from xlsxwriter.format import Format
+
+    run = Format()
+    if fmt is not None:
+        run.set_font_name(fmt.font_name)
+        run.set_font_size(fmt.font_size)
+    return run
 
 
 def text_width(value: Any) -> float:
@@ -174,6 +196,27 @@ def setup_print(ws: Worksheet, *, header_rows: tuple[int, int] | None, landscape
     if page_header:
         ws.set_header(f"&C&\"{FONT},Bold\"&11{page_header.replace('&', '&&')}")
     ws.set_footer("&C第 &P 页，共 &N 页")
+
+
+def table_cell_format(fmts: Formats, v: Any, c: int, wrap: set[int], alert: bool):
+    """The format write_table gives value `v` in column `c` (alert rows painted)."""
+    if alert:
+        return fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
+    if isinstance(v, (dt.date, dt.datetime)):
+        return fmts.date
+    if c in wrap:
+        return fmts.wrap
+    if isinstance(v, int) and not isinstance(v, bool):
+        return fmts.integer
+    if isinstance(v, float):
+        return fmts.number
+    return fmts.text
+
+
+def write_row_cells(ws: Worksheet, fmts: Formats, r: int, values: Sequence[Any], wrap: set[int], alert: bool) -> None:
+    """One data row of a table, each cell through write_cell with write_table's format."""
+    for c, v in enumerate(values):
+        write_cell(ws, r, c, v, table_cell_format(fmts, v, c, wrap, alert))
 
 
 def write_table(
@@ -207,20 +250,7 @@ def write_table(
     for n, values in enumerate(rows, start=1):
         alert = next(hl) if hl is not None else False
         r = first_row + n
-        for c, v in enumerate(values):
-            if alert:
-                fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
-            elif isinstance(v, (dt.date, dt.datetime)):
-                fmt = fmts.date
-            elif c in wrap:
-                fmt = fmts.wrap
-            elif isinstance(v, int) and not isinstance(v, bool):
-                fmt = fmts.integer
-            elif isinstance(v, float):
-                fmt = fmts.number
-            else:
-                fmt = fmts.text
-            write_cell(ws, r, c, v, fmt)
+        write_row_cells(ws, fmts, r, values, wrap, alert)
     ws.freeze_panes(first_row + 1, 0)
     ws.autofilter(first_row, 0, first_row + max(n, 1), len(headers) - 1)
     setup_print(ws, header_rows=(first_row, first_row), landscape=landscape, page_header=page_header)

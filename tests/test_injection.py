@@ -223,3 +223,25 @@ def test_clean_text_keeps_every_cell_loadable(tmp_path, value, expected):
         write_cell(wb.add_worksheet("s"), 0, 0, value)
     assert openpyxl.load_workbook(path).active["A1"].data_type == "s"
     assert values(path)[0][0] == expected
+
+
+RICH_XML_TRAP = '<r><t>x</t></r></is></c><c r="B2"><f>1+1</f></c><c><is><r><t>y</t></r>'
+
+
+@pytest.mark.parametrize("constant_memory", [True, False], ids=["constant-memory", "in-memory"])
+@pytest.mark.parametrize("writer", ["write_table", "write_table_fast"])
+def test_text_shaped_like_rich_string_xml_cannot_inject_cells(tmp_path, writer, constant_memory):
+    # xlsxwriter copies text of the form "<r>…</r>" into the sheet as raw rich-string XML
+    import openpyxl
+
+    from hazardnet import fast_table, workbook_style
+
+    write = getattr(fast_table if writer == "write_table_fast" else workbook_style, writer)
+    path = tmp_path / "t.xlsx"
+    with workbook_style.atomic_workbook(path, constant_memory=constant_memory) as wb:
+        ws = wb.add_worksheet("t")
+        write(wb, ws, workbook_style.Formats(wb), ["描述", "数"], [["前", 1], [RICH_XML_TRAP, "后"], ["末", 2]])
+    ws = openpyxl.load_workbook(path)["t"]
+    assert ws["A3"].value == RICH_XML_TRAP and ws["A3"].data_type == "s"
+    assert [ws["B2"].value, ws["B3"].value, ws["A4"].value] == [1, "后", "末"]
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
