@@ -9,7 +9,6 @@ original leaves the inbox only after the store has recorded the outcome, and a s
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import os
 import re
@@ -17,13 +16,13 @@ import shutil
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .findings import Finding, file_finding, has_errors
+from .home_lock import home_lock
 from .register_check import CheckPool
 from .register_sheet import RegisterSheet
 from .settings import Settings
@@ -120,24 +119,10 @@ def ensure_inbox(settings: Settings) -> None:
     settings.outbox.mkdir(parents=True, exist_ok=True)
 
 
-@contextmanager
-def ingest_lock(settings: Settings, timeout_s: float = 600.0) -> Iterator[None]:
+def ingest_lock(settings: Settings, timeout_s: float = 600.0):
     """One ingest at a time per home folder (a schedule overlapping a manual run waits its turn)."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    with open(settings.home / ".hazardnet.lock", "a+") as fh:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise IntakeError("另一个导入任务仍在运行，本次未执行，请稍后重试。") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return home_lock(settings.home, "hazardnet", timeout_s=timeout_s,
+                     busy=IntakeError("另一个导入任务仍在运行，本次未执行，请稍后重试。"))
 
 
 # ---- helpers for keeping originals ---------------------------------------------------------
