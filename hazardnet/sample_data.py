@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xlsxwriter.utility import xl_col_to_name
+
 from schemas.directory_headers import DIRECTORY_HEADERS
 from schemas.headers import FIELDS
 from schemas.vocab import (
@@ -981,7 +983,7 @@ def _write_variant(path: Path, county: str, rows: list[SampleHazard], as_of: dt.
             ws.write_blank(r, c, None, fmts.total)
         ws.write_string(r, 3, f"共{len(rows)}条", fmts.total)
         first_data, last_data = header_row + 1, header_row + max(len(rows), 1)
-        col_letter = _col_letter(funds_col)
+        col_letter = xl_col_to_name(funds_col)
         ws.write_formula(r, funds_col, f"=SUM({col_letter}{first_data + 1}:{col_letter}{last_data + 1})",
                          fmts.total, total)
         total_row = r
@@ -997,14 +999,6 @@ def _write_variant(path: Path, county: str, rows: list[SampleHazard], as_of: dt.
         ws.freeze_panes(header_row + 1, 0)
         setup_print(ws, header_rows=(header_row, header_row))
 
-
-def _col_letter(col: int) -> str:
-    s = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        s = chr(65 + rem) + s
-    return s
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from xlsxwriter.utility import xl_col_to_name
+
 from schemas.directory_headers import DIRECTORY_HEADERS, DIRECTORY_REQUIRED
 from schemas.headers import FIELDS, Field
 from schemas.vocab import (
@@ -96,18 +98,10 @@ class _ListSource:
             self.ws.hide()
         for r, v in enumerate(values):
             self.ws.write_string(r, self.col, v)
-        letter = _col_letter(self.col)
+        letter = xl_col_to_name(self.col)
         self.col += 1
         return f"='{LIST_SHEET}'!${letter}$1:${letter}${len(values)}"
 
-
-def _col_letter(col: int) -> str:
-    s = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        s = chr(65 + rem) + s
-    return s
 
 
 def _list_validation(ws, lists: _ListSource, first: int, last: int, col: int, values: Sequence[str],
@@ -240,7 +234,7 @@ def write_register_template(path: Path | str, county: str, settings) -> Path:
         # borders appear on a row as soon as something is typed into it
         ws.conditional_format(first, 0, last, last_col, {
             "type": "formula",
-            "criteria": f"=COUNTA($B{first + 1}:${_col_letter(last_col)}{first + 1})>0",
+            "criteria": f"=COUNTA($B{first + 1}:${xl_col_to_name(last_col)}{first + 1})>0",
             "format": filled,
         })
         ws.freeze_panes(2, 0)
@@ -340,7 +334,7 @@ def write_directory_template(path: Path | str, settings) -> Path:
             "input_message": "仅“用电客户”填写：营销系统户号，按文本填写，保留开头的0",
             "error_title": "户号无效", "error_message": "户号长度应为1至32个字符",
         })
-        mail = _col_letter(col["电子邮箱"])
+        mail = xl_col_to_name(col["电子邮箱"])
         ws.data_validation(first, col["电子邮箱"], last, col["电子邮箱"], {
             "validate": "custom",
             "value": f'=ISNUMBER(SEARCH("@",{mail}{first + 1}))',
@@ -357,7 +351,7 @@ def write_directory_template(path: Path | str, settings) -> Path:
         })
         ws.conditional_format(first, 0, last, len(DIRECTORY_HEADERS) - 1, {
             "type": "formula",
-            "criteria": f"=COUNTA($A{first + 1}:${_col_letter(len(DIRECTORY_HEADERS) - 1)}{first + 1})>0",
+            "criteria": f"=COUNTA($A{first + 1}:${xl_col_to_name(len(DIRECTORY_HEADERS) - 1)}{first + 1})>0",
             "format": filled,
         })
         ws.freeze_panes(1, 0)
