@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from hazardnet.consolidated_register import write_consolidated_register
 from hazardnet import progress
@@ -71,7 +72,7 @@ def publish_ingest_artifacts(result: IngestResult) -> None:
                      "汇总隐患台账工作簿")
 
 
-@flow(name="导入县公司隐患台账", log_prints=True)
+@flow(name="导入县公司隐患台账", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
 def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
     """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
     settings = load_settings(home)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +15,7 @@ from .failpoints import checkpoint
 from .settings import Settings
 from .store import Store
 from .fast_table import write_table_fast
+from .register_fingerprint import inputs_fingerprint
 from .workbook_style import Formats, atomic_workbook, text_width
 
 DERIVED_HEADERS = {"overdue": "是否逾期", "days_overdue": "逾期天数", "days_open": "存续天数",
@@ -83,36 +83,6 @@ def content_hash(df: pd.DataFrame, as_of: dt.date) -> str:
     h = hashlib.sha256(as_of.isoformat().encode())
     h.update(pd.util.hash_pandas_object(df.astype(str), index=False).values.tobytes())
     return h.hexdigest()
-
-
-_CODE_DIGEST: str | None = None
-
-
-def _code_digest() -> str:
-    """The source of everything that shapes the workbook: a new layout means a new workbook."""
-    global _CODE_DIGEST
-    if _CODE_DIGEST is None:
-        import xlsxwriter
-
-        from schemas import headers, vocab
-
-        from . import fast_table, store, workbook_style
-
-        h = hashlib.sha256(xlsxwriter.__version__.encode())
-        for source in (__file__, fast_table.__file__, workbook_style.__file__, store.__file__, headers.__file__,
-                       vocab.__file__):
-            h.update(Path(source).read_bytes())
-        _CODE_DIGEST = h.hexdigest()
-    return _CODE_DIGEST
-
-
-def inputs_fingerprint(store: Store, settings: Settings, as_of: dt.date) -> str:
-    """What the consolidated register for `as_of` is made of: the accepted submissions up to that day
-    (stored hazard rows never change), the date, the title and county order, and the code. Equal
-    fingerprints mean an equal workbook, without reading a single hazard row."""
-    basis = {"as_of": as_of.isoformat(), "prefecture": settings.prefecture, "counties": list(settings.counties),
-             "submissions": store.accepted_through(as_of), "code": _code_digest()}
-    return hashlib.sha256(json.dumps(basis, ensure_ascii=False).encode()).hexdigest()
 
 
 def write_register_workbook(path: Path, df: pd.DataFrame, *, title: str, constant_memory: bool = True) -> Path:

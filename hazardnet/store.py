@@ -10,15 +10,17 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from schemas.headers import FIELDS
 
 from .failpoints import checkpoint
+
+if TYPE_CHECKING:  # pandas is imported where frames are made: `hazardnet ingest` with nothing to do needs none
+    import pandas as pd
 
 metadata = sa.MetaData()
 
@@ -133,6 +135,8 @@ class Store:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def submissions_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         with self.engine.connect() as conn:
             return pd.read_sql(sa.select(submissions).order_by(submissions.c.id), conn)
 
@@ -142,6 +146,8 @@ class Store:
 
         Columns: county, every field name, submission_id, version_as_of, in_latest (bool).
         """
+        import pandas as pd
+
         accepted = (sa.select(submissions.c.id, submissions.c.county, submissions.c.as_of)
                     .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of))
         if counties is not None:
@@ -182,6 +188,8 @@ class Store:
 
     def hazard_history(self, county: str, hazard_id: str) -> pd.DataFrame:
         """Every stored version of one hazard, oldest first."""
+        import pandas as pd
+
         q = (sa.select(hazard_rows).where(hazard_rows.c.county == county, hazard_rows.c.hazard_id == hazard_id)
              .order_by(hazard_rows.c.as_of, hazard_rows.c.submission_id))
         with self.engine.connect() as conn:
@@ -240,6 +248,8 @@ def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame, sub_id: int, as
 def _isnull(v: Any) -> bool:
     if v is None:
         return True
+    import pandas as pd
+
     try:
         return bool(pd.isna(v))
     except (TypeError, ValueError):
