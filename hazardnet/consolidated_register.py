@@ -71,6 +71,41 @@ def register_rows(df: pd.DataFrame):
     return map(list, zip(*columns))
 
 
+SHEET_COLUMNS = ["county", *[f.name for f in REGISTER_FIELDS]]  # hazard_rows columns, in sheet order
+
+
+def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[list], list[bool]]:
+    """The consolidated sheet's rows and which of them are overdue, straight from the store without pandas.
+
+    The same rows, values and order as `register_rows(current_register(...))`: configured county order
+    (other counties after them), then customer id (blank ones last) and hazard id; derived columns as
+    in `add_derived`."""
+    rows = store.current_rows(as_of, SHEET_COLUMNS)
+    at = {name: i for i, name in enumerate(SHEET_COLUMNS)}
+    i_status, i_found, i_deadline, i_completed = (at["status"], at["found_date"], at["deadline"],
+                                                  at["completed_date"])
+    i_customer, i_hazard = at["customer_id"], at["hazard_id"]
+    order = {c: i for i, c in enumerate(settings.counties)}
+    unknown = len(order)
+    # counties outside the configuration keep the store's order (county, hazard id), as the stable sort did
+    rows.sort(key=lambda r: (order.get(r[0], unknown), r[0] if r[0] not in order else "",
+                             r[i_customer] is None, r[i_customer] or "", r[i_hazard]))
+    out: list[list] = []
+    overdue_flags: list[bool] = []
+    for r in rows:
+        status, found, deadline, completed = r[i_status], r[i_found], r[i_deadline], r[i_completed]
+        open_ = status != STATUS_DONE
+        overdue = open_ and deadline is not None and deadline < as_of
+        end = as_of if open_ else completed
+        days_open = max(0, (end - found).days) if end is not None and found is not None else None
+        row = list(r[:-1])
+        row += ["是" if overdue else "否", (as_of - deadline).days if overdue else None, days_open,
+                "否" if r[-1] else "是"]
+        out.append(row)
+        overdue_flags.append(overdue)
+    return out, overdue_flags
+
+
 def column_widths() -> list[float]:
     widths = [8.0]
     for f in REGISTER_FIELDS:
@@ -97,6 +132,18 @@ def write_register_workbook(path: Path, df: pd.DataFrame, *, title: str, constan
     return path
 
 
+def write_sheet_workbook(path: Path, rows: list[list], overdue: list[bool], *, title: str,
+                         constant_memory: bool = True) -> Path:
+    """Write rows from `sheet_rows` as the print-ready workbook with sheet 隐患台账."""
+    wrap_cols = [i for i, n in enumerate(SHEET_COLUMNS) if n in WRAP_FIELDS]
+    with atomic_workbook(path, constant_memory=constant_memory) as wb:
+        fmts = Formats(wb)
+        ws = wb.add_worksheet("隐患台账")
+        write_table_fast(wb, ws, fmts, CONSOLIDATED_HEADERS, rows, widths=column_widths(), wrap_cols=wrap_cols,
+                         highlight=overdue if rows else None, page_header=title)
+    return path
+
+
 def write_consolidated_register(store: Store, settings: Settings, as_of: dt.date) -> tuple[Path, bool]:
     """Rewrite the consolidated register in outbox/ if its content changed. Returns (path, rewritten).
 
@@ -107,8 +154,9 @@ def write_consolidated_register(store: Store, settings: Settings, as_of: dt.date
     digest = inputs_fingerprint(store, settings, as_of)
     if path.exists() and store.output_hash(str(path)) == digest:
         return path, False
-    df = current_register(store, settings, as_of)
-    write_register_workbook(path, df, title=f"{settings.prefecture}电力安全隐患台账（汇总） 截至{as_of:%Y年%m月%d日}")
+    rows, overdue = sheet_rows(store, settings, as_of)
+    write_sheet_workbook(path, rows, overdue,
+                         title=f"{settings.prefecture}电力安全隐患台账（汇总） 截至{as_of:%Y年%m月%d日}")
     checkpoint("after_consolidated_rename")
     store.record_output(str(path), digest)
     return path, True

@@ -141,13 +141,8 @@ class Store:
             return pd.read_sql(sa.select(submissions).order_by(submissions.c.id), conn)
 
     # ---- the register as of a date ---------------------------------------------------------
-    def register_as_of(self, as_of: dt.date, counties: Iterable[str] | None = None) -> pd.DataFrame:
-        """Current version of every hazard ever reported, as the store stood on `as_of`.
-
-        Columns: county, every field name, submission_id, version_as_of, in_latest (bool).
-        """
-        import pandas as pd
-
+    def _current_version_query(self, as_of: dt.date, counties: Iterable[str] | None = None):
+        """(accepted submissions up to `as_of`, ids of the current version of each of their hazards)."""
         accepted = (sa.select(submissions.c.id, submissions.c.county, submissions.c.as_of)
                     .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of))
         if counties is not None:
@@ -161,6 +156,16 @@ class Store:
                 order_by=(hazard_rows.c.as_of.desc(), hazard_rows.c.submission_id.desc())).label("rn"))
             .join(acc, acc.c.id == hazard_rows.c.submission_id)).subquery("ranked")
         winners = sa.select(ranked.c.id).where(ranked.c.rn == 1).subquery("winners")
+        return accepted, winners
+
+    def register_as_of(self, as_of: dt.date, counties: Iterable[str] | None = None) -> pd.DataFrame:
+        """Current version of every hazard ever reported, as the store stood on `as_of`.
+
+        Columns: county, every field name, submission_id, version_as_of, in_latest (bool).
+        """
+        import pandas as pd
+
+        accepted, winners = self._current_version_query(as_of, counties)
         q = (sa.select(hazard_rows).join(winners, winners.c.id == hazard_rows.c.id)
              .order_by(hazard_rows.c.county, hazard_rows.c.hazard_id))
         with self.engine.connect() as conn:
@@ -177,6 +182,23 @@ class Store:
                 df[f.name] = pd.to_datetime(df[f.name]).dt.date
                 df[f.name] = df[f.name].astype(object).where(df[f.name].notna(), None)
         return df
+
+    def current_rows(self, as_of: dt.date, columns: Sequence[str],
+                     counties: Iterable[str] | None = None) -> list[tuple]:
+        """`register_as_of` as plain tuples, without pandas: for each current hazard version, the values of
+        `columns` (hazard_rows column names; "county" is the submitting folder's county) followed by
+        whether it comes from its county's latest accepted register. Unordered."""
+        accepted, winners = self._current_version_query(as_of, counties)
+        select = (sa.select(*[hazard_rows.c[c] for c in columns], hazard_rows.c.submission_id)
+                  .select_from(hazard_rows.join(winners, winners.c.id == hazard_rows.c.id)))
+        with self.engine.connect() as conn:
+            latest: dict[str, tuple] = {}
+            for sub_id, county, day in conn.execute(accepted):
+                if county not in latest or (day, sub_id) > latest[county]:
+                    latest[county] = (day, sub_id)
+            latest_id = {county: key[1] for county, key in latest.items()}
+            county_at = list(columns).index("county")
+            return [(*r[:-1], r[-1] == latest_id.get(r[county_at])) for r in conn.execute(select)]
 
     def accepted_through(self, as_of: dt.date) -> list[int]:
         """Ids of the accepted submissions dated on or before `as_of`: everything register_as_of(as_of)

@@ -121,6 +121,19 @@ def test_register_as_of_a_subset_of_counties(history):
     assert list(df["hazard_id"]) == ["DLH-001"]
 
 
+def test_current_rows_are_register_as_of_without_pandas(history):
+    """The consolidated register's pandas-free read gives the same versions, values and latest flags."""
+    columns = ["county", *[n for n in FIELD_NAMES if n != "county"]]
+    for day in (D1, D2, D3):
+        expected = {(r["county"], r["hazard_id"]): (*[None if pd.isna(r[c]) else r[c] for c in columns],
+                                                      bool(r["in_latest"]))
+                    for r in history.register_as_of(day).to_dict("records")}
+        got = {(r[0], r[columns.index("hazard_id")]): r for r in history.current_rows(day, columns)}
+        assert got == expected
+    assert not [r for r in history.current_rows(D3, columns) if r[columns.index("hazard_id")] == "GEM-001"][0][-1]
+    assert history.current_rows(D1 - dt.timedelta(days=1), columns) == []
+
+
 def test_values_round_trip_with_their_types(store):
     row = hazard("GEM-009", customer_id="0630100001", funds=3.25, deadline=dt.date(2026, 12, 31),
                  notice_date=dt.date(2026, 3, 6), gov_supervised="是", remarks="已报县能源主管部门；\n第二行 ‘引号’ & <尖括号>")

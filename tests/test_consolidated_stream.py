@@ -1,0 +1,88 @@
+"""The consolidated register is written from plain store rows (`sheet_rows`), not through pandas; it must be
+exactly the workbook the pandas path (`current_register` → `write_register_workbook`) writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import zipfile
+
+import pandas as pd
+import pytest
+
+from hazardnet.consolidated_register import (current_register, sheet_rows, write_register_workbook,
+                                             write_sheet_workbook)
+from hazardnet.store import Store
+from schemas.headers import FIELDS
+from schemas.vocab import STATUS_DONE
+
+AS_OF = dt.date(2026, 11, 15)
+TEXTS = ["普通", "a & b < c", "  前后空格 ", "第一行\n第二行", "<r><t>像富文本</t></r>", "控制\x07字符", "", None]
+
+
+def _frame(rng: random.Random, county: str, ids: list[str]) -> pd.DataFrame:
+    rows = []
+    for n, hid in enumerate(ids):
+        status = rng.choice(["未整改", "整改中", STATUS_DONE])
+        found = AS_OF - dt.timedelta(days=rng.randint(0, 400))
+        row = {f.name: rng.choice(TEXTS) for f in FIELDS}
+        row.update(county=county, hazard_id=hid, status=status, found_date=rng.choice([found, found, None]),
+                   customer_id=rng.choice(["0901", "0902", "A-17", None]),
+                   deadline=rng.choice([None, found + dt.timedelta(days=rng.randint(-10, 500))]),
+                   completed_date=rng.choice([None, found + dt.timedelta(days=rng.randint(0, 90))])
+                   if status == STATUS_DONE else None,
+                   notice_date=rng.choice([None, found]), funds=rng.choice([None, 0.0, 2.5, 12.0]), _row=n + 3)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _store(tmp_path, seed: int) -> Store:
+    rng = random.Random(seed)
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    plan = [("格尔木市", AS_OF - dt.timedelta(days=60), [f"G{i:03d}" for i in range(40)]),
+            ("格尔木市", AS_OF - dt.timedelta(days=5), [f"G{i:03d}" for i in range(10, 50)]),  # G000-G009 absent now
+            ("德令哈市", AS_OF - dt.timedelta(days=20), [f"D{i:03d}" for i in range(30)]),
+            ("未配置县", AS_OF - dt.timedelta(days=3), [f"X{i:03d}" for i in range(15)]),
+            ("乌兰县", AS_OF + dt.timedelta(days=3), [f"W{i:03d}" for i in range(5)])]  # after as-of: not shown
+    for n, (county, day, ids) in enumerate(plan):
+        sub = store.record_submission(county=county, file_name=f"{n}.xlsx", sha256=f"{n:064d}", as_of=day,
+                                      outcome="accepted", findings=[], kept_at="x", rows=_frame(rng, county, ids))
+        store.finalize(sub)
+    return store
+
+
+def _sheet_parts(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist() if not name.startswith("docProps/")}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_sheet_rows_write_the_same_workbook_as_the_pandas_path(tmp_path, settings, seed):
+    store = _store(tmp_path, seed)
+    try:
+        rows, overdue = sheet_rows(store, settings, AS_OF)
+        df = current_register(store, settings, AS_OF)
+        assert len(rows) == len(df) == 40 + 10 + 30 + 15  # latest version of each hazard, none after as-of
+        assert overdue == [bool(x) for x in df["overdue"]]
+        assert any(overdue) and not all(overdue)
+        write_sheet_workbook(tmp_path / "stream.xlsx", rows, overdue, title="标题")
+        write_register_workbook(tmp_path / "pandas.xlsx", df, title="标题")
+        assert _sheet_parts(tmp_path / "stream.xlsx") == _sheet_parts(tmp_path / "pandas.xlsx")
+        # absent hazards are marked, and the unconfigured county comes after the configured ones
+        absent = [r for r in rows if r[-1] == "是"]
+        assert sorted(r[5] for r in absent) == [f"G{i:03d}" for i in range(10)]
+        assert rows[-1][0] == "未配置县"
+    finally:
+        store.dispose()
+
+
+def test_empty_store_writes_the_same_header_only_workbook(tmp_path, settings):
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        rows, overdue = sheet_rows(store, settings, AS_OF)
+        assert rows == [] and overdue == []
+        write_sheet_workbook(tmp_path / "stream.xlsx", rows, overdue, title="标题")
+        write_register_workbook(tmp_path / "pandas.xlsx", current_register(store, settings, AS_OF), title="标题")
+        assert _sheet_parts(tmp_path / "stream.xlsx") == _sheet_parts(tmp_path / "pandas.xlsx")
+    finally:
+        store.dispose()
