@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .intake import REJECTED_DIR, REPORT_SUFFIX, is_ignorable, is_settled
+from .inbox_scan import REPORT_SUFFIX, is_settled, scan_inbox
 from .settings import Settings
 from .store import Store
 
@@ -21,16 +21,9 @@ class WaitingFile:
 
 
 def waiting_files(settings: Settings) -> list[WaitingFile]:
-    """Every candidate file in inbox/<county>/, settled or not."""
-    out: list[WaitingFile] = []
-    if not settings.inbox.is_dir():
-        return out
-    for folder in sorted(p for p in settings.inbox.iterdir() if p.is_dir()):
-        for entry in sorted(folder.iterdir()):
-            if entry.name == REJECTED_DIR or is_ignorable(entry.name) or entry.is_dir():
-                continue
-            out.append(WaitingFile(folder.name, entry.name, is_settled(entry, settings.settle_seconds)))
-    return out
+    """Every candidate file in inbox/<county>/, settled or not: exactly what an ingest run considers."""
+    return [WaitingFile(f.county, f.path.name, f.path.is_symlink() or is_settled(f.path, settings.settle_seconds))
+            for f in scan_inbox(settings, settled_only=False)]
 
 
 def pending_rejections(store: Store) -> pd.DataFrame:

@@ -23,6 +23,9 @@ from pathlib import Path
 
 from .findings import Finding, file_finding, has_errors
 from .home_lock import home_lock
+# finding the files lives in `inbox_scan` (no pandas there); re-exported here for existing imports
+from .inbox_scan import (ASIDE_PREFIX, REJECTED_DIR, REPORT_SUFFIX, InboxFile, ensure_inbox,  # noqa: F401
+                         is_ignorable, is_settled, scan_inbox)
 from .register_check import CheckPool
 from .register_sheet import RegisterSheet
 from .settings import Settings
@@ -31,23 +34,13 @@ from .workbook_reader import SheetGrid, UnreadableWorkbook, WorkbookReaderPool
 from .error_report import write_error_report
 from .failpoints import checkpoint
 
-REJECTED_DIR = "rejected"
-REPORT_SUFFIX = "_问题报告.xlsx"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ASIDE = ".hazardnet-removing-"  # an original renamed aside while it is checked and deleted
+_ASIDE = ASIDE_PREFIX  # an original renamed aside while it is checked and deleted
 _NAME_BYTES = 160  # a kept name gets a date/hash prefix or a report suffix: stay under NAME_MAX (255)
 
 
 class IntakeError(Exception):
     """The run itself could not proceed (not a county's bad file): one clear line for the operator."""
-
-
-@dataclass(frozen=True)
-class InboxFile:
-    """A settled file waiting in a county folder."""
-
-    path: Path
-    county: str  # the folder it was dropped in
 
 
 @dataclass
@@ -76,47 +69,6 @@ class IngestResult:
 
     def as_json(self) -> dict:
         return {"files": [f.as_json() for f in self.files], "consolidated": self.consolidated}
-
-
-# ---- finding the files -----------------------------------------------------------------------
-def is_ignorable(name: str) -> bool:
-    """Excel/WPS lock files, hidden files and temporary copies are never submissions."""
-    return (name.startswith(("~$", ".~lock.", ".", "~")) or name.endswith(("#", ".tmp", ".crdownload", ".part"))
-            or name == "Thumbs.db" or name == "desktop.ini")
-
-
-def is_settled(path: Path, settle_seconds: float, now: float | None = None) -> bool:
-    """A file is settled when it has not changed for `settle_seconds` (so it is not still being copied)."""
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        return False
-    return ((now or time.time()) - st.st_mtime) >= settle_seconds
-
-
-def scan_inbox(settings: Settings) -> list[InboxFile]:
-    """Every settled candidate file in inbox/<folder>/ (folders named for unconfigured counties included:
-    their files are rejected with that reason). Files directly in inbox/ (the 通讯录) are not registers."""
-    found: list[InboxFile] = []
-    if not settings.inbox.is_dir():
-        return found
-    for folder in sorted(p for p in settings.inbox.iterdir() if p.is_dir() and not p.is_symlink()):
-        if is_ignorable(folder.name):
-            continue
-        for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-            if is_ignorable(entry.name) or (entry.is_dir() and not entry.is_symlink()):
-                continue
-            if entry.is_symlink() or entry.is_file():
-                if entry.is_symlink() or is_settled(entry, settings.settle_seconds):
-                    found.append(InboxFile(entry, folder.name))
-    return found
-
-
-def ensure_inbox(settings: Settings) -> None:
-    """Create inbox/<county>/ for every configured county, and outbox/."""
-    for county in settings.counties:
-        (settings.inbox / county).mkdir(parents=True, exist_ok=True)
-    settings.outbox.mkdir(parents=True, exist_ok=True)
 
 
 def ingest_lock(settings: Settings, timeout_s: float = 600.0):
