@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -72,7 +73,12 @@ def publish_ingest_artifacts(result: IngestResult) -> None:
                      "汇总隐患台账工作簿")
 
 
-@flow(name="导入县公司隐患台账", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=4))
+# Threads for the per-workbook task runs: as many as files the engine works on at once (Intake's slots, two
+# per parser process). Without a bound every waiting file would hold a thread and show as Running.
+TASK_THREADS = 2 * max(1, min(8, os.cpu_count() or 1))
+
+
+@flow(name="导入县公司隐患台账", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS))
 def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
     """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
     settings = load_settings(home)

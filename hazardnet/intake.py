@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -26,16 +27,20 @@ from .home_lock import home_lock
 # finding the files lives in `inbox_scan` (no pandas there); re-exported here for existing imports
 from .inbox_scan import (ASIDE_PREFIX, REJECTED_DIR, REPORT_SUFFIX, InboxFile, ensure_inbox,  # noqa: F401
                          is_ignorable, is_settled, scan_inbox)
-from .register_check import CheckPool
+from . import register_check
+from .register_check import CheckPool, check_in_parser
 from .register_sheet import RegisterSheet
 from .settings import Settings
 from .store import Store
-from .workbook_reader import SheetGrid, UnreadableWorkbook, WorkbookReaderPool
+from .workbook_reader import Followed, SheetGrid, UnreadableWorkbook, WorkbookReaderPool
 from .error_report import write_error_report
 from .failpoints import checkpoint
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASIDE = ASIDE_PREFIX  # an original renamed aside while it is checked and deleted
+# a register up to this size is checked in the parser process on big runs (a 300-row register is ~30 kB);
+# a bigger one is checked here, as its check needs more memory than the parser's cap is meant for
+PARSER_CHECKS_UP_TO = 4 << 20
 _NAME_BYTES = 160  # a kept name gets a date/hash prefix or a report suffix: stay under NAME_MAX (255)
 
 
@@ -196,6 +201,7 @@ class Intake:
         self.as_of = as_of
         self.reader = reader
         self.staging = settings.home / ".staging"
+        self._files = itertools.count()  # files parsed so far (next() is atomic)
         self.checker = CheckPool(settings.workers)  # normalize + validate on every core on big runs
         # Files worked on at once, however many threads call in (a flow runs one task per workbook, all
         # at once): two per core keep the parsers and checkers busy; more only contend for the interpreter
@@ -238,18 +244,18 @@ class Intake:
             return self._reject_unread(item, f"文件夹“{county}”不是已配置的县(市)，无法确定报送单位。请放入"
                                              f"{'、'.join(self.settings.counties)}之一的文件夹。")
         try:
-            copy, sha, _ = snapshot(path, self.staging, self.settings.max_file_mb << 20)
+            copy, sha, size = snapshot(path, self.staging, self.settings.max_file_mb << 20)
         except UnreadableWorkbook as exc:
             return self._reject_unread(item, exc.reason)
         except FileNotFoundError:
             return FileOutcome(str(path), county, "skipped")
         checkpoint("after_snapshot", path=path)
         try:
-            return self._ingest_snapshot(item, copy, sha)
+            return self._ingest_snapshot(item, copy, sha, size)
         finally:
             copy.unlink(missing_ok=True)
 
-    def _ingest_snapshot(self, item: InboxFile, copy: Path, sha: str) -> FileOutcome:
+    def _ingest_snapshot(self, item: InboxFile, copy: Path, sha: str, size: int = 0) -> FileOutcome:
         path, county = item.path, item.county
         pending = self.store.find_submission(county, sha, finalized=False)
         if pending is not None:  # a previous run recorded it and stopped before removing the original
@@ -269,19 +275,26 @@ class Intake:
             self.store.finalize(sub)
             return FileOutcome(str(path), county, "duplicate", 0, [finding], str(kept))
 
-        sheet: SheetGrid | None = None
+        check_args = (county, self.settings.counties, self.as_of, self.settings.severities)
+        # On a big run the parser process checks the register too, so the grid never travels here and
+        # back to a check worker; the first few files (and big ones) are checked by self.checker
+        in_parser = next(self._files) >= register_check.START_AFTER and size <= PARSER_CHECKS_UP_TO
+        then = (check_in_parser, check_args) if in_parser else None
         try:
-            book = self.reader.submit(copy).result()
+            got = self.reader.submit(copy, then=then).result()
         except UnreadableWorkbook as exc:
             return self._reject(item, copy, sha, [file_finding(exc.reason)], None)
-        parsed, findings = self.checker.check(book, county, self.settings.counties, self.as_of,
-                                              self.settings.severities)
+        if isinstance(got, Followed) and got.error is None:
+            book, (parsed, findings) = got.book, got.value
+        else:
+            book = got.book if isinstance(got, Followed) else got
+            parsed, findings = self.checker.check(book, *check_args)
         if isinstance(parsed, Finding):
-            return self._reject(item, copy, sha, [parsed], book.sheets[0] if book.sheets else None)
-        sheet = next(s for s in book.sheets if s.name == parsed.sheet)
+            return self._reject(item, copy, sha, [parsed], book.sheets[0] if book and book.sheets else None)
         if not len(parsed.frame) and not has_errors(findings):
             findings.append(file_finding("台账中没有任何隐患记录（表头以下为空），请填写后重新报送。", sheet=parsed.sheet))
         if has_errors(findings):
+            sheet = next((s for s in book.sheets if s.name == parsed.sheet), None) if book else None
             return self._reject(item, copy, sha, findings, sheet)
         return self._accept(item, copy, sha, parsed, findings)
 

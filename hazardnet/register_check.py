@@ -1,11 +1,13 @@
 """Checking a parsed register (read_register + validate_register), on every core when there are many.
 
 Parsing already happens in child processes (workbook_reader). Normalizing and validating the grid is
-pure Python too, and on a run of hundreds of registers it is most of the work left in the ingesting
-process, where threads share one interpreter lock. `CheckPool` runs it in worker processes instead, so
-that while they check, this process snapshots, archives and stores. A run of a handful of files never
-starts the workers (`start_after`), and until they are ready a register is checked in the calling
-thread; the result is the same either way.
+pure Python too, and on a run of hundreds of registers it would be most of the work left in the
+ingesting process, where threads share one interpreter lock. So on a big run (after START_AFTER files)
+the parser process checks the register right after parsing it (`check_in_parser`, passed as the
+parser's follow-up): the grid then never travels to this process unless the file is rejected (its
+error report shows the sheet). A bigger register (intake.PARSER_CHECKS_UP_TO) is checked by `CheckPool`,
+worker processes without the parser's memory cap; a run of a handful of files checks in the calling
+thread. The result is the same either way (tests/test_register_check.py).
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import threading
 import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from .findings import Finding
+from .findings import Finding, has_errors
 from .register_sheet import RegisterSheet, read_register
 from .validation import validate_register
-from .workbook_reader import WorkbookGrid
+from .workbook_reader import WorkbookGrid, exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,16 @@ def _check_in_worker(book: WorkbookGrid, county: str, counties: list[str], as_of
     if isinstance(parsed, RegisterSheet):
         parsed.raw = {}  # the original cells were needed for the findings only; the caller has the grid
     return parsed, findings
+
+
+def check_in_parser(book: WorkbookGrid, county: str, counties: list[str], as_of: dt.date,
+                    severities: list[str]) -> tuple[bool, tuple[RegisterSheet | Finding, list[Finding]]]:
+    """`check_register` as a follow-up in the parser process (WorkbookReaderPool.submit(then=...)): the
+    grid comes back only when the file will be rejected, for its error report."""
+    parsed, findings = _check_in_worker(book, county, counties, as_of, severities)
+    rejected = (isinstance(parsed, Finding) or has_errors(findings)
+                or (isinstance(parsed, RegisterSheet) and not len(parsed.frame)))
+    return rejected, (parsed, findings)
 
 
 def _worker_ready() -> bool:
@@ -85,7 +98,8 @@ class CheckPool:
                 try:
                     # the same forkserver as the workbook parsers: no fork of this (threaded) process
                     ctx = multiprocessing.get_context("forkserver")
-                    self._executor = ProcessPoolExecutor(self.workers, mp_context=ctx)
+                    self._executor = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=exit_with_parent,
+                                                         initargs=(os.getpid(),))  # ends with this process
                     self._ready = self._executor.submit(_worker_ready)
                     self._finalizer = weakref.finalize(self, self._executor.shutdown, wait=False,
                                                        cancel_futures=True)

@@ -7,7 +7,9 @@ rebuilt from the hazard rows of the accepted submissions up to that date.
 from __future__ import annotations
 
 import datetime as dt
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -75,6 +77,9 @@ class Store:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 60, "check_same_thread": False}
         self.engine: Engine = sa.create_engine(url, **kwargs)
+        # SQLite takes one writer at a time and makes the others poll (sleeping up to 100 ms per try):
+        # this process's writers queue on a lock instead, and each starts the moment the previous commits
+        self._writing: Any = threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext()
         if url.startswith("sqlite"):
             @sa.event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn, _):  # WAL lets readers work while a submission is written
@@ -112,7 +117,7 @@ class Store:
                           findings: Sequence[dict], kept_at: str | None,
                           rows: pd.DataFrame | None = None) -> int:
         """Insert a submission and (for an accepted one) all its hazard rows in one transaction."""
-        with self.engine.begin() as conn:
+        with self._writing, self.engine.begin() as conn:
             sub_id = conn.execute(submissions.insert().values(
                 county=county, file_name=file_name, sha256=sha256, received_at=_now(), as_of=as_of,
                 outcome=outcome, rows=0 if rows is None else len(rows),
@@ -124,7 +129,7 @@ class Store:
         return int(sub_id)
 
     def finalize(self, submission_id: int) -> None:
-        with self.engine.begin() as conn:
+        with self._writing, self.engine.begin() as conn:
             conn.execute(submissions.update().where(submissions.c.id == submission_id).values(finalized=True))
 
     def unfinalized(self) -> list[dict]:
@@ -257,14 +262,33 @@ def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame, sub_id: int, as
     for i, key in enumerate(keys):
         process = hazard_rows.c[key].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
-            columns[i] = [None if v is None else process(v) for v in columns[i]]
+            columns[i] = _bound(columns[i], process)
     compiled = hazard_rows.insert().compile(dialect=dialect, column_keys=keys)
     if compiled.positional:
-        order = [keys.index(k) for k in compiled.positiontup]
-        params: list = [tuple(row[i] for i in order) for row in zip(*columns)]
+        params: list = list(zip(*[columns[keys.index(k)] for k in compiled.positiontup]))
     else:
         params = [dict(zip(keys, row)) for row in zip(*columns)]
     conn.exec_driver_sql(str(compiled), params)
+
+
+def _bound(values: list[Any], process) -> list[Any]:
+    """`process` (a bind processor) applied to every non-null value, once per distinct value: a register's
+    dates repeat, and converting each one again was most of the cost of storing it."""
+    memo: dict[tuple[type, Any], Any] = {}
+    out = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        try:
+            key = (v.__class__, v)  # the type too: 1 == 1.0 == True, but they may bind differently
+            bound = memo.get(key, memo)
+            if bound is memo:
+                bound = memo[key] = process(v)
+        except TypeError:  # unhashable: nothing to remember
+            bound = process(v)
+        out.append(bound)
+    return out
 
 
 def _isnull(v: Any) -> bool:

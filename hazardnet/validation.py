@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import pandera.errors as pe
 
@@ -25,12 +26,18 @@ def _show(v: object) -> str:
     return str(v)
 
 
+@lru_cache(maxsize=64)
+def _schema(as_of: dt.date, county: str, severities: tuple[str, ...]):
+    """The schema of one county and report date, built once per worker (it is immutable once built)."""
+    return register_schema(as_of, county, severities)
+
+
 def validate_register(reg: RegisterSheet, county: str, as_of: dt.date, severities: list[str]) -> list[Finding]:
     """Every rule of the register checked at once (lazy); one Finding per failing cell."""
     frame = reg.frame.drop(columns=["_row"]).reset_index(drop=True)
     if frame.empty:
         return []
-    schema = register_schema(as_of, county, severities)
+    schema = _schema(as_of, county, tuple(severities))
     try:
         schema.validate(frame, lazy=True)
         return []

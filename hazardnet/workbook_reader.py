@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # the child processes never need pydantic
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SheetGrid", "WorkbookGrid", "UnreadableWorkbook", "ReaderUnavailable", "read_workbook",
+__all__ = ["SheetGrid", "WorkbookGrid", "Followed", "UnreadableWorkbook", "ReaderUnavailable", "read_workbook",
            "WorkbookReaderPool", "sniff_kind"]
 
 
@@ -68,6 +68,17 @@ class WorkbookGrid:
     """Every sheet of a workbook in workbook order, hidden ones included."""
 
     sheets: list[SheetGrid]
+
+
+@dataclass
+class Followed:
+    """What `WorkbookReaderPool.submit(path, then=...)` gives: the follow-up's value, computed in the parser
+    process so the grid need not travel; `book` is the grid when the follow-up asked to keep it, or when
+    it failed (`error` says how: the caller then does the work itself)."""
+
+    book: WorkbookGrid | None
+    value: Any
+    error: str | None = None
 
 
 class UnreadableWorkbook(Exception):
@@ -492,7 +503,7 @@ def _range_cells(ref: str) -> int | None:
 def _child_init(memory_mb: int, parent_pid: int | None = None) -> None:
     """Runs once in each worker: cap its address space, no core dumps, leave Ctrl-C to the parent."""
     if parent_pid is not None:
-        _exit_with_parent(parent_pid)  # before the cap: the watcher thread's stack is allocated now
+        exit_with_parent(parent_pid)  # before the cap: the watcher thread's stack is allocated now
     os.environ["RUST_BACKTRACE"] = "0"  # an abort should not print a page of Rust frames per file
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -503,7 +514,7 @@ def _child_init(memory_mb: int, parent_pid: int | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-def _exit_with_parent(parent_pid: int) -> None:
+def exit_with_parent(parent_pid: int) -> None:
     """End this worker when the process that started it dies, even by SIGKILL: an idle worker waits on
     a queue it holds open itself, so it (and the forkserver) would otherwise live on forever."""
     try:
@@ -543,14 +554,16 @@ class _TooManyRows(Exception):
     pass
 
 
-def _parse_in_child(path: str, timeout_s: float, max_rows: int = 0) -> tuple:
+def _parse_in_child(path: str, timeout_s: float, max_rows: int = 0, then: tuple | None = None) -> tuple:
     """("ok", sheets) with sheets as (name, rows, merged, hidden) tuples, or ("bad", reason, detail,
-    recycle_worker)."""
+    recycle_worker). With `then` = (function, args): ("ok", sheets or None, value, error) — see `Followed`."""
     from python_calamine import CalamineError, PasswordError
 
     _limit_cpu(timeout_s)
     try:
-        return "ok", _read_sheets(path, max_rows)
+        sheets = _read_sheets(path, max_rows)
+        if then is None:
+            return "ok", sheets
     except _TooManyRows as exc:
         return "bad", exc.args[0], "too many rows", True
     except PasswordError:
@@ -564,6 +577,14 @@ def _parse_in_child(path: str, timeout_s: float, max_rows: int = 0) -> tuple:
     except BaseException as exc:  # noqa: BLE001 - incl. pyo3's PanicException (a BaseException) when
         # calamine panics on a damaged .xls; a fresh worker follows, in case the panic left a mess
         return "bad", R_CORRUPT, f"{type(exc).__name__}: {exc}"[:300], True
+    function, args = then
+    try:
+        keep_grid, value = function(WorkbookGrid([SheetGrid(*sheet) for sheet in sheets]), *args)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the follow-up failed, not the file: the caller does it itself
+        return "ok", sheets, None, f"{type(exc).__name__}: {exc}"[:300]
+    return "ok", sheets if keep_grid else None, value, None
 
 
 def _read_sheets(path: str, max_rows: int = 0) -> list[tuple]:
@@ -642,6 +663,7 @@ class _Job:
     size: int
     attempts: int = 0
     max_rows: int = 0
+    then: tuple | None = None
 
 
 class _Worker:
@@ -702,11 +724,15 @@ class WorkbookReaderPool:
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close(cancel_pending=exc_type is not None)
 
-    def submit(self, path: Path) -> Future:
-        """Check `path` and queue it for parsing; the Future gives a WorkbookGrid or UnreadableWorkbook."""
-        return self._submit(Path(path), self.settings)
+    def submit(self, path: Path, then: tuple | None = None) -> Future:
+        """Check `path` and queue it for parsing; the Future gives a WorkbookGrid or UnreadableWorkbook.
 
-    def _submit(self, path: Path, settings: Settings) -> Future:
+        `then` = (function, args): the parser process also calls `function(grid, *args)`, which returns
+        (keep_grid, value), and the Future gives a `Followed`. For work on the grid that is bigger to send
+        back and forth than to do (checking a register): it runs under the same memory and CPU caps."""
+        return self._submit(Path(path), self.settings, then)
+
+    def _submit(self, path: Path, settings: Settings, then: tuple | None = None) -> Future:
         if self._closed:
             raise RuntimeError("WorkbookReaderPool is closed")
         future: Future = Future()
@@ -723,7 +749,7 @@ class WorkbookReaderPool:
             if self._closed:
                 raise RuntimeError("WorkbookReaderPool is closed")
             self._pending.append(_Job(path, future, settings.parse_timeout_s, size,
-                                      max_rows=settings.max_rows))
+                                      max_rows=settings.max_rows, then=then))
         self._dispatch()
         return future
 
@@ -774,7 +800,7 @@ class WorkbookReaderPool:
                 worker.deadline = time.monotonic() + job.timeout_s
                 self._cond.notify_all()
             try:
-                inner = worker.executor.submit(_parse_in_child, str(job.path), job.timeout_s, job.max_rows)
+                inner = worker.executor.submit(_parse_in_child, str(job.path), job.timeout_s, job.max_rows, job.then)
                 break
             except Exception as exc:  # noqa: BLE001 - BrokenProcessPool, or RuntimeError after shutdown
                 inner = _failed(exc)
@@ -782,14 +808,17 @@ class WorkbookReaderPool:
 
     def _finished(self, slot: int, worker: _Worker | None, job: _Job, inner: Future) -> None:
         retry = replace = False
-        result: WorkbookGrid | None = None
+        result: WorkbookGrid | Followed | None = None
         error: Exception | None = None
         exc = inner.exception() if not inner.cancelled() else BrokenProcessPool("cancelled")
         if exc is None:
             outcome = inner.result()
             if outcome[0] == "ok":
-                result = WorkbookGrid([SheetGrid(name, rows, merged, hidden)
-                                       for name, rows, merged, hidden in outcome[1]])
+                book = None if outcome[1] is None else WorkbookGrid(
+                    [SheetGrid(name, rows, merged, hidden) for name, rows, merged, hidden in outcome[1]])
+                result = book if len(outcome) == 2 else Followed(book, outcome[2], outcome[3])
+                if len(outcome) > 2 and outcome[3] is not None:
+                    log.warning("follow-up on %s failed in the parser process: %s", job.path, outcome[3])
             else:
                 _, reason, detail, replace = outcome
                 if reason == "memory":

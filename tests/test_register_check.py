@@ -1,9 +1,14 @@
-"""Registers checked in worker processes (big runs) give exactly what checking in-process gives."""
+"""Registers checked in worker processes or in the parser process (big runs) give exactly what checking
+in-process gives: the same outcomes, findings, kept files and error reports."""
 
 from __future__ import annotations
 
+import zipfile
+
+import hazardnet.intake as intake
 import hazardnet.register_check as register_check
 from hazardnet.intake import ingest
+from hazardnet.workbook_reader import WorkbookReaderPool
 
 from .conftest import DATA, drop
 
@@ -24,9 +29,20 @@ def _comparable(files: list[dict], home) -> list[dict]:
              "path": f["path"].replace(str(home), "~")} for f in files]
 
 
+def _reports(files: list[dict]) -> list[dict[str, bytes]]:
+    """The sheets of every error report (the rejected file's own sheet, marked), without timestamps."""
+    out = []
+    for f in files:
+        if f["report"]:
+            with zipfile.ZipFile(f["report"]) as z:
+                out.append({n: z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/")})
+    return out
+
+
 def test_worker_processes_find_exactly_what_in_process_checking_finds(settings, as_of, monkeypatch, tmp_path):
     from hazardnet.settings import load_settings
 
+    monkeypatch.setattr(intake, "PARSER_CHECKS_UP_TO", -1)  # the parser process never checks
     monkeypatch.setattr(register_check, "START_AFTER", 10**9)  # never start workers
     in_process = _comparable(_run(settings, as_of), settings.home)
 
@@ -49,3 +65,31 @@ def test_worker_processes_find_exactly_what_in_process_checking_finds(settings, 
     assert len(in_workers) == len(GOOD) + len(BAD)
     assert in_workers == in_process
     assert {f["outcome"] for f in in_workers} == {"accepted", "rejected"}
+
+
+def test_parser_process_checks_big_runs_exactly_as_in_process(settings, as_of, monkeypatch, tmp_path):
+    from hazardnet.settings import load_settings
+
+    monkeypatch.setattr(register_check, "START_AFTER", 10**9)  # in-process only
+    plain = _run(settings, as_of)
+    in_process = _comparable(plain, settings.home)
+
+    followed = []
+    submit = WorkbookReaderPool.submit
+
+    def spy(self, path, then=None):
+        followed.append(then is not None)
+        return submit(self, path, then=then)
+
+    monkeypatch.setattr(WorkbookReaderPool, "submit", spy)
+    monkeypatch.setattr(register_check, "START_AFTER", 3)  # the parser process checks from the 4th file on
+    other = load_settings(tmp_path / "other", settle_seconds=0, workers=2)
+    files = _run(other, as_of)
+    assert followed.count(False) == 3 and followed.count(True) == len(GOOD) + len(BAD) - 3
+    assert _comparable(files, other.home) == in_process
+    assert {f["outcome"] for f in files} == {"accepted", "rejected"}
+    # a rejected file's report shows its own sheet: the grid came back from the parser for it
+    rejected = sum(f["outcome"] == "rejected" for f in files)
+    assert rejected >= len(BAD) and len(_reports(files)) == rejected
+    assert _reports(files) == _reports(plain)
+
