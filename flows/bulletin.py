@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.schedules import Cron
 from prefect.states import Failed
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from hazardnet.mail import Transport, make_transport
 from hazardnet.monthly_bulletin import (BulletinRun, Period, bulletin_lock, bulletin_result, default_as_of,
@@ -24,6 +25,7 @@ from hazardnet.monthly_bulletin import (BulletinRun, Period, bulletin_lock, bull
 from hazardnet.recipient_directory import DirectoryResult, Recipient, load_directory
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
+from hazardnet.workbook_writers import WorkbookWriters
 
 from .artifacts import publish_markdown, publish_table
 
@@ -64,9 +66,10 @@ def recipient_directory(settings: Settings, store: Store, as_of: dt.date) -> Dir
 
 
 @task(name="准备通报", cache_policy=NO_CACHE)
-def bulletin_run(settings: Settings, store: Store, period: Period, as_of: dt.date, resend: bool) -> BulletinRun:
+def bulletin_run(settings: Settings, store: Store, period: Period, as_of: dt.date, resend: bool,
+                 writers: WorkbookWriters | None = None) -> BulletinRun:
     """The register as of the report date and the delivery ledger."""
-    return prepare_bulletin(settings, store, period, as_of, resend)
+    return prepare_bulletin(settings, store, period, as_of, resend, writers)
 
 
 @task(name="发送通报", task_run_name="通报 {label}", cache_policy=NO_CACHE)
@@ -121,7 +124,12 @@ def resolve_period(month: str | None, as_of: str | None) -> tuple[Period, dt.dat
     return period, day or default_as_of(period, today())
 
 
-@flow(name="月度电力安全隐患通报", log_prints=True)
+# Recipients served at once: each task run writes its workbook (in a worker process on big runs) and then
+# mails it, so a few per core keep both busy without opening hundreds of SMTP connections at once.
+DELIVERY_THREADS = 2 * max(1, min(8, os.cpu_count() or 1))
+
+
+@flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS))
 def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str | None = None,
                   resend: bool = False) -> dict:
     """Send the month's scoped bulletin to every recipient of the directory, each exactly once."""
@@ -133,11 +141,13 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
     try:
         with bulletin_lock(settings):
             directory = recipient_directory(settings, store, day)
-            run = bulletin_run(settings, store, period, day, resend)
-            transport = mail_transport(settings)
-            send = delivered_bulletin.with_options(retries=len(retry_delays()), retry_delay_seconds=retry_delays())
-            futures = [send.submit(run, r, transport, f"{r.county_label} {r.org_name}") for r in directory.recipients]
-            wait(futures)
+            with WorkbookWriters(settings.workers, len(directory.recipients)) as writers:
+                run = bulletin_run(settings, store, period, day, resend, writers)
+                transport = mail_transport(settings)
+                send = delivered_bulletin.with_options(retries=len(retry_delays()), retry_delay_seconds=retry_delays())
+                futures = [send.submit(run, r, transport, f"{r.county_label} {r.org_name}")
+                           for r in directory.recipients]
+                wait(futures)
             deliveries = []
             for recipient, future in zip(directory.recipients, futures):
                 outcome = future.result(raise_on_failure=False)

@@ -36,6 +36,7 @@ from .recipient_directory import DirectoryResult, Recipient, load_directory
 from .scope import scope_label, scoped_register
 from .settings import Settings
 from .store import Store
+from .workbook_writers import WorkbookWriters
 from .workbook_style import FONT, Formats, atomic_workbook, setup_print, text_width, write_cell, write_table
 
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"
@@ -371,6 +372,7 @@ class BulletinRun:
     as_of: dt.date
     register: pd.DataFrame
     resend: bool = False
+    writers: WorkbookWriters | None = None  # recipients' workbooks written on every core (big runs)
 
     @property
     def folder(self) -> Path:
@@ -378,10 +380,10 @@ class BulletinRun:
 
 
 def prepare_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date,
-                     resend: bool = False) -> BulletinRun:
+                     resend: bool = False, writers: WorkbookWriters | None = None) -> BulletinRun:
     """The register as of the report date, and the ledger, for one bulletin run."""
     return BulletinRun(settings, store, DeliveryLedger(store), period, as_of,
-                       current_register(store, settings, as_of), resend)
+                       current_register(store, settings, as_of), resend, writers)
 
 
 def delivery_record(recipient: Recipient, *, status: str, rows: int = 0, attachment: str | None = None,
@@ -421,14 +423,19 @@ def deliver_bulletin(run: BulletinRun, recipient: Recipient, transport: Transpor
         return delivery_record(recipient, status="skipped", rows=entry.rows, attachment=entry.attachment,
                                note=f"已于 {entry.updated_at:%Y-%m-%d %H:%M}（UTC）送达，未重复发送")
     todo = entry.missing(recipient.addresses)
-    path = write_bulletin_workbook(_workbook_path(run, recipient), sections, recipient=recipient, period=run.period,
-                                   as_of=run.as_of, settings=run.settings)
+    write = run.writers.write if run.writers is not None else _call
+    path = write(write_bulletin_workbook, _workbook_path(run, recipient), sections, recipient=recipient,
+                 period=run.period, as_of=run.as_of, settings=run.settings)
     mail = build_message(run.settings, to=recipient.addresses, subject=bulletin_subject(recipient, run.period, run.settings),
                          body=bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name),
                          attachment=(name, path.read_bytes()), message_id=entry.message_id,
                          file_stem=f"{run.period.key}_{path.stem}")
     return _deliver(run.ledger, entry, mail, todo, transport,
                     delivery_record(recipient, status="", rows=sections.rows, attachment=name))
+
+
+def _call(function, *args, **kwargs):
+    return function(*args, **kwargs)
 
 
 def _deliver(ledger: DeliveryLedger, entry: LedgerEntry, mail: OutgoingMail, todo: list[str], transport: Transport,
@@ -497,7 +504,7 @@ def send_monthly_bulletin(settings: Settings, store: Store, period: Period, as_o
         directory = load_directory(settings, store, as_of)
         run = prepare_bulletin(settings, store, period, as_of, resend)
         deliveries = []
-        for recipient in directory.recipients:
+        for recipient in directory.recipients:  # one at a time: a crash leaves at most one mail in flight
             for attempt in range(retries + 1):
                 try:
                     deliveries.append(deliver_bulletin(run, recipient, transport))

@@ -489,3 +489,41 @@ def test_rejection_emails_task_in_a_flow(prefect_harness, smtp_settings, world, 
     monkeypatch.setattr(rejection_emails, "retry_delay_seconds", [0, 0, 0])
     out = after_ingest()
     assert [d["status"] for d in out] == ["sent"] and [m.rcpt_tos for m in smtp_server.messages] == [[UTIL_GEM]]
+
+
+def test_flow_writes_the_workbooks_in_worker_processes_exactly_as_in_process(prefect_harness, settings, world,
+                                                                              monkeypatch):
+    """On a big run the recipients' workbooks are written by worker processes (both cores): the same files."""
+    import zipfile
+
+    import hazardnet.workbook_writers as workbook_writers
+    from flows.bulletin import bulletin_flow
+
+    def workbooks() -> dict[str, dict[str, bytes]]:
+        out = {}
+        for path in sorted((settings.outbox / "通报" / "2026-11").glob("*.xlsx")):
+            with zipfile.ZipFile(path) as z:  # docProps holds the time of writing
+                out[path.name] = {n: z.read(n) for n in z.namelist() if not n.startswith("docProps/")}
+        return out
+
+    monkeypatch.setenv("HAZARDNET_HOME", str(settings.home))
+    in_process = send_monthly_bulletin(settings, world, NOV, AS_OF, EmlFileTransport(settings.outbox / "mail"))
+    expected = workbooks()
+    assert len(expected) == 9
+    for path in (settings.outbox / "通报" / "2026-11").glob("*.xlsx"):
+        path.unlink()
+
+    used = []
+    write = workbook_writers.WorkbookWriters.write
+
+    def spy(self, function, *args, **kwargs):
+        used.append(self._get() is not None)
+        return write(self, function, *args, **kwargs)
+
+    monkeypatch.setattr(workbook_writers, "START_AFTER", 0)
+    monkeypatch.setattr(workbook_writers.WorkbookWriters, "write", spy)
+    monkeypatch.setenv("HAZARDNET_WORKERS", "2")
+    result = bulletin_flow(home=str(settings.home), month="2026-11", as_of="2026-11-15", resend=True)
+    assert used == [True] * 9  # every workbook went to a worker process
+    assert workbooks() == expected
+    assert [d["rows"] for d in result["deliveries"]] == [d["rows"] for d in in_process["deliveries"]]
