@@ -83,6 +83,7 @@ def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
     """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
     settings = load_settings(home)
     day = dt.date.fromisoformat(as_of) if as_of else today()
+    ensure_inbox(settings)  # a new home: its folders (and the store's) come first
     store = Store(settings.database_url)
     try:
         with ingest_lock(settings), WorkbookReaderPool(settings) as reader:

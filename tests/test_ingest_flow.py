@@ -68,3 +68,12 @@ def test_cli_ingest_json_and_clean_errors(prefect_harness, settings, as_of):
     assert Path(out["consolidated"]).exists()
     bad = run_cli("ingest", "--home", str(settings.home), "--as-of", "2026-13-01", env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "格式不正确" in bad.stderr
+
+
+def test_cli_ingest_on_a_home_that_does_not_exist_yet_sets_it_up(prefect_harness, tmp_path, as_of):
+    home = tmp_path / "新目录" / "home"
+    proc = run_cli("ingest", "--home", str(home), "--as-of", as_of.isoformat(), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["files"] == [] and Path(out["consolidated"]).exists()
+    assert (home / "inbox" / "格尔木市").is_dir() and (home / "outbox").is_dir()
