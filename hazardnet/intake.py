@@ -227,7 +227,14 @@ class Intake:
                 else:  # a newer version saved meanwhile: back to the inbox for this run
                     _put_back(aside, aside.with_name(aside.name[len(_ASIDE):].split("-", 2)[-1]))
         for sub in self.store.unfinalized():
-            if _sha256(self.settings.inbox / sub["county"] / sub["file_name"]) != sub["sha256"]:
+            if not sub["sha256"]:  # an unread file's rejection: did the entry reach rejected/?
+                kept = Path(sub["kept_at"])
+                if os.path.lexists(kept):
+                    self.store.finalize(sub["id"])
+                else:  # killed before the move: the entry is still in the inbox and is handled afresh
+                    kept.with_name(f"{kept.stem}{REPORT_SUFFIX}").unlink(missing_ok=True)
+                    self.store.discard_unfinalized(sub["id"])
+            elif _sha256(self.settings.inbox / sub["county"] / sub["file_name"]) != sub["sha256"]:
                 self.store.finalize(sub["id"])  # recorded, and its original has left the inbox
 
     def ingest_file(self, item: InboxFile) -> FileOutcome:
@@ -326,18 +333,21 @@ class Intake:
         report = kept.with_name(f"{kept.stem}{REPORT_SUFFIX}")
         write_error_report(report, file_name=item.path.name, county=item.county, findings=findings, sheet=sheet)
         checkpoint("after_report")
+        record = dict(county=item.county, file_name=item.path.name, sha256=sha or "", as_of=self.as_of,
+                      outcome="rejected", findings=[f.as_json() for f in findings], kept_at=str(kept))
         if copy is not None:
             _place(copy, kept)
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
-            os.replace(item.path, kept)  # unreadable or a link: move the entry itself, untouched
-        checkpoint("after_reject_keep")
-        sub = self.store.record_submission(county=item.county, file_name=item.path.name, sha256=sha or "",
-                                           as_of=self.as_of, outcome="rejected",
-                                           findings=[f.as_json() for f in findings], kept_at=str(kept))
-        checkpoint("after_record")
-        if copy is not None:
+            checkpoint("after_reject_keep")
+            sub = self.store.record_submission(**record)
+            checkpoint("after_record")
             _remove_original(item.path, sha)
+        else:  # unreadable or a link: no copy to keep first, so the record comes first and the entry itself
+            # moves after it; `recover` drops a record whose entry never moved (see there)
+            sub = self.store.record_submission(**record)
+            checkpoint("after_record")
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(item.path, kept)
+            checkpoint("after_reject_keep")
         checkpoint("after_remove")
         self.store.finalize(sub)
         return FileOutcome(str(item.path), item.county, "rejected", 0, findings, str(kept), str(report))

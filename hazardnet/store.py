@@ -132,9 +132,17 @@ class Store:
         with self._writing, self.engine.begin() as conn:
             conn.execute(submissions.update().where(submissions.c.id == submission_id).values(finalized=True))
 
+    def discard_unfinalized(self, submission_id: int) -> None:
+        """Forget a submission recorded by a run killed before it acted on it (an unfinalized one only)."""
+        with self._writing, self.engine.begin() as conn:
+            conn.execute(hazard_rows.delete().where(hazard_rows.c.submission_id == submission_id))
+            conn.execute(submissions.delete().where(submissions.c.id == submission_id,
+                                                    submissions.c.finalized == sa.false()))
+
     def unfinalized(self) -> list[dict]:
         """Submissions recorded by a run that stopped before taking their original out of the inbox."""
-        q = (sa.select(submissions.c.id, submissions.c.county, submissions.c.file_name, submissions.c.sha256)
+        q = (sa.select(submissions.c.id, submissions.c.county, submissions.c.file_name, submissions.c.sha256,
+                       submissions.c.kept_at)
              .where(submissions.c.finalized == sa.false()).order_by(submissions.c.id))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]

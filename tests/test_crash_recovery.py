@@ -392,3 +392,30 @@ def test_killed_while_taking_out_an_original_that_was_just_replaced(tmp_path, wh
     out = json.loads(proc.stdout)
     assert [f["outcome"] for f in out["files"]] == ["accepted"]
 
+
+
+@pytest.mark.parametrize("failpoint", ["after_report:1", "after_record:1", "after_reject_keep:1"])
+def test_killed_while_rejecting_a_file_it_could_not_read_the_rejection_is_recorded_once(tmp_path, failpoint):
+    """A file in a folder that is no configured county is moved to rejected/ as it is (nothing to copy):
+    wherever the run dies, the next one leaves exactly one finalized rejection, the file and one report."""
+    from hazardnet.store import Store
+
+    home = tmp_path / "home"
+    fill_inbox(home, {"未知县/台账.xlsx": GOOD.read_bytes()})
+    killed = run_ingest(home, failpoint=failpoint)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    finished = run_ingest(home)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+
+    store = Store(load_settings(home).database_url)
+    try:
+        subs = store.submissions_frame()
+        assert store.unfinalized() == []
+    finally:
+        store.dispose()
+    assert list(subs["outcome"]) == ["rejected"] and bool(subs["finalized"].iloc[0])
+    rejected = home / "inbox" / "未知县" / "rejected"
+    kept = sorted(p.name for p in rejected.iterdir())
+    assert kept == sorted(["台账.xlsx", f"台账{REPORT_SUFFIX}"])
+    assert sha(rejected / "台账.xlsx") == sha(GOOD) and subs["kept_at"].iloc[0] == str(rejected / "台账.xlsx")
+    assert not (home / "inbox" / "未知县" / "台账.xlsx").exists()
