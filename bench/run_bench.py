@@ -173,8 +173,20 @@ def child_ephemeral_startup(_: str) -> None:
     server.stop()
 
 
+def child_bulletin_home(home: str, counties: str) -> None:
+    """Set up (not timed) a home for the bulletin variants: ingest its registers, write its directory."""
+    from hazardnet.intake import ingest
+    from hazardnet.sample_data import sample_customers, write_directory
+    from hazardnet.settings import load_settings
+
+    settings = load_settings(home)
+    ingest(settings, AS_OF)
+    names = counties.split(",")
+    write_directory(settings.directory_file, names, sample_customers(names))
+
+
 CHILDREN = {"engine": child_engine, "naive": child_naive, "floor": child_floor,
-            "ephemeral_startup": child_ephemeral_startup}
+            "ephemeral_startup": child_ephemeral_startup, "bulletin_home": child_bulletin_home}
 
 
 # ---- measuring -----------------------------------------------------------------------------------
@@ -294,6 +306,11 @@ def measure(key: str, label: str, cmd: list[str], env: dict[str, str], server_pg
                 pass
     try:  # `hazardnet ingest --json` prints the run's result
         result = json.loads(out_path.read_text("utf-8"))
+        if "deliveries" in result:  # `hazardnet bulletin --json`
+            statuses: dict[str, int] = {}
+            for d in result["deliveries"]:
+                statuses[d["status"]] = statuses.get(d["status"], 0) + 1
+            info.update(deliveries=statuses)
         outcomes: dict[str, int] = {}
         for f in result["files"]:
             outcomes[f["outcome"]] = outcomes.get(f["outcome"], 0) + 1
@@ -315,6 +332,11 @@ def measure(key: str, label: str, cmd: list[str], env: dict[str, str], server_pg
 
 def child_cmd(kind: str, *args: str) -> list[str]:
     return [PY, str(Path(__file__).resolve()), "--child", kind, *args]
+
+
+def bulletin_cmd(home: Path) -> list[str]:
+    return [str(ROOT / ".venv" / "bin" / "hazardnet"), "bulletin", "--month", AS_OF.strftime("%Y-%m"), "--home",
+            str(home), "--as-of", AS_OF.isoformat(), "--resend", "--json"]
 
 
 def cli_cmd(home: Path) -> list[str]:
@@ -396,7 +418,10 @@ def main() -> None:
     ap.add_argument("--no-naive", action="store_true", help="skip the naive pandas/openpyxl variant")
     ap.add_argument("--eph-reruns", action="store_true", help="also time the re-runs on the ephemeral server")
     ap.add_argument("--big-naive", action="store_true", help="also time the naive variant on the big register")
-    ap.add_argument("--only", help="comma-separated variant keys to run (a,a-eph,b,c,d,big)")
+    ap.add_argument("--only", help="comma-separated variant keys to run (a,a-eph,b,c,d,big,f)")
+    ap.add_argument("--bulletin-counties", type=int, default=40,
+                    help="counties in the bulletin variants f/f1 (each: a government, a supply company and "
+                         "its customers as recipients)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -445,17 +470,30 @@ def main() -> None:
     if want("c") and not args.no_naive:
         home = make_home(out, template, "c", "main", names)
         run("c", "naive: pandas.read_excel (openpyxl) + concat + to_excel", child_cmd("naive", str(home), str(home / "naive.xlsx")))
-    if want("a") and not args.no_server:
+    if (want("a") or want("f")) and not args.no_server:
         with PrefectServer(env, out / "prefect-server.log") as server:
             senv = {"PREFECT_API_URL": server.url}
             home = make_home(out, template, "a-warm", "new", names[:1])  # warm the server up
             measure("warm-up", "(flow run to warm up the server, not counted)", cli_cmd(home), {**env, **senv})
-            home = make_home(out, template, "a", "main", names)
-            run("a", "hazardnet ingest, running Prefect server", cli_cmd(home), senv, server=server)
-            drop_new_file(template, home)
-            run("e1", "hazardnet ingest re-run, one new file", cli_cmd(home), senv, server=server)
-            run("e0", "hazardnet ingest re-run, nothing new", cli_cmd(home), senv, server=server)
-            if want("big"):
+            if want("a"):
+                home = make_home(out, template, "a", "main", names)
+                run("a", "hazardnet ingest, running Prefect server", cli_cmd(home), senv, server=server)
+                drop_new_file(template, home)
+                run("e1", "hazardnet ingest re-run, one new file", cli_cmd(home), senv, server=server)
+                run("e0", "hazardnet ingest re-run, nothing new", cli_cmd(home), senv, server=server)
+            if want("f"):
+                fc = names[:args.bulletin_counties]
+                home = make_home(out, template, "f", "main", fc)
+                for folder in (home / "inbox").iterdir():
+                    if folder.is_dir() and folder.name not in fc:
+                        shutil.rmtree(folder)
+                measure("f-setup", "(bulletin home: ingest + directory, not counted)",
+                        child_cmd("bulletin_home", str(home), ",".join(fc)), env)
+                for key, workers, label in (("f1", "1", "threads only (HAZARDNET_WORKERS=1)"),
+                                            ("f", "2", "workbooks in 2 worker processes")):
+                    run(key, f"hazardnet bulletin, {len(fc)} counties, server: {label}", bulletin_cmd(home),
+                        {**senv, "HAZARDNET_WORKERS": workers}, server=server)
+            if want("big") and want("a"):
                 home = make_home(out, template, "big-a", "big", big_home_counties)
                 run("big-a", f"big register ({args.big_rows:,} rows): hazardnet ingest, server", cli_cmd(home), senv,
                     server=server)
@@ -496,6 +534,9 @@ def report(m: dict[str, Measure], params: dict, machine: str, out: Path) -> None
     ]
     lines += ["", "| ratio | value | target |", "| --- | ---: | --- |"]
     lines += [f"| {k} | {v} | {t} |" for k, v, t in ratios]
+    if "f" in m and "f1" in m:
+        lines.append(f"| f/f1 (bulletin: worker processes / threads only) | {ratio(m['f'], m['f1'])} | "
+                     "(write independent workbooks in parallel) |")
     for key in ("big-a", "big-b"):
         if key in m:
             lines.append(f"| peak memory {key} | {m[key].peak_rss / GIB:.2f} GiB | < 1 GiB |")

@@ -23,7 +23,9 @@ from .workbook_reader import exit_with_parent
 
 log = logging.getLogger(__name__)
 
-START_AFTER = 8  # workbooks expected before worker processes are worth starting
+# Workbooks expected before worker processes are worth starting (bench/run_bench.py --only f, 2 cores: with
+# 62 recipients of small registers they cost 1.1 s more than threads alone; 242 recipients −6 %, 602 −18 %)
+START_AFTER = 100
 
 T = TypeVar("T")
 
