@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from openpyxl.utils import get_column_letter
+from xlsxwriter.utility import xl_col_to_name  # (openpyxl would cost 50 ms of import for this)
 
 ERROR = "error"
 WARNING = "warning"
@@ -33,7 +33,7 @@ class Finding:
 
 def cell_ref(row0: int, col0: int) -> str:
     """Excel reference of a 0-based (row, column)."""
-    return f"{get_column_letter(col0 + 1)}{row0 + 1}"
+    return f"{xl_col_to_name(col0)}{row0 + 1}"
 
 
 def file_finding(message: str, *, sheet: str = "", level: str = ERROR) -> Finding:
