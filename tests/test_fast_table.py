@@ -60,3 +60,51 @@ def test_empty_table_and_fallback_without_constant_memory(tmp_path):
     ws = wb.add_worksheet()
     assert write_table_fast(wb, ws, Formats(wb), ["a", "b"], [[1, "x"], [None, dt.date(2026, 1, 1)]]) == 2
     wb.close()
+
+
+def _texts(path) -> dict[str, str]:
+    """The text of every string cell as stored (shared or inline, "_xHHHH_" escapes kept: openpyxl decodes
+    them in shared strings only, Excel in both)."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(path) as z:
+        shared = [] if "xl/sharedStrings.xml" not in z.namelist() else [
+            "".join(t.text or "" for t in si.iter(f"{{{ns['m']}}}t"))
+            for si in ET.fromstring(z.read("xl/sharedStrings.xml")).findall("m:si", ns)]
+        sheet = ET.fromstring(z.read("xl/worksheets/sheet1.xml"))
+    texts = {}
+    for c in sheet.iter(f"{{{ns['m']}}}c"):
+        if c.get("t") == "s":
+            texts[c.get("r")] = shared[int(c.find("m:v", ns).text)]
+        elif c.get("t") == "inlineStr":
+            texts[c.get("r")] = "".join(t.text or "" for t in c.iter(f"{{{ns['m']}}}t"))
+    return texts
+
+
+def _cells(path) -> list[list[tuple]]:
+    """Every cell as Excel shows it: value (text as stored), type and the whole style."""
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path).active
+    texts = _texts(path)
+    return [[(c.coordinate, texts.get(c.coordinate, c.value), c.data_type, c.number_format, c.font.b,
+              c.font.color and c.font.color.rgb, c.fill.fgColor.rgb, c.alignment.wrap_text, c.alignment.horizontal,
+              c.border.left.style) for c in row] for row in ws.iter_rows()]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_shared_strings_give_the_same_cells_as_write_table(tmp_path, seed):
+    """With shared_strings each distinct text is stored once (smaller sheet, less to compress); the cells
+    are those write_table writes inline — values, types, styles — and the other parts are unchanged."""
+    rng = random.Random(seed)
+    rows = [[rng.choice(AWKWARD) for _ in range(6)] for _ in range(300)] + [[v] * 3 for v in AWKWARD]
+    flags = [rng.random() < 0.3 for _ in rows]
+    kw = dict(wrap_cols=[1, 3], page_header="标题", widths=[8, 30, 12])
+    _book(tmp_path / "slow.xlsx", write_table, rows, highlight=iter(flags), **kw)
+    n, parts = _book(tmp_path / "sst.xlsx", write_table_fast, rows, highlight=iter(flags), shared_strings=True, **kw)
+    assert n == len(rows)
+    assert "xl/sharedStrings.xml" in parts and b't="s"' in parts["xl/worksheets/sheet1.xml"]
+    assert _cells(tmp_path / "sst.xlsx") == _cells(tmp_path / "slow.xlsx")
+    assert sum(1 for v in _texts(tmp_path / "slow.xlsx").values() if v) > 1000  # the comparison saw the text
+

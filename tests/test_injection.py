@@ -229,19 +229,28 @@ RICH_XML_TRAP = '<r><t>x</t></r></is></c><c r="B2"><f>1+1</f></c><c><is><r><t>y<
 
 
 @pytest.mark.parametrize("constant_memory", [True, False], ids=["constant-memory", "in-memory"])
-@pytest.mark.parametrize("writer", ["write_table", "write_table_fast"])
-def test_text_shaped_like_rich_string_xml_cannot_inject_cells(tmp_path, writer, constant_memory):
-    # xlsxwriter copies text of the form "<r>…</r>" into the sheet as raw rich-string XML
+@pytest.mark.parametrize("writer", ["write_table", "write_table_fast", "write_table_fast+shared_strings"])
+@pytest.mark.parametrize("prefix", ["", "\x01"], ids=["raw", "behind-a-control-character"])
+def test_text_shaped_like_rich_string_xml_cannot_inject_cells(tmp_path, writer, constant_memory, prefix):
+    # xlsxwriter copies text of the form "<r>…</r>" into the sheet (or the shared-string table) as raw
+    # rich-string XML; a control character in front is removed by clean_text, which must not open the door
+    import functools
+
     import openpyxl
 
     from hazardnet import fast_table, workbook_style
 
-    write = getattr(fast_table if writer == "write_table_fast" else workbook_style, writer)
+    name, _, shared = writer.partition("+")
+    write = getattr(fast_table if name == "write_table_fast" else workbook_style, name)
+    if shared:
+        write = functools.partial(write, shared_strings=True)
     path = tmp_path / "t.xlsx"
     with workbook_style.atomic_workbook(path, constant_memory=constant_memory) as wb:
         ws = wb.add_worksheet("t")
-        write(wb, ws, workbook_style.Formats(wb), ["描述", "数"], [["前", 1], [RICH_XML_TRAP, "后"], ["末", 2]])
+        write(wb, ws, workbook_style.Formats(wb), ["描述", "数"],
+              [["前", 1], [prefix + RICH_XML_TRAP, "后"], ["末", 2], [RICH_XML_TRAP[:3] + "正常</r>", "尾"]])
     ws = openpyxl.load_workbook(path)["t"]
     assert ws["A3"].value == RICH_XML_TRAP and ws["A3"].data_type == "s"
-    assert [ws["B2"].value, ws["B3"].value, ws["A4"].value] == [1, "后", "末"]
+    assert [ws["B2"].value, ws["B3"].value, ws["A4"].value, ws["B5"].value] == [1, "后", "末", "尾"]
+    assert ws["A5"].value == "<r>正常</r>"
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
