@@ -124,15 +124,9 @@ def content_hash(df: pd.DataFrame, as_of: dt.date) -> str:
 
 
 def write_register_workbook(path: Path, df: pd.DataFrame, *, title: str, constant_memory: bool = True) -> Path:
-    """Write a register frame (from current_register) as a print-ready workbook with sheet 隐患台账."""
-    wrap_cols = [i for i, n in enumerate(["county", *[f.name for f in REGISTER_FIELDS]]) if n in WRAP_FIELDS]
-    with atomic_workbook(path, constant_memory=constant_memory) as wb:
-        fmts = Formats(wb)
-        ws = wb.add_worksheet("隐患台账")
-        write_table_fast(wb, ws, fmts, CONSOLIDATED_HEADERS, register_rows(df), widths=column_widths(),
-                         wrap_cols=wrap_cols, highlight=(bool(x) for x in df["overdue"]) if len(df) else None,
-                         page_header=title, shared_strings=SHARED_STRINGS)
-    return path
+    """Write a register frame (from current_register) as the consolidated register's workbook."""
+    return write_sheet_workbook(path, list(register_rows(df)), [bool(x) for x in df["overdue"]] if len(df) else [],
+                                title=title, constant_memory=constant_memory)
 
 
 def write_sheet_workbook(path: Path, rows: list[list], overdue: list[bool], *, title: str,

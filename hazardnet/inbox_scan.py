@@ -16,6 +16,7 @@ from .settings import Settings
 REJECTED_DIR = "rejected"
 REPORT_SUFFIX = "_问题报告.xlsx"
 ASIDE_PREFIX = ".hazardnet-removing-"  # an original renamed aside while it is checked and deleted
+INGEST_LOCK = "hazardnet"  # the home lock an ingest run holds (intake.ingest_lock)
 STAGING_DIR = ".staging"  # private snapshots of the files being ingested (Intake.staging)
 
 
@@ -107,7 +108,7 @@ def up_to_date_register(settings: Settings, as_of: dt.date) -> Path | None:
     path = settings.consolidated_path
     try:
         # the lock of `intake.ingest_lock`, tried once
-        with home_lock(settings.home, "hazardnet", timeout_s=0, busy=_Busy()):
+        with home_lock(settings.home, INGEST_LOCK, timeout_s=0, busy=_Busy()):
             if scan_inbox(settings, settled_only=False) or leftovers(settings) or not path.is_file():
                 return None
             store = Store(settings.database_url)

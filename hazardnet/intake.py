@@ -25,7 +25,7 @@ from pathlib import Path
 from .findings import Finding, file_finding, has_errors
 from .home_lock import home_lock
 # finding the files lives in `inbox_scan` (no pandas there); re-exported here for existing imports
-from .inbox_scan import (ASIDE_PREFIX, REJECTED_DIR, REPORT_SUFFIX, InboxFile, ensure_inbox,  # noqa: F401
+from .inbox_scan import (ASIDE_PREFIX, INGEST_LOCK, REJECTED_DIR, REPORT_SUFFIX, InboxFile, ensure_inbox,  # noqa: F401
                          is_ignorable, is_settled, scan_inbox)
 from . import register_check
 from .register_check import CheckPool, check_in_parser
@@ -78,7 +78,7 @@ class IngestResult:
 
 def ingest_lock(settings: Settings, timeout_s: float = 600.0):
     """One ingest at a time per home folder (a schedule overlapping a manual run waits its turn)."""
-    return home_lock(settings.home, "hazardnet", timeout_s=timeout_s,
+    return home_lock(settings.home, INGEST_LOCK, timeout_s=timeout_s,
                      busy=IntakeError("另一个导入任务仍在运行，本次未执行，请稍后重试。"))
 
 
