@@ -367,7 +367,8 @@ class PrefectServer:
         self.logfh = open(self.log, "wb")
         self.proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "prefect"), "server", "start", "--host",
                                       "127.0.0.1", "--port", str(self.port)], env=self.env, stdout=self.logfh,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                     cwd=ROOT)  # the project's prefect.toml (server settings) applies
         while time.perf_counter() - t0 < 180:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"prefect server exited ({self.proc.returncode}); see {self.log}")

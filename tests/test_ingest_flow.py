@@ -15,7 +15,13 @@ from .conftest import DATA, drop, harness_env
 
 
 def read_back(flow_run_id):
-    """Flow run, its task runs and its artifacts, as the Prefect UI would show them."""
+    """Flow run, its task runs and its artifacts, as the Prefect UI would show them.
+
+    The server records task runs from the client's events in batches, at least once a second (prefect.toml):
+    read until every task run is in a final state and two reads 1.5 s apart agree, as the UI would show it.
+    """
+    import time
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 
@@ -27,7 +33,18 @@ def read_back(flow_run_id):
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
             return run, tasks, arts
 
-    return asyncio.run(fetch())
+    def seen(tasks):
+        return sorted((str(t.id), t.state_type, t.run_count) for t in tasks)
+
+    got = asyncio.run(fetch())
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        again = asyncio.run(fetch())
+        if seen(again[1]) == seen(got[1]) and all(t.state and t.state.is_final() for t in again[1]):
+            return again
+        got = again
+    return got
 
 
 def test_ingest_flow_run_tells_its_story(prefect_harness, settings, as_of):
@@ -77,3 +94,13 @@ def test_cli_ingest_on_a_home_that_does_not_exist_yet_sets_it_up(prefect_harness
     out = json.loads(proc.stdout)
     assert out["files"] == [] and Path(out["consolidated"]).exists()
     assert (home / "inbox" / "格尔木市").is_dir() and (home / "outbox").is_dir()
+
+
+def test_project_prefect_settings_batch_the_task_run_recorder():
+    """prefect.toml in the checkout: the server started here records task runs in batches (bench/README)."""
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_SERVICES_")}
+    code = ("from prefect.settings import get_current_settings as g; r = g().server.services.task_run_recorder; "
+            "print(r.batch_size, r.read_batch_size, r.flush_interval)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["200", "50", "1.0"], out.stderr
