@@ -22,7 +22,10 @@ import xlsxwriter
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from . import parallel_zip
 from .failpoints import checkpoint
+
+parallel_zip.install()  # big sheets are deflated on every core (see parallel_zip)
 
 FONT = "宋体"
 DATE_FORMAT = "yyyy-mm-dd"
