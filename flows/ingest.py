@@ -91,15 +91,18 @@ def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
     try:
         with ingest_lock(settings), WorkbookReaderPool(settings) as reader:
             intake = Intake(settings, store, day, reader)
-            futures = []
-            for items in group_by_county(waiting_files(settings)).values():
-                previous = None  # a county's files go in the order they arrived
-                for item in items:
-                    previous = ingested_workbook.submit(intake, item, item.county, item.path.name,
-                                                        wait_for=[previous] if previous else None)
-                    futures.append(previous)
-            wait(futures)
-            outcomes = [f.result() for f in futures]
+            try:
+                futures = []
+                for items in group_by_county(waiting_files(settings)).values():
+                    previous = None  # a county's files go in the order they arrived
+                    for item in items:
+                        previous = ingested_workbook.submit(intake, item, item.county, item.path.name,
+                                                            wait_for=[previous] if previous else None)
+                        futures.append(previous)
+                wait(futures)
+                outcomes = [f.result() for f in futures]
+            finally:
+                intake.close()  # the register check workers of a big run stop now, not when collected
             path, rewritten = consolidated_register(store, settings, day)
         result = IngestResult([o for o in outcomes if o.outcome != "skipped"], path, rewritten)
         publish_ingest_artifacts(result)
