@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.schedules import Cron
@@ -23,13 +23,12 @@ from hazardnet.monthly_bulletin import (BulletinRun, Period, bulletin_lock, bull
                                         deliver_bulletin, failed_record, failure_summary, prepare_bulletin,
                                         send_rejection_reports, undelivered)
 from hazardnet.recipient_directory import DirectoryResult, Recipient, load_directory
-from hazardnet.settings import Settings, load_settings, today
+from hazardnet.settings import DEFAULT_MAIL_RETRY_DELAYS, Settings, load_settings, today
 from hazardnet.store import Store
 from hazardnet.workbook_writers import WorkbookWriters
 
 from .artifacts import publish_markdown, publish_table
 
-DEFAULT_RETRY_DELAYS = (10, 60, 300)  # seconds between attempts on a temporary SMTP error
 STATUS_ZH = {"sent": "已发送", "written": "已写入 .eml", "skipped": "未发送（无需发送）", "failed": "失败"}
 
 
@@ -41,12 +40,16 @@ class UndeliveredBulletins(Exception):
         self.result = result
 
 
-def retry_delays() -> list[float]:
-    """Back-off between SMTP attempts; HAZARDNET_MAIL_RETRY_DELAYS="10,60,300" overrides (tests use 0)."""
-    text = os.environ.get("HAZARDNET_MAIL_RETRY_DELAYS")
-    if text:
-        return [float(x) for x in text.replace("，", ",").split(",") if x.strip()]
-    return list(DEFAULT_RETRY_DELAYS)
+def retry_delays(settings: Settings | None = None) -> list[float]:
+    """Back-off between SMTP attempts: settings.mail_retry_delays (HAZARDNET_MAIL_RETRY_DELAYS="10,60,300";
+    tests use 0). Without `settings`, those of the environment."""
+    return list((settings or load_settings()).mail_retry_delays)
+
+
+def with_mail_retries(mail_task: Task, settings: Settings) -> Task:
+    """`mail_task` retried on temporary SMTP errors with the back-off of `settings`, one retry per delay."""
+    delays = retry_delays(settings)
+    return mail_task.with_options(retries=len(delays), retry_delay_seconds=delays)
 
 
 def mail_transport(settings: Settings) -> Transport:
@@ -78,13 +81,14 @@ def delivered_bulletin(run: BulletinRun, recipient: Recipient, transport: Transp
     return deliver_bulletin(run, recipient, transport)
 
 
-@task(name="邮寄退回报告", cache_policy=NO_CACHE, retries=len(DEFAULT_RETRY_DELAYS),
-      retry_delay_seconds=list(DEFAULT_RETRY_DELAYS))
+@task(name="邮寄退回报告", cache_policy=NO_CACHE, retries=len(DEFAULT_MAIL_RETRY_DELAYS),
+      retry_delay_seconds=list(DEFAULT_MAIL_RETRY_DELAYS))
 def rejection_emails(settings: Settings, store: Store, ingest_result) -> list[dict]:
     """Mail every rejected register's error report to its county's supply company (once each).
 
     Temporary server errors are retried with back-off; the last attempt reports them as failed
-    deliveries instead of failing, so a mail problem never fails the ingest run itself.
+    deliveries instead of failing, so a mail problem never fails the ingest run itself. The decorator's
+    back-off is the default one; `with_mail_retries(rejection_emails, settings)` follows the settings.
     """
     from prefect.context import TaskRunContext
 
@@ -144,7 +148,7 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
             with WorkbookWriters(settings.workers, len(directory.recipients)) as writers:
                 run = bulletin_run(settings, store, period, day, resend, writers)
                 transport = mail_transport(settings)
-                send = delivered_bulletin.with_options(retries=len(retry_delays()), retry_delay_seconds=retry_delays())
+                send = with_mail_retries(delivered_bulletin, settings)
                 futures = [send.submit(run, r, transport, f"{r.county_label} {r.org_name}")
                            for r in directory.recipients]
                 wait(futures)

@@ -6,6 +6,11 @@ subject and sender name as RFC 2047 encoded words, the attachment's Chinese file
 prefecture's time zone). Both transports carry those same bytes: `EmlFileTransport` writes them to
 an .eml file under outbox/mail/, `SmtpTransport` hands them to an SMTP server through yagmail.
 
+TLS: with "starttls" (the default) and "ssl" the server's certificate is verified, and its name must match
+HAZARDNET_SMTP_HOST, against the system's CA store, or against HAZARDNET_SMTP_CA_FILE (a PEM file: an internal
+CA). yagmail passes `smtp_starttls={"context": ...}` to `smtplib.SMTP.starttls` and its extra keyword
+arguments to `smtplib.SMTP_SSL`; left to themselves both would use an unverifying context.
+
 Transports report per address: `Receipt.accepted`, `.refused` (permanent, 5xx) and `.deferred`
 (temporary, 4xx). A failure of the whole transaction raises `TemporaryMailError` (worth retrying:
 connection dropped, 421/451…) or `PermanentMailError` (not worth it: login refused, 5xx on DATA).
@@ -173,6 +178,44 @@ class EmlFileTransport:
 
 
 # ---- the SMTP transport -------------------------------------------------------------------------
+# OpenSSL's verify codes (X509_V_ERR_*) in words for the operator
+_CERT_PROBLEMS = {
+    9: "证书尚未生效",
+    10: "证书已过期",
+    18: "证书是自签名证书",
+    19: "证书链的根证书是自签名证书，不在受信任的 CA 中",
+    20: "签发证书的 CA 不在受信任的 CA 中",
+    21: "无法验证证书的签发者",
+    62: "证书上的服务器名称与 HAZARDNET_SMTP_HOST 不符",
+    64: "证书上的 IP 地址与 HAZARDNET_SMTP_HOST 不符",
+}
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """A client context that verifies the server's certificate and name: against `ca_file` (PEM) when given,
+    otherwise against the system's CA store."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except FileNotFoundError:
+        raise PermanentMailError(f"HAZARDNET_SMTP_CA_FILE 指定的 CA 证书文件 {ca_file} 不存在。") from None
+    except (ssl.SSLError, OSError, ValueError):
+        raise PermanentMailError(f"HAZARDNET_SMTP_CA_FILE 指定的文件 {ca_file} 无法读取或不是 PEM 格式的 CA 证书。") from None
+
+
+def certificate_problem(where: str, exc: ssl.SSLCertVerificationError, ca_file: Path | None) -> str:
+    """The operator's sentence for a server certificate that failed verification."""
+    problem = _CERT_PROBLEMS.get(exc.verify_code, f"错误代码 {exc.verify_code}")
+    if exc.verify_code in (62, 64):
+        hint = "请把 HAZARDNET_SMTP_HOST 设为证书上的服务器名称。"
+    elif ca_file is not None:
+        hint = f"请确认 HAZARDNET_SMTP_CA_FILE（{ca_file}）是签发该服务器证书的 CA 证书。"
+    else:
+        hint = "如该服务器使用内部 CA 签发的证书，请用 HAZARDNET_SMTP_CA_FILE 指定该 CA 证书文件（PEM 格式）。"
+    return f"邮件服务器 {where} 的证书未通过验证（{problem}），邮件未发送。{hint}"
+
+
 def _answer(code: int, text: bytes | str) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -199,6 +242,8 @@ class SmtpTransport:
         if self.user and self._password is None:
             raise PermanentMailError("已配置 HAZARDNET_SMTP_USER，但没有密码：请设置 HAZARDNET_SMTP_PASSWORD "
                                      "或用 HAZARDNET_SMTP_PASSWORD_BLOCK 指定 Prefect Secret 块。")
+        self.ca_file = settings.smtp_ca_file
+        self._tls_context: ssl.SSLContext | None = None  # built on first use: a bad CA file fails each delivery
 
     def __repr__(self) -> str:  # never show the password
         return f"SmtpTransport({self.user or '-'}@{self.host}:{self.port}, {self.security})"
@@ -206,11 +251,15 @@ class SmtpTransport:
     def _client(self):
         import yagmail
 
+        if self._tls_context is None and self.security != "none":
+            self._tls_context = tls_context(self.ca_file)
+        tls = {"context": self._tls_context}
         return yagmail.SMTP(
             user=self.user or "", password=self._password, host=self.host, port=self.port,
-            smtp_ssl=self.security == "ssl", smtp_starttls=self.security == "starttls",
+            smtp_ssl=self.security == "ssl", smtp_starttls=tls if self.security == "starttls" else False,
             smtp_skip_login=not self.user, soft_email_validation=False,
             timeout=self.timeout, local_hostname=self.local_hostname,
+            **(tls if self.security == "ssl" else {}),  # yagmail hands these to smtplib.SMTP_SSL
         )
 
     def deliver(self, mail: OutgoingMail, recipients: Sequence[str]) -> Receipt:
@@ -233,6 +282,9 @@ class SmtpTransport:
             answer = _answer(exc.smtp_code, exc.smtp_error)
             cls = TemporaryMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
             raise cls(f"邮件服务器 {where} 拒收邮件：{answer}") from None
+        except smtplib.SMTPNotSupportedError as exc:  # the server offers no STARTTLS (or no AUTH): configuration
+            missing = "STARTTLS 加密" if "STARTTLS" in str(exc) else "登录（AUTH）"
+            raise PermanentMailError(f"邮件服务器 {where} 不支持{missing}，请检查 HAZARDNET_SMTP_SECURITY 与端口。") from None
         except smtplib.SMTPServerDisconnected as exc:
             if isinstance(exc.__context__, TimeoutError):  # a slow server, not a dropped line: say so
                 raise TemporaryMailError(f"邮件服务器 {where} 超过 {self.timeout:g} 秒没有应答（Timeout），"
@@ -240,6 +292,8 @@ class SmtpTransport:
             raise TemporaryMailError(f"与邮件服务器 {where} 的连接中断，邮件未确认送达。") from None
         except UnicodeError:
             raise PermanentMailError(f"登录邮件服务器 {where} 失败：用户名或密码含有服务器不支持的字符。") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise PermanentMailError(certificate_problem(where, exc, self.ca_file)) from None
         except ssl.SSLError as exc:
             raise PermanentMailError(f"与邮件服务器 {where} 建立加密连接失败（{exc.reason}），"
                                      f"请检查 HAZARDNET_SMTP_SECURITY 与端口。") from None

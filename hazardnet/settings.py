@@ -4,17 +4,19 @@ home folder, and defaults that run with no configuration at all."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.vocab import DEFAULT_COUNTIES, DEFAULT_SEVERITIES, PREFECTURE
 
 CONFIG_FILE = "hazardnet.toml"
+DEFAULT_MAIL_RETRY_DELAYS = (10.0, 60.0, 300.0)  # seconds between attempts on a temporary SMTP error
 _home_hint: str | None = None  # the home passed to load_settings, so its hazardnet.toml is read
 
 
@@ -65,8 +67,27 @@ class Settings(BaseSettings):
     smtp_password_block: str | None = None  # name of a Prefect Secret block holding the password
     smtp_security: Literal["ssl", "starttls", "none"] = "starttls"
     smtp_timeout_s: float = 30.0
+    # PEM file of the CA that signed the server's certificate (an internal CA); None: the system's CA store.
+    # The certificate is verified for "ssl" and "starttls" either way.
+    smtp_ca_file: Path | None = None
+    # seconds between attempts on a temporary SMTP error, one retry per entry: env "10,60,300" (or a JSON list)
+    mail_retry_delays: Annotated[list[Annotated[float, Field(ge=0)]], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_MAIL_RETRY_DELAYS))
     mail_from: str = "yongdian-anquan@haixi.example.cn"
     mail_from_name: str = "国网海西供电公司营销部"
+
+    @field_validator("mail_retry_delays", mode="before")
+    @classmethod
+    def _comma_separated_delays(cls, value: Any) -> Any:
+        """Text from the environment: "10,60,300" (a full-width comma too) or a JSON list ("[]": no retries);
+        an empty variable keeps the default."""
+        if isinstance(value, str):
+            if not value.strip():
+                return list(DEFAULT_MAIL_RETRY_DELAYS)
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [x.strip() for x in value.replace("，", ",").split(",") if x.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

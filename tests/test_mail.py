@@ -156,3 +156,31 @@ def test_settings_from_environment_select_smtp(monkeypatch, tmp_path):
     transport = make_transport(s)
     assert isinstance(transport, SmtpTransport) and transport.port == 2525
     assert build_message(s, to=["x@y.cn"], subject="测试", body="正文").envelope_from == "tongbao@haixi.example.cn"
+
+
+@pytest.mark.parametrize("text, delays", [("0,0,0", [0, 0, 0]), ("5， 30", [5, 30]), ("[1.5, 2]", [1.5, 2]),
+                                          ("[]", []), ("", [10, 60, 300])])
+def test_mail_retry_delays_from_the_environment_drive_the_task_retries(monkeypatch, tmp_path, text, delays):
+    from flows.bulletin import delivered_bulletin, retry_delays, with_mail_retries
+
+    monkeypatch.setenv("HAZARDNET_MAIL_RETRY_DELAYS", text)
+    s = load_settings(tmp_path)
+    assert s.mail_retry_delays == delays and retry_delays(s) == delays
+    send = with_mail_retries(delivered_bulletin, s)  # what the bulletin flow submits
+    assert send.retries == len(delays) and list(send.retry_delay_seconds or []) == delays
+    assert delivered_bulletin.retries == 0  # the task itself is not changed
+
+
+def test_mail_retry_delays_default_file_and_bad_values(monkeypatch, tmp_path):
+    from pydantic import ValidationError
+
+    monkeypatch.delenv("HAZARDNET_MAIL_RETRY_DELAYS", raising=False)
+    assert load_settings(tmp_path).mail_retry_delays == [10, 60, 300]
+    (tmp_path / "hazardnet.toml").write_text('mail_retry_delays = "2,4"\n', encoding="utf-8")
+    assert load_settings(tmp_path).mail_retry_delays == [2, 4]
+    (tmp_path / "hazardnet.toml").write_text("mail_retry_delays = [3]\n", encoding="utf-8")
+    assert load_settings(tmp_path).mail_retry_delays == [3]
+    for bad in ("-1", "10,abc"):
+        monkeypatch.setenv("HAZARDNET_MAIL_RETRY_DELAYS", bad)
+        with pytest.raises(ValidationError, match="mail_retry_delays"):
+            load_settings(tmp_path)
