@@ -107,9 +107,9 @@ def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
         result = IngestResult([o for o in outcomes if o.outcome != "skipped"], path, rewritten)
         publish_ingest_artifacts(result)
         if any(f.outcome == "rejected" for f in result.files):
-            from .bulletin import rejection_emails  # county contacts get the report without opening the share
+            from .bulletin import rejection_emails, with_mail_retries  # county contacts get the report
 
-            rejection_emails(settings, store, result)
+            with_mail_retries(rejection_emails, settings)(settings, store, result)
         return result.as_json()
     finally:
         store.dispose()

@@ -18,7 +18,7 @@ from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 
 from .artifacts import publish_markdown, publish_table
-from .bulletin import mail_transport, retry_delays
+from .bulletin import mail_transport, with_mail_retries
 
 
 @task(name="查找应预警隐患", cache_policy=NO_CACHE)
@@ -38,12 +38,6 @@ def warning_delivery(ledger: DeliveryLedger, transport: Transport, settings: Set
                      warnings: list[HazardWarning], as_of: dt.date, name: str) -> dict:
     """Mail one recipient the warnings it has not had yet."""
     return send_warnings(ledger, transport, settings, recipient, warnings, as_of).as_json()
-
-
-def with_mail_retries(mail_task):
-    """The task with the bulletin's back-off on temporary SMTP errors (HAZARDNET_MAIL_RETRY_DELAYS)."""
-    delays = retry_delays()
-    return mail_task.with_options(retries=len(delays), retry_delay_seconds=delays)
 
 
 def outcome(recipient: Recipient, future) -> dict:
@@ -88,7 +82,7 @@ def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
         if warnings:
             ledger, transport = DeliveryLedger(store), mail_transport(settings)
             with bulletin_lock(settings):  # one sender at a time per home, whatever it sends
-                send = with_mail_retries(warning_delivery)
+                send = with_mail_retries(warning_delivery, settings)
                 futures = [(r, send.submit(ledger, transport, settings, r, mine, day,
                                                        f"{r.county_label} {r.org_name}"))
                            for r, mine in plan(directory.recipients, warnings)]
