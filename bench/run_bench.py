@@ -443,8 +443,10 @@ def main() -> None:
     names = county_names(args.counties)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HAZARDNET_", "PREFECT_"))}
+    # Prefect's default log level (INFO), as in production: every task run's log lines go to the server
+    # (the variants' stdout/stderr go to bench/out/logs/)
     env.update(PREFECT_HOME=str(out / "prefect-home"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               DO_NOT_TRACK="1", PREFECT_LOGGING_LEVEL="WARNING", PYTHONPATH=str(ROOT), BENCH_LOGS=str(out / "logs"))
+               DO_NOT_TRACK="1", PYTHONPATH=str(ROOT), BENCH_LOGS=str(out / "logs"))
     env.pop("PREFECT_API_URL", None)
     machine = (f"{platform.node()}: {os.cpu_count()} CPUs ({_cpu_model()}), "
                f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GIB:.0f} GiB RAM, "
