@@ -20,8 +20,8 @@ from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 
 from .artifacts import publish_link, publish_table
-from .bulletin import mail_transport
-from .warnings import outcome, with_mail_retries
+from .bulletin import mail_transport, with_mail_retries
+from .warnings import outcome
 
 
 @task(name="读取季末台账", cache_policy=NO_CACHE)
@@ -52,7 +52,7 @@ def quarterly_deliveries(store: Store, settings: Settings, data: QuarterData,
         raise RuntimeError("没有可用的通讯录，无法发送季度汇总：" + "；".join(f.message for f in directory.findings))
     ledger, transport = DeliveryLedger(store), mail_transport(settings)
     with bulletin_lock(settings):
-        send = with_mail_retries(quarterly_mail)
+        send = with_mail_retries(quarterly_mail, settings)
         futures = [(r, send.submit(ledger, transport, settings, r, data, books, f"{r.county_label} {r.org_name}"))
                    for r in directory.recipients]
         return [outcome(r, f) for r, f in futures]
