@@ -64,6 +64,14 @@ def test_serve_registers_every_deployment_with_its_schedule(prefect_harness, set
     # schedules stay active after the serving process stopped (no pause on shutdown)
     after = {d.name: d for d, _ in asyncio.run(_deployments()) if d.name in EXPECTED}
     assert all(not d.paused for d in after.values())
+    # and the server now has the automation that marks runs of dead processes Crashed (tests/test_automations.py)
+    from prefect.automations import Automation
+
+    from flows.automations import CRASHED_RUNS
+
+    made = Automation.read(name=CRASHED_RUNS)
+    assert made.enabled
+    made.delete()  # the test server is shared: leave it as found
 
 
 def test_prefect_yaml_matches_the_served_deployments():
