@@ -18,7 +18,7 @@ from prefect.schedules import Cron
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from hazardnet.mail import Transport, make_transport
+from hazardnet.mail import PermanentMailError, Transport, make_transport
 from hazardnet.monthly_bulletin import (BulletinRun, Period, bulletin_lock, bulletin_result, default_as_of,
                                         deliver_bulletin, failed_record, failure_summary, prepare_bulletin,
                                         send_rejection_reports, undelivered)
@@ -58,7 +58,12 @@ def mail_transport(settings: Settings) -> Transport:
     if settings.smtp_host and settings.smtp_password is None and settings.smtp_password_block:
         from prefect.blocks.system import Secret
 
-        password = str(Secret.load(settings.smtp_password_block).get())
+        try:
+            password = str(Secret.load(settings.smtp_password_block).get())
+        except ValueError:  # Prefect's answer for a block name it does not know
+            raise PermanentMailError(
+                f"找不到 Prefect Secret 块“{settings.smtp_password_block}”（HAZARDNET_SMTP_PASSWORD_BLOCK）：请用 "
+                f"prefect block create secret 创建它，或改设 HAZARDNET_SMTP_PASSWORD。") from None
     return make_transport(settings, password)
 
 

@@ -184,3 +184,25 @@ def test_mail_retry_delays_default_file_and_bad_values(monkeypatch, tmp_path):
         monkeypatch.setenv("HAZARDNET_MAIL_RETRY_DELAYS", bad)
         with pytest.raises(ValidationError, match="mail_retry_delays"):
             load_settings(tmp_path)
+
+
+def test_password_from_a_prefect_secret_block(prefect_harness, settings, caplog):
+    """HAZARDNET_SMTP_PASSWORD_BLOCK: the password lives in a Prefect Secret block on the server, not in the
+    environment; a block name the server does not know is a permanent error that says what to do."""
+    from prefect.blocks.system import Secret
+
+    from flows.bulletin import mail_transport
+
+    password = "Qm7-block-secret-2211"
+    Secret(value=password).save("hazardnet-smtp-test", overwrite=True)
+    with LoopbackSMTP(credentials={"bulletin@haixi.example.cn": password}) as server, \
+            caplog.at_level(logging.DEBUG):
+        base = settings.model_copy(update={"smtp_host": server.host, "smtp_port": server.port, "smtp_security": "none",
+                                           "smtp_user": "bulletin@haixi.example.cn", "smtp_password": None,
+                                           "smtp_password_block": "hazardnet-smtp-test"})
+        transport = mail_transport(base)
+        assert transport.deliver(sample(settings), ["a@gem.example.cn"]).accepted == ["a@gem.example.cn"]
+        assert server.logins == ["bulletin@haixi.example.cn"] and password not in repr(transport)
+        with pytest.raises(PermanentMailError, match="找不到 Prefect Secret 块“no-such-block”"):
+            mail_transport(base.model_copy(update={"smtp_password_block": "no-such-block"}))
+    assert password not in caplog.text
