@@ -396,6 +396,26 @@ class PrefectServer:
         self.logfh.close()
 
 
+class ExternalServer:
+    """A Prefect server already running elsewhere (`--server-url`), e.g. on its own machine: its CPU is not
+    measured here."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+        self.pgid = None
+
+    def __enter__(self) -> ExternalServer:
+        import httpx
+
+        if httpx.get(f"{self.url}/health", timeout=10).status_code != 200:
+            raise RuntimeError(f"no Prefect server answers at {self.url}")
+        print(f"  using the Prefect server at {self.url} (its CPU is not measured)", flush=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
 # ---- the run ------------------------------------------------------------------------------------
 def drop_new_file(template: Path, home: Path) -> None:
     src = next((template / "new").rglob("*.xlsx"))
@@ -415,6 +435,8 @@ def main() -> None:
     ap.add_argument("--big-rows", type=int, default=100_000)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out")
     ap.add_argument("--no-server", action="store_true", help="skip the runs against `prefect server start`")
+    ap.add_argument("--server-url", help="time a/e/f against this running Prefect server (e.g. on another machine, "
+                                         "started in a checkout so prefect.toml applies) instead of starting one")
     ap.add_argument("--no-ephemeral", action="store_true", help="skip the runs on Prefect's ephemeral server")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive pandas/openpyxl variant")
     ap.add_argument("--eph-reruns", action="store_true", help="also time the re-runs on the ephemeral server")
@@ -474,7 +496,8 @@ def main() -> None:
         home = make_home(out, template, "c", "main", names)
         run("c", "naive: pandas.read_excel (openpyxl) + concat + to_excel", child_cmd("naive", str(home), str(home / "naive.xlsx")))
     if (want("a") or want("f")) and not args.no_server:
-        with PrefectServer(env, out / "prefect-server.log") as server:
+        server_cm = ExternalServer(args.server_url) if args.server_url else PrefectServer(env, out / "prefect-server.log")
+        with server_cm as server:
             senv = {"PREFECT_API_URL": server.url}
             home = make_home(out, template, "a-warm", "new", names[:1])  # warm the server up
             measure("warm-up", "(flow run to warm up the server, not counted)", cli_cmd(home), {**env, **senv})
