@@ -40,10 +40,10 @@ class UndeliveredBulletins(Exception):
         self.result = result
 
 
-def retry_delays(settings: Settings | None = None) -> list[float]:
+def retry_delays(settings: Settings) -> list[float]:
     """Back-off between SMTP attempts: settings.mail_retry_delays (HAZARDNET_MAIL_RETRY_DELAYS="10,60,300";
-    tests use 0). Without `settings`, those of the environment."""
-    return list((settings or load_settings()).mail_retry_delays)
+    tests use 0)."""
+    return list(settings.mail_retry_delays)
 
 
 def with_mail_retries(mail_task: Task, settings: Settings) -> Task:
