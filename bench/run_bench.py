@@ -1,13 +1,13 @@
 """Benchmark of the intake at province scale (issue 6): the pipeline against the naive way and the floor.
 
 One run generates a synthetic inbox (default: 300 county registers of 300 rows in the three real-world
-styles of `hazardnet.sample_data`, plus one register of 100,000 rows in its own inbox), then times each
+styles of `hazardnet.cli.sample_data`, plus one register of 100,000 rows in its own inbox), then times each
 variant as a whole in a fresh process, with the peak resident memory of that process tree:
 
   a   `hazardnet ingest` (CLI → Prefect flow → consolidated workbook) against a running Prefect server
       (`prefect server start`, the production set-up); a-eph: the same with Prefect's ephemeral server,
       whose start-up alone is timed as well
-  b   the engine call `hazardnet.intake.ingest(settings, as_of)`, no Prefect
+  b   the engine call `hazardnet.pipeline.ingest(settings, as_of)`, no Prefect
   c   naive: pandas.read_excel (openpyxl) per file, concat, to_excel (openpyxl)
   d   floor: python-calamine read of every file + xlsxwriter constant_memory write of the concatenation
   e   re-run after one new file arrived in the already-ingested inbox (e1), and with nothing new (e0)
@@ -51,7 +51,7 @@ def county_names(n: int) -> list[str]:
 def synthetic_hazards(county: str, n: int, seed: int) -> list:
     """n realistic hazards of `county` from sample_hazards (ids renumbered where chunks are joined;
     (户号, 发现日期, 描述) unique, so registers without a 隐患编号 column derive unique ids too)."""
-    from hazardnet.sample_data import county_code, sample_hazards
+    from hazardnet.cli.sample_data import county_code, sample_hazards
 
     out, seen, chunk = [], set(), 0
     since = AS_OF - dt.timedelta(days=5000)
@@ -76,7 +76,7 @@ STYLES = ("canonical", "variant", "no_hazard_id")
 def generate(template: Path, counties: int, rows: int, big_rows: int) -> dict:
     """Write template/main/inbox (the county registers), template/big/inbox (the big register) and
     template/new/<file> (the file that arrives later). Reused when the parameters are unchanged."""
-    from hazardnet.sample_data import register_title, write_register
+    from hazardnet.cli.sample_data import register_title, write_register
 
     params = {"counties": counties, "rows": rows, "big_rows": big_rows, "as_of": AS_OF.isoformat(), "v": 2}
     stamp = template / "params.json"
@@ -119,7 +119,7 @@ def inbox_files(home: Path) -> list[Path]:
 
 # ---- the variants that run inside a measured child process -------------------------------------
 def child_engine(home: str) -> None:
-    from hazardnet.intake import ingest
+    from hazardnet.pipeline import ingest
     from hazardnet.settings import load_settings
 
     result = ingest(load_settings(home), AS_OF)
@@ -175,8 +175,8 @@ def child_ephemeral_startup(_: str) -> None:
 
 def child_bulletin_home(home: str, counties: str) -> None:
     """Set up (not timed) a home for the bulletin variants: ingest its registers, write its directory."""
-    from hazardnet.intake import ingest
-    from hazardnet.sample_data import sample_customers, write_directory
+    from hazardnet.cli.sample_data import sample_customers, write_directory
+    from hazardnet.pipeline import ingest
     from hazardnet.settings import load_settings
 
     settings = load_settings(home)
@@ -488,7 +488,7 @@ def main() -> None:
         run("d", "floor: calamine read + xlsxwriter constant_memory write", child_cmd("floor", str(home), str(home / "floor.xlsx")))
     if want("b"):
         home = make_home(out, template, "b", "main", names)
-        run("b", "engine: hazardnet.intake.ingest (no Prefect)", child_cmd("engine", str(home)))
+        run("b", "engine: hazardnet.pipeline.ingest (no Prefect)", child_cmd("engine", str(home)))
         drop_new_file(template, home)
         run("e1-b", "engine re-run, one new file", child_cmd("engine", str(home)))
         run("e0-b", "engine re-run, nothing new", child_cmd("engine", str(home)))

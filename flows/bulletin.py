@@ -11,25 +11,29 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from prefect import Task, flow, get_run_logger, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.schedules import Cron
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from hazardnet.mail import PermanentMailError, Transport, make_transport
-from hazardnet.monthly_bulletin import (BulletinRun, Period, bulletin_lock, bulletin_result, default_as_of,
-                                        deliver_bulletin, failed_record, failure_summary, prepare_bulletin,
-                                        send_rejection_reports, undelivered)
-from hazardnet.recipient_directory import DirectoryResult, Recipient, load_directory
-from hazardnet.settings import DEFAULT_MAIL_RETRY_DELAYS, Settings, load_settings, today
+from flows.artifacts import publish_markdown, publish_table
+from flows.mailing import STATUS_ZH, delivery_row, mail_transport, outcome, with_mail_retries  # noqa: F401
+from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
+from hazardnet.delivery.ledger import bulletin_lock, failed_record, failure_summary, undelivered
+from hazardnet.delivery.mail import Transport
+from hazardnet.publish.bulletin import (
+    BulletinRun,
+    Period,
+    bulletin_result,
+    default_as_of,
+    deliver_bulletin,
+    prepare_bulletin,
+)
+from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
-from hazardnet.workbook_writers import WorkbookWriters
-
-from .artifacts import publish_markdown, publish_table
-
-STATUS_ZH = {"sent": "已发送", "written": "已写入 .eml", "skipped": "未发送（无需发送）", "failed": "失败"}
+from hazardnet.xlsx.writers import WorkbookWriters
 
 
 class UndeliveredBulletins(Exception):
@@ -38,33 +42,6 @@ class UndeliveredBulletins(Exception):
     def __init__(self, message: str, result: dict):
         super().__init__(message)
         self.result = result
-
-
-def retry_delays(settings: Settings) -> list[float]:
-    """Back-off between SMTP attempts: settings.mail_retry_delays (HAZARDNET_MAIL_RETRY_DELAYS="10,60,300";
-    tests use 0)."""
-    return list(settings.mail_retry_delays)
-
-
-def with_mail_retries(mail_task: Task, settings: Settings) -> Task:
-    """`mail_task` retried on temporary SMTP errors with the back-off of `settings`, one retry per delay."""
-    delays = retry_delays(settings)
-    return mail_task.with_options(retries=len(delays), retry_delay_seconds=delays)
-
-
-def mail_transport(settings: Settings) -> Transport:
-    """The transport for these settings; the SMTP password may come from a Prefect Secret block."""
-    password = None
-    if settings.smtp_host and settings.smtp_password is None and settings.smtp_password_block:
-        from prefect.blocks.system import Secret
-
-        try:
-            password = str(Secret.load(settings.smtp_password_block).get())
-        except ValueError:  # Prefect's answer for a block name it does not know
-            raise PermanentMailError(
-                f"找不到 Prefect Secret 块“{settings.smtp_password_block}”（HAZARDNET_SMTP_PASSWORD_BLOCK）：请用 "
-                f"prefect block create secret 创建它，或改设 HAZARDNET_SMTP_PASSWORD。") from None
-    return make_transport(settings, password)
 
 
 @task(name="读取通讯录", cache_policy=NO_CACHE)
@@ -86,34 +63,9 @@ def delivered_bulletin(run: BulletinRun, recipient: Recipient, transport: Transp
     return deliver_bulletin(run, recipient, transport)
 
 
-@task(name="邮寄退回报告", cache_policy=NO_CACHE, retries=len(DEFAULT_MAIL_RETRY_DELAYS),
-      retry_delay_seconds=list(DEFAULT_MAIL_RETRY_DELAYS))
-def rejection_emails(settings: Settings, store: Store, ingest_result) -> list[dict]:
-    """Mail every rejected register's error report to its county's supply company (once each).
-
-    Temporary server errors are retried with back-off; the last attempt reports them as failed
-    deliveries instead of failing, so a mail problem never fails the ingest run itself. The decorator's
-    back-off is the default one; `with_mail_retries(rejection_emails, settings)` follows the settings.
-    """
-    from prefect.context import TaskRunContext
-
-    ctx = TaskRunContext.get()
-    last_try = ctx is None or ctx.task_run.run_count > ctx.task.retries
-    transport = mail_transport(settings)
-    deliveries = send_rejection_reports(settings, store, ingest_result, transport, raise_on_temporary=not last_try)
-    publish_table("rejection-emails", [_artifact_row(d) for d in deliveries], "退回报告的邮寄情况")
-    return deliveries
-
-
-def _artifact_row(d: dict) -> dict:
-    return {"收件人": d["recipient"], "单位类型": d["party"], "县(市)": d["county"], "户号": d.get("customer_id") or "",
-            "邮箱": "；".join(d["addresses"]), "附件": d.get("attachment") or "", "隐患条数": d.get("rows", 0),
-            "结果": STATUS_ZH.get(d["status"], d["status"]), "说明": d.get("error") or d.get("note") or ""}
-
-
 def publish_bulletin_artifacts(result: dict) -> None:
     """Table of deliveries, and the directory's problems when the file in inbox/ was not accepted."""
-    publish_table("bulletin-deliveries", [_artifact_row(d) for d in result["deliveries"]],
+    publish_table("bulletin-deliveries", [delivery_row(d) for d in result["deliveries"]],
                   f"{result['period']} 月度通报发送情况")
     findings = result["directory"]["findings"]
     if findings:

@@ -25,7 +25,7 @@ def serve_all(home: str, poll_minutes: float = 5.0) -> None:
     """Serve every deployment from this process until it is stopped (schedules stay active on restart)."""
     from prefect import serve
 
-    from .automations import ensure_crashed_runs_automation
+    from flows.automations import ensure_crashed_runs_automation
 
     ensure_crashed_runs_automation()  # a run whose process dies shows as 崩溃, not Running for ever
     serve(*all_deployments(home, poll_minutes), pause_on_shutdown=False)

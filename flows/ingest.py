@@ -11,15 +11,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from hazardnet.consolidated_register import write_consolidated_register
-from hazardnet import progress
-from hazardnet.intake import (FileOutcome, InboxFile, IngestResult, Intake, ensure_inbox, group_by_county,
-                              ingest_lock, scan_inbox)
+from flows import progress
+from flows.artifacts import publish_link, publish_markdown, publish_table
+from hazardnet.intake.inbox import InboxFile, ensure_inbox, scan_inbox
+from hazardnet.intake.reader import WorkbookReaderPool
+from hazardnet.intake.transaction import FileOutcome, IngestResult, Intake, group_by_county, ingest_lock
+from hazardnet.publish.consolidated import write_consolidated_register
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
-from hazardnet.workbook_reader import WorkbookReaderPool
-
-from .artifacts import publish_link, publish_markdown, publish_table
 
 OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送"}
 
@@ -107,7 +106,7 @@ def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
         result = IngestResult([o for o in outcomes if o.outcome != "skipped"], path, rewritten)
         publish_ingest_artifacts(result)
         if any(f.outcome == "rejected" for f in result.files):
-            from .bulletin import rejection_emails, with_mail_retries  # county contacts get the report
+            from flows.mailing import rejection_emails, with_mail_retries  # county contacts get the report
 
             with_mail_retries(rejection_emails, settings)(settings, store, result)
         return result.as_json()

@@ -9,19 +9,24 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.schedules import Cron
 
-from hazardnet.delivery_ledger import DeliveryLedger
-from hazardnet.mail import Transport
-from hazardnet.monthly_bulletin import bulletin_lock, failure_summary, undelivered
-from hazardnet.quarterly_summary import (Quarter, QuarterData, QuarterlySummary, QuarterlyWorkbook,
-                                         county_figures_rows, quarter_data, quarterly_delivery, summaries,
-                                         write_summary)
-from hazardnet.recipient_directory import Recipient, load_directory
+from flows.artifacts import publish_link, publish_table
+from flows.mailing import mail_transport, outcome, with_mail_retries
+from hazardnet.delivery.directory import Recipient, load_directory
+from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failure_summary, undelivered
+from hazardnet.delivery.mail import Transport
+from hazardnet.publish.quarterly import (
+    Quarter,
+    QuarterData,
+    QuarterlySummary,
+    QuarterlyWorkbook,
+    county_figures_rows,
+    quarter_data,
+    quarterly_delivery,
+    summaries,
+    write_summary,
+)
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
-
-from .artifacts import publish_link, publish_table
-from .bulletin import mail_transport, with_mail_retries
-from .warnings import outcome
 
 
 @task(name="读取季末台账", cache_policy=NO_CACHE)

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 
 
-
 async def _fetch(limit: int) -> tuple[list[dict], list[dict]]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType

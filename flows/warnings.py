@@ -9,16 +9,14 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.schedules import Cron
 
-from hazardnet.delivery_ledger import DeliveryLedger
-from hazardnet.mail import Transport
-from hazardnet.monthly_bulletin import bulletin_lock, failed_record, failure_summary, undelivered
-from hazardnet.recipient_directory import DirectoryResult, Recipient, load_directory
-from hazardnet.risk_warnings import HazardWarning, plan, send_warnings, unreachable_customers, warnings_on
+from flows.artifacts import publish_markdown, publish_table
+from flows.mailing import mail_transport, outcome, with_mail_retries
+from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
+from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failure_summary, undelivered
+from hazardnet.delivery.mail import Transport
+from hazardnet.publish.warnings import HazardWarning, plan, send_warnings, unreachable_customers, warnings_on
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
-
-from .artifacts import publish_markdown, publish_table
-from .bulletin import mail_transport, with_mail_retries
 
 
 @task(name="查找应预警隐患", cache_policy=NO_CACHE)
@@ -38,14 +36,6 @@ def warning_delivery(ledger: DeliveryLedger, transport: Transport, settings: Set
                      warnings: list[HazardWarning], as_of: dt.date, name: str) -> dict:
     """Mail one recipient the warnings it has not had yet."""
     return send_warnings(ledger, transport, settings, recipient, warnings, as_of).as_json()
-
-
-def outcome(recipient: Recipient, future) -> dict:
-    """The delivery record of a finished task, or a failed record naming why it gave up."""
-    result = future.result(raise_on_failure=False)
-    if isinstance(result, dict):
-        return result
-    return failed_record(recipient, getattr(result, "reason", None) or str(result) or "发送失败")
 
 
 def publish_warning_artifacts(warnings: list[HazardWarning], deliveries: list[dict],

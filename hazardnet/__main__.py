@@ -1,5 +1,5 @@
 """`python -m hazardnet` runs the CLI."""
 
-from hazardnet.cli import main
+from hazardnet.cli.main import main
 
 main()

@@ -6,8 +6,8 @@ rebuilt from the hazard rows of the accepted submissions up to that date.
 
 from __future__ import annotations
 
-import datetime as dt
 import contextlib
+import datetime as dt
 import json
 import threading
 import time
@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hazardnet.failpoints import checkpoint
 from schemas.headers import FIELDS
-
-from .failpoints import checkpoint
 
 if TYPE_CHECKING:  # pandas is imported where frames are made: `hazardnet ingest` with nothing to do needs none
     import pandas as pd

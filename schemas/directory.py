@@ -14,8 +14,8 @@ from collections.abc import Collection, Mapping
 import pandas as pd
 import pandera.pandas as pa
 
-from .directory_headers import DIRECTORY_FIELD_NAMES, DIRECTORY_HEADERS
-from .vocab import PARTY_CUSTOMER, PARTY_GOV, PARTY_TYPES, PARTY_UTILITY, WHOLE_PREFECTURE
+from schemas.directory_headers import DIRECTORY_FIELD_NAMES, DIRECTORY_HEADERS
+from schemas.vocab import PARTY_CUSTOMER, PARTY_GOV, PARTY_TYPES, PARTY_UTILITY, WHOLE_PREFECTURE
 
 # field name -> canonical header, and the header variants accepted on input (compared after
 # schemas.headers.normalize_label, so full-width brackets, spaces and traditional characters match).

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import pandas as pd
 import pandera.pandas as pa
 
-from .headers import FIELDS, REQUIRED_FIELDS
-from .vocab import CATEGORIES, CUSTOMER_GRADES, DEFAULT_SEVERITIES, INDUSTRIES, STATUS_DONE, STATUSES, YES_NO
+from schemas.headers import FIELDS, REQUIRED_FIELDS
+from schemas.vocab import CATEGORIES, CUSTOMER_GRADES, DEFAULT_SEVERITIES, INDUSTRIES, STATUS_DONE, STATUSES, YES_NO
 
 # check name -> (field the finding points at, Chinese message template; {value} is the cell's value)
 CHECK_MESSAGES: dict[str, str] = {

@@ -1,6 +1,6 @@
 """A throwaway PostgreSQL server for the store tests (session-scoped pytest fixture `pg_url`).
 
-    from .postgres import pg_url, fresh_pg_database  # in a test module
+    from tests.postgres import pg_url, fresh_pg_database  # in a test module
 
 `pg_url` yields a SQLAlchemy URL (`postgresql+psycopg://…`) of an empty database:
 - if HAZARDNET_TEST_PG_URL is set, that server is used as it is (nothing is started or stopped);

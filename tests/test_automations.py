@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from .conftest import DATA, drop, harness_env
+from tests.conftest import DATA, drop, harness_env
 
 
 async def _automations():

@@ -17,14 +17,14 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from hazardnet.delivery_ledger import DeliveryLedger
-from hazardnet.mail import EmlFileTransport, SmtpTransport
-from hazardnet.monthly_bulletin import Period, send_monthly_bulletin, send_rejection_reports
+from hazardnet.delivery.ledger import DeliveryLedger
+from hazardnet.delivery.mail import EmlFileTransport, SmtpTransport
+from hazardnet.delivery.rejection_mail import send_rejection_reports
+from hazardnet.publish.bulletin import Period, send_monthly_bulletin
 from hazardnet.store import Store
 from schemas.directory_headers import DIRECTORY_HEADERS
 from schemas.headers import FIELDS
-
-from .smtp_server import smtp_server  # noqa: F401
+from tests.smtp_server import smtp_server  # noqa: F401
 
 AS_OF = dt.date(2026, 11, 15)
 NOV = Period(2026, 11)
@@ -359,9 +359,9 @@ def test_without_smtp_host_every_message_is_an_eml_file(settings, world):
 
 
 def test_rejected_register_report_is_mailed_to_the_county_supply_company(smtp_settings, world, smtp_server, tmp_path):  # noqa: F811
-    from hazardnet.findings import Finding
-    from hazardnet.intake import FileOutcome, IngestResult
-    from hazardnet.workbook_style import atomic_workbook
+    from hazardnet.intake.findings import Finding
+    from hazardnet.intake.transaction import FileOutcome, IngestResult
+    from hazardnet.xlsx.style import atomic_workbook
 
     report = tmp_path / "格尔木市2026年11月台账_问题报告.xlsx"
     with atomic_workbook(report) as wb:
@@ -406,8 +406,7 @@ def _smtp_env(monkeypatch, server, home):
 def test_flow_retries_publishes_artifact_and_fails_naming_the_refused(
         prefect_harness, settings, world, smtp_server, monkeypatch):  # noqa: F811
     from flows.bulletin import UndeliveredBulletins, bulletin_flow
-
-    from .test_ingest_flow import read_back
+    from tests.test_ingest_flow import read_back
 
     _smtp_env(monkeypatch, smtp_server, settings.home)
     smtp_server.refuse(CUST_C)
@@ -435,7 +434,7 @@ def test_flow_retries_publishes_artifact_and_fails_naming_the_refused(
 
 
 def test_cli_bulletin_json_shape(prefect_harness, settings, world, smtp_server, monkeypatch):  # noqa: F811
-    from .test_ingest_flow import run_cli
+    from tests.test_ingest_flow import run_cli
 
     _smtp_env(monkeypatch, smtp_server, settings.home)
     done = run_cli("bulletin", "--month", "2026-11", "--as-of", "2026-11-15", "--home", str(settings.home), "--json")
@@ -471,9 +470,9 @@ def test_monthly_deployment_is_on_the_15th_in_shanghai():
 def test_rejection_emails_task_in_a_flow(prefect_harness, smtp_settings, world, smtp_server, monkeypatch, tmp_path):  # noqa: F811
     from prefect import flow
 
-    from flows.bulletin import rejection_emails
-    from hazardnet.intake import FileOutcome, IngestResult
-    from hazardnet.workbook_style import atomic_workbook
+    from flows.mailing import rejection_emails
+    from hazardnet.intake.transaction import FileOutcome, IngestResult
+    from hazardnet.xlsx.style import atomic_workbook
 
     report = tmp_path / "台账_问题报告.xlsx"
     with atomic_workbook(report) as wb:
@@ -496,7 +495,7 @@ def test_flow_writes_the_workbooks_in_worker_processes_exactly_as_in_process(pre
     """On a big run the recipients' workbooks are written by worker processes (both cores): the same files."""
     import zipfile
 
-    import hazardnet.workbook_writers as workbook_writers
+    import hazardnet.xlsx.writers as workbook_writers
     from flows.bulletin import bulletin_flow
 
     def workbooks() -> dict[str, dict[str, bytes]]:

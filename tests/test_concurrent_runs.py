@@ -16,9 +16,15 @@ from collections import Counter
 
 import pytest
 
-from .conftest import AS_OF
-from .test_crash_recovery import (  # noqa: F401 - fixtures used by name
-    ROOT, RUNNER, assert_no_survivors, fill_inbox, final_state, reference, scenario_files,
+from tests.conftest import AS_OF
+from tests.test_crash_recovery import (
+    ROOT,
+    RUNNER,
+    assert_no_survivors,
+    fill_inbox,
+    final_state,
+    reference,
+    scenario_files,
 )
 
 GO = textwrap.dedent("""

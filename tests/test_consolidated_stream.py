@@ -10,8 +10,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from hazardnet.consolidated_register import (current_register, sheet_rows, write_register_workbook,
-                                             write_sheet_workbook)
+from hazardnet.publish.consolidated import current_register, sheet_rows, write_register_workbook, write_sheet_workbook
 from hazardnet.store import Store
 from schemas.headers import FIELDS
 from schemas.vocab import STATUS_DONE

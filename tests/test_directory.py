@@ -7,12 +7,11 @@ import pandas as pd
 import pandera.errors as pe
 import pytest
 
-from hazardnet.recipient_directory import DirectoryStore, load_directory, recipients_of
-from hazardnet.scope import scoped_register
+from hazardnet.delivery.directory import DirectoryStore, load_directory, recipients_of
+from hazardnet.delivery.scope import scoped_register
 from hazardnet.store import Store
 from schemas.directory import directory_schema, split_emails
-
-from .test_bulletin import AS_OF, DIRECTORY, HAZARDS, record_registers, write_directory_file
+from tests.test_bulletin import AS_OF, DIRECTORY, HAZARDS, record_registers, write_directory_file
 
 
 @pytest.fixture
@@ -115,7 +114,7 @@ def test_customer_of_a_county_without_register_is_a_warning_not_an_error(setting
 
 
 def test_scope_rules():
-    from hazardnet.recipient_directory import DirectoryEntry
+    from hazardnet.delivery.directory import DirectoryEntry
 
     frame = pd.DataFrame([{"county": h.county, "customer_id": h.customer_id, "hazard_id": h.hazard_id} for h in HAZARDS])
     entries = [DirectoryEntry("用电客户", "格尔木市", "0630100001", "钾肥", None, ("a@x.cn",)),

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from hazardnet.fast_table import write_table_fast
-from hazardnet.workbook_style import WORKBOOK_OPTIONS, Formats, write_table
+from hazardnet.xlsx.fast_table import write_table_fast
+from hazardnet.xlsx.style import WORKBOOK_OPTIONS, Formats, write_table
 
 AWKWARD = [
     None, "", " ", "普通文本", "  前后空格  ", "行尾换行\n", "\t制表", "a & b < c > d \"引号\" 'x'", "第一行\n第二行",

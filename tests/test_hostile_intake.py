@@ -19,11 +19,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from hazardnet.intake import REPORT_SUFFIX, safe_name
-
-from .conftest import DATA
-from .test_crash_recovery import run_ingest, sha
-from .test_workbook_reader import EXPECTED as READER_REASONS
+from hazardnet.intake.inbox import REPORT_SUFFIX
+from hazardnet.intake.transaction import safe_name
+from tests.conftest import DATA
+from tests.test_crash_recovery import run_ingest, sha
+from tests.test_workbook_reader import EXPECTED as READER_REASONS
 
 HOSTILE = DATA / "hostile"
 _spec = importlib.util.spec_from_file_location("make_hostile_more", DATA / "make_hostile_more.py")
@@ -123,14 +123,14 @@ def test_whole_hostile_corpus_rejected_good_register_accepted(tmp_path):
 
 def test_hostile_file_alone_leaves_the_store_and_register_untouched(settings, as_of):
     """The worst of the corpus in one county and a good register in another: the good one is not held up."""
-    from hazardnet.intake import ingest
+    from hazardnet.pipeline import ingest
     from hazardnet.store import Store
 
     for name in ("zip_bomb.xlsx", "billion_laughs.xlsx", "far_cell_abort.xlsx", "truncated.xlsx"):
         (settings.inbox / COUNTY).mkdir(parents=True, exist_ok=True)
         (settings.inbox / COUNTY / name).write_bytes((HOSTILE / name).read_bytes())
     (settings.inbox / "德令哈市").mkdir(parents=True)
-    from .test_crash_recovery import delingha_register
+    from tests.test_crash_recovery import delingha_register
 
     delingha_register(settings.inbox / "德令哈市" / "台账.xlsx", done=False)
     result = ingest(settings, as_of)
@@ -177,7 +177,7 @@ def test_register_of_1048576_rows_is_rejected_in_bounded_memory(tmp_path):
 
 def test_sheet_over_max_rows_is_rejected_before_its_cells_are_read(settings, as_of):
     """The row limit (settings.max_rows) at work on a small scale: the canonical register is 4 rows."""
-    from hazardnet.intake import ingest
+    from hazardnet.pipeline import ingest
 
     small = settings.model_copy(update={"max_rows": 3})
     folder = small.inbox / COUNTY

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DATA, drop, harness_env
+from tests.conftest import DATA, drop, harness_env
 
 
 def read_back(flow_run_id):

@@ -23,8 +23,7 @@ import pytest
 
 from hazardnet.settings import Settings
 from hazardnet.store import Store
-
-from .conftest import AS_OF, DATA, drop, harness_env
+from tests.conftest import AS_OF, DATA, drop, harness_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW = "导入县公司隐患台账"
@@ -114,7 +113,7 @@ def test_the_shortcut_imports_neither_prefect_nor_pandas(ingested):
     out, proc = ingest_cli(ingested, python_flags=("-X", "importtime"))
     assert_no_flow_run(ingested, out, runs)
     imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert {"hazardnet.inbox_scan", "hazardnet.register_fingerprint", "sqlalchemy"} <= imported  # it did check
+    assert {"hazardnet.intake.inbox", "hazardnet.publish.fingerprint", "sqlalchemy"} <= imported  # it did check
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
     # the same command that has to run the flow does import them (so the check above can see them)
     drop(ingested, BAD)
@@ -157,7 +156,7 @@ def test_another_as_of_goes_through_the_flow(ingested):
 
 KILLED_RUN = textwrap.dedent("""
     import datetime as dt, sys
-    from hazardnet.intake import ingest
+    from hazardnet.pipeline import ingest
     from hazardnet.settings import load_settings
     ingest(load_settings(sys.argv[1], settle_seconds=0), dt.date.fromisoformat(sys.argv[2]))
 """)
@@ -233,7 +232,7 @@ def test_a_fresh_home_goes_through_the_flow(prefect_harness, settings):
 def test_an_ingest_holding_the_lock_means_a_real_run(ingested):
     """While another ingest holds the home's lock the check cannot trust what it sees: a flow run is started
     (and waits for the lock, as before)."""
-    from hazardnet.intake import ingest_lock
+    from hazardnet.intake.transaction import ingest_lock
 
     runs = ingest_flow_runs(ingested)
     with ingest_lock(ingested):

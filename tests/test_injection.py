@@ -28,11 +28,10 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from hazardnet.intake import ingest
+from hazardnet.pipeline import ingest
 from hazardnet.store import Store
-from hazardnet.workbook_style import clean_text
-
-from .conftest import DATA
+from hazardnet.xlsx.style import clean_text
+from tests.conftest import DATA
 
 _spec = importlib.util.spec_from_file_location("make_hostile_more", DATA / "make_hostile_more.py")
 make_hostile_more = importlib.util.module_from_spec(_spec)
@@ -216,7 +215,7 @@ def test_2000_characters_are_accepted_whole(settings, as_of, tmp_path):
 ])
 def test_clean_text_keeps_every_cell_loadable(tmp_path, value, expected):
     assert clean_text(value) == expected
-    from hazardnet.workbook_style import atomic_workbook, write_cell
+    from hazardnet.xlsx.style import atomic_workbook, write_cell
 
     path = tmp_path / "t.xlsx"
     with atomic_workbook(path) as wb:
@@ -238,7 +237,8 @@ def test_text_shaped_like_rich_string_xml_cannot_inject_cells(tmp_path, writer, 
 
     import openpyxl
 
-    from hazardnet import fast_table, workbook_style
+    from hazardnet.xlsx import fast_table
+    from hazardnet.xlsx import style as workbook_style
 
     name, _, shared = writer.partition("+")
     write = getattr(fast_table if name == "write_table_fast" else workbook_style, name)

@@ -12,10 +12,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from hazardnet.intake import ingest
+from hazardnet.pipeline import ingest
 from hazardnet.store import Store
-
-from .conftest import DATA, drop
+from tests.conftest import DATA, drop
 
 GOOD = sorted((DATA / "good").glob("*.xls*"))
 BAD = DATA / "bad"

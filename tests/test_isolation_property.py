@@ -20,19 +20,19 @@ import tempfile
 from email import policy
 from pathlib import Path
 
-from hypothesis import HealthCheck, event, given, settings as hyp_settings, strategies as st
+import pytest
+from hypothesis import HealthCheck, event, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
-from hazardnet.mail import EmlFileTransport
-from hazardnet.monthly_bulletin import Period, send_monthly_bulletin
-from hazardnet.quarterly_summary import Quarter, send_quarterly_summaries
-from hazardnet.risk_warnings import send_due_warnings
+from hazardnet.delivery.mail import EmlFileTransport
+from hazardnet.publish.bulletin import Period, send_monthly_bulletin
+from hazardnet.publish.quarterly import Quarter, send_quarterly_summaries
+from hazardnet.publish.warnings import send_due_warnings
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
-
-from .test_bulletin import H, record_registers, write_directory_file
-
-import pytest
+from tests.test_bulletin import H, record_registers, write_directory_file
 
 AS_OF = dt.date(2026, 11, 15)
 COUNTIES = ["格尔木市", "德令哈市", "茫崖市"]

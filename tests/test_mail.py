@@ -11,11 +11,16 @@ from email.parser import BytesParser
 
 import pytest
 
-from hazardnet.mail import (EmlFileTransport, PermanentMailError, SmtpTransport, TemporaryMailError, build_message,
-                            make_transport)
+from hazardnet.delivery.mail import (
+    EmlFileTransport,
+    PermanentMailError,
+    SmtpTransport,
+    TemporaryMailError,
+    build_message,
+    make_transport,
+)
 from hazardnet.settings import load_settings
-
-from .smtp_server import LoopbackSMTP, smtp_server  # noqa: F401
+from tests.smtp_server import LoopbackSMTP, smtp_server  # noqa: F401
 
 SUBJECT = "【用电安全1+1+1工作网】2026年11月电力安全隐患通报（格尔木市）"
 FILE_NAME = "2026年11月电力安全隐患通报（格尔木市·青海盐湖钾肥股份有限公司）.xlsx"
@@ -161,7 +166,8 @@ def test_settings_from_environment_select_smtp(monkeypatch, tmp_path):
 @pytest.mark.parametrize("text, delays", [("0,0,0", [0, 0, 0]), ("5， 30", [5, 30]), ("[1.5, 2]", [1.5, 2]),
                                           ("[]", []), ("", [10, 60, 300])])
 def test_mail_retry_delays_from_the_environment_drive_the_task_retries(monkeypatch, tmp_path, text, delays):
-    from flows.bulletin import delivered_bulletin, retry_delays, with_mail_retries
+    from flows.bulletin import delivered_bulletin
+    from flows.mailing import retry_delays, with_mail_retries
 
     monkeypatch.setenv("HAZARDNET_MAIL_RETRY_DELAYS", text)
     s = load_settings(tmp_path)
@@ -191,7 +197,7 @@ def test_password_from_a_prefect_secret_block(prefect_harness, settings, caplog)
     environment; a block name the server does not know is a permanent error that says what to do."""
     from prefect.blocks.system import Secret
 
-    from flows.bulletin import mail_transport
+    from flows.mailing import mail_transport
 
     password = "Qm7-block-secret-2211"
     Secret(value=password).save("hazardnet-smtp-test", overwrite=True)

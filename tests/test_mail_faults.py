@@ -27,14 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from hazardnet.delivery_ledger import DeliveryLedger
-from hazardnet.mail import SmtpTransport
-from hazardnet.monthly_bulletin import send_monthly_bulletin
+from hazardnet.delivery.ledger import DeliveryLedger
+from hazardnet.delivery.mail import SmtpTransport
+from hazardnet.publish.bulletin import send_monthly_bulletin
 from hazardnet.store import Store
-
-from .smtp_server import LoopbackSMTP, smtp_server  # noqa: F401
-from .test_bulletin import AS_OF, CUST_C, DIRECTORY, HAZARDS, NOV, record_registers, write_directory_file
-from .test_crash_recovery import ROOT, assert_no_survivors
+from tests.smtp_server import LoopbackSMTP, smtp_server  # noqa: F401
+from tests.test_bulletin import AS_OF, CUST_C, DIRECTORY, HAZARDS, NOV, record_registers, write_directory_file
+from tests.test_crash_recovery import ROOT, assert_no_survivors
 
 ALL_ADDRESSES = sorted({a for row in DIRECTORY for a in row[5].split("；")})
 CUST_D = "dianqi@mysm.example.cn"  # the customer with nothing in scope: never mailed
@@ -42,8 +41,8 @@ DELIVERABLE = sorted(set(ALL_ADDRESSES) - {CUST_D})
 
 SEND = textwrap.dedent("""
     import datetime as dt, json, sys
-    from hazardnet.mail import SmtpTransport
-    from hazardnet.monthly_bulletin import Period, send_monthly_bulletin
+    from hazardnet.delivery.mail import SmtpTransport
+    from hazardnet.publish.bulletin import Period, send_monthly_bulletin
     from hazardnet.settings import load_settings
     from hazardnet.store import Store
     settings = load_settings(sys.argv[1])

@@ -8,10 +8,9 @@ import ssl
 import pytest
 from pydantic import SecretStr
 
-from hazardnet.mail import PermanentMailError, SmtpTransport, build_message
+from hazardnet.delivery.mail import PermanentMailError, SmtpTransport, build_message
 from hazardnet.settings import load_settings
-
-from .smtp_server import LoopbackSMTP, make_certificate
+from tests.smtp_server import LoopbackSMTP, make_certificate
 
 USER = "bulletin@haixi.example.cn"
 PASSWORD = "Tls-secret-8812"
@@ -144,7 +143,7 @@ def test_default_security_verifies_against_the_ca_file_from_the_environment(cert
 
 def test_the_client_context_verifies(cert):
     """The context handed to smtplib checks the chain and the host name, with or without a CA file."""
-    from hazardnet.mail import tls_context
+    from hazardnet.delivery.mail import tls_context
 
     for context in (tls_context(None), tls_context(cert.ca_file)):
         assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import DATA, drop, harness_env
+from tests.conftest import DATA, drop, harness_env
 
 ROOT = Path(__file__).parent.parent
 EXPECTED = {  # deployment name -> (flow name, schedule)
@@ -90,7 +90,7 @@ def test_prefect_yaml_matches_the_served_deployments():
 
 
 def test_status_lists_waiting_files_and_unresolved_rejections(prefect_harness, settings, as_of):
-    from hazardnet.intake import ingest
+    from hazardnet.pipeline import ingest
 
     drop(settings, DATA / "bad" / "unknown_vocab.xlsx")
     ingest(settings, as_of)

@@ -9,10 +9,9 @@ import zipfile
 
 import openpyxl
 import pytest
-import xlsxwriter.workbook
 
-from hazardnet import parallel_zip
-from hazardnet.consolidated_register import CONSOLIDATED_HEADERS, write_sheet_workbook
+from hazardnet.publish.consolidated import CONSOLIDATED_HEADERS, write_sheet_workbook
+from hazardnet.xlsx import parallel_zip
 
 SYNC_FLUSH = b"\x00\x00\xff\xff"  # the empty stored block a sync flush ends with
 
@@ -46,7 +45,7 @@ def register_rows(n: int) -> list[list]:
 def plain_zip(monkeypatch):
     """Write workbooks with zipfile's own single-threaded deflate, as xlsxwriter does by default."""
     def use_plain():
-        monkeypatch.setattr(xlsxwriter.workbook, "ZipFile", zipfile.ZipFile)
+        monkeypatch.setattr(parallel_zip, "PARALLEL_FROM", float("inf"))
     return use_plain
 
 

@@ -19,13 +19,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from .smtp_server import smtp_server  # noqa: F401  (the fixture)
-
-from hazardnet.quarterly_summary import (BRIEFING, OVERDUE, OVERVIEW, REMEDIATED, Quarter,
-                                         write_quarterly_summaries)
+from hazardnet.publish.quarterly import BRIEFING, OVERDUE, OVERVIEW, REMEDIATED, Quarter, write_quarterly_summaries
 from hazardnet.store import Store
 from schemas.headers import FIELDS
 from schemas.vocab import CATEGORIES, CUSTOMER_GRADES
+from tests.smtp_server import smtp_server  # noqa: F401  (the fixture)
 
 D = dt.date
 Q2, Q3 = Quarter(2026, 2), Quarter(2026, 3)
@@ -492,13 +490,22 @@ def attachment_workbook(message, tmp_path: Path) -> tuple[str, openpyxl.Workbook
 
 
 def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path):
-    from hazardnet.delivery_ledger import DeliveryLedger
-    from hazardnet.mail import SmtpTransport
-    from hazardnet.quarterly_summary import send_quarterly_summaries
+    from hazardnet.delivery.ledger import DeliveryLedger
+    from hazardnet.delivery.mail import SmtpTransport
+    from hazardnet.publish.quarterly import send_quarterly_summaries
     from hazardnet.settings import load_settings
-
-    from .test_warnings import DIRECTORY, GOV, HOSPITAL, POTASH, PREF_GOV, REFINERY, SODA, UTILITY, DLH_GOV, \
-        write_directory_file
+    from tests.test_warnings import (
+        DIRECTORY,
+        DLH_GOV,
+        GOV,
+        HOSPITAL,
+        POTASH,
+        PREF_GOV,
+        REFINERY,
+        SODA,
+        UTILITY,
+        write_directory_file,
+    )
 
     s = load_settings(settings.home, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_security="none")
     write_directory_file(s.directory_file, DIRECTORY)
@@ -548,7 +555,7 @@ def run_cli(*args, env=None):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-c", "from hazardnet.cli import main; main()", *args],
+    return subprocess.run([sys.executable, "-c", "from hazardnet.cli.main import main; main()", *args],
                           capture_output=True, text=True, env={**os.environ, **(env or {})})
 
 
@@ -557,8 +564,7 @@ def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monk
     import os
 
     from flows.quarterly import quarterly_flow
-
-    from .test_ingest_flow import read_back
+    from tests.test_ingest_flow import read_back
 
     state = quarterly_flow(home=str(settings.home), quarter="2026Q3", return_state=True)
     assert state.is_completed()
@@ -594,8 +600,7 @@ def test_quarterly_flow_sends_once_and_warnings_cli(prefect_harness, store, sett
     import os
 
     from flows.quarterly import quarterly_flow
-
-    from .test_warnings import DIRECTORY, write_directory_file
+    from tests.test_warnings import DIRECTORY, write_directory_file
 
     monkeypatch.delenv("HAZARDNET_SMTP_HOST", raising=False)
     write_directory_file(settings.directory_file, DIRECTORY)

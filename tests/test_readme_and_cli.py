@@ -10,9 +10,8 @@ from pathlib import Path
 import openpyxl
 from typer.testing import CliRunner
 
-from hazardnet.cli import app
-
-from .conftest import harness_env
+from hazardnet.cli.main import app
+from tests.conftest import harness_env
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

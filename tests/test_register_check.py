@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import zipfile
 
-import hazardnet.intake as intake
-import hazardnet.register_check as register_check
-from hazardnet.intake import ingest
-from hazardnet.workbook_reader import WorkbookReaderPool
-
-from .conftest import DATA, drop
+import hazardnet.intake.check_pool as register_check
+import hazardnet.intake.transaction as intake
+from hazardnet.intake.reader import WorkbookReaderPool
+from hazardnet.pipeline import ingest
+from tests.conftest import DATA, drop
 
 GOOD = sorted((DATA / "good").glob("*.xlsx"))
 BAD = sorted((DATA / "bad").glob("*.xlsx"))

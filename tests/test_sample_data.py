@@ -14,7 +14,7 @@ import pandas as pd
 import pandera.errors
 import pytest
 
-from hazardnet.sample_data import (
+from hazardnet.cli.sample_data import (
     REGISTER_STYLES,
     VARIANT_HEADERS,
     SampleHazard,

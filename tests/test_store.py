@@ -12,8 +12,7 @@ import sqlalchemy as sa
 
 from hazardnet.store import Store, hazard_rows, submissions
 from schemas.headers import FIELDS
-
-from .postgres import drop_database, fresh_pg_database, pg_url  # noqa: F401 - pg_url is a fixture
+from tests.postgres import drop_database, fresh_pg_database, pg_url  # noqa: F401 - pg_url is a fixture
 
 D1, D2, D3 = dt.date(2026, 9, 15), dt.date(2026, 10, 15), dt.date(2026, 11, 15)
 FIELD_NAMES = [f.name for f in FIELDS]

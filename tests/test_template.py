@@ -10,8 +10,8 @@ import pytest
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.worksheet.cell_range import CellRange
 
+from hazardnet.publish.template import TEMPLATE_ROWS, write_directory_template, write_register_template
 from hazardnet.settings import load_settings
-from hazardnet.template import TEMPLATE_ROWS, write_directory_template, write_register_template
 from schemas.directory_headers import DIRECTORY_HEADERS
 from schemas.headers import FIELDS, match_header
 from schemas.vocab import (

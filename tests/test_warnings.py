@@ -10,17 +10,16 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from hazardnet.consolidated_register import current_register
-from hazardnet.delivery_ledger import DeliveryLedger
-from hazardnet.mail import EmlFileTransport, SmtpTransport
-from hazardnet.quarterly_summary import Quarter, quarter_data
-from hazardnet.risk_warnings import ESCALATED, NO_DEADLINE, OVERDUE, send_due_warnings, warnings_on
+from hazardnet.delivery.ledger import DeliveryLedger
+from hazardnet.delivery.mail import EmlFileTransport, SmtpTransport
+from hazardnet.publish.consolidated import current_register
+from hazardnet.publish.quarterly import Quarter, quarter_data
+from hazardnet.publish.warnings import ESCALATED, NO_DEADLINE, OVERDUE, send_due_warnings, warnings_on
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
 from schemas.directory_headers import DIRECTORY_HEADERS
-
-from .smtp_server import smtp_server  # noqa: F401  (the fixture)
-from .test_quarterly import STORY, H, frame, load_story
+from tests.smtp_server import smtp_server  # noqa: F401  (the fixture)
+from tests.test_quarterly import STORY, H, frame, load_story
 
 D = dt.date
 G = "格尔木市"
@@ -253,7 +252,7 @@ def test_warnings_flow_publishes_and_fails_naming_the_unserved(prefect_harness, 
     result = state.result()
     assert len(result["warnings"]) == 2 and {d["status"] for d in result["deliveries"]} == {"sent"}
     assert len(smtp_server.messages) == 3
-    from .test_ingest_flow import read_back
+    from tests.test_ingest_flow import read_back
 
     _, tasks, artifacts = read_back(state.state_details.flow_run_id)
     assert {"risk-warnings", "warning-deliveries"} <= {a.key for a in artifacts}

@@ -18,8 +18,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from hazardnet.settings import Settings
-from hazardnet.workbook_reader import (
+from hazardnet.intake.reader import (
     SheetGrid,
     UnreadableWorkbook,
     WorkbookGrid,
@@ -27,6 +26,7 @@ from hazardnet.workbook_reader import (
     read_workbook,
     sniff_kind,
 )
+from hazardnet.settings import Settings
 
 DATA = Path(__file__).parent / "data"
 HOSTILE = DATA / "hostile"

@@ -1,0 +1,1 @@
+"""The `hazardnet` command line: typer commands, the demo and its sample data, the progress display."""

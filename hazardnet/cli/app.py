@@ -1,0 +1,40 @@
+"""The `hazardnet` command's shared parts: the typer app, common options, consoles and the user-error type."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+# The machine is offline by design: Prefect's server must not try to phone home (it logs errors).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="用电安全“1+1+1”工作网隐患台账流水线。")
+err = Console(stderr=True)
+out = Console()
+
+HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="工作目录（含 inbox/ 与 outbox/），默认当前目录或 HAZARDNET_HOME。")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="报送基准日 YYYY-MM-DD，默认今天。")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="以 JSON 输出结果（供脚本使用）。")]
+
+
+class UserError(Exception):
+    """A mistake the operator can fix; printed as one line, never a traceback."""
+
+
+def _as_of(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise UserError(f"日期“{value}”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。") from None
+
+
+def _home(home: Path | None) -> str:
+    h = home or Path(os.environ.get("HAZARDNET_HOME") or Path.cwd())
+    return str(h.resolve())

@@ -1,0 +1,66 @@
+"""`hazardnet bulletin`: send the monthly bulletin (a thin front over flows.bulletin)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
+
+STATUS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入 .eml[/]", "skipped": "[yellow]未发送[/]",
+             "failed": "[red]失败[/]"}
+
+
+def print_bulletin(result: dict) -> None:
+    """Human summary of a bulletin run."""
+    from rich.table import Table
+
+    table = Table(title=f"{result.get('period', '')} 月度电力安全隐患通报")
+    for col in ("县(市)", "收件人", "单位类型", "邮箱", "隐患条数", "结果", "说明"):
+        table.add_column(col)
+    for d in result["deliveries"]:
+        table.add_row(d["county"], d["recipient"], d["party"], "；".join(d["addresses"]), str(d["rows"]),
+                      STATUS_ZH.get(d["status"], d["status"]), d.get("error") or d.get("note") or "")
+    out.print(table)
+    directory = result.get("directory") or {}
+    if directory.get("source") == "store":
+        out.print(f"[yellow]通讯录文件有错误，沿用上一版有效通讯录；问题报告：{directory.get('report')}[/]")
+
+
+@app.command()
+def bulletin(
+    month: Annotated[Optional[str], typer.Option("--month", help="通报月份 YYYY-MM，默认本月。")] = None,
+    home: HomeOpt = None,
+    as_of: AsOfOpt = None,
+    resend: Annotated[bool, typer.Option("--resend", help="重新发送本月已送达的通报。")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """发送月度电力安全隐患通报：按通讯录向三方各发一份限定范围的工作簿（每人每月只发一次）。"""
+    from flows.bulletin import UndeliveredBulletins, bulletin_flow
+    from hazardnet.publish.bulletin import Period, public_delivery
+
+    if month is not None:
+        try:
+            month = Period.parse(month).key
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    state = bulletin_flow(home=_home(home), month=month, as_of=_as_of(as_of), resend=resend, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    failure = None
+    if isinstance(outcome, UndeliveredBulletins):
+        result, failure = outcome.result, str(outcome)
+    elif isinstance(outcome, BaseException):
+        raise outcome
+    else:
+        result = outcome
+    if json_:
+        print(json.dumps({"deliveries": [public_delivery(d) for d in result["deliveries"]]}, ensure_ascii=False,
+                         indent=1))
+    else:
+        print_bulletin(result)
+    if failure:
+        err.print(f"错误：{failure}")
+        sys.exit(1)

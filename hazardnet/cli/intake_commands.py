@@ -1,0 +1,100 @@
+"""`hazardnet ingest` and `hazardnet template`: the county registers' side (a thin front over flows.ingest)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+
+
+def print_ingest(result: dict) -> None:
+    """Human summary of an ingest run."""
+    from rich.table import Table
+
+    names = {"accepted": "[green]已接收[/]", "rejected": "[red]已退回[/]", "duplicate": "[yellow]重复报送[/]"}
+    table = Table(title="导入结果")
+    for col in ("县(市)", "文件", "结果", "隐患条数", "问题数"):
+        table.add_column(col)
+    for f in result["files"]:
+        errors = sum(1 for x in f["findings"] if x.get("level", "error") == "error")
+        table.add_row(f["county"], Path(f["path"]).name, names.get(f["outcome"], f["outcome"]), str(f["rows"]),
+                      str(errors))
+    if result["files"]:
+        out.print(table)
+    elif "flow_run" in result and result["flow_run"] is None:
+        out.print("收件箱中没有新文件，汇总台账已是最新；未启动流程运行。")
+    else:
+        out.print("收件箱中没有待导入的台账。")
+    for f in result["files"]:
+        if f["outcome"] == "rejected":
+            out.print(f"退回 {Path(f['path']).name} → 问题报告：{f.get('report')}")
+    out.print(f"汇总台账：{result['consolidated']}")
+
+
+def _nothing_to_ingest(home: str, as_of: str | None) -> dict | None:
+    """The result of an ingest run with nothing to do, told without starting one (and without importing
+    Prefect or pandas); None when a run is needed. "flow_run": None says no flow run was started."""
+    from hazardnet.publish.fingerprint import up_to_date_register
+    from hazardnet.settings import load_settings, today
+
+    try:
+        settings = load_settings(home)
+        register = up_to_date_register(settings, dt.date.fromisoformat(as_of) if as_of else today())
+    except Exception:  # noqa: BLE001 - whatever is wrong, the real run meets it too and reports it as a run
+        return None
+    return None if register is None else {"files": [], "consolidated": str(register), "flow_run": None}
+
+
+@app.command()
+def ingest(
+    home: HomeOpt = None,
+    as_of: AsOfOpt = None,
+    json_: JsonOpt = False,
+    always_run: Annotated[bool, typer.Option(
+        "--always-run", help="总是启动流程运行，即使收件箱中没有新文件、汇总台账已是最新。")] = False,
+) -> None:
+    """导入 inbox/<县(市)>/ 中的台账：校验、入库、退回有问题的文件并重写汇总台账。"""
+    home_dir, day = _home(home), _as_of(as_of)
+    result = None if always_run else _nothing_to_ingest(home_dir, day)
+    if result is None:
+        from flows.ingest import ingest_flow
+        from hazardnet.cli.progress import progress_bar
+
+        with progress_bar("导入台账", enabled=not json_ and sys.stderr.isatty()):
+            state = ingest_flow(home=home_dir, as_of=day, return_state=True)
+        result = {**state.result(), "flow_run": str(state.state_details.flow_run_id)}  # raises what the run raised
+    if json_:
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+    else:
+        print_ingest(result)
+
+
+@app.command()
+def template(
+    county: Annotated[Optional[str], typer.Option("--county", help="县(市)名称，例如 格尔木市。")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="输出文件路径。")] = None,
+    directory: Annotated[bool, typer.Option("--directory", help="生成通讯录模板而不是台账模板。")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """生成空白台账模板（含下拉选项与填写说明），或用 --directory 生成通讯录模板。"""
+    from hazardnet.publish.template import write_directory_template, write_register_template
+    from hazardnet.settings import load_settings
+
+    settings = load_settings(_home(home))
+    if directory:
+        path = output or Path("通讯录模板.xlsx")
+        write_directory_template(path, settings)
+    else:
+        if not county:
+            raise UserError("请用 --county 指定县(市)，例如 --county 格尔木市。")
+        if county not in settings.counties:
+            raise UserError(f"“{county}”不是已配置的县(市)：{'、'.join(settings.counties)}。")
+        path = output or Path(f"{county}隐患台账模板.xlsx")
+        write_register_template(path, county, settings)
+    out.print(f"已生成模板：{path}")

@@ -1,0 +1,83 @@
+"""`hazardnet quarterly` and `hazardnet warnings`: thin fronts over the quarterly and warning flows."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+
+QuarterOpt = Annotated[Optional[str], typer.Option(
+    "--quarter", help="季度，例如 2026Q3；默认上一个已结束的季度。")]
+SendOpt = Annotated[bool, typer.Option("--send", help="按分发规则将汇总工作簿发送给三方（每份只发一次）。")]
+
+
+def _quarter(value: str | None) -> str | None:
+    from hazardnet.publish.quarterly import Quarter
+
+    if value is None:
+        return None
+    try:
+        return Quarter.parse(value).label
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def print_quarterly(result: dict) -> None:
+    """Human summary of a quarterly run: the per-county figures and where the workbooks are."""
+    from rich.table import Table
+
+    from hazardnet.publish.quarterly import FIGURES, RECONCILIATION
+
+    table = Table(title=f"{result['quarter']} 隐患治理情况（季初未整改 + 本季度新发现 − 本季度销号 = 季末未整改）")
+    keys = ["open_at_start", "found", "remediated", "open_at_end", "overdue_at_end", "remediation_rate",
+            "restated"]
+    table.add_column("县(市)")
+    for k in keys:
+        table.add_column({**FIGURES, **RECONCILIATION}[k], justify="right")
+    for rec in result["figures"]:
+        cells = []
+        for k in keys:
+            v = rec.get(k)
+            cells.append("—" if v is None else f"{v:.1%}" if k == "remediation_rate" else str(v))
+        table.add_row(rec["county"], *cells)
+    out.print(table)
+    for book in result["workbooks"]:
+        out.print(f"{book['name']}：{book['path']}")
+    for d in result.get("deliveries", []):
+        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}")
+
+
+@app.command()
+def quarterly(quarter: QuarterOpt = None, home: HomeOpt = None, send: SendOpt = False, json_: JsonOpt = False) -> None:
+    """生成季度隐患治理情况汇总（全州一份、每县一份，含通报清单、逾期督办、本季度销号），可选发送三方。"""
+    from flows.quarterly import quarterly_flow
+
+    result = quarterly_flow(home=_home(home), quarter=_quarter(quarter), send=send)
+    if json_:
+        print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+    else:
+        print_quarterly(result)
+
+
+def print_warnings(result: dict) -> None:
+    """Human summary of a warnings run."""
+    out.print(f"基准日 {result['as_of']}：应预警隐患 {len(result['warnings'])} 项。")
+    for w in result["warnings"]:
+        out.print(f"  {w['county']} {w['customer_name']} {w['hazard_id']}：{w['reason']}")
+    for d in result.get("deliveries", []):
+        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}")
+
+
+@app.command()
+def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False) -> None:
+    """风险预警：向客户及所在县(市)政府主管部门发送逾期隐患预警（到期一次、逾期 30 天升级一次），不重复发送。"""
+    from flows.warnings import warnings_flow
+
+    result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
+    if json_:
+        print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
+    else:
+        print_warnings(result)

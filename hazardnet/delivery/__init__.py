@@ -1,0 +1,1 @@
+"""Delivery: who receives what — the recipient directory, scope rules, mail and the delivery ledger."""

@@ -1,0 +1,96 @@
+"""Rejected registers go back to their county by mail: the error report to the county supply company's
+contacts, once each (through the delivery ledger)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hazardnet.delivery.directory import Recipient, load_directory
+from hazardnet.delivery.ledger import FAILED, DeliveryLedger, deliver_claimed, delivery_record
+from hazardnet.delivery.mail import SUBJECT_PREFIX, TemporaryMailError, Transport, build_message, new_message_id
+from hazardnet.intake.findings import ERROR
+from hazardnet.settings import Settings, today
+from hazardnet.store import Store
+from schemas.vocab import PARTY_UTILITY
+
+
+@dataclass
+class _Rejected:
+    county: str
+    file_name: str
+    report: Path
+    findings: list = field(default_factory=list)
+
+
+def _rejections(ingest_result: Any) -> list[_Rejected]:
+    out = []
+    for f in getattr(ingest_result, "files", []):
+        if getattr(f, "outcome", None) == "rejected" and getattr(f, "report", None):
+            out.append(_Rejected(f.county, Path(f.path).name, Path(f.report), list(f.findings)))
+    return out
+
+
+def rejection_body(rej: _Rejected, recipient: Recipient, settings: Settings) -> str:
+    errors = [f for f in rej.findings if getattr(f, "level", ERROR) == ERROR]
+    lines = [f"{recipient.org_name}：", "",
+             f"贵单位报送的隐患台账《{rej.file_name}》未通过校验，已退回，共 {len(errors)} 处问题。"
+             f"问题报告见附件，每个问题都标明了工作表和单元格（原表副本中问题单元格已标红）。", ""]
+    for i, f in enumerate(errors[:20], 1):
+        where = f"{f.sheet} {f.cell}".strip() or "整个文件"
+        lines.append(f"  {i}. {where}{('（' + f.field + '）') if f.field else ''}：{f.message}")
+    if len(errors) > 20:
+        lines.append(f"  ……另有 {len(errors) - 20} 处，详见附件。")
+    lines += ["", f"请修改后将整张台账重新放入共享目录 inbox/{rej.county}/，系统将自动重新导入。", "",
+              settings.company, settings.mail_from_name, "本邮件由隐患台账系统自动发送。"]
+    return "\n".join(lines)
+
+
+def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any, transport: Transport, *,
+                           as_of: dt.date | None = None, raise_on_temporary: bool = False) -> list[dict]:
+    """Mail each rejected register's error report to its county's supply-company contacts (once each).
+
+    `ingest_result` is an intake.IngestResult (files with outcome/county/path/report/findings).
+    With `raise_on_temporary`, a temporary server error is raised after every recipient was tried
+    (so that a retrying caller sends only what is missing); otherwise it is a failed record.
+    """
+    rejected = _rejections(ingest_result)
+    if not rejected:
+        return []
+    directory = load_directory(settings, store, as_of or today())
+    ledger = DeliveryLedger(store)
+    out: list[dict] = []
+    temporary: list[str] = []
+    for rej in rejected:
+        recipients = [r for r in directory.recipients if r.party == PARTY_UTILITY and r.county == rej.county]
+        if not recipients:
+            out.append({"recipient": f"{rej.county}供电企业", "party": PARTY_UTILITY, "county": rej.county,
+                        "customer_id": None, "addresses": [], "attachment": rej.report.name, "status": FAILED,
+                        "rows": 0, "error": f"通讯录中没有{rej.county}供电企业的联系人，问题报告未能邮寄",
+                        "file": rej.file_name})
+            continue
+        data = rej.report.read_bytes()
+        for recipient in recipients:
+            record = {**delivery_record(recipient, status="", rows=0, attachment=rej.report.name), "file": rej.file_name}
+            entry, delivered = ledger.claim("rejection", f"{rej.county}/{rej.report.name}", recipient.key,
+                                            content_hash=hashlib.sha256(data).hexdigest(),
+                                            addresses=recipient.addresses, resend=False,
+                                            new_message_id=lambda: new_message_id(settings))
+            if delivered:
+                out.append({**record, "status": "skipped", "note": "已发送过"})
+                continue
+            mail = build_message(settings, to=recipient.addresses,
+                                 subject=f"{SUBJECT_PREFIX}{rej.county}隐患台账未通过校验（{rej.file_name}）",
+                                 body=rejection_body(rej, recipient, settings), attachment=(rej.report.name, data),
+                                 message_id=entry.message_id, file_stem=f"退回_{rej.county}_{rej.report.stem}")
+            try:
+                out.append(deliver_claimed(ledger, entry, mail, entry.missing(recipient.addresses), transport, record))
+            except TemporaryMailError as exc:
+                temporary.append(exc.reason)
+                out.append({**record, "status": FAILED, "error": exc.reason})
+    if temporary and raise_on_temporary:
+        raise TemporaryMailError("；".join(temporary))
+    return out

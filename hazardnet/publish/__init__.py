@@ -1,0 +1,1 @@
+"""Publish: what people read — consolidated register, bulletins, quarterly summaries, warnings, template."""

@@ -1,0 +1,467 @@
+"""The monthly bulletin (月度电力安全隐患通报): one scoped, print-ready workbook and one mail per recipient.
+
+Sheets: 通报说明 (counts by county, severity and status; overdue major hazards called out), 本月新发现
+(found in the month), 未整改 (every open hazard, overdue ones highlighted with days overdue), 本月已整改
+(completed in the month). A customer with nothing in scope gets no mail; an authority or a supply
+company always gets one (a nil report is still a report).
+
+Every mail goes through the delivery ledger, so a re-run sends only what has not been delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
+from hazardnet.delivery.ledger import (
+    FAILED,
+    DeliveryLedger,
+    bulletin_lock,
+    deliver_claimed,
+    delivery_record,
+    failed_record,
+)
+from hazardnet.delivery.mail import (
+    SUBJECT_PREFIX,
+    TemporaryMailError,
+    Transport,
+    build_message,
+    new_message_id,
+    safe_file_name,
+)
+from hazardnet.delivery.scope import scope_label, scoped_register
+from hazardnet.publish.consolidated import current_register
+from hazardnet.settings import Settings
+from hazardnet.store import Store
+from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, setup_print, text_width, write_cell, write_table
+from hazardnet.xlsx.writers import WorkbookWriters
+from schemas.headers import FIELD_BY_NAME
+from schemas.vocab import MAJOR_SEVERITY, PARTY_CUSTOMER, PARTY_GOV, PARTY_UTILITY, STATUS_DONE, STATUSES
+
+BULLETIN_DIR = "通报"
+PUBLIC_KEYS = ("recipient", "party", "county", "customer_id", "addresses", "attachment", "status", "rows")
+
+# Columns of the three hazard sheets: register fields (headers from the schema) and derived columns.
+LIST_FIELDS = ("county", "customer_id", "customer_name", "customer_grade", "hazard_id", "found_date",
+               "description", "category", "severity", "consequence", "suggestion", "notice_date", "deadline",
+               "owner", "contingency", "status", "completed_date", "gov_supervised", "remarks")
+OPEN_EXTRA = (("days_overdue", "逾期天数", 8), ("days_open", "存续天数", 8))
+WRAP = {"customer_name", "description", "consequence", "suggestion", "contingency", "remarks"}
+WIDTHS = {"county": 8, "customer_id": 13, "customer_name": 18, "customer_grade": 8, "hazard_id": 14,
+          "found_date": 11, "description": 30, "category": 10, "severity": 7, "consequence": 22, "suggestion": 22,
+          "notice_date": 11, "deadline": 11, "owner": 8, "contingency": 18, "status": 8, "completed_date": 11,
+          "gov_supervised": 6, "remarks": 12}
+
+
+# ---- the period ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Period:
+    """A calendar month."""
+
+    year: int
+    month: int
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """2026-11, 2026/11, 2026.11, 202611 or 2026年11月; ValueError with a Chinese sentence otherwise."""
+        m = re.fullmatch(r"\s*(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*月?|(\d{2}))\s*", str(text))
+        month = int((m.group(2) or m.group(3))) if m else 0
+        if not m or not 1 <= month <= 12:
+            raise ValueError(f"月份“{text}”格式不正确，请写成 YYYY-MM，例如 2026-11。")
+        return cls(int(m.group(1)), month)
+
+    @classmethod
+    def of(cls, day: dt.date) -> Period:
+        return cls(day.year, day.month)
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}年{self.month}月"
+
+    @property
+    def first(self) -> dt.date:
+        return dt.date(self.year, self.month, 1)
+
+    @property
+    def last(self) -> dt.date:
+        nxt = dt.date(self.year + (self.month == 12), self.month % 12 + 1, 1)
+        return nxt - dt.timedelta(days=1)
+
+    def contains(self, day: Any) -> bool:
+        return isinstance(day, dt.date) and self.first <= day <= self.last
+
+
+def default_as_of(period: Period, today: dt.date) -> dt.date:
+    """The report date of a bulletin: today, or the month's last day for a month already over."""
+    return min(today, period.last)
+
+
+# ---- what a recipient sees ------------------------------------------------------------------------
+@dataclass
+class BulletinSections:
+    """The rows of one recipient's bulletin, one frame per hazard sheet."""
+
+    new: pd.DataFrame
+    open: pd.DataFrame
+    done: pd.DataFrame
+    scoped: pd.DataFrame
+
+    @property
+    def hazard_keys(self) -> set[tuple[str, str]]:
+        keys: set[tuple[str, str]] = set()
+        for df in (self.new, self.open, self.done):
+            keys.update(zip(df["county"], df["hazard_id"]))
+        return keys
+
+    @property
+    def rows(self) -> int:
+        """Distinct hazards in the bulletin."""
+        return len(self.hazard_keys)
+
+    @property
+    def empty(self) -> bool:
+        return self.rows == 0
+
+    @property
+    def overdue_major(self) -> pd.DataFrame:
+        df = self.open
+        return df[df["overdue"].astype(bool) & (df["severity"] == MAJOR_SEVERITY)] if len(df) else df
+
+
+def bulletin_sections(scoped: pd.DataFrame, period: Period) -> BulletinSections:
+    """Split a recipient's scoped register into found-this-month, open, and completed-this-month."""
+    if scoped.empty:
+        return BulletinSections(scoped, scoped, scoped, scoped)
+    found = scoped["found_date"].map(period.contains)
+    done = scoped["status"] == STATUS_DONE
+    completed = scoped["completed_date"].map(period.contains)
+    return BulletinSections(scoped[found].copy(), scoped[~done].copy(), scoped[done & completed].copy(), scoped)
+
+
+def scope_description(recipient: Recipient, settings: Settings) -> str:
+    if recipient.party == PARTY_CUSTOMER:
+        return f"本单位（{recipient.county_label}，户号 {recipient.customer_id}）的隐患"
+    if recipient.county is None:
+        return f"{settings.prefecture}全部县(市)（{'、'.join(settings.counties)}）的客户隐患"
+    return f"{recipient.county}全部用电客户的隐患"
+
+
+# ---- the workbook -----------------------------------------------------------------------------------
+def _value(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.date()
+    if not isinstance(v, str):
+        try:
+            if pd.isna(v):
+                return None
+        except (TypeError, ValueError):
+            pass
+    if hasattr(v, "item") and not isinstance(v, str):  # numpy scalars
+        return v.item()
+    return v
+
+
+def _list_rows(df: pd.DataFrame, extra: Sequence[str] = ()) -> list[list[Any]]:
+    return [[_value(v) for v in rec] for rec in df[list(LIST_FIELDS) + list(extra)].itertuples(index=False, name=None)]
+
+
+def _list_headers(extra: Sequence[tuple[str, str, int]] = ()) -> tuple[list[str], list[float]]:
+    headers = ["县(市)" if n == "county" else FIELD_BY_NAME[n].header for n in LIST_FIELDS]
+    widths = [float(max(WIDTHS[n], min(text_width(h) + 1, 14))) for n, h in zip(LIST_FIELDS, headers)]
+    return headers + [h for _, h, _ in extra], widths + [float(w) for _, _, w in extra]
+
+
+def _counts(sections: BulletinSections, key: str, values: Sequence[str]) -> list[list[Any]]:
+    """Rows [value, new, open, overdue, major open, done] for each value of `key` plus a 合计 row."""
+    def n(df: pd.DataFrame, v: str, mask=None) -> int:
+        if df.empty:
+            return 0
+        sel = df[key] == v
+        if mask is not None:
+            sel &= mask(df)
+        return int(sel.sum())
+
+    rows = []
+    for v in values:
+        rows.append([v, n(sections.new, v), n(sections.open, v),
+                     n(sections.open, v, lambda d: d["overdue"].astype(bool)),
+                     n(sections.open, v, lambda d: d["severity"] == MAJOR_SEVERITY), n(sections.done, v)])
+    rows.append(["合计", *[sum(r[i] for r in rows) for i in range(1, 6)]])
+    return rows
+
+
+def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient: Recipient, period: Period,
+                            as_of: dt.date, settings: Settings) -> Path:
+    """Write the recipient's bulletin workbook: 通报说明, 本月新发现, 未整改, 本月已整改 (A4, headed, paged)."""
+    label = scope_label(recipient, settings.prefecture)
+    page_header = f"{recipient.org_name}　{period.label}电力安全隐患通报（{label}）"
+    with atomic_workbook(path) as wb:
+        fmts = Formats(wb)
+        ws = wb.add_worksheet("通报说明")
+        _write_summary(wb, ws, fmts, sections, recipient=recipient, period=period, as_of=as_of, settings=settings)
+        setup_print(ws, header_rows=None, landscape=False, page_header=page_header)
+
+        headers, widths = _list_headers()
+        for title, df in (("本月新发现", sections.new),):
+            sheet = wb.add_worksheet(title)
+            write_table(wb, sheet, fmts, headers, _list_rows(df), widths=widths,
+                        wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP], page_header=page_header)
+        open_headers, open_widths = _list_headers(OPEN_EXTRA)
+        sheet = wb.add_worksheet("未整改")
+        open_df = sections.open
+        write_table(wb, sheet, fmts, open_headers, _list_rows(open_df, [n for n, _, _ in OPEN_EXTRA]),
+                    widths=open_widths, wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP],
+                    highlight=[bool(x) for x in open_df["overdue"]] if len(open_df) else None,
+                    page_header=page_header)
+        sheet = wb.add_worksheet("本月已整改")
+        write_table(wb, sheet, fmts, headers, _list_rows(sections.done), widths=widths,
+                    wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP], page_header=page_header)
+    return path
+
+
+def _write_summary(wb, ws, fmts: Formats, sections: BulletinSections, *, recipient: Recipient, period: Period,
+                   as_of: dt.date, settings: Settings) -> None:
+    """The 通报说明 sheet: who, what period, the counts, and the overdue major hazards by name."""
+    ncols = 6
+    for c, w in enumerate([16, 12, 12, 12, 12, 12]):
+        ws.set_column(c, c, w)
+    ws.set_column(6, 8, 14)
+    label = scope_label(recipient, settings.prefecture)
+    ws.merge_range(0, 0, 0, ncols - 1, f"{settings.prefecture}{period.label}电力安全隐患通报（{label}）", fmts.title)
+    ws.set_row(0, 30)
+    lines = [
+        f"致：{recipient.org_name}（{recipient.party}）",
+        f"通报范围：{scope_description(recipient, settings)}",
+        f"统计期间：{period.first:%Y年%m月%d日}至{period.last:%Y年%m月%d日}　　数据截至：{as_of:%Y年%m月%d日}",
+        f"编制单位：{settings.company}",
+        summary_sentence(sections),
+    ]
+    r = 1
+    for line in lines:
+        ws.merge_range(r, 0, r, ncols - 1, line, fmts.subtitle)
+        ws.set_row(r, 18)
+        r += 1
+    r += 1
+
+    def table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
+        nonlocal r
+        ws.merge_range(r, 0, r, len(headers) - 1, title, fmts.subtitle)
+        r += 1
+        for c, h in enumerate(headers):
+            ws.write_string(r, c, h, fmts.header)
+        r += 1
+        for row in rows:
+            for c, v in enumerate(row):
+                fmt = fmts.total_int if row[0] == "合计" and c else (fmts.total if row[0] == "合计" else
+                                                                    (fmts.integer if c else fmts.text))
+                write_cell(ws, r, c, v, fmt)
+            r += 1
+        r += 1
+
+    counties = [recipient.county] if recipient.county else list(settings.counties)
+    extra = sorted(set(sections.scoped["county"]) - set(counties)) if len(sections.scoped) else []
+    table("一、按县(市)统计", ["县(市)", "本月新发现", "未整改", "其中逾期", "其中重大", "本月已整改"],
+          _counts(sections, "county", counties + extra))
+    table("二、按隐患等级统计", ["隐患等级", "本月新发现", "未整改", "其中逾期", "其中重大", "本月已整改"],
+          _counts(sections, "severity", list(settings.severities)))
+    status_rows = [[s, int((sections.scoped["status"] == s).sum()) if len(sections.scoped) else 0]
+                   for s in STATUSES if s != STATUS_DONE]
+    status_rows.append([f"{STATUS_DONE}（本月）", len(sections.done)])
+    table("三、按整改状态统计", ["整改状态", "隐患条数"], status_rows)
+
+    major = sections.overdue_major
+    ws.merge_range(r, 0, r, ncols - 1, f"四、逾期未整改的重大隐患（{len(major)} 条）", fmts.subtitle)
+    r += 1
+    if major.empty:
+        ws.merge_range(r, 0, r, ncols - 1, "本期无逾期未整改的重大隐患。", fmts.text)
+        r += 1
+    else:
+        headers = ["县(市)", "客户名称", "隐患编号", "隐患描述", "整改期限", "逾期天数", "政府督办"]
+        for c, h in enumerate(headers):
+            ws.write_string(r, c, h, fmts.header)
+        r += 1
+        for rec in major.sort_values("days_overdue", ascending=False).to_dict("records"):
+            values = [rec["county"], rec["customer_name"], rec["hazard_id"], rec["description"], _value(rec["deadline"]),
+                      _value(rec["days_overdue"]), rec["gov_supervised"]]
+            for c, v in enumerate(values):
+                write_cell(ws, r, c, _value(v), fmts.alert, date_fmt=fmts.alert_date)
+            r += 1
+    r += 1
+    notes = [
+        "说明：",
+        "1.“本月新发现”为本月发现的隐患；“未整改”为截至统计日尚未完成整改的全部隐患（含整改中），逾期的以红色标出并注明逾期天数；"
+        "“本月已整改”为本月完成整改的隐患。",
+        "2. 逾期：未完成整改且整改期限早于统计日。未明确整改期限的隐患请尽快明确。",
+        "3. 依据用电安全“1+1+1”工作网协作书，用电客户负责隐患整改，政府主管部门督促整改，供电企业跟踪服务。",
+    ]
+    note = wb.add_format({"font_name": FONT, "font_size": 10, "text_wrap": True, "valign": "top"})
+    for line in notes:
+        ws.merge_range(r, 0, r, ncols - 1, line, note)
+        ws.set_row(r, 14 * (1 + text_width(line) // 100))
+        r += 1
+    ws.activate()
+
+
+def summary_sentence(sections: BulletinSections) -> str:
+    n_overdue = int(sections.open["overdue"].astype(bool).sum()) if len(sections.open) else 0
+    if sections.empty:
+        return "本期范围内无隐患记录（零报告）。"
+    return (f"本月新发现隐患 {len(sections.new)} 条；未整改隐患 {len(sections.open)} 条，其中逾期 {n_overdue} 条；"
+            f"本月已整改 {len(sections.done)} 条。")
+
+
+def content_hash(sections: BulletinSections, recipient: Recipient, period: Period, as_of: dt.date) -> str:
+    """What the recipient's bulletin says, as a digest (workbook bytes carry timestamps, so not those)."""
+    h = hashlib.sha256(json.dumps([period.key, as_of.isoformat(), recipient.key, list(recipient.addresses)],
+                                  ensure_ascii=False).encode())
+    for df, extra in ((sections.new, ()), (sections.open, ("days_overdue",)), (sections.done, ())):
+        h.update(json.dumps(_list_rows(df, extra), ensure_ascii=False, default=str).encode())
+    return h.hexdigest()
+
+
+# ---- the mail ----------------------------------------------------------------------------------------
+def bulletin_subject(recipient: Recipient, period: Period, settings: Settings) -> str:
+    return f"{SUBJECT_PREFIX}{period.label}电力安全隐患通报（{scope_label(recipient, settings.prefecture)}）"
+
+
+def attachment_name(recipient: Recipient, period: Period, settings: Settings) -> str:
+    return safe_file_name(f"{period.label}电力安全隐患通报（{scope_label(recipient, settings.prefecture)}）") + ".xlsx"
+
+
+def bulletin_body(sections: BulletinSections, recipient: Recipient, period: Period, as_of: dt.date,
+                  settings: Settings, attachment: str) -> str:
+    lines = [f"{recipient.org_name}：", "",
+             f"现将{settings.prefecture}{period.label}电力安全隐患通报发送给贵单位。通报范围：{scope_description(recipient, settings)}；"
+             f"数据截至 {as_of:%Y年%m月%d日}。", "", summary_sentence(sections)]
+    major = sections.overdue_major
+    if len(major):
+        lines += ["", f"请特别关注：逾期未整改的重大隐患 {len(major)} 条——"]
+        for i, rec in enumerate(major.sort_values("days_overdue", ascending=False).head(10).to_dict("records"), 1):
+            desc = str(rec["description"] or "")
+            desc = desc if len(desc) <= 60 else desc[:60] + "…"
+            lines.append(f"  {i}. {rec['county']} {rec['customer_name']}（{rec['hazard_id']}）：{desc}；"
+                         f"整改期限 {_value(rec['deadline'])}，已逾期 {int(rec['days_overdue'])} 天。")
+        if len(major) > 10:
+            lines.append(f"  ……另有 {len(major) - 10} 条，详见附件。")
+    ask = {PARTY_CUSTOMER: "请贵单位按整改建议和期限完成整改，整改完成后及时告知供电企业。",
+           PARTY_GOV: "请贵单位督促相关用电客户按期整改，对逾期重大隐患予以督办。",
+           PARTY_UTILITY: "请做好隐患跟踪服务，并在下月台账中如实更新整改状态。"}.get(recipient.party, "")
+    lines += ["", f"详见附件《{attachment}》（已按 A4 纸设置，可直接打印）。", ask, "",
+              settings.company, settings.mail_from_name,
+              f"本邮件由用电安全“1+1+1”工作网隐患台账系统自动发送；如有疑问，请回复 {settings.mail_from}。"]
+    return "\n".join(lines)
+
+
+# ---- one delivery --------------------------------------------------------------------------------------
+@dataclass
+class BulletinRun:
+    """Everything a recipient's delivery needs, computed once per run."""
+
+    settings: Settings
+    store: Store
+    ledger: DeliveryLedger
+    period: Period
+    as_of: dt.date
+    register: pd.DataFrame
+    resend: bool = False
+    writers: WorkbookWriters | None = None  # recipients' workbooks written on every core (big runs)
+
+    @property
+    def folder(self) -> Path:
+        return self.settings.outbox / BULLETIN_DIR / self.period.key
+
+
+def prepare_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date,
+                     resend: bool = False, writers: WorkbookWriters | None = None) -> BulletinRun:
+    """The register as of the report date, and the ledger, for one bulletin run."""
+    return BulletinRun(settings, store, DeliveryLedger(store), period, as_of,
+                       current_register(store, settings, as_of), resend, writers)
+
+
+def public_delivery(d: dict) -> dict:
+    """The documented JSON shape of one delivery."""
+    return {k: d.get(k) for k in PUBLIC_KEYS}
+
+
+def _workbook_path(run: BulletinRun, recipient: Recipient) -> Path:
+    name = f"{recipient.county_label}_{recipient.party}_{recipient.customer_id + '_' if recipient.customer_id else ''}{recipient.org_name}"
+    return run.folder / f"{safe_file_name(name)}.xlsx"
+
+
+def deliver_bulletin(run: BulletinRun, recipient: Recipient, transport: Transport) -> dict:
+    """Deliver one recipient's bulletin at most once per period (unless resend).
+
+    Returns its delivery record. Raises TemporaryMailError (after recording progress in the ledger)
+    when the server asked to try later, so that the caller can retry with back-off.
+    """
+    sections = bulletin_sections(scoped_register(run.register, recipient), run.period)
+    if recipient.party == PARTY_CUSTOMER and sections.empty:
+        return delivery_record(recipient, status="skipped", note="范围内无隐患，不发送")
+    if not recipient.addresses:
+        return delivery_record(recipient, status=FAILED, rows=sections.rows, error="通讯录中没有该收件人的电子邮箱")
+    name = attachment_name(recipient, run.period, run.settings)
+    entry, delivered = run.ledger.claim(
+        "bulletin", run.period.key, recipient.key,
+        content_hash=content_hash(sections, recipient, run.period, run.as_of), addresses=recipient.addresses,
+        resend=run.resend, new_message_id=lambda: new_message_id(run.settings))
+    if delivered:
+        return delivery_record(recipient, status="skipped", rows=entry.rows, attachment=entry.attachment,
+                               note=f"已于 {entry.updated_at:%Y-%m-%d %H:%M}（UTC）送达，未重复发送")
+    todo = entry.missing(recipient.addresses)
+    write = run.writers.write if run.writers is not None else _call
+    path = write(write_bulletin_workbook, _workbook_path(run, recipient), sections, recipient=recipient,
+                 period=run.period, as_of=run.as_of, settings=run.settings)
+    mail = build_message(run.settings, to=recipient.addresses, subject=bulletin_subject(recipient, run.period, run.settings),
+                         body=bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name),
+                         attachment=(name, path.read_bytes()), message_id=entry.message_id,
+                         file_stem=f"{run.period.key}_{path.stem}")
+    return deliver_claimed(run.ledger, entry, mail, todo, transport,
+                    delivery_record(recipient, status="", rows=sections.rows, attachment=name))
+
+
+def _call(function, *args, **kwargs):
+    return function(*args, **kwargs)
+
+
+
+
+def send_monthly_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date, transport: Transport,
+                          *, resend: bool = False, retries: int = 0) -> dict:
+    """The whole bulletin without Prefect (tests, scripts): directory, every delivery, the results.
+
+    `retries` immediate retries per recipient on temporary errors (the Prefect flow retries with back-off).
+    """
+    with bulletin_lock(settings):
+        directory = load_directory(settings, store, as_of)
+        run = prepare_bulletin(settings, store, period, as_of, resend)
+        deliveries = []
+        for recipient in directory.recipients:  # one at a time: a crash leaves at most one mail in flight
+            for attempt in range(retries + 1):
+                try:
+                    deliveries.append(deliver_bulletin(run, recipient, transport))
+                    break
+                except TemporaryMailError as exc:
+                    if attempt == retries:
+                        deliveries.append(failed_record(recipient, exc.reason))
+    return bulletin_result(period, as_of, directory, deliveries)
+
+
+def bulletin_result(period: Period, as_of: dt.date, directory: DirectoryResult, deliveries: list[dict]) -> dict:
+    return {"period": period.key, "as_of": as_of.isoformat(), "deliveries": deliveries,
+            "directory": {"source": directory.source, "file": directory.file_name, "report": directory.report,
+                          "findings": [f.as_json() for f in directory.findings]}}

@@ -1,0 +1,1 @@
+"""Workbook conventions and fast writers shared by every workbook the project writes."""

@@ -1,0 +1,262 @@
+"""`write_table` for big tables: the same workbook, written several times faster.
+
+`xlsx.style.write_table` writes a table cell by cell through xlsxwriter's public API, where each
+cell costs a few microseconds of Python (argument checks, a cell tuple, then the row's XML when the
+next row starts). For the consolidated register (hundreds of thousands of rows × 25 columns) that is
+most of an ingest run. `write_table_fast` makes the same decisions for every cell (format, cell type,
+text cleaning — see `xlsx.style.write_table` and `write_cell`) but appends each data row's XML to
+the constant-memory worksheet's row stream directly, as xlsxwriter itself does when it flushes a row.
+
+The sheet XML is byte for byte what `write_table` produces (tests/test_fast_table.py compares the two on
+awkward values: control characters, whitespace to preserve, XML metacharacters, NaN/inf, dates, bools,
+numpy and pandas values, None). It leans on a few xlsxwriter internals of the pinned version (the row
+stream `ws.fh`, `_write_single_row`, `_check_dimensions`, `_convert_date_time`, `Format._get_xf_index`
+and the escaping helpers); whenever its preconditions do not hold (not constant_memory, custom row
+heights, an Excel 2010 extension) it simply calls `write_table`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate, xl_col_to_name
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from hazardnet.xlsx.style import Formats, clean_text, looks_like_rich_xml, setup_print, write_row_cells, write_table
+
+# The xlsxwriter version whose internals (listed above) this module was checked against: the lock pins it, and
+# tests/test_layout.py fails with a clear message when the installed version differs (re-check, then bump).
+CHECKED_XLSXWRITER = "3.3.1"
+
+# what xlsxwriter's _escape_control_characters would change: "_xHHHH_" literals, C0 controls (but tab and
+# newline), U+FFFE/U+FFFF
+_NEEDS_CONTROL_ESCAPE = re.compile(r"_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+
+
+# a string needing any change before it can be written as it is: something clean_text removes, something
+# the control-character escape changes, an XML metacharacter, or an empty string
+_NEEDS_ANY_CHANGE = re.compile(r"[\x00-\x1f&<>\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^$")
+
+
+def _fast_path_possible(ws: Worksheet, first_row: int) -> bool:
+    return (getattr(ws, "constant_memory", False) and ws.excel_version == 2007
+            and ws.default_row_height == ws.original_row_height and not ws.comments
+            and getattr(ws, "fh", None) is not None and ws.previous_row <= first_row)
+
+
+def write_table_fast(
+    wb: Workbook,
+    ws: Worksheet,
+    fmts: Formats,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    first_row: int = 0,
+    widths: Sequence[float] | None = None,
+    wrap_cols: Iterable[int] = (),
+    highlight: Iterable[bool] | None = None,
+    page_header: str | None = None,
+    landscape: bool = True,
+    shared_strings: bool = False,
+) -> int:
+    """Exactly `xlsx.style.write_table` (same arguments, same workbook), faster on big tables.
+
+    `shared_strings`: text goes to the workbook's shared-string table (each distinct text once, as Excel
+    itself writes) instead of inline in every cell: the same cells, a smaller sheet, less to compress."""
+    if not _fast_path_possible(ws, first_row):
+        return write_table(wb, ws, fmts, headers, rows, first_row=first_row, widths=widths, wrap_cols=wrap_cols,
+                           highlight=highlight, page_header=page_header, landscape=landscape)
+    wrap = set(wrap_cols)
+    if widths is not None:
+        for c, w in enumerate(widths):
+            ws.set_column(c, c, w)
+    ws.set_row(first_row, 30)
+    for c, h in enumerate(headers):
+        ws.write_string(first_row, c, h, fmts.header)
+    n = _append_rows(ws, fmts, rows, first_row + 1, wrap, highlight, shared_strings)
+    ws.freeze_panes(first_row + 1, 0)
+    ws.autofilter(first_row, 0, first_row + max(n, 1), len(headers) - 1)
+    setup_print(ws, header_rows=(first_row, first_row), landscape=landscape, page_header=page_header)
+    return n
+
+
+class _CellXml:
+    """The XML of one cell, as xlsxwriter writes it in constant-memory mode (inline strings)."""
+
+    def __init__(self, ws: Worksheet):
+        self.ws = ws
+        self.xf: dict[int, int] = {}
+        self.serials: dict[Any, str] = {}
+
+    def style(self, fmt) -> int:
+        # assigned on first use, in the order the cells are written: the order xlsxwriter uses
+        key = id(fmt)
+        xf = self.xf.get(key)
+        if xf is None:
+            xf = self.xf[key] = fmt._get_xf_index()
+        return xf
+
+    def string(self, ref: str, s: str, fmt) -> str:
+        if len(s) > 16383 and _utf16_len(s) > 32767:
+            s = _utf16_truncate(s, 32767)
+        if _NEEDS_CONTROL_ESCAPE.search(s):
+            s = self.ws._escape_control_characters(s)
+        preserve = ' xml:space="preserve"' if s and (s[0].isspace() or s[-1].isspace()) and _preserve_whitespace(s) \
+            else ""
+        if "&" in s or "<" in s or ">" in s:
+            s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f'<c r="{ref}" s="{self.style(fmt)}" t="inlineStr"><is><t{preserve}>{s}</t></is></c>'
+
+    def number(self, ref: str, v, fmt) -> str:
+        return f'<c r="{ref}" s="{self.style(fmt)}"><v>{v:.16G}</v></c>'
+
+    def blank(self, ref: str, fmt) -> str:
+        return f'<c r="{ref}" s="{self.style(fmt)}"/>'
+
+    def datetime(self, ref: str, d: dt.datetime, fmt) -> str:
+        serial = self.serials.get(d)
+        if serial is None:
+            serial = self.serials[d] = f"{self.ws._convert_date_time(d):.16G}"
+        return f'<c r="{ref}" s="{self.style(fmt)}"><v>{serial}</v></c>'
+
+    def cell(self, ref: str, value: Any, fmt, date_fmt=None) -> str:
+        """workbook_style.write_cell, as XML."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return self.blank(ref, fmt)
+        if isinstance(value, bool):
+            return self.string(ref, "是" if value else "否", fmt)
+        if isinstance(value, (int, float)):
+            if isinstance(value, float) and math.isinf(value):
+                return self.string(ref, str(value), fmt)
+            return self.number(ref, value, fmt)
+        if isinstance(value, dt.datetime):
+            return self.datetime(ref, value, date_fmt or fmt)
+        if isinstance(value, dt.date):
+            return self.datetime(ref, dt.datetime(value.year, value.month, value.day), date_fmt or fmt)
+        if not isinstance(value, str):
+            try:
+                import pandas as pd
+
+                if value is pd.NaT or pd.isna(value):
+                    return self.blank(ref, fmt)
+                if isinstance(value, pd.Timestamp):
+                    return self.datetime(ref, value.to_pydatetime(), date_fmt or fmt)
+            except (TypeError, ValueError):
+                pass
+        return self.string(ref, clean_text(value), fmt)
+
+
+def _shared_index(str_table, text: str) -> int:
+    """The shared-string index of `text` as xlsxwriter's own write_string would store it (cleaned, and cut
+    at Excel's 32,767 UTF-16 units); the string table escapes it when it writes sharedStrings.xml.
+
+    -1 for text shaped like "<r>…</r>": the string table would copy it into the XML raw (its form for
+    rich strings), so a register cell could inject markup; such text stays inline, escaped."""
+    value = clean_text(text)
+    if len(value) > 16383 and _utf16_len(value) > 32767:
+        value = _utf16_truncate(value, 32767)
+    if value.startswith("<r>") and value.endswith("</r>"):
+        return -1
+    return str_table._get_shared_string_index(value)
+
+
+def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], start: int, wrap: set[int],
+                 highlight: Iterable[bool] | None, shared_strings: bool = False) -> int:
+    """Write the data rows from `start` on; the per-cell format choice is write_table's."""
+    ws._write_single_row(start)  # flush the header row, as writing the first data cell would
+    fh = ws.fh
+    xml = _CellXml(ws)
+    cols: list[str] = []  # column letters
+    plain_fmts: list = []  # write_table's format of a text or blank cell per column, outside alert rows
+    xfs = xml.xf
+    hl = iter(highlight) if highlight is not None else None
+    max_row = max_col = -1
+    min_row = min_col = None
+    buffer: list[str] = []
+    str_table = ws.str_table if shared_strings else None
+    sst: dict[str, int] | None = {} if shared_strings else None
+    refs = 0
+    n = 0
+    for n, values in enumerate(rows, start=1):
+        alert = next(hl) if hl is not None else False
+        r = start + n - 1
+        if r >= ws.xls_rowmax:  # beyond Excel's last row: xlsxwriter ignores such cells
+            continue
+        if any(v.__class__ is str and v.startswith("<r>") and looks_like_rich_xml(clean_text(v)) for v in values):
+            # text xlsxwriter would take for rich-string XML: this row goes through write_table's own path
+            fh.write("".join(buffer))
+            buffer.clear()
+            write_row_cells(ws, fmts, r, values, wrap, alert)
+            ws._write_single_row(r + 1)
+            max_row = r
+            max_col = max(max_col, min(len(values), ws.xls_colmax) - 1)
+            if min_row is None:
+                min_row, min_col = r, 0
+            continue
+        rn = str(r + 1)
+        cells = []
+        for c, v in enumerate(values):
+            if c >= ws.xls_colmax:
+                break
+            if c >= len(cols):
+                cols.append(xl_col_to_name(c))
+                plain_fmts.append(fmts.wrap if c in wrap else fmts.text)
+            t = v.__class__
+            if t is str or v is None:  # text and blanks, most cells: write_table's format is known
+                fmt = fmts.alert if alert else plain_fmts[c]
+                xf = xfs.get(id(fmt))
+                if xf is None:
+                    xf = xfs[id(fmt)] = xml.style(fmt)
+                if v is None:
+                    cells.append(f'<c r="{cols[c]}{rn}" s="{xf}"/>')
+                elif sst is not None and v:
+                    i = sst.get(v)
+                    if i is None:
+                        i = sst[v] = _shared_index(str_table, v)
+                    if i >= 0:
+                        refs += 1
+                        cells.append(f'<c r="{cols[c]}{rn}" s="{xf}" t="s"><v>{i}</v></c>')
+                    else:  # text the string table would write as raw XML: inline, escaped, as before
+                        cells.append(xml.string(cols[c] + rn, clean_text(v), fmt))
+                elif len(v) <= 16383 and not _NEEDS_ANY_CHANGE.search(v) and not (v[0].isspace() or v[-1].isspace()):
+                    # nothing for clean_text, the control-character escape or XML escaping to change
+                    cells.append(f'<c r="{cols[c]}{rn}" s="{xf}" t="inlineStr"><is><t>{v}</t></is></c>')
+                else:
+                    cells.append(xml.string(cols[c] + rn, clean_text(v), fmt))
+            else:
+                if alert:
+                    fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
+                elif isinstance(v, (dt.date, dt.datetime)):
+                    fmt = fmts.date
+                elif c in wrap:
+                    fmt = fmts.wrap
+                elif isinstance(v, int) and t is not bool:
+                    fmt = fmts.integer
+                elif isinstance(v, float):
+                    fmt = fmts.number
+                else:
+                    fmt = fmts.text
+                cells.append(xml.cell(cols[c] + rn, v, fmt))
+            if c > max_col:
+                max_col = c
+        if cells:
+            buffer.append(f'<row r="{rn}">{"".join(cells)}</row>')
+            max_row = r
+            if min_row is None:
+                min_row, min_col = r, 0
+            if len(buffer) >= 512:
+                fh.write("".join(buffer))
+                buffer.clear()
+    fh.write("".join(buffer))
+    if str_table is not None:
+        str_table.count += refs - len(sst)  # _shared_index counted each new string once already
+    if max_row >= 0:  # the sheet's dimension, as if the cells had gone through the API
+        ws._check_dimensions(min_row, min_col)
+        ws._check_dimensions(max_row, max_col)
+        ws.previous_row = max_row + 1  # rows up to here are written: later cells can only go below
+    return n
