@@ -19,7 +19,14 @@ from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import STATUS_ZH, delivery_row, mail_transport, outcome, with_mail_retries  # noqa: F401
+from flows.mailing import (  # noqa: F401
+    STATUS_ZH,
+    delivery_row,
+    mail_transport,
+    outcome,
+    sms_transport,
+    with_mail_retries,
+)
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
 from hazardnet.delivery.ledger import bulletin_lock, failed_record, failure_summary, undelivered
 from hazardnet.delivery.mail import Transport
@@ -54,7 +61,7 @@ def recipient_directory(settings: Settings, store: Store, as_of: dt.date) -> Dir
 def bulletin_run(settings: Settings, store: Store, period: Period, as_of: dt.date, resend: bool,
                  writers: WorkbookWriters | None = None) -> BulletinRun:
     """The register as of the report date and the delivery ledger."""
-    return prepare_bulletin(settings, store, period, as_of, resend, writers)
+    return prepare_bulletin(settings, store, period, as_of, resend, writers, sms_transport(settings))
 
 
 @task(name="发送通报", task_run_name="通报 {label}", cache_policy=NO_CACHE)

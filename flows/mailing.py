@@ -11,10 +11,12 @@ from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.ledger import failed_record
 from hazardnet.delivery.mail import PermanentMailError, Transport, make_transport
 from hazardnet.delivery.rejection_mail import send_rejection_reports
+from hazardnet.delivery.sms import PermanentSmsError, SmsTransport, make_sms_transport
 from hazardnet.settings import DEFAULT_MAIL_RETRY_DELAYS, Settings
 from hazardnet.store import Store
 
 STATUS_ZH = {"sent": "已发送", "written": "已写入 .eml", "skipped": "未发送（无需发送）", "failed": "失败"}
+SMS_ZH = {"sent": "已发送", "written": "已写入 outbox/sms", "skipped": "—", "failed": "失败"}
 
 
 def retry_delays(settings: Settings) -> list[float]:
@@ -42,6 +44,22 @@ def mail_transport(settings: Settings) -> Transport:
                 f"找不到 Prefect Secret 块“{settings.smtp_password_block}”（HAZARDNET_SMTP_PASSWORD_BLOCK）：请用 "
                 f"prefect block create secret 创建它，或改设 HAZARDNET_SMTP_PASSWORD。") from None
     return make_transport(settings, password)
+
+
+def sms_transport(settings: Settings) -> SmsTransport:
+    """The SMS transport for these settings; the Apprise URL (with its secrets) may come from a Prefect Secret
+    block (HAZARDNET_SMS_URL_BLOCK)."""
+    url = None
+    if settings.sms_url is None and settings.sms_url_block:
+        from prefect.blocks.system import Secret
+
+        try:
+            url = str(Secret.load(settings.sms_url_block).get())
+        except ValueError:
+            raise PermanentSmsError(
+                f"找不到 Prefect Secret 块“{settings.sms_url_block}”（HAZARDNET_SMS_URL_BLOCK）：请用 "
+                f"prefect block create secret 创建它，或改设 HAZARDNET_SMS_URL。") from None
+    return make_sms_transport(settings, url)
 
 
 def outcome(recipient: Recipient, future) -> dict:
@@ -74,4 +92,6 @@ def rejection_emails(settings: Settings, store: Store, ingest_result) -> list[di
 def delivery_row(d: dict) -> dict:
     return {"收件人": d["recipient"], "单位类型": d["party"], "县(市)": d["county"], "户号": d.get("customer_id") or "",
             "邮箱": "；".join(d["addresses"]), "附件": d.get("attachment") or "", "隐患条数": d.get("rows", 0),
-            "结果": STATUS_ZH.get(d["status"], d["status"]), "说明": d.get("error") or d.get("note") or ""}
+            "结果": STATUS_ZH.get(d["status"], d["status"]), "手机": "、".join(d.get("mobiles") or []),
+            "短信": SMS_ZH.get(d.get("sms_status") or "", d.get("sms_status") or ""),
+            "说明": d.get("error") or d.get("note") or ""}

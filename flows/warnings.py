@@ -1,5 +1,6 @@
-"""Flow 风险预警: overdue hazards (and major ones without a deadline) → mail to the customer and its county's
-government authority, each warning once (the delivery ledger), escalation 30 days after the deadline."""
+"""Flow 风险预警: overdue hazards (and major ones without a deadline) → mail and SMS to the customer and its
+county's government authority, each warning once per channel (the delivery ledger), escalation 30 days after
+the deadline."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.schedules import Cron
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import mail_transport, outcome, with_mail_retries
+from flows.mailing import mail_transport, outcome, sms_transport, with_mail_retries
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
 from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failure_summary, undelivered
 from hazardnet.delivery.mail import Transport
-from hazardnet.publish.warnings import HazardWarning, plan, send_warnings, unreachable_customers, warnings_on
+from hazardnet.delivery.sms import SmsTransport
+from hazardnet.publish.warnings import HazardWarning, plan, unreachable_customers, warn_recipient, warnings_on
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 
@@ -32,10 +34,10 @@ def recipient_directory(settings: Settings, store: Store, as_of: dt.date) -> Dir
 
 
 @task(name="发送风险预警", task_run_name="发送风险预警：{name}", cache_policy=NO_CACHE)
-def warning_delivery(ledger: DeliveryLedger, transport: Transport, settings: Settings, recipient: Recipient,
-                     warnings: list[HazardWarning], as_of: dt.date, name: str) -> dict:
-    """Mail one recipient the warnings it has not had yet."""
-    return send_warnings(ledger, transport, settings, recipient, warnings, as_of).as_json()
+def warning_delivery(ledger: DeliveryLedger, transport: Transport, sms: SmsTransport, settings: Settings,
+                     recipient: Recipient, warnings: list[HazardWarning], as_of: dt.date, name: str) -> dict:
+    """Mail and text one recipient the warnings it has not had yet."""
+    return warn_recipient(ledger, transport, sms, settings, recipient, warnings, as_of)
 
 
 def publish_warning_artifacts(warnings: list[HazardWarning], deliveries: list[dict],
@@ -46,7 +48,8 @@ def publish_warning_artifacts(warnings: list[HazardWarning], deliveries: list[di
          "逾期天数": w.days_overdue, "情况": w.reason} for w in warnings], "本次应预警的隐患")
     publish_table("warning-deliveries", [
         {"收件单位": d["recipient"], "类型": d["party"], "县(市)": d["county"], "邮箱": "、".join(d["addresses"]),
-         "结果": d["status"], "新预警数": d["rows"], "说明": d.get("error") or d.get("note") or ""}
+         "结果": d["status"], "新预警数": d["rows"], "短信号码": "、".join(d.get("mobiles") or []),
+         "短信结果": d.get("sms_status") or "", "说明": d.get("error") or d.get("note") or ""}
         for d in deliveries], "风险预警发送结果（同一预警不重复发送）")
     if unreachable:
         lines = ["# 通讯录中缺少以下客户，预警仅发给所在县(市)政府主管部门", ""]
@@ -70,10 +73,10 @@ def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
             raise RuntimeError("没有可用的通讯录，无法发送风险预警：" +
                                "；".join(f.message for f in directory.findings))
         if warnings:
-            ledger, transport = DeliveryLedger(store), mail_transport(settings)
+            ledger, transport, sms = DeliveryLedger(store), mail_transport(settings), sms_transport(settings)
             with bulletin_lock(settings):  # one sender at a time per home, whatever it sends
                 send = with_mail_retries(warning_delivery, settings)
-                futures = [(r, send.submit(ledger, transport, settings, r, mine, day,
+                futures = [(r, send.submit(ledger, transport, sms, settings, r, mine, day,
                                                        f"{r.county_label} {r.org_name}"))
                            for r, mine in plan(directory.recipients, warnings)]
                 for recipient, future in futures:

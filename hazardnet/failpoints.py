@@ -45,6 +45,8 @@ CHECKPOINTS: dict[str, str] = {
     "mail_before_send": "mail: the ledger entry is claimed (pending), the message not yet handed to the server",
     "mail_after_send": "mail: the server accepted the message, the ledger does not know it yet",
     "mail_after_record": "mail: the outcome is in the ledger (the next recipient not yet started)",
+    "sms_before_send": "sms: the ledger entries are claimed (pending), the text not yet handed to the gateway",
+    "sms_after_send": "sms: the gateway answered for every number, the ledger does not know it yet",
 }
 
 _lock = threading.Lock()

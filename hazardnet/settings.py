@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     mail_from: str = "yongdian-anquan@haixi.example.cn"
     mail_from_name: str = "国网海西供电公司营销部"
 
+    # SMS: one Apprise URL with {mobile} for the recipient's number (json://…?:mobile={mobile}, smpp://…/{mobile});
+    # unset: text files under outbox/sms/. The URL holds secrets: SecretStr, never logged.
+    sms_url: SecretStr | None = None
+    sms_url_block: str | None = None  # name of a Prefect Secret block holding the URL
+    sms_signature: str = "【海西供电】"  # put before every text message
+
     @field_validator("mail_retry_delays", mode="before")
     @classmethod
     def _comma_separated_delays(cls, value: Any) -> Any:

@@ -42,18 +42,24 @@ PARTY_SYNONYMS: dict[str, str] = {
 EMAIL_SEPARATORS = re.compile(r"[;；、,，\s]+")
 EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+$")
 PHONE_SEPARATORS = re.compile(r"[;；、,，/]+")
-PHONE_RE = re.compile(r"^(?:\+?86)?(?:1\d{10}|0\d{2,3}-?\d{7,8}(?:-\d{1,6})?)$")
+# A mainland mobile number: 11 digits starting 13–19. Written forms seen in directories: +86 139-0000-0010,
+# 0086 13900000010, 139 0000 0010, (+86)13900000010, full-width digits (folded by NFKC before this).
+MAINLAND_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE_NOISE = re.compile(r"[\s\-–—.()（）\u00a0]")
 
 DIRECTORY_CHECK_MESSAGES: dict[str, str] = {
     "not_nullable": "必填项为空",
     "vocab_party_type": "单位类型“{value}”不在可选范围内（政府主管部门、用电客户、供电企业）",
     "known_county": "县(市)“{value}”不是已配置的县(市)（{counties}）；州级单位请填“全州”或留空",
     "bad_email": "电子邮箱“{value}”格式不正确（多个邮箱请用“;”或“、”分隔）",
-    "bad_mobile": "手机号码“{value}”格式不正确（应为 11 位手机号或带区号的固定电话）",
+    "bad_mobile": "手机号码“{value}”不是中国大陆手机号（11 位，1 开头），该单位不会收到短信",
     "customer_id_required": "单位类型为“用电客户”，但未填写户号",
     "customer_needs_county": "用电客户必须填写所属县(市)，不能为空或“全州”",
     "unknown_customer": "户号“{value}”不在{county}已接收的隐患台账中，请核对户号",
 }
+
+# checks whose failure is only a warning: the row is still served (a bad mobile just means no SMS)
+DIRECTORY_WARNING_CHECKS: frozenset[str] = frozenset({"bad_mobile"})
 
 # frame-level checks: check name -> the field whose cell the finding points at
 DIRECTORY_FRAME_CHECK_FIELDS: dict[str, str] = {
@@ -96,14 +102,39 @@ def _valid_emails(v: object) -> bool:
     return all(valid_email(a) for a in (v if isinstance(v, tuple) else split_emails(v)))
 
 
+def mainland_mobile(text: object) -> str | None:
+    """The 11-digit form of one written mainland mobile number (+86, 0086, spaces, dashes, dots and
+    brackets allowed), or None when `text` is not one. Full-width digits must be folded (NFKC) first."""
+    if blank(text):
+        return None
+    digits = _PHONE_NOISE.sub("", str(text))
+    for prefix in ("+86", "0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            digits = digits[len(prefix):]
+            break
+    return digits if MAINLAND_MOBILE_RE.match(digits) else None
+
+
+def split_mobiles(text: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the normalized mainland mobiles of one cell, the parts that are not one), in order, without repeats."""
+    if blank(text):
+        return (), ()
+    good: dict[str, None] = {}
+    bad: list[str] = []
+    for part in PHONE_SEPARATORS.split(str(text)):
+        part = part.strip()
+        if not part:
+            continue
+        number = mainland_mobile(part)
+        if number is None:
+            bad.append(part)
+        else:
+            good.setdefault(number)
+    return tuple(good), tuple(bad)
+
+
 def _valid_mobile(v: object) -> bool:
-    if blank(v):
-        return True
-    for part in PHONE_SEPARATORS.split(str(v)):
-        digits = re.sub(r"[\s()（）]", "", part)
-        if digits and not PHONE_RE.match(digits):
-            return False
-    return True
+    return not split_mobiles(v)[1]
 
 
 def is_whole_prefecture(county: object, prefecture: str | None = None) -> bool:
@@ -171,6 +202,7 @@ def directory_schema(
 
 __all__ = [
     "DIRECTORY_ALIASES", "DIRECTORY_CHECK_MESSAGES", "DIRECTORY_FRAME_CHECK_FIELDS", "DIRECTORY_HEADER_OF",
-    "PARTY_SYNONYMS", "blank", "directory_schema", "is_whole_prefecture", "split_emails", "valid_email",
+    "DIRECTORY_WARNING_CHECKS", "PARTY_SYNONYMS", "blank", "directory_schema", "is_whole_prefecture",
+    "mainland_mobile", "split_emails", "split_mobiles", "valid_email",
     "PARTY_GOV", "PARTY_CUSTOMER", "PARTY_UTILITY",
 ]

@@ -1,4 +1,5 @@
-"""The recipient directory: every problem pointed at its cell, and a bad file never replaces a good one."""
+"""The recipient directory: every problem pointed at its cell; a row with errors is left out while every valid
+row is served; only an unusable file falls back to the last valid one; mobiles stored normalized."""
 
 from __future__ import annotations
 
@@ -48,13 +49,19 @@ def test_every_directory_problem_is_pointed_at_its_cell(settings, store):
         ("C7", "户号"): "单位类型为“用电客户”，但未填写户号",
         ("B8", "县(市)"): "用电客户必须填写所属县(市)，不能为空或“全州”",
         ("F9", "电子邮箱"): "电子邮箱“坏地址@”格式不正确（多个邮箱请用“;”或“、”分隔）",
-        ("G9", "手机号码"): "手机号码“1390977”格式不正确（应为 11 位手机号或带区号的固定电话）",
         ("D10", "单位名称"): "必填项为空",
         ("F10", "电子邮箱"): "必填项为空",
     }
+    warnings = {(f.cell, f.field): f.message for f in result.findings if f.level == "warning" and f.cell}
+    assert warnings == {("G9", "手机号码"): "手机号码“1390977”不是中国大陆手机号（11 位，1 开头），该单位不会收到短信"}
     assert all(f.sheet == "通讯录" for f in result.findings if f.level == "error" and f.cell)
-    assert result.source == "none" and result.recipients == []  # nothing valid was ever accepted
+    # the one valid row is served; every row with an error is left out and named
+    assert result.source == "file" and [r.org_name for r in result.recipients] == ["海西州能源局"]
+    assert result.recipients[0].mobiles == ("13909771234",)
+    assert result.left_out == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert any("第 3、4、5、6、7、8、9、10 行" in f.message for f in result.findings)
     report = openpyxl.load_workbook(result.report)
+    assert "其余行照常使用" in report["问题清单"]["A1"].value
     issues = list(report["问题清单"].iter_rows(min_row=3, values_only=True))
     assert {(r[2], r[3]) for r in issues if r[6] == "错误"} == set(errors)
     marked = report["通讯录（问题已标红）"]
@@ -62,18 +69,30 @@ def test_every_directory_problem_is_pointed_at_its_cell(settings, store):
     assert not marked["F2"].fill.fgColor.rgb.endswith("FF0000")
 
 
-def test_an_invalid_directory_does_not_replace_the_last_valid_one(settings, store):
+def test_an_unusable_directory_does_not_replace_the_last_valid_one(settings, store):
     write_directory_file(settings.directory_file, DIRECTORY)
     good = load_directory(settings, store, AS_OF)
     assert good.source == "file" and len(good.recipients) == 10 and good.report is None
 
-    write_directory_file(settings.directory_file, [*DIRECTORY[:3], BAD_ROWS[1]])
+    write_directory_file(settings.directory_file, [*DIRECTORY[:3], BAD_ROWS[1]])  # one bad row: only it is left out
+    partial = load_directory(settings, store, AS_OF)
+    assert partial.source == "file" and len(partial.recipients) == 3 and partial.left_out == [5]
+    assert any(f.cell == "F5" and f.level == "error" for f in partial.findings)
+    assert (settings.outbox / "通讯录问题报告.xlsx").is_file()
+
+    write_directory_file(settings.directory_file, DIRECTORY)
+    assert len(load_directory(settings, store, AS_OF).recipients) == 10
+    write_directory_file(settings.directory_file, [BAD_ROWS[1], BAD_ROWS[2]])  # no valid row at all
     fallback = load_directory(settings, store, AS_OF)
     assert fallback.source == "store"
     assert fallback.recipients == good.recipients  # the last valid version stays in use
-    assert any(f.cell == "F5" for f in fallback.findings)
+    assert any(f.cell == "F2" for f in fallback.findings)
     assert any("继续使用" in f.message for f in fallback.findings)
     assert (settings.outbox / "通讯录问题报告.xlsx").is_file()
+
+    settings.directory_file.write_bytes(b"PK\x03\x04 not a workbook")  # unreadable
+    unreadable = load_directory(settings, store, AS_OF)
+    assert unreadable.source == "store" and unreadable.recipients == good.recipients
 
     settings.directory_file.unlink()  # even with the file gone
     assert load_directory(settings, store, AS_OF).recipients == good.recipients
@@ -135,3 +154,35 @@ def test_schema_pins_its_messages_inline():
     with pytest.raises(pe.SchemaErrors, match="unknown_customer"):
         schema.validate(frame, lazy=True)
     assert split_emails("a@b.cn；c@d.cn、a@b.cn , e@f.cn") == ("a@b.cn", "c@d.cn", "e@f.cn")
+
+
+def test_mobiles_in_their_written_forms_are_stored_normalized(settings, store):
+    rows = [
+        ("政府主管部门", "格尔木市", "", "格尔木市能源局", "张", "a@gem.example.cn", "+86 139-0000-0010"),
+        ("政府主管部门", "格尔木市", "", "格尔木市能源局", "王", "b@gem.example.cn", "１３９ ００００ ００１１"),
+        ("用电客户", "格尔木市", "0630100001", "青海盐湖钾肥股份有限公司", "陈", "c@k.example.cn",
+         "0086 13900000012；(+86)139.0000.0010"),
+        ("供电企业", "格尔木市", "", "国网格尔木供电公司", "李", "d@gem-power.example.cn", "0979-8412345"),
+        ("供电企业", "全州", "", "国网海西供电公司营销部", "赵", "e@haixi.example.cn", "+1 415 555 0100"),
+    ]
+    write_directory_file(settings.directory_file, rows)
+    result = load_directory(settings, store, AS_OF)
+    assert result.source == "file" and result.left_out == []
+    by_org = {r.org_name: r for r in result.recipients}
+    assert by_org["格尔木市能源局"].mobiles == ("13900000010", "13900000011")  # two contacts merged
+    assert by_org["青海盐湖钾肥股份有限公司"].mobiles == ("13900000012", "13900000010")
+    assert by_org["国网格尔木供电公司"].mobiles == () and by_org["国网海西供电公司营销部"].mobiles == ()
+    warned = {f.cell: f.message for f in result.findings if f.level == "warning" and f.cell}
+    assert warned == {"G5": "手机号码“0979-8412345”不是中国大陆手机号（11 位，1 开头），该单位不会收到短信",
+                      "G6": "手机号码“+1 415 555 0100”不是中国大陆手机号（11 位，1 开头），该单位不会收到短信"}
+    stored, _ = DirectoryStore(store).latest()
+    assert [e.mobile for e in stored] == ["13900000010", "13900000011", "13900000012；13900000010", None, None]
+
+
+def test_a_directory_stored_before_sms_reads_its_mobiles():
+    from hazardnet.recipient_directory import DirectoryEntry
+
+    old = {"party": "政府主管部门", "county": "格尔木市", "customer_id": None, "org_name": "格尔木市能源局",
+           "contact": "张", "addresses": ["a@gem.example.cn"], "mobile": "+86 139-0000-0010", "row": 2}
+    entry = DirectoryEntry.from_json(old)
+    assert entry.mobiles == ("13900000010",) and entry.mobile == "13900000010"

@@ -64,3 +64,63 @@ def bulletin(
     if failure:
         err.print(f"错误：{failure}")
         sys.exit(1)
+
+
+SMS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入 outbox/sms[/]", "skipped": "—", "failed": "[red]失败[/]"}
+
+
+def print_grid_warning(result: dict) -> None:
+    """Human summary of a grid warning run."""
+    from rich.table import Table
+
+    w = result["warning"]
+    table = Table(title=f"电网风险预警（{'、'.join(w['counties'])}）")
+    for col in ("县(市)", "收件人", "单位类型", "邮件", "手机", "短信", "说明"):
+        table.add_column(col)
+    for d in result["deliveries"]:
+        table.add_row(d["county"], d["recipient"], d["party"], STATUS_ZH.get(d["status"], d["status"]),
+                      "、".join(d.get("mobiles") or []) or "无", SMS_ZH.get(d.get("sms_status") or "", "—"),
+                      d.get("error") or d.get("note") or "")
+    out.print(table)
+    left_out = (result.get("directory") or {}).get("left_out")
+    if left_out:
+        out.print(f"[yellow]通讯录第 {'、'.join(map(str, left_out))} 行有错误，未予采用；"
+                  f"问题报告：{result['directory'].get('report')}[/]")
+
+
+@app.command("grid-warning")
+def grid_warning(
+    county: Annotated[list[str], typer.Option("--county", help="涉及的县(市)，可重复，如 --county 格尔木市 --county 德令哈市。")],
+    text: Annotated[str, typer.Option("--text", help="预警内容（时段、范围、请客户做好的准备），短信含签名共不超过 140 字。")],
+    home: HomeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """发布电网风险预警：以短信和邮件发给所涉县(市)及州级的全部收件人（同一预警只发一次，修改内容视为新预警）。"""
+    from flows.grid_warning import UndeliveredGridWarning, grid_warning_flow
+    from hazardnet.publish.bulletin import public_delivery
+    from hazardnet.publish.grid_warning import grid_warning as make_warning
+    from hazardnet.settings import load_settings
+
+    try:
+        make_warning(load_settings(_home(home)), county, text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    state = grid_warning_flow(counties=county, text=text, home=_home(home), return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    failure = None
+    if isinstance(outcome, UndeliveredGridWarning):
+        result, failure = outcome.result, str(outcome)
+    elif isinstance(outcome, BaseException):
+        raise UserError(state.message or str(outcome)) from None
+    else:
+        result = outcome
+    if json_:
+        print(json.dumps({"warning": result["warning"],
+                          "deliveries": [{**public_delivery(d), "mobiles": d.get("mobiles") or [],
+                                          "sms_status": d.get("sms_status")} for d in result["deliveries"]]},
+                         ensure_ascii=False, indent=1))
+    else:
+        print_grid_warning(result)
+    if failure:
+        err.print(f"错误：{failure}")
+        sys.exit(1)

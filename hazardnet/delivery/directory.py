@@ -1,8 +1,10 @@
 """The recipient directory (通讯录): read it, judge it, and keep the last valid one in the store.
 
-The directory is a spreadsheet kept by hand (inbox/通讯录.xlsx). A version with errors never replaces
-the last valid one: its problems are reported at their cells (and in outbox/通讯录问题报告.xlsx), and
-the bulletin goes on with the directory that was last accepted.
+The directory is a spreadsheet kept by hand (inbox/通讯录.xlsx). A problem in one row never stops the
+others: a row with an error is left out and reported at its cell (and in outbox/通讯录问题报告.xlsx) while
+every valid row is served. Only a directory that cannot be used at all (unreadable, no header, no valid row)
+falls back to the last version that was accepted. Mobile numbers are stored normalized (11 digits); a
+number that is not a mainland mobile is a warning at its cell and that row simply gets no SMS.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 import pandera.errors as pe
 import sqlalchemy as sa
 
-from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref, file_finding, has_errors
+from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref, file_finding
 from hazardnet.settings import Settings
 from hazardnet.store import Store, metadata
 from hazardnet.xlsx.style import Formats, atomic_workbook, setup_print, write_cell
@@ -30,11 +32,13 @@ from schemas.directory import (
     DIRECTORY_CHECK_MESSAGES,
     DIRECTORY_FRAME_CHECK_FIELDS,
     DIRECTORY_HEADER_OF,
+    DIRECTORY_WARNING_CHECKS,
     PARTY_SYNONYMS,
     blank,
     directory_schema,
     is_whole_prefecture,
     split_emails,
+    split_mobiles,
 )
 from schemas.directory_headers import DIRECTORY_FIELD_NAMES
 from schemas.headers import normalize_label
@@ -64,12 +68,17 @@ class DirectoryEntry:
     org_name: str
     contact: str | None
     addresses: tuple[str, ...]
-    mobile: str | None = None
+    mobile: str | None = None  # the normalized mainland mobiles, "；"-joined (None: no SMS)
     row: int = 0  # 1-based Excel row it came from
+    mobiles: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> DirectoryEntry:
-        return cls(**{**d, "addresses": tuple(d.get("addresses") or ())})
+        mobiles = d.get("mobiles")
+        if mobiles is None:  # stored before SMS existed: the cell's text as written
+            mobiles = split_mobiles(d.get("mobile"))[0]
+        return cls(**{**d, "addresses": tuple(d.get("addresses") or ()), "mobiles": tuple(mobiles),
+                      "mobile": "；".join(mobiles) or None})
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class Recipient:
     org_name: str
     contacts: tuple[str, ...]
     addresses: tuple[str, ...]
+    mobiles: tuple[str, ...] = ()  # normalized mainland mobiles (11 digits) for SMS
 
     @property
     def key(self) -> str:
@@ -96,7 +106,7 @@ class Recipient:
 
     def as_json(self) -> dict:
         return {"recipient": self.org_name, "party": self.party, "county": self.county_label,
-                "customer_id": self.customer_id, "addresses": list(self.addresses)}
+                "customer_id": self.customer_id, "addresses": list(self.addresses), "mobiles": list(self.mobiles)}
 
 
 @dataclass
@@ -108,7 +118,8 @@ class DirectoryResult:
     source: str = "none"  # file: the file on disk was accepted now | store: the last valid one | none
     file_name: str | None = None
     loaded_at: dt.datetime | None = None
-    report: str | None = None  # problem report of a rejected directory file
+    report: str | None = None  # problem report of a directory file with errors
+    left_out: list[int] = field(default_factory=list)  # Excel rows of the file left out for their errors
 
     @property
     def usable(self) -> bool:
@@ -237,6 +248,8 @@ def validate_directory(parsed: DirectorySheet, settings: Settings,
         if check == "bad_email":
             bad = [a for a in split_emails(value) if not _email_ok(a)]
             value_shown = "、".join(bad) or _show(value)
+        elif check == "bad_mobile":
+            value_shown = "、".join(split_mobiles(value)[1]) or _show(value)
         else:
             value_shown = _show(value)
         message = template.format(value=value_shown, counties="、".join(settings.counties),
@@ -247,6 +260,7 @@ def validate_directory(parsed: DirectorySheet, settings: Settings,
             field=DIRECTORY_HEADER_OF[name],
             message=message,
             value=_show(parsed.raw.get((grid_row, col), value) if col is not None else value),
+            level=WARNING if check in DIRECTORY_WARNING_CHECKS else ERROR,
             row=grid_row + 1,
             col=(col + 1) if col is not None else 0,
         )
@@ -271,10 +285,11 @@ def entries_of(parsed: DirectorySheet, settings: Settings) -> list[DirectoryEntr
     out = []
     for rec in parsed.frame.to_dict("records"):
         county = None if is_whole_prefecture(rec["county"], settings.prefecture) else rec["county"]
+        mobiles = split_mobiles(rec["mobile"])[0]
         out.append(DirectoryEntry(party=rec["party_type"], county=county, customer_id=rec["customer_id"],
                                   org_name=rec["org_name"], contact=rec["contact"],
-                                  addresses=split_emails(rec["email"]), mobile=rec["mobile"],
-                                  row=int(rec["_row"]) + 1))
+                                  addresses=split_emails(rec["email"]), mobile="；".join(mobiles) or None,
+                                  row=int(rec["_row"]) + 1, mobiles=mobiles))
     return out
 
 
@@ -284,15 +299,18 @@ def recipients_of(entries: list[DirectoryEntry], settings: Settings | None = Non
     merged: dict[str, dict[str, Any]] = {}
     for e in entries:
         probe = Recipient(e.party, e.county, e.customer_id, e.org_name, (), ())
-        slot = merged.setdefault(probe.key, {"first": e, "contacts": [], "addresses": {}})
+        slot = merged.setdefault(probe.key, {"first": e, "contacts": [], "addresses": {}, "mobiles": {}})
         if e.contact and e.contact not in slot["contacts"]:
             slot["contacts"].append(e.contact)
         for a in e.addresses:
             slot["addresses"].setdefault(a.lower(), a)
+        for m in e.mobiles:
+            slot["mobiles"].setdefault(m)
     order = {c: i for i, c in enumerate(settings.counties)} if settings else {}
     party_order = {p: i for i, p in enumerate(PARTY_TYPES)}
     out = [Recipient(s["first"].party, s["first"].county, s["first"].customer_id, s["first"].org_name,
-                     tuple(s["contacts"]), tuple(s["addresses"].values())) for s in merged.values()]
+                     tuple(s["contacts"]), tuple(s["addresses"].values()), tuple(s["mobiles"]))
+           for s in merged.values()]
     return sorted(out, key=lambda r: (r.county is not None, order.get(r.county, len(order)),
                                       r.party == PARTY_CUSTOMER, party_order.get(r.party, 9),
                                       r.customer_id or "", r.org_name))
@@ -354,8 +372,9 @@ def read_directory_file(path: Path, settings: Settings,
 
 
 def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path | None = None) -> DirectoryResult:
-    """The directory to use now: the file on disk when it is valid (it then becomes the stored version),
-    otherwise the last valid version in the store, with the file's problems as findings."""
+    """The directory to use now: the valid rows of the file on disk (they then become the stored version;
+    rows with errors are left out and reported), otherwise — the file unreadable, without a header or without
+    one valid row — the last valid version in the store, with the file's problems as findings."""
     path = Path(path or settings.directory_file)
     versions = DirectoryStore(store)
     findings: list[Finding] = []
@@ -363,13 +382,22 @@ def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path 
     if path.is_file():
         sha = _sha256(path)
         parsed, findings = read_directory_file(path, settings, known_customers_of(store, as_of))
-        if parsed is not None and not has_errors(findings):
-            entries = entries_of(parsed, settings)
+        file_errors = [f for f in findings if f.level == ERROR and not f.row]
+        bad_rows = sorted({f.row for f in findings if f.level == ERROR and f.row})
+        entries = [e for e in entries_of(parsed, settings) if e.row not in bad_rows] \
+            if parsed is not None and not file_errors else []
+        if entries:
             versions.save(entries, sha, path.name)
             report_path = settings.outbox / REPORT_NAME
-            report_path.unlink(missing_ok=True)  # a stale report would mislead
+            if bad_rows:
+                findings.append(file_finding(
+                    f"通讯录中 {len(bad_rows)} 行有错误，未予采用（第 {'、'.join(map(str, bad_rows))} 行），"
+                    f"其余 {len(entries)} 行照常使用；请按问题报告修改。", sheet=parsed.sheet, level=WARNING))
+                report = str(write_directory_report(report_path, path.name, findings, parsed.grid, partial=True))
+            else:
+                report_path.unlink(missing_ok=True)  # a stale report would mislead
             return DirectoryResult(recipients_of(entries, settings), findings, "file", path.name,
-                                   dt.datetime.now())
+                                   dt.datetime.now(), report, bad_rows)
         report = str(write_directory_report(settings.outbox / REPORT_NAME, path.name, findings,
                                             parsed.grid if parsed is not None else None))
     else:
@@ -387,16 +415,21 @@ def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path 
                            report)
 
 
-def write_directory_report(path: Path, file_name: str, findings: list[Finding], sheet) -> Path:
-    """Sheet 问题清单 listing every problem, and a copy of the directory sheet with failing cells in red."""
+def write_directory_report(path: Path, file_name: str, findings: list[Finding], sheet, partial: bool = False) -> Path:
+    """Sheet 问题清单 listing every problem, and a copy of the directory sheet with failing cells in red.
+    `partial`: the valid rows were accepted, only the rows with errors were left out."""
     errors = [f for f in findings if f.level == ERROR]
+    if partial:
+        title = (f"《{file_name}》中有 {len(errors)} 处错误：有错误的行未予采用，其余行照常使用；"
+                 f"修改后放回 inbox/ 即可")
+    else:
+        title = (f"《{file_name}》未通过校验：共 {len(errors)} 处问题，修改后放回 inbox/ 即可；"
+                 f"在此之前沿用上一版有效通讯录")
     headers = ["序号", "工作表", "单元格", "字段", "单元格内容", "问题说明", "类型"]
     with atomic_workbook(path) as wb:
         fmts = Formats(wb)
         ws = wb.add_worksheet("问题清单")
-        ws.merge_range(0, 0, 0, len(headers) - 1,
-                       f"《{file_name}》未通过校验：共 {len(errors)} 处问题，修改后放回 inbox/ 即可；在此之前沿用上一版有效通讯录",
-                       fmts.title)
+        ws.merge_range(0, 0, 0, len(headers) - 1, title, fmts.title)
         ws.set_row(0, 28)
         for c, h in enumerate(headers):
             ws.write_string(1, c, h, fmts.header)

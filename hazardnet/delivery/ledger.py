@@ -1,7 +1,8 @@
-"""The delivery ledger: what was sent to whom, for which period and content — so each mail goes once;
-and the delivery through it (one message may carry several ledger items).
+"""The delivery ledger: what was sent to whom, by which channel, for which period and content — so each
+mail and each text message goes once; and the delivery through it (one message may carry several ledger items).
 
-One row per (kind, period, recipient key, generation). Generation 0 is the first delivery; a
+One row per (kind, period, recipient key, channel, generation); the channel is "mail" or "sms" (delivery/sms.py),
+so the same item reaches a recipient once by mail and once by SMS; for SMS the "addresses" are mobile numbers. Generation 0 is the first delivery; a
 `--resend` opens the next generation. A row is `pending` while it is being delivered, `sent` or
 `written` once every address has it, `failed` when some address could not be served (the
 addresses already served are kept in `delivered`, so the next run sends only to the others, under
@@ -27,6 +28,7 @@ from hazardnet.store import Store, metadata
 
 PENDING, SENT, WRITTEN, FAILED = "pending", "sent", "written", "failed"
 DELIVERED = (SENT, WRITTEN)
+MAIL, SMS = "mail", "sms"
 
 deliveries = sa.Table(
     "mail_deliveries", metadata,
@@ -34,6 +36,7 @@ deliveries = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),  # bulletin | rejection
     sa.Column("period", sa.String(256), nullable=False),  # 2026-11, or the rejected file for a rejection mail
     sa.Column("recipient_key", sa.String(512), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False, default=MAIL, server_default=MAIL),  # mail | sms
     sa.Column("generation", sa.Integer, nullable=False, default=0),
     sa.Column("content_hash", sa.String(64), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
@@ -48,8 +51,48 @@ deliveries = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.UniqueConstraint("kind", "period", "recipient_key", "generation", name="uq_mail_delivery"),
+    sa.UniqueConstraint("kind", "period", "recipient_key", "channel", "generation", name="uq_delivery_channel"),
 )
+_OLD_COLUMNS = ("id", "kind", "period", "recipient_key", "generation", "content_hash", "status", "addresses",
+                "delivered", "message_id", "attachment", "rows", "transport", "location", "error", "attempts",
+                "created_at", "updated_at")
+
+
+def _has_channel(conn) -> bool:
+    return "channel" in {c["name"] for c in sa.inspect(conn).get_columns(deliveries.name)}
+
+
+def migrate_channel(engine: sa.Engine) -> bool:
+    """Give a ledger made before SMS existed its channel column (every old row is mail) and the unique
+    constraint that includes it. Idempotent, one transaction; True when something was migrated."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(deliveries.name) or _has_channel(conn):
+            return False
+    if engine.dialect.name == "sqlite":
+        # SQLite cannot drop a constraint: rebuild the table, inside one BEGIN IMMEDIATE (DDL is transactional
+        # there, and the immediate lock keeps a second process from migrating at the same time)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if _has_channel(conn):
+                conn.rollback()
+                return False
+            cols = ", ".join(f'"{c}"' for c in _OLD_COLUMNS)
+            conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} RENAME TO {deliveries.name}_before_sms")
+            deliveries.create(conn)
+            conn.exec_driver_sql(f"INSERT INTO {deliveries.name} ({cols}, channel) "
+                                 f"SELECT {cols}, 'mail' FROM {deliveries.name}_before_sms")
+            conn.exec_driver_sql(f"DROP TABLE {deliveries.name}_before_sms")
+            conn.commit()
+        return True
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"LOCK TABLE {deliveries.name} IN ACCESS EXCLUSIVE MODE")
+        if _has_channel(conn):
+            return False
+        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} ADD COLUMN channel VARCHAR(8) NOT NULL DEFAULT 'mail'")
+        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} DROP CONSTRAINT IF EXISTS uq_mail_delivery")
+        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} ADD CONSTRAINT uq_delivery_channel "
+                             f"UNIQUE (kind, period, recipient_key, channel, generation)")
+    return True
 
 
 def _now() -> dt.datetime:
@@ -64,6 +107,7 @@ class LedgerEntry:
     recipient_key: str
     generation: int
     content_hash: str
+    channel: str
     status: str
     addresses: tuple[str, ...]
     delivered: tuple[str, ...]
@@ -86,7 +130,7 @@ class LedgerEntry:
 
 def _entry(row) -> LedgerEntry:
     return LedgerEntry(row["id"], row["kind"], row["period"], row["recipient_key"], row["generation"],
-                       row["content_hash"], row["status"], tuple(json.loads(row["addresses"])),
+                       row["content_hash"], row["channel"], row["status"], tuple(json.loads(row["addresses"])),
                        tuple(json.loads(row["delivered"])), row["message_id"], row["attachment"], row["rows"],
                        row["error"], row["attempts"], row["updated_at"])
 
@@ -96,25 +140,26 @@ class DeliveryLedger:
 
     def __init__(self, store: Store):
         self.engine = store.engine
+        migrate_channel(self.engine)
         metadata.create_all(self.engine, tables=[deliveries])
 
-    def latest(self, kind: str, period: str, recipient_key: str) -> LedgerEntry | None:
+    def latest(self, kind: str, period: str, recipient_key: str, channel: str = MAIL) -> LedgerEntry | None:
         q = (sa.select(deliveries).where(deliveries.c.kind == kind, deliveries.c.period == period,
-                                         deliveries.c.recipient_key == recipient_key)
+                                         deliveries.c.recipient_key == recipient_key, deliveries.c.channel == channel)
              .order_by(deliveries.c.generation.desc()).limit(1))
         with self.engine.connect() as conn:
             row = conn.execute(q).mappings().first()
         return _entry(row) if row else None
 
     def claim(self, kind: str, period: str, recipient_key: str, *, content_hash: str, addresses: Sequence[str],
-              resend: bool, new_message_id: Callable[[], str]) -> tuple[LedgerEntry, bool]:
+              resend: bool, new_message_id: Callable[[], str], channel: str = MAIL) -> tuple[LedgerEntry, bool]:
         """The entry to deliver under, and whether it is already delivered (then nothing is to be sent).
 
         An unfinished entry (pending or failed) is continued; a delivered one is final unless `resend`,
         which opens the next generation with a new Message-ID.
         """
         for _ in range(5):  # a concurrent claim of the same generation loses the insert and re-reads
-            latest = self.latest(kind, period, recipient_key)
+            latest = self.latest(kind, period, recipient_key, channel)
             if latest is not None and latest.is_delivered and not resend:
                 return latest, True
             if latest is not None and not latest.is_delivered:
@@ -128,7 +173,7 @@ class DeliveryLedger:
             try:
                 with self.engine.begin() as conn:
                     new_id = conn.execute(deliveries.insert().values(
-                        kind=kind, period=period, recipient_key=recipient_key, generation=generation,
+                        kind=kind, period=period, recipient_key=recipient_key, channel=channel, generation=generation,
                         content_hash=content_hash, status=PENDING,
                         addresses=json.dumps(list(addresses), ensure_ascii=False), delivered="[]",
                         message_id=new_message_id(), rows=0, attempts=0, created_at=now, updated_at=now,
@@ -136,7 +181,7 @@ class DeliveryLedger:
             except IntegrityError:
                 continue
             return self.get(int(new_id)), False
-        raise RuntimeError(f"could not claim a ledger entry for {kind} {period} {recipient_key}")
+        raise RuntimeError(f"could not claim a ledger entry for {kind} {period} {recipient_key} {channel}")
 
     def get(self, entry_id: int) -> LedgerEntry:
         with self.engine.connect() as conn:
@@ -165,9 +210,12 @@ class DeliveryLedger:
             conn.execute(deliveries.update().where(deliveries.c.id == entry.id).values(**values))
         return self.get(entry.id)
 
-    def entries(self, kind: str | None = None, period: str | None = None) -> list[LedgerEntry]:
-        """Every ledger row (optionally of one kind and period), oldest first."""
+    def entries(self, kind: str | None = None, period: str | None = None,
+                channel: str | None = None) -> list[LedgerEntry]:
+        """Every ledger row (optionally of one kind, period and channel), oldest first."""
         q = sa.select(deliveries).order_by(deliveries.c.id)
+        if channel is not None:
+            q = q.where(deliveries.c.channel == channel)
         if kind is not None:
             q = q.where(deliveries.c.kind == kind)
         if period is not None:

@@ -5,7 +5,10 @@ Sheets: 通报说明 (counts by county, severity and status; overdue major hazar
 (completed in the month). A customer with nothing in scope gets no mail; an authority or a supply
 company always gets one (a nil report is still a report).
 
-Every mail goes through the delivery ledger, so a re-run sends only what has not been delivered.
+Customers and authorities with a mobile also get a short notice by SMS once their mail is delivered
+("本月电力安全隐患通报已发至邮箱……未整改 N 项（逾期 M 项）"), once per month like the mail.
+
+Every mail and SMS goes through the delivery ledger, so a re-run sends only what has not been delivered.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from hazardnet.delivery.mail import (
     safe_file_name,
 )
 from hazardnet.delivery.scope import scope_label, scoped_register
+from hazardnet.delivery.sms import OutgoingSms, SmsDelivery, SmsTransport, deliver_sms_items, sms_text, with_sms
 from hazardnet.publish.consolidated import current_register
 from hazardnet.settings import Settings
 from hazardnet.store import Store
@@ -380,6 +384,7 @@ class BulletinRun:
     register: pd.DataFrame
     resend: bool = False
     writers: WorkbookWriters | None = None  # recipients' workbooks written on every core (big runs)
+    sms: SmsTransport | None = None  # the notice by SMS (None: mail only)
 
     @property
     def folder(self) -> Path:
@@ -387,10 +392,31 @@ class BulletinRun:
 
 
 def prepare_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date,
-                     resend: bool = False, writers: WorkbookWriters | None = None) -> BulletinRun:
+                     resend: bool = False, writers: WorkbookWriters | None = None,
+                     sms: SmsTransport | None = None) -> BulletinRun:
     """The register as of the report date, and the ledger, for one bulletin run."""
     return BulletinRun(settings, store, DeliveryLedger(store), period, as_of,
-                       current_register(store, settings, as_of), resend, writers)
+                       current_register(store, settings, as_of), resend, writers, sms)
+
+
+def notice_text(sections: BulletinSections, recipient: Recipient, period: Period, settings: Settings) -> str:
+    """The SMS notice of a bulletin (signature included), within 70 characters for any county name."""
+    n_open = len(sections.open)
+    n_overdue = int(sections.open["overdue"].astype(bool).sum()) if n_open else 0
+    whose = "贵单位" if recipient.party == PARTY_CUSTOMER else (recipient.county or settings.prefecture)
+    return sms_text(settings, f"{period.label}电力安全隐患通报已发至贵单位邮箱，{whose}未整改{n_open}项"
+                              f"（逾期{n_overdue}项），请查收。")
+
+
+def bulletin_notice(run: BulletinRun, recipient: Recipient, sections: BulletinSections) -> SmsDelivery:
+    """Text the recipient that its bulletin is in its mailbox, once per month (raises TemporarySmsError)."""
+    if run.sms is None or recipient.party not in (PARTY_CUSTOMER, PARTY_GOV) or not recipient.mobiles:
+        return SmsDelivery("skipped", tuple(recipient.mobiles))
+    text = notice_text(sections, recipient, run.period, run.settings)
+    return deliver_sms_items(run.ledger, run.sms, kind="bulletin", recipient=recipient,
+                             items=[(run.period.key, hashlib.sha256(text.encode()).hexdigest())],
+                             build=lambda _p: OutgoingSms(text, f"{run.period.key}_通报短信_{recipient.org_name}"),
+                             resend=run.resend)
 
 
 def public_delivery(d: dict) -> dict:
@@ -420,8 +446,9 @@ def deliver_bulletin(run: BulletinRun, recipient: Recipient, transport: Transpor
         content_hash=content_hash(sections, recipient, run.period, run.as_of), addresses=recipient.addresses,
         resend=run.resend, new_message_id=lambda: new_message_id(run.settings))
     if delivered:
-        return delivery_record(recipient, status="skipped", rows=entry.rows, attachment=entry.attachment,
-                               note=f"已于 {entry.updated_at:%Y-%m-%d %H:%M}（UTC）送达，未重复发送")
+        record = delivery_record(recipient, status="skipped", rows=entry.rows, attachment=entry.attachment,
+                                 note=f"已于 {entry.updated_at:%Y-%m-%d %H:%M}（UTC）送达，未重复发送")
+        return with_sms(record, bulletin_notice(run, recipient, sections))
     todo = entry.missing(recipient.addresses)
     write = run.writers.write if run.writers is not None else _call
     path = write(write_bulletin_workbook, _workbook_path(run, recipient), sections, recipient=recipient,
@@ -430,8 +457,11 @@ def deliver_bulletin(run: BulletinRun, recipient: Recipient, transport: Transpor
                          body=bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name),
                          attachment=(name, path.read_bytes()), message_id=entry.message_id,
                          file_stem=f"{run.period.key}_{path.stem}")
-    return deliver_claimed(run.ledger, entry, mail, todo, transport,
-                    delivery_record(recipient, status="", rows=sections.rows, attachment=name))
+    record = deliver_claimed(run.ledger, entry, mail, todo, transport,
+                             delivery_record(recipient, status="", rows=sections.rows, attachment=name))
+    if record["status"] == FAILED:  # the notice says the mail is there: not before it is
+        return record
+    return with_sms(record, bulletin_notice(run, recipient, sections))
 
 
 def _call(function, *args, **kwargs):
@@ -441,14 +471,14 @@ def _call(function, *args, **kwargs):
 
 
 def send_monthly_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date, transport: Transport,
-                          *, resend: bool = False, retries: int = 0) -> dict:
+                          *, resend: bool = False, retries: int = 0, sms: SmsTransport | None = None) -> dict:
     """The whole bulletin without Prefect (tests, scripts): directory, every delivery, the results.
 
     `retries` immediate retries per recipient on temporary errors (the Prefect flow retries with back-off).
     """
     with bulletin_lock(settings):
         directory = load_directory(settings, store, as_of)
-        run = prepare_bulletin(settings, store, period, as_of, resend)
+        run = prepare_bulletin(settings, store, period, as_of, resend, sms=sms)
         deliveries = []
         for recipient in directory.recipients:  # one at a time: a crash leaves at most one mail in flight
             for attempt in range(retries + 1):
@@ -464,4 +494,4 @@ def send_monthly_bulletin(settings: Settings, store: Store, period: Period, as_o
 def bulletin_result(period: Period, as_of: dt.date, directory: DirectoryResult, deliveries: list[dict]) -> dict:
     return {"period": period.key, "as_of": as_of.isoformat(), "deliveries": deliveries,
             "directory": {"source": directory.source, "file": directory.file_name, "report": directory.report,
-                          "findings": [f.as_json() for f in directory.findings]}}
+                          "left_out": list(directory.left_out), "findings": [f.as_json() for f in directory.findings]}}

@@ -15,6 +15,10 @@ delivery ledger (kind "warning"), so re-running the same day, or every day, neve
 run that missed days sends the stage that applies now (a hazard first seen 40 days overdue gets the
 escalation, not both). One message per recipient and run carries all its new warnings; a customer's
 message names only its own hazards (`scope.scoped_register`).
+
+The same warnings go by SMS to each recipient with a mobile: one short text per recipient and run (at most
+140 characters, 70 where it fits), naming only that recipient's scope — a customer its own hazard ids, an
+authority its county and counts. The ledger keeps mail and SMS apart (channel), each once.
 """
 
 from __future__ import annotations
@@ -29,6 +33,16 @@ from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.ledger import Delivery, DeliveryLedger, deliver_items
 from hazardnet.delivery.mail import OutgoingMail, Transport, build_message
 from hazardnet.delivery.scope import scoped_register
+from hazardnet.delivery.sms import (
+    SMS_SINGLE_CHARS,
+    OutgoingSms,
+    SmsDelivery,
+    SmsTransport,
+    deliver_sms_items,
+    fit,
+    sms_text,
+    with_sms,
+)
 from hazardnet.publish.consolidated import add_derived
 from hazardnet.settings import Settings
 from hazardnet.store import Store
@@ -188,6 +202,64 @@ def message_text(recipient: Recipient, warnings: list[HazardWarning], as_of: dt.
     return subject, "\n".join(lines)
 
 
+def sms_body(recipient: Recipient, warnings: list[HazardWarning], settings: Settings) -> str:
+    """The text message of a warning (signature included): ≤ 140 characters, ≤ 70 where it fits."""
+    escalated = any(w.stage == ESCALATED for w in warnings)
+    kind = "逾期升级预警" if escalated else "风险预警"
+    if all(w.stage == NO_DEADLINE for w in warnings):
+        why = "为重大隐患且未明确整改期限"
+    elif any(w.stage == NO_DEADLINE for w in warnings):
+        why = "已逾期或未明确整改期限"
+    else:
+        why = "已超过整改期限"
+    if recipient.party == PARTY_CUSTOMER:
+        org = recipient.org_name if len(recipient.org_name) <= 16 else recipient.org_name[:15] + "…"
+        head = f"{kind}：{org}有{len(warnings)}项用电安全隐患{why}"
+        tail = "，请立即整改并反馈供电公司，详见邮件。"
+        room = SMS_SINGLE_CHARS - len(settings.sms_signature) - len(head) - len(tail) - len("（编号）")
+        ids = fit([w.hazard_id for w in warnings], max(room, 12))
+        return sms_text(settings, f"{head}（编号{ids}）{tail}")
+    where = recipient.county or settings.prefecture
+    customers = len({(w.county, w.customer_id) for w in warnings})
+    return sms_text(settings, f"{kind}：{where}{customers}户客户共{len(warnings)}项用电安全隐患{why}，请督促整改，详见邮件。")
+
+
+def send_warning_sms(ledger: DeliveryLedger, sms: SmsTransport, settings: Settings, recipient: Recipient,
+                     warnings: list[HazardWarning], as_of: dt.date) -> SmsDelivery:
+    """Text `recipient` the warnings it has not had by SMS yet (raises TemporarySmsError when a retry may help)."""
+    by_key = {w.key: w for w in warnings}
+
+    def build(keys: list[str]) -> OutgoingSms:
+        return OutgoingSms(sms_body(recipient, [by_key[k] for k in keys], settings),
+                           f"风险预警_{as_of:%Y%m%d}_{recipient.county_label}_{recipient.customer_id or recipient.org_name}")
+
+    return deliver_sms_items(ledger, sms, kind=KIND, recipient=recipient,
+                             items=[(w.key, w.digest) for w in warnings], build=build)
+
+
+def warn_recipient(ledger: DeliveryLedger, transport: Transport, sms: SmsTransport | None, settings: Settings,
+                   recipient: Recipient, warnings: list[HazardWarning], as_of: dt.date) -> dict:
+    """Mail and (with a mobile) text one recipient its new warnings; both channels are tried before a
+    temporary failure of either is raised, so a retry sends only what is missing."""
+    from hazardnet.delivery.mail import TemporaryMailError
+
+    temporary: list[str] = []
+    record = None
+    try:
+        record = send_warnings(ledger, transport, settings, recipient, warnings, as_of).as_json()
+    except TemporaryMailError as exc:
+        temporary.append(exc.reason)
+    texted = SmsDelivery("skipped")
+    if sms is not None:
+        try:
+            texted = send_warning_sms(ledger, sms, settings, recipient, warnings, as_of)
+        except TemporaryMailError as exc:
+            temporary.append(exc.reason)
+    if temporary:
+        raise TemporaryMailError("；".join(temporary))
+    return with_sms(record, texted)
+
+
 def send_warnings(ledger: DeliveryLedger, transport: Transport, settings: Settings, recipient: Recipient,
                   warnings: list[HazardWarning], as_of: dt.date) -> Delivery:
     """Mail `recipient` the warnings it has not had yet (raises TemporaryMailError when a retry may help)."""
@@ -204,10 +276,11 @@ def send_warnings(ledger: DeliveryLedger, transport: Transport, settings: Settin
 
 
 def send_due_warnings(settings: Settings, store: Store, as_of: dt.date, transport: Transport, *,
-                      retries: int = 0) -> dict:
+                      retries: int = 0, sms: SmsTransport | None = None) -> dict:
     """The whole warning run without Prefect (tests, scripts): directory, every recipient, the results.
 
-    `retries` immediate retries per recipient on temporary errors (the Prefect flow retries with back-off).
+    `retries` immediate retries per recipient on temporary errors (the Prefect flow retries with back-off);
+    `sms`: also text every recipient with a mobile.
     """
     from hazardnet.delivery.directory import load_directory
     from hazardnet.delivery.ledger import bulletin_lock, failed_record
@@ -222,7 +295,7 @@ def send_due_warnings(settings: Settings, store: Store, as_of: dt.date, transpor
             for recipient, mine in plan(directory.recipients, warnings):
                 for attempt in range(retries + 1):
                     try:
-                        deliveries.append(send_warnings(ledger, transport, settings, recipient, mine, as_of).as_json())
+                        deliveries.append(warn_recipient(ledger, transport, sms, settings, recipient, mine, as_of))
                         break
                     except TemporaryMailError as exc:
                         if attempt == retries:

@@ -1,0 +1,107 @@
+"""Flow 电网风险预警: a dispatcher's grid risk warning → mail and SMS to every recipient of the counties named
+and every prefecture-level one, each (warning, recipient, channel) once. Deployed without a schedule: the
+dispatcher starts it from the Prefect UI's Run form (counties, text) or with `hazardnet grid-warning`."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
+
+from flows.artifacts import publish_markdown, publish_table
+from flows.bulletin import recipient_directory
+from flows.mailing import mail_transport, outcome, sms_transport, with_mail_retries
+from hazardnet.delivery.directory import Recipient
+from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failure_summary, undelivered
+from hazardnet.delivery.mail import Transport
+from hazardnet.delivery.sms import SmsTransport
+from hazardnet.publish.grid_warning import (
+    GridWarning,
+    grid_recipients,
+    grid_result,
+    grid_warning,
+    send_grid_warning_to,
+)
+from hazardnet.settings import Settings, load_settings, today
+from hazardnet.store import Store
+
+STATUS_ZH = {"sent": "已发送", "written": "已写入文件", "skipped": "未发送（已送达过或无手机号）", "failed": "失败"}
+
+
+class UndeliveredGridWarning(Exception):
+    """Some recipients could not be reached; the message names them, `.result` holds every delivery."""
+
+    def __init__(self, message: str, result: dict):
+        super().__init__(message)
+        self.result = result
+
+
+@task(name="发送电网风险预警", task_run_name="电网风险预警：{name}", cache_policy=NO_CACHE)
+def grid_delivery(ledger: DeliveryLedger, transport: Transport, sms: SmsTransport, settings: Settings,
+                  recipient: Recipient, warning: GridWarning, day, name: str) -> dict:
+    """Mail and text one recipient the warning (temporary failures raise and are retried)."""
+    return send_grid_warning_to(ledger, transport, sms, settings, recipient, warning, day)
+
+
+def publish_grid_artifacts(result: dict) -> None:
+    publish_table("grid-warning-deliveries", [
+        {"收件单位": d["recipient"], "类型": d["party"], "县(市)": d["county"], "邮箱": "、".join(d["addresses"]),
+         "邮件": STATUS_ZH.get(d["status"], d["status"]), "手机": "、".join(d.get("mobiles") or []),
+         "短信": STATUS_ZH.get(d.get("sms_status") or "", d.get("sms_status") or ""),
+         "说明": d.get("error") or d.get("note") or ""} for d in result["deliveries"]],
+        f"电网风险预警（{'、'.join(result['warning']['counties'])}）发送结果")
+    findings = result["directory"]["findings"]
+    if findings:
+        lines = ["# 通讯录问题", ""] + [f"- {f['sheet']} {f['cell']} {f['field']}：{f['message']}" for f in findings]
+        publish_markdown("grid-warning-directory", "\n".join(lines), "通讯录校验发现的问题")
+
+
+@flow(name="电网风险预警", log_prints=True)
+def grid_warning_flow(counties: list[str], text: str, home: str | None = None):
+    """Send a grid risk warning to the named counties' recipients and the prefecture's, once each.
+
+    Args:
+        counties: 涉及的县(市)，例如 格尔木市；可填多个。
+        text: 预警内容：时段、范围、请客户做好的准备；短信含签名共不超过 140 字。
+        home: 工作目录（含 inbox/ 与 outbox/），一般不用填。
+    """
+    settings = load_settings(home)
+    try:
+        warning = grid_warning(settings, counties, text)
+    except ValueError as exc:
+        return Failed(message=str(exc))
+    day = today()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database_url)
+    try:
+        with bulletin_lock(settings):
+            directory = recipient_directory(settings, store, day)
+            if not directory.usable:
+                problem = "没有可用的通讯录，未发送电网风险预警：" + "；".join(f.message for f in directory.findings)
+                return Failed(message=problem)
+            ledger, transport, sms = DeliveryLedger(store), mail_transport(settings), sms_transport(settings)
+            send = with_mail_retries(grid_delivery, settings)
+            futures = [(r, send.submit(ledger, transport, sms, settings, r, warning, day, f"{r.county_label} {r.org_name}"))
+                       for r in grid_recipients(directory.recipients, warning)]
+            deliveries = [outcome(r, f) for r, f in futures]
+        result = grid_result(warning, day, directory, deliveries)
+        publish_grid_artifacts(result)
+        get_run_logger().info("grid warning %s: %d recipients", warning.key, len(deliveries))
+        if undelivered(deliveries):
+            problem = failure_summary(deliveries)
+            return Failed(message=problem, data=UndeliveredGridWarning(problem, result))
+        return result
+    finally:
+        store.dispose()
+
+
+def deployments(home: str | None = None) -> list:
+    """No schedule: a dispatcher starts it from the Run form with the counties and the text."""
+    return [grid_warning_flow.to_deployment(
+        name="电网风险预警",
+        parameters={"home": home},
+        concurrency_limit=1,
+        description="调度或营销部发布电网风险预警：填写涉及的县(市)（counties）和预警内容（text），"
+                    "通过短信和邮件发给这些县(市)及州级的全部收件人；同一预警只发送一次，修改内容视为新预警。",
+        tags=["hazardnet", "warnings", "grid"],
+    )]

@@ -1,0 +1,150 @@
+"""Grid risk warnings (电网风险预警): the supply company tells the customers and authorities of some counties
+that the grid runs at risk for a while (a 330 kV line out for maintenance, an area fed by one line), so that
+important customers ready their emergency power.
+
+Every recipient of those counties and every prefecture-level recipient gets it by mail and, with a mobile,
+by SMS. The warning is identified by its counties and its text: the same warning is sent once per
+(recipient, channel) however often it is started; a corrected text is a new warning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hazardnet.delivery.directory import Recipient
+from hazardnet.delivery.ledger import DeliveryLedger, deliver_items
+from hazardnet.delivery.mail import SUBJECT_PREFIX, OutgoingMail, TemporaryMailError, Transport, build_message
+from hazardnet.delivery.sms import SMS_MAX_CHARS, OutgoingSms, SmsDelivery, SmsTransport, deliver_sms_items, with_sms
+from hazardnet.settings import Settings
+
+KIND = "grid"
+
+
+@dataclass(frozen=True)
+class GridWarning:
+    """One grid risk warning: the counties it concerns (in the configured order) and its text."""
+
+    counties: tuple[str, ...]
+    text: str
+
+    @property
+    def area(self) -> str:
+        return "、".join(self.counties)
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps([list(self.counties), self.text], ensure_ascii=False).encode()).hexdigest()
+
+    @property
+    def key(self) -> str:
+        """The ledger period: the same counties and text are the same warning."""
+        return f"grid|{self.digest[:32]}"
+
+    def as_json(self) -> dict:
+        return {"counties": list(self.counties), "text": self.text, "key": self.key}
+
+
+def sms_prefix(settings: Settings, counties: Sequence[str]) -> str:
+    return f"{settings.sms_signature}电网风险预警（{'、'.join(counties)}）："
+
+
+def grid_warning(settings: Settings, counties: Sequence[str], text: str) -> GridWarning:
+    """The warning for these counties and text; ValueError with a Chinese sentence when they cannot be sent."""
+    wanted = [c.strip() for c in counties if c and c.strip()]
+    if not wanted:
+        raise ValueError("请至少指定一个县(市)（--county）。")
+    unknown = [c for c in wanted if c not in settings.counties]
+    if unknown:
+        raise ValueError(f"县(市)“{'、'.join(unknown)}”不是已配置的县(市)（{'、'.join(settings.counties)}）。")
+    ordered = tuple(c for c in settings.counties if c in wanted)
+    body = " ".join((text or "").split())  # one line: an SMS has no paragraphs
+    if not body:
+        raise ValueError("预警内容为空，请用 --text 写明电网风险（时段、范围、请客户做好的准备）。")
+    room = SMS_MAX_CHARS - len(sms_prefix(settings, ordered))
+    if len(body) > room:
+        raise ValueError(f"预警内容 {len(body)} 字，超过短信可容纳的 {room} 字（含签名与县(市)共 {SMS_MAX_CHARS} 字），"
+                         f"请精简。")
+    return GridWarning(ordered, body)
+
+
+def grid_recipients(recipients: Sequence[Recipient], warning: GridWarning) -> list[Recipient]:
+    """Every recipient of the warning's counties and every prefecture-level one."""
+    return [r for r in recipients if r.county is None or r.county in warning.counties]
+
+
+def sms_body(warning: GridWarning, settings: Settings) -> str:
+    return sms_prefix(settings, warning.counties) + warning.text
+
+
+def mail_body(recipient: Recipient, warning: GridWarning, settings: Settings, day: dt.date) -> str:
+    return "\n".join([
+        f"{recipient.org_name}：", "",
+        f"{settings.company}发布电网风险预警，涉及：{warning.area}。", "",
+        warning.text, "",
+        "请重要客户做好自备应急电源、保安负荷和应急预案的检查与准备；政府主管部门请督促相关客户落实。",
+        "如有疑问，请联系所在地县(市)供电公司。", "",
+        settings.company, settings.mail_from_name, f"{day:%Y年%m月%d日}", "",
+        "本邮件由用电安全“1+1+1”工作网系统自动发送，同一预警只发送一次。"])
+
+
+def send_grid_warning_to(ledger: DeliveryLedger, transport: Transport, sms: SmsTransport | None,
+                         settings: Settings, recipient: Recipient, warning: GridWarning, day: dt.date) -> dict:
+    """Mail and (with a mobile) text one recipient the warning, once each; both channels are tried before a
+    temporary failure of either is raised."""
+    def build(message_id: str, _periods: list[str]) -> OutgoingMail:
+        return build_message(settings, to=list(recipient.addresses),
+                             subject=f"{SUBJECT_PREFIX}电网风险预警：{warning.area}",
+                             body=mail_body(recipient, warning, settings, day), message_id=message_id,
+                             file_stem=f"电网风险预警_{day:%Y%m%d}_{recipient.county_label}_{recipient.org_name}")
+
+    temporary: list[str] = []
+    record = None
+    try:
+        record = deliver_items(ledger, transport, settings, kind=KIND, recipient=recipient,
+                               items=[(warning.key, warning.digest)], build=build).as_json()
+    except TemporaryMailError as exc:
+        temporary.append(exc.reason)
+    texted = SmsDelivery("skipped")
+    if sms is not None:
+        try:
+            texted = deliver_sms_items(ledger, sms, kind=KIND, recipient=recipient,
+                                       items=[(warning.key, warning.digest)],
+                                       build=lambda _p: OutgoingSms(sms_body(warning, settings),
+                                                                    f"电网风险预警_{day:%Y%m%d}_{recipient.org_name}"))
+        except TemporaryMailError as exc:
+            temporary.append(exc.reason)
+    if temporary:
+        raise TemporaryMailError("；".join(temporary))
+    return with_sms(record, texted)
+
+
+def send_grid_warning(settings: Settings, store, warning: GridWarning, transport: Transport,
+                      sms: SmsTransport | None, *, day: dt.date, retries: int = 0) -> dict:
+    """The whole grid warning without Prefect (tests, scripts): directory, every recipient, the results."""
+    from hazardnet.delivery.directory import load_directory
+    from hazardnet.delivery.ledger import bulletin_lock, failed_record
+
+    directory = load_directory(settings, store, day)
+    ledger = DeliveryLedger(store)
+    deliveries = []
+    with bulletin_lock(settings):
+        for recipient in grid_recipients(directory.recipients, warning):
+            for attempt in range(retries + 1):
+                try:
+                    deliveries.append(send_grid_warning_to(ledger, transport, sms, settings, recipient, warning, day))
+                    break
+                except TemporaryMailError as exc:
+                    if attempt == retries:
+                        deliveries.append(failed_record(recipient, exc.reason))
+    return grid_result(warning, day, directory, deliveries)
+
+
+def grid_result(warning: GridWarning, day: dt.date, directory, deliveries: list[dict]) -> dict:
+    return {"warning": warning.as_json(), "date": day.isoformat(), "deliveries": deliveries,
+            "directory": {"source": directory.source, "file": directory.file_name, "report": directory.report,
+                          "left_out": list(directory.left_out),
+                          "findings": [f.as_json() for f in directory.findings]}}

@@ -1,0 +1,328 @@
+"""SMS: risk warnings by text message through real gateways on loopback (an HTTP JSON gateway and an SMPP
+server behind Apprise's smpp:// plugin), each (warning, recipient, channel) once, whatever the gateway does;
+secrets of the URL never shown; the ledger of a store made before SMS migrated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+
+from hazardnet.delivery.sms import (SMS_MAX_CHARS, AppriseSmsTransport, OutgoingSms, PermanentSmsError,
+                                    SmsFileTransport, make_sms_transport, redact_url)
+from hazardnet.delivery.ledger import DeliveryLedger, migrate_channel
+from hazardnet.delivery.mail import EmlFileTransport
+from hazardnet.publish.warnings import send_due_warnings
+from hazardnet.settings import load_settings
+from hazardnet.store import Store
+
+from .sms_gateways import http_gateway, smpp_gateway  # noqa: F401  (the fixtures)
+from .test_warnings import DIRECTORY, REGISTER, submit, write_directory_file
+
+D = dt.date
+G = "格尔木市"
+# mobiles as people write them → the number the gateway must see
+WRITTEN = {
+    "海西州能源局": ("+86 139-0977-0001", "13909770001"),
+    "格尔木市发展和改革委员会(能源局)": ("139 7900 0002", "13979000002"),
+    "国网格尔木供电公司": ("０９７９－８４１２３４５", None),  # a landline: a warning, no SMS
+    "青海盐湖钾肥股份有限公司": ("１３９７９０００００３", "13979000003"),
+    "格尔木市人民医院": ("0086 13979000004", "13979000004"),
+    "格尔木炼油厂": ("(+86)139.7900.0005", "13979000005"),
+    "德令哈纯碱厂": ("13979000006", "13979000006"),
+}
+MOBILE = {org: normalized for org, (_, normalized) in WRITTEN.items() if normalized}
+POTASH, REFINERY, GOV, PREF_GOV = (MOBILE[k] for k in ("青海盐湖钾肥股份有限公司", "格尔木炼油厂",
+                                                      "格尔木市发展和改革委员会(能源局)", "海西州能源局"))
+
+
+def directory_with_mobiles() -> list[tuple]:
+    return [(*row[:6], WRITTEN.get(row[3], (None,))[0]) for row in DIRECTORY]
+
+
+@pytest.fixture
+def home(settings):
+    settings.home.mkdir(parents=True, exist_ok=True)
+    s = load_settings(settings.home, settle_seconds=0)
+    write_directory_file(s.directory_file, directory_with_mobiles())
+    store = Store(s.database_url)
+    submit(store, G, D(2026, 7, 10), REGISTER, 1)
+    yield s, store
+    store.dispose()
+
+
+def run(s, store, day, sms, retries=0):
+    return send_due_warnings(s, store, day, EmlFileTransport(s.outbox / "mail"), sms=sms, retries=retries)
+
+
+def by_mobile(messages) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for mobile, text in messages:
+        out.setdefault(mobile, []).append(text)
+    return out
+
+
+def test_warnings_by_sms_over_an_http_gateway_once_scoped_and_short(home, http_gateway):
+    s, store = home
+    sms = AppriseSmsTransport(http_gateway.url())
+    result = run(s, store, D(2026, 8, 2), sms)
+    got = by_mobile(http_gateway.messages)
+    # the customers with warned hazards and their county's authority; nobody else
+    assert set(got) == {POTASH, REFINERY, GOV} and all(len(v) == 1 for v in got.values())
+    assert all(len(t) <= SMS_MAX_CHARS and t.startswith("【海西供电】") for v in got.values() for t in v)
+    assert "W1" in got[POTASH][0] and "W2" not in got[POTASH][0] and "炼油" not in got[POTASH][0]
+    assert "W2" in got[REFINERY][0] and "W1" not in got[REFINERY][0] and "钾肥" not in got[REFINERY][0]
+    assert "格尔木市" in got[GOV][0] and "2户客户共2项" in got[GOV][0]
+    assert len(got[POTASH][0]) <= 70  # one part where it fits
+    by_org = {d["recipient"]: d for d in result["deliveries"]}
+    assert by_org["青海盐湖钾肥股份有限公司"]["sms_status"] == "sent"
+    assert by_org["青海盐湖钾肥股份有限公司"]["mobiles"] == [POTASH]
+    posted = http_gateway.posts[0]
+    assert set(posted) >= {"title", "message", "mobile"}
+
+    for day in (D(2026, 8, 2), D(2026, 8, 3)):  # again: nothing new by SMS either
+        run(s, store, day, sms)
+    assert len(http_gateway.messages) == 3
+
+    run(s, store, D(2026, 8, 31), sms)  # escalation: the plant, the county and the prefecture authority
+    got = by_mobile(http_gateway.messages[3:])
+    assert set(got) == {POTASH, GOV, PREF_GOV} and "逾期升级预警" in got[PREF_GOV][0]
+    entries = DeliveryLedger(store).entries(kind="warning", channel="sms")
+    assert len({(e.period, e.recipient_key) for e in entries}) == len(entries) == 4 + 3
+    assert len(DeliveryLedger(store).entries(kind="warning", channel="mail")) == len(entries)
+
+
+def test_gateway_faults_are_retried_and_end_with_each_message_once(home, http_gateway):
+    s, store = home
+    sms = AppriseSmsTransport(http_gateway.url())
+    http_gateway.fail_next = 2  # HTTP 500 twice
+    http_gateway.stall_next = 1  # then one time-out
+    result = run(s, store, D(2026, 8, 2), sms, retries=3)
+    assert "failed" not in {d["status"] for d in result["deliveries"]}
+    assert {d["sms_status"] for d in result["deliveries"]} == {"sent"}
+    assert len(list((s.outbox / "mail").glob("*.eml"))) == 3  # a retry for SMS does not mail again
+    assert len(http_gateway.posts) == 3 + 3  # three faults, three deliveries
+    assert sorted(m for m, _ in http_gateway.messages) == sorted([POTASH, REFINERY, GOV])
+
+
+def test_a_refused_number_is_named_the_others_are_served_and_the_next_run_resends_nothing(home, http_gateway):
+    s, store = home
+    sms = AppriseSmsTransport(http_gateway.url())
+    http_gateway.refuse.add(REFINERY)
+    result = run(s, store, D(2026, 8, 2), sms)
+    by_org = {d["recipient"]: d for d in result["deliveries"]}
+    refinery = by_org["格尔木炼油厂"]
+    assert refinery["status"] == "failed" and REFINERY in refinery["error"] and "拒收" in refinery["error"]
+    assert by_org["青海盐湖钾肥股份有限公司"]["sms_status"] == "sent"
+    assert sorted(m for m, _ in http_gateway.messages) == sorted([POTASH, GOV])
+
+    http_gateway.refuse.clear()
+    again = run(s, store, D(2026, 8, 3), sms)
+    assert sorted(m for m, _ in http_gateway.messages) == sorted([POTASH, GOV, REFINERY])
+    assert {d["recipient"]: d["sms_status"] for d in again["deliveries"]}["格尔木炼油厂"] == "sent"
+
+
+def test_retries_exhausted_fail_the_recipient_and_the_next_run_completes(home, http_gateway):
+    s, store = home
+    sms = AppriseSmsTransport(http_gateway.url())
+    http_gateway.fail_next = 100
+    failed = run(s, store, D(2026, 8, 2), sms, retries=1)
+    assert {d["status"] for d in failed["deliveries"]} == {"failed"}
+    assert all("HTTP 500" in d["error"] for d in failed["deliveries"])
+    http_gateway.fail_next = 0
+    ok = run(s, store, D(2026, 8, 2), sms)
+    assert {d["sms_status"] for d in ok["deliveries"]} == {"sent"}
+    assert sorted(m for m, _ in http_gateway.messages) == sorted([POTASH, REFINERY, GOV])
+    assert len(list((s.outbox / "mail").glob("*.eml"))) == 3  # mail went out once, in the first run
+
+
+def test_warnings_over_smpp_with_a_connection_dropped_after_bind(home, smpp_gateway):
+    s, store = home
+    sms = AppriseSmsTransport(smpp_gateway.url())
+    smpp_gateway.drop_after_bind = 1
+    result = run(s, store, D(2026, 8, 2), sms, retries=2)
+    assert {d["sms_status"] for d in result["deliveries"]} == {"sent"}
+    got = by_mobile(smpp_gateway.messages)
+    assert set(got) == {POTASH, REFINERY, GOV} and all(len(v) == 1 for v in got.values())
+    assert "W1" in got[POTASH][0] and got[POTASH][0].startswith("【海西供电】")
+    assert smpp_gateway.errors == [] and ("b'hazardnet'", "ok") in smpp_gateway.binds
+    run(s, store, D(2026, 8, 3), sms)
+    assert len(smpp_gateway.messages) == 3
+
+
+def test_smpp_refused_login_is_a_configuration_error_without_the_password(home, smpp_gateway):
+    s, store = home
+    sms = AppriseSmsTransport(smpp_gateway.url().replace("s3cr3t", "wrong"))
+    result = run(s, store, D(2026, 8, 2), sms)
+    assert {d["status"] for d in result["deliveries"]} == {"failed"}
+    errors = " ".join(d["error"] for d in result["deliveries"])
+    assert "拒绝登录" in errors and "wrong" not in errors and smpp_gateway.messages == []
+
+
+def test_without_a_gateway_sms_are_text_files(home):
+    s, store = home
+    sms = make_sms_transport(s)
+    assert isinstance(sms, SmsFileTransport)
+    result = run(s, store, D(2026, 8, 2), sms)
+    assert {d["sms_status"] for d in result["deliveries"]} == {"written"}
+    files = sorted((s.outbox / "sms").glob("*.txt"))
+    assert len(files) == 3 and any(POTASH in f.name for f in files)
+    text = next(f for f in files if POTASH in f.name).read_text(encoding="utf-8")
+    assert text.startswith(f"收件号码：{POTASH}") and "W1" in text
+    run(s, store, D(2026, 8, 2), sms)
+    assert len(list((s.outbox / "sms").glob("*.txt"))) == 3
+
+
+def test_the_url_secrets_never_show(http_gateway):
+    url = "smpp://hazardnet:Top$ecret1@127.0.0.1:9/106900001234/{mobile}"  # nothing listens on port 9
+    assert redact_url(url) == "smpp://127.0.0.1:9"
+    transport = AppriseSmsTransport(url)
+    assert "Top$ecret1" not in repr(transport)
+    receipt = transport.deliver(OutgoingSms("【海西供电】测试"), ["13900000001"])
+    assert receipt.deferred and "Top$ecret1" not in str(receipt) and "hazardnet:" not in str(receipt)
+    keyed = "json://127.0.0.1:9/sms?:mobile={mobile}&:apikey=KEY-123456&cto=1"
+    receipt = AppriseSmsTransport(keyed).deliver(OutgoingSms("测试"), ["13900000001"])
+    assert receipt.deferred and "KEY-123456" not in str(receipt)
+    with pytest.raises(PermanentSmsError, match=r"\{mobile\}") as exc:
+        AppriseSmsTransport("json://user:Top$ecret1@gw.example.cn/sms")
+    assert "Top$ecret1" not in str(exc.value)
+    with pytest.raises(PermanentSmsError, match="不是可用的"):
+        AppriseSmsTransport("nosuchscheme://user:Top$ecret1@gw.example.cn/{mobile}")
+
+
+def test_a_ledger_made_before_sms_is_migrated(settings):
+    """An existing SQLite store: mail rows keep their history (as channel mail) and SMS rows can join them."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    path = settings.home / "hazardnet.db"
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE mail_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, kind VARCHAR(16) NOT NULL,
+          period VARCHAR(256) NOT NULL, recipient_key VARCHAR(512) NOT NULL, generation INTEGER NOT NULL,
+          content_hash VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, addresses TEXT NOT NULL,
+          delivered TEXT NOT NULL, message_id VARCHAR(255) NOT NULL, attachment VARCHAR(512), rows INTEGER NOT NULL,
+          transport VARCHAR(16), location VARCHAR(1024), error TEXT, attempts INTEGER NOT NULL,
+          created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
+          CONSTRAINT uq_mail_delivery UNIQUE (kind, period, recipient_key, generation));
+        INSERT INTO mail_deliveries VALUES (7, 'warning', '格尔木市|W1|overdue|2026-08-01', '用电客户|格尔木市|0630100001',
+          0, 'abc', 'sent', '["a@x.cn"]', '["a@x.cn"]', '<m1@x>', NULL, 1, 'sent', NULL, NULL, 1,
+          '2026-08-02 01:00:00', '2026-08-02 01:00:00');
+    """)
+    con.commit()
+    con.close()
+    store = Store(settings.database_url)
+    try:
+        ledger = DeliveryLedger(store)
+        [old] = ledger.entries()
+        assert (old.id, old.channel, old.status, old.message_id) == (7, "mail", "sent", "<m1@x>")
+        entry, done = ledger.claim("warning", old.period, old.recipient_key, content_hash="abc",
+                                   addresses=["13900000001"], resend=False, new_message_id=lambda: "<s>", channel="sms")
+        assert not done and entry.channel == "sms" and entry.generation == 0
+        _, done = ledger.claim("warning", old.period, old.recipient_key, content_hash="abc", addresses=["a@x.cn"],
+                               resend=False, new_message_id=lambda: "<n>")
+        assert done  # the mail history is intact: delivered once, not again
+        assert migrate_channel(store.engine) is False  # idempotent
+    finally:
+        store.dispose()
+
+
+# ---- grid risk warnings ------------------------------------------------------------------------------
+GRID_TEXT = "12月3日8时至18时330千伏格尔木变检修，格尔木市区域单线供电，请重要客户检查自备应急电源。"
+
+
+def test_grid_warning_reaches_the_county_and_the_prefecture_once(home, http_gateway):
+    from hazardnet.publish.grid_warning import grid_warning, send_grid_warning
+
+    s, store = home
+    sms = AppriseSmsTransport(http_gateway.url())
+    warning = grid_warning(s, [G], GRID_TEXT)
+    result = send_grid_warning(s, store, warning, EmlFileTransport(s.outbox / "mail"), sms, day=D(2026, 12, 1))
+    reached = {d["recipient"] for d in result["deliveries"]}
+    assert reached == {"海西州能源局", "国网海西供电公司营销部", "格尔木市发展和改革委员会(能源局)", "国网格尔木供电公司",
+                       "青海盐湖钾肥股份有限公司", "格尔木市人民医院", "格尔木炼油厂"}  # not 德令哈
+    expected = {m for org, m in MOBILE.items() if org in reached}
+    assert {m for m, _ in http_gateway.messages} == expected and len(http_gateway.messages) == len(expected)
+    assert all(t == f"【海西供电】电网风险预警（格尔木市）：{GRID_TEXT}" for _, t in http_gateway.messages)
+    assert len(list((s.outbox / "mail").glob("电网风险预警_*.eml"))) == 7
+    assert {d["sms_status"] for d in result["deliveries"] if d["recipient"] == "国网格尔木供电公司"} == {"skipped"}
+
+    again = send_grid_warning(s, store, grid_warning(s, [G, G], f"  {GRID_TEXT} "), EmlFileTransport(s.outbox / "mail"),
+                              sms, day=D(2026, 12, 1))
+    assert {d["status"] for d in again["deliveries"]} == {"skipped"} and len(http_gateway.messages) == len(expected)
+    corrected = grid_warning(s, [G], GRID_TEXT.replace("18时", "20时"))  # a corrected text is a new warning
+    send_grid_warning(s, store, corrected, EmlFileTransport(s.outbox / "mail"), sms, day=D(2026, 12, 1))
+    assert len(http_gateway.messages) == 2 * len(expected)
+
+
+def test_grid_warning_input_is_checked_in_chinese(settings):
+    from hazardnet.publish.grid_warning import grid_warning
+
+    with pytest.raises(ValueError, match="不是已配置的县"):
+        grid_warning(settings, ["西宁市"], "x")
+    with pytest.raises(ValueError, match="预警内容为空"):
+        grid_warning(settings, ["格尔木市"], "  ")
+    with pytest.raises(ValueError, match="超过短信可容纳"):
+        grid_warning(settings, ["格尔木市"], "检修" * 70)
+    two = grid_warning(settings, ["格尔木市", "德令哈市"], "x")
+    assert two.counties == ("德令哈市", "格尔木市")  # the configured order: the same warning however named
+
+
+def test_grid_warning_command_and_deployment(prefect_harness, home, http_gateway, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from flows.deployments import all_deployments
+
+    from .conftest import harness_env
+
+    s, store = home
+    http_gateway.refuse.add(MOBILE["格尔木市人民医院"])
+    env = {**harness_env(), "HAZARDNET_SMS_URL": http_gateway.url()}
+    env.pop("HAZARDNET_SMTP_HOST", None)
+    cmd = [sys.executable, "-m", "hazardnet.cli", "grid-warning", "--county", G, "--text", GRID_TEXT,
+           "--home", str(s.home), "--json"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 1, first.stderr
+    assert "格尔木市人民医院" in first.stderr and "Traceback" not in first.stderr
+    assert "s3cr3t" not in first.stderr and "rto=" not in first.stderr
+    out = json.loads(first.stdout)
+    statuses = {d["recipient"]: d["sms_status"] for d in out["deliveries"]}
+    assert statuses["格尔木市人民医院"] == "failed" and statuses["青海盐湖钾肥股份有限公司"] == "sent"
+    assert len(http_gateway.messages) == 4  # everyone with a mobile but the refused number
+
+    http_gateway.refuse.clear()
+    second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert [m for m, _ in http_gateway.messages[4:]] == [MOBILE["格尔木市人民医院"]]  # only the one that missed it
+
+    bad = subprocess.run(cmd[:4] + ["--county", "西宁市", "--text", "x", "--home", str(s.home)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and "西宁市" in bad.stderr and "Traceback" not in bad.stderr
+
+    [grid] = [d for d in all_deployments(str(s.home)) if d.name == "电网风险预警"]
+    assert grid.flow_name == "电网风险预警" and not grid.schedules
+    assert grid.parameters == {"home": str(s.home)}
+    schema = grid._parameter_openapi_schema
+    assert {"counties", "text"} <= set(schema.required)  # the Run form asks for them
+    assert "涉及的县(市)" in schema.properties["counties"]["description"]
+    assert "预警内容" in schema.properties["text"]["description"]
+
+
+# ---- the monthly bulletin's notice -------------------------------------------------------------------------
+def test_bulletin_notice_by_sms_once_after_the_mail(home, http_gateway):
+    from hazardnet.publish.bulletin import Period, send_monthly_bulletin
+
+    s, store = home
+    sms = AppriseSmsTransport(http_gateway.url())
+    result = send_monthly_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"),
+                                   sms=sms)
+    got = by_mobile(http_gateway.messages)
+    # customers with hazards in scope and the authorities with a mobile; not the supply companies
+    assert set(got) == {POTASH, REFINERY, MOBILE["格尔木市人民医院"], GOV, PREF_GOV}
+    assert got[POTASH] == ["【海西供电】2026年8月电力安全隐患通报已发至贵单位邮箱，贵单位未整改1项（逾期1项），请查收。"]
+    assert got[GOV] == ["【海西供电】2026年8月电力安全隐患通报已发至贵单位邮箱，格尔木市未整改3项（逾期1项），请查收。"]
+    assert all(len(t) <= 70 for v in got.values() for t in v)
+    assert {d["recipient"]: d.get("sms_status") for d in result["deliveries"]}["国网格尔木供电公司"] == "skipped"
+    send_monthly_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"), sms=sms)
+    assert len(http_gateway.messages) == 5
