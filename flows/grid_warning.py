@@ -9,9 +9,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.bulletin import recipient_directory
 from flows.mailing import mail_transport, outcome, sms_transport, with_mail_retries
-from hazardnet.delivery.directory import Recipient
+from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
 from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failure_summary, undelivered
 from hazardnet.delivery.mail import Transport
 from hazardnet.delivery.sms import SmsTransport
@@ -34,6 +33,12 @@ class UndeliveredGridWarning(Exception):
     def __init__(self, message: str, result: dict):
         super().__init__(message)
         self.result = result
+
+
+@task(name="读取通讯录", cache_policy=NO_CACHE)
+def recipient_directory(settings: Settings, store: Store, day) -> DirectoryResult:
+    """The directory in use: the valid rows of the file, or the last valid version."""
+    return load_directory(settings, store, day)
 
 
 @task(name="发送电网风险预警", task_run_name="电网风险预警：{name}", cache_policy=NO_CACHE)

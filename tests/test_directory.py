@@ -180,7 +180,7 @@ def test_mobiles_in_their_written_forms_are_stored_normalized(settings, store):
 
 
 def test_a_directory_stored_before_sms_reads_its_mobiles():
-    from hazardnet.recipient_directory import DirectoryEntry
+    from hazardnet.delivery.directory import DirectoryEntry
 
     old = {"party": "政府主管部门", "county": "格尔木市", "customer_id": None, "org_name": "格尔木市能源局",
            "contact": "张", "addresses": ["a@gem.example.cn"], "mobile": "+86 139-0000-0010", "row": 2}
