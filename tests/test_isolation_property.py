@@ -8,6 +8,9 @@ whole prefecture, customers with one or two contact rows, customers of a county 
 The monthly bulletin, the risk warnings and the quarterly summaries are then mailed through the .eml
 transport, and every message is read back: its envelope must belong to one scope, and neither its
 subject, its body nor any cell of its attachment may name a hazard id or a customer outside that scope.
+The same holds for every text message (each directory row has a mobile, written in one of the forms people
+use), and a grid risk warning for some counties reaches exactly the mobiles of those counties and of the
+prefecture-level rows.
 Scopes are computed here from the generated data, never with hazardnet.scope.
 """
 
@@ -27,7 +30,9 @@ from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from hazardnet.delivery.mail import EmlFileTransport
+from hazardnet.delivery.sms import SmsFileTransport
 from hazardnet.publish.bulletin import Period, send_monthly_bulletin
+from hazardnet.publish.grid_warning import grid_warning, send_grid_warning
 from hazardnet.publish.quarterly import Quarter, send_quarterly_summaries
 from hazardnet.publish.warnings import send_due_warnings
 from hazardnet.settings import load_settings
@@ -80,8 +85,28 @@ def worlds(draw):
                                 max_size=2)):
         if county not in with_register:  # a customer of a county without any register yet
             rows.append(("用电客户", county, draw(st.sampled_from(IDS)), f"无台账客户{len(rows)}号"))
-    directory = [(p, c, cid, org, f"联系人{i}", f"u{i}@x{i}.example.cn", "") for i, (p, c, cid, org) in enumerate(rows)]
+    directory = [(p, c, cid, org, f"联系人{i}", f"u{i}@x{i}.example.cn", written_mobile(i))
+                 for i, (p, c, cid, org) in enumerate(rows)]
     return hazards, directory
+
+
+def mobile(i: int) -> str:
+    return f"139{i:08d}"
+
+
+def written_mobile(i: int) -> str:
+    """Row i's mobile as a person would write it."""
+    m = mobile(i)
+    return [f"+86 {m[:3]}-{m[3:7]}-{m[7:]}", f"{m[:3]} {m[3:7]} {m[7:]}", m][i % 3]
+
+
+def texts(folder: Path) -> list[tuple[str, str]]:
+    """(mobile, text) of every SMS the file transport wrote."""
+    out = []
+    for path in sorted(folder.rglob("*.txt")) if folder.exists() else []:
+        head, _, body = path.read_text(encoding="utf-8").partition("\n\n")
+        out.append((head.splitlines()[0].removeprefix("收件号码："), body))
+    return out
 
 
 def scope_of(row) -> tuple[str, str | None, str | None]:
@@ -114,8 +139,8 @@ def message_text(path: Path) -> str:
     return "\n".join(parts)
 
 
-def check_world(hazards: list[H], directory: list[tuple]) -> int:
-    """Send everything for this world; assert isolation on every message. Returns the message count."""
+def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
+    """Send everything for this world; assert isolation on every message. Returns the mail and SMS counts."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(Path(tmp) / "home", settle_seconds=0)
         settings.home.mkdir(parents=True)
@@ -125,12 +150,29 @@ def check_world(hazards: list[H], directory: list[tuple]) -> int:
             write_directory_file(settings.directory_file, directory)
             mailbox = Path(tmp) / "mail"
             transport = EmlFileTransport(mailbox)
-            bulletin = send_monthly_bulletin(settings, store, Period(2026, 11), AS_OF, transport)
+            sms = SmsFileTransport(Path(tmp) / "sms")
+            bulletin = send_monthly_bulletin(settings, store, Period(2026, 11), AS_OF, transport, sms=sms)
             assert not [f for f in bulletin["directory"]["findings"] if f["level"] == "error"], bulletin["directory"]
-            send_due_warnings(settings, store, AS_OF, transport)
+            send_due_warnings(settings, store, AS_OF, transport, sms=sms)
             send_quarterly_summaries(settings, store, Quarter(2026, 3), transport)
+            grid_counties = sorted({h.county for h in hazards})[:1]
+            warning = grid_warning(settings, grid_counties, "GRIDTOKEN 330千伏线路检修，请做好应急准备。")
+            send_grid_warning(settings, store, warning, transport, SmsFileTransport(Path(tmp) / "grid"), day=AS_OF)
         finally:
             store.dispose()
+        scope_by_mobile = {mobile(i): scope_of(row) for i, row in enumerate(directory)}
+        sent = texts(Path(tmp) / "sms")
+        for number, text in sent:
+            scope = scope_by_mobile[number]
+            assert len(text) <= 140
+            for h in hazards:
+                if not visible(scope, h):
+                    assert h.hazard_id not in text, f"SMS to {scope} shows {h.hazard_id} of {h.county}/{h.customer_id}"
+                    assert h.customer_name not in text, f"SMS to {scope} names {h.customer_name}"
+        grid = texts(Path(tmp) / "grid")
+        assert all("GRIDTOKEN" in t for _, t in grid)
+        assert {m for m, _ in grid} == {m for m, sc in scope_by_mobile.items()
+                                        if sc[1] is None or sc[1] in grid_counties}
         scope_by_address = {row[5]: scope_of(row) for row in directory}
         messages = sorted(mailbox.rglob("*.eml")) if mailbox.exists() else []
         for path in messages:
@@ -144,20 +186,22 @@ def check_world(hazards: list[H], directory: list[tuple]) -> int:
                 if not visible(scope, h):
                     assert h.hazard_id not in text, f"{path.name} to {scope} shows {h.hazard_id} of {h.county}/{h.customer_id}"
                     assert h.customer_name not in text, f"{path.name} to {scope} names {h.customer_name}"
-        return len(messages)
+        return len(messages), len(sent)
 
 
 @hyp_settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_no_message_or_attachment_leaves_its_recipients_scope(world):
-    event(f"messages: {min(check_world(*world), 10)}")
+    mails, texts_sent = check_world(*world)
+    event(f"messages: {min(mails, 10)}, SMS: {min(texts_sent, 10)}")
 
 
 @pytest.mark.slow
 @hyp_settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_no_message_or_attachment_leaves_its_recipients_scope_many_examples(world):
-    event(f"messages: {min(check_world(*world), 10)}")
+    mails, texts_sent = check_world(*world)
+    event(f"messages: {min(mails, 10)}, SMS: {min(texts_sent, 10)}")
 
 
 def test_the_traps_are_mailed_at_all():
@@ -168,8 +212,9 @@ def test_the_traps_are_mailed_at_all():
                H("格尔木市", "630100001", customer_name(2), hazard_token(2), D(2026, 11, 3), "一般", "未整改"),
                H("格尔木市", "06301000011", customer_name(3), hazard_token(3), D(2026, 8, 5), "较大", "整改中",
                  deadline=D(2026, 9, 1))]
-    directory = [("用电客户", h.county, h.customer_id, h.customer_name, "联系人", f"c{i}@x.example.cn", "")
-                 for i, h in enumerate(hazards)]
-    directory += [("政府主管部门", "格尔木市", "", "格尔木市能源局", "联系人", "gov@gem.example.cn", ""),
-                  ("政府主管部门", "全州", "", "海西州能源局", "联系人", "gov@haixi.example.cn", "")]
-    assert check_world(hazards, directory) >= 6
+    directory = [("用电客户", h.county, h.customer_id, h.customer_name, "联系人", f"c{i}@x.example.cn",
+                  written_mobile(i)) for i, h in enumerate(hazards)]
+    directory += [("政府主管部门", "格尔木市", "", "格尔木市能源局", "联系人", "gov@gem.example.cn", written_mobile(4)),
+                  ("政府主管部门", "全州", "", "海西州能源局", "联系人", "gov@haixi.example.cn", written_mobile(5))]
+    mails, texts_sent = check_world(hazards, directory)
+    assert mails >= 6 and texts_sent >= 6
