@@ -326,3 +326,25 @@ def test_bulletin_notice_by_sms_once_after_the_mail(home, http_gateway):
     assert {d["recipient"]: d.get("sms_status") for d in result["deliveries"]}["国网格尔木供电公司"] == "skipped"
     send_monthly_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"), sms=sms)
     assert len(http_gateway.messages) == 5
+
+
+def test_warning_texts_fit_whatever_the_names_and_counts(settings):
+    from hazardnet.delivery.directory import Recipient
+    from hazardnet.publish.warnings import ESCALATED, NO_DEADLINE, OVERDUE, HazardWarning, sms_body
+
+    def warning(n: int, stage: str) -> HazardWarning:
+        return HazardWarning(G, "0630100001", "x", None, f"GEM-2026-{n:03d}", "重大", None, "d", D(2026, 1, 1),
+                             D(2026, 2, 1), 30, "未整改", None, None, False, stage)
+
+    long_name = "青海柴达木循环经济试验区格尔木工业园盐湖化工股份有限公司第二分公司"
+    for name in ("钾肥厂", long_name):
+        customer = Recipient("用电客户", G, "0630100001", name, (), ("a@x.cn",), ("13900000001",))
+        for n in (1, 2, 5, 40):
+            for stage in (OVERDUE, ESCALATED, NO_DEADLINE):
+                text = sms_body(customer, [warning(i, stage) for i in range(n)], settings)
+                assert len(text) <= SMS_MAX_CHARS and "GEM-2026-000" in text, text
+                assert f"有{n}项" in text and (n == 1 or f"等{n}项" in text or "GEM-2026-001" in text)
+    short = sms_body(Recipient("用电客户", G, "1", "钾肥厂", (), (), ()), [warning(0, OVERDUE)], settings)
+    assert len(short) <= 70  # one part where it fits
+    county = Recipient("政府主管部门", G, None, "格尔木市能源局", (), (), ())
+    assert len(sms_body(county, [warning(i, ESCALATED) for i in range(99)], settings)) <= 70

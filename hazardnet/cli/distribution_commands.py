@@ -12,6 +12,7 @@ from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _hom
 
 STATUS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入 .eml[/]", "skipped": "[yellow]未发送[/]",
              "failed": "[red]失败[/]"}
+SMS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入 outbox/sms[/]", "skipped": "—", "failed": "[red]失败[/]"}
 
 
 def print_bulletin(result: dict) -> None:
@@ -19,15 +20,19 @@ def print_bulletin(result: dict) -> None:
     from rich.table import Table
 
     table = Table(title=f"{result.get('period', '')} 月度电力安全隐患通报")
-    for col in ("县(市)", "收件人", "单位类型", "邮箱", "隐患条数", "结果", "说明"):
+    for col in ("县(市)", "收件人", "单位类型", "邮箱", "隐患条数", "结果", "短信", "说明"):
         table.add_column(col)
     for d in result["deliveries"]:
         table.add_row(d["county"], d["recipient"], d["party"], "；".join(d["addresses"]), str(d["rows"]),
-                      STATUS_ZH.get(d["status"], d["status"]), d.get("error") or d.get("note") or "")
+                      STATUS_ZH.get(d["status"], d["status"]), SMS_ZH.get(d.get("sms_status") or "", "—"),
+                      d.get("error") or d.get("note") or "")
     out.print(table)
     directory = result.get("directory") or {}
     if directory.get("source") == "store":
         out.print(f"[yellow]通讯录文件有错误，沿用上一版有效通讯录；问题报告：{directory.get('report')}[/]")
+    elif directory.get("left_out"):
+        out.print(f"[yellow]通讯录第 {'、'.join(map(str, directory['left_out']))} 行有错误，未予采用，其余收件人照常发送；"
+                  f"问题报告：{directory.get('report')}[/]")
 
 
 @app.command()
@@ -65,8 +70,6 @@ def bulletin(
         err.print(f"错误：{failure}")
         sys.exit(1)
 
-
-SMS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入 outbox/sms[/]", "skipped": "—", "failed": "[red]失败[/]"}
 
 
 def print_grid_warning(result: dict) -> None:

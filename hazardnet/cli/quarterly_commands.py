@@ -68,7 +68,11 @@ def print_warnings(result: dict) -> None:
     for w in result["warnings"]:
         out.print(f"  {w['county']} {w['customer_name']} {w['hazard_id']}：{w['reason']}")
     for d in result.get("deliveries", []):
-        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}")
+        sms = {"sent": "已发送", "written": "已写入 outbox/sms", "failed": "失败"}.get(d.get("sms_status") or "")
+        line = f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
+        if sms:
+            line += f"；短信（{'、'.join(d.get('mobiles') or [])}）：{sms}"
+        out.print(line + (f"——{d['error']}" if d.get("error") else ""))
 
 
 @app.command()

@@ -34,6 +34,7 @@ from hazardnet.delivery.ledger import Delivery, DeliveryLedger, deliver_items
 from hazardnet.delivery.mail import OutgoingMail, Transport, build_message
 from hazardnet.delivery.scope import scoped_register
 from hazardnet.delivery.sms import (
+    SMS_MAX_CHARS,
     SMS_SINGLE_CHARS,
     OutgoingSms,
     SmsDelivery,
@@ -216,9 +217,13 @@ def sms_body(recipient: Recipient, warnings: list[HazardWarning], settings: Sett
         org = recipient.org_name if len(recipient.org_name) <= 16 else recipient.org_name[:15] + "…"
         head = f"{kind}：{org}有{len(warnings)}项用电安全隐患{why}"
         tail = "，请立即整改并反馈供电公司，详见邮件。"
-        room = SMS_SINGLE_CHARS - len(settings.sms_signature) - len(head) - len(tail) - len("（编号）")
-        ids = fit([w.hazard_id for w in warnings], max(room, 12))
-        return sms_text(settings, f"{head}（编号{ids}）{tail}")
+        ids = [w.hazard_id for w in warnings]
+        need = len(ids[0]) + (len(f"等{len(ids)}项") if len(ids) > 1 else 0)  # at least one id, named whole
+        for limit in (SMS_SINGLE_CHARS, SMS_MAX_CHARS):  # one part where it fits, else two
+            room = limit - len(settings.sms_signature) - len(head) - len(tail) - len("（编号）")
+            if room >= need:
+                return sms_text(settings, f"{head}（编号{fit(ids, room)}）{tail}")
+        return sms_text(settings, f"{head}{tail}")
     where = recipient.county or settings.prefecture
     customers = len({(w.county, w.customer_id) for w in warnings})
     return sms_text(settings, f"{kind}：{where}{customers}户客户共{len(warnings)}项用电安全隐患{why}，请督促整改，详见邮件。")
