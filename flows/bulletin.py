@@ -20,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.artifacts import publish_markdown, publish_table
 from flows.mailing import (  # noqa: F401
+    directory_problems_mail,
     STATUS_ZH,
     delivery_row,
     mail_transport,
@@ -109,6 +110,7 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
     try:
         with bulletin_lock(settings):
             directory = recipient_directory(settings, store, day)
+            directory_problems_mail(settings, store, directory)
             with WorkbookWriters(settings.workers, len(directory.recipients)) as writers:
                 run = bulletin_run(settings, store, period, day, resend, writers)
                 transport = mail_transport(settings)

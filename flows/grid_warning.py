@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import mail_transport, outcome, sms_transport, with_mail_retries
+from flows.mailing import directory_problems_mail, mail_transport, outcome, sms_transport, with_mail_retries
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
 from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failure_summary, undelivered
 from hazardnet.delivery.mail import Transport
@@ -81,6 +81,7 @@ def grid_warning_flow(counties: list[str], text: str, home: str | None = None):
     try:
         with bulletin_lock(settings):
             directory = recipient_directory(settings, store, day)
+            directory_problems_mail(settings, store, directory)
             if not directory.usable:
                 problem = "没有可用的通讯录，未发送电网风险预警：" + "；".join(f.message for f in directory.findings)
                 return Failed(message=problem)

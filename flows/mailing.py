@@ -9,8 +9,8 @@ from prefect.cache_policies import NO_CACHE
 from flows.artifacts import publish_table
 from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.ledger import failed_record
-from hazardnet.delivery.mail import PermanentMailError, Transport, make_transport
-from hazardnet.delivery.rejection_mail import send_rejection_reports
+from hazardnet.delivery.mail import MailError, PermanentMailError, Transport, make_transport
+from hazardnet.delivery.rejection_mail import send_directory_problems, send_rejection_reports
 from hazardnet.delivery.sms import PermanentSmsError, SmsTransport, make_sms_transport
 from hazardnet.settings import DEFAULT_MAIL_RETRY_DELAYS, Settings
 from hazardnet.store import Store
@@ -95,3 +95,17 @@ def delivery_row(d: dict) -> dict:
             "结果": STATUS_ZH.get(d["status"], d["status"]), "手机": "、".join(d.get("mobiles") or []),
             "短信": SMS_ZH.get(d.get("sms_status") or "", d.get("sms_status") or ""),
             "说明": d.get("error") or d.get("note") or ""}
+
+
+@task(name="邮寄通讯录问题报告", cache_policy=NO_CACHE)
+def directory_problems_mail(settings: Settings, store: Store, directory) -> list[dict]:
+    """Mail the directory's problem report to the prefecture's supply-company contacts (once per set of
+    problems). A mail problem is reported, never fails the run: the next run tries again."""
+    try:
+        deliveries = send_directory_problems(settings, store, directory, mail_transport(settings))
+    except MailError as exc:
+        deliveries = [{"recipient": "州级供电企业", "party": "供电企业", "county": "全州", "customer_id": None,
+                       "addresses": [], "status": "failed", "rows": 0, "error": exc.reason}]
+    if deliveries:
+        publish_table("directory-problems-mail", [delivery_row(d) for d in deliveries], "通讯录问题报告的邮寄情况")
+    return deliveries

@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.schedules import Cron
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import mail_transport, outcome, sms_transport, with_mail_retries
+from flows.mailing import directory_problems_mail, mail_transport, outcome, sms_transport, with_mail_retries
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
 from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failure_summary, undelivered
 from hazardnet.delivery.mail import Transport
@@ -68,6 +68,7 @@ def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
         warnings = due_warnings(store, day)
         deliveries: list[dict] = []
         directory = recipient_directory(settings, store, day)
+        directory_problems_mail(settings, store, directory)
         unreachable = unreachable_customers(directory.recipients, warnings)
         if warnings and not directory.usable:
             raise RuntimeError("没有可用的通讯录，无法发送风险预警：" +

@@ -186,3 +186,28 @@ def test_a_directory_stored_before_sms_reads_its_mobiles():
            "contact": "张", "addresses": ["a@gem.example.cn"], "mobile": "+86 139-0000-0010", "row": 2}
     entry = DirectoryEntry.from_json(old)
     assert entry.mobiles == ("13900000010",) and entry.mobile == "13900000010"
+
+
+def test_rows_left_out_are_mailed_to_the_prefecture_supply_company_once(settings, store):
+    import email
+    from email import policy
+
+    from hazardnet.delivery.mail import EmlFileTransport
+    from hazardnet.delivery.rejection_mail import send_directory_problems
+
+    rows = [("供电企业", "全州", "", "国网海西供电公司营销部", "王", "yingxiao@haixi.example.cn", ""),
+            ("供电企业", "格尔木市", "", "国网格尔木供电公司", "李", "gem@haixi.example.cn", ""),
+            BAD_ROWS[1]]
+    write_directory_file(settings.directory_file, rows)
+    directory = load_directory(settings, store, AS_OF)
+    assert directory.left_out == [4] and len(directory.recipients) == 2
+    transport = EmlFileTransport(settings.outbox / "mail")
+    [sent] = send_directory_problems(settings, store, directory, transport)
+    assert sent["recipient"] == "国网海西供电公司营销部" and sent["status"] == "written"
+    [eml] = (settings.outbox / "mail").glob("*.eml")
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    body = msg.get_body(("plain",)).get_content()
+    assert "第 4 行有错误" in body and "F4" in body and "dianqi@qhyhkf" in body
+    assert [p.get_filename() for p in msg.iter_attachments()] == ["通讯录问题报告.xlsx"]
+    again = send_directory_problems(settings, store, load_directory(settings, store, AS_OF), transport)
+    assert [d["status"] for d in again] == ["skipped"] and len(list((settings.outbox / "mail").glob("*.eml"))) == 1

@@ -94,3 +94,47 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
     if temporary and raise_on_temporary:
         raise TemporaryMailError("；".join(temporary))
     return out
+
+
+# ---- the directory's problems go to the prefecture's supply-company contacts ------------------------------
+def directory_problems_body(directory, recipient: Recipient, settings: Settings) -> str:
+    errors = [f for f in directory.findings if f.level == ERROR]
+    if directory.source == "file":
+        what = (f"通讯录《{directory.file_name}》中第 {'、'.join(map(str, directory.left_out))} 行有错误，这些行未予采用，"
+                f"其余收件人照常发送。")
+    else:
+        what = f"通讯录文件有错误，无法使用，继续使用上一版有效通讯录（{directory.file_name or '无'}）。"
+    lines = [f"{recipient.org_name}：", "", what, "问题报告见附件，每个问题都标明了单元格（副本中问题单元格已标红）。", ""]
+    for i, f in enumerate(errors[:20], 1):
+        lines.append(f"  {i}. {f.sheet} {f.cell}{('（' + f.field + '）') if f.field else ''}：{f.message}".rstrip())
+    if len(errors) > 20:
+        lines.append(f"  ……另有 {len(errors) - 20} 处，详见附件。")
+    lines += ["", "请修改 inbox/通讯录.xlsx 后保存，下次发送时自动采用。", "",
+              settings.company, settings.mail_from_name, "本邮件由隐患台账系统自动发送。"]
+    return "\n".join(lines)
+
+
+def send_directory_problems(settings: Settings, store: Store, directory, transport: Transport) -> list[dict]:
+    """Mail the directory's problem report to the prefecture-level supply-company contacts, once per set of
+    problems (a corrected or a different broken version is mailed again). Temporary errors raise."""
+    errors = [f for f in directory.findings if f.level == ERROR]
+    if not errors or not directory.report or not Path(directory.report).is_file():
+        return []
+    data = Path(directory.report).read_bytes()
+    digest = hashlib.sha256("\n".join(f"{f.cell}|{f.message}" for f in errors).encode()).hexdigest()
+    ledger = DeliveryLedger(store)
+    out: list[dict] = []
+    name = Path(directory.report).name
+    for recipient in [r for r in directory.recipients if r.party == PARTY_UTILITY and r.county is None]:
+        record = delivery_record(recipient, status="", rows=len(errors), attachment=name)
+        entry, delivered = ledger.claim("directory", f"directory|{digest[:32]}", recipient.key, content_hash=digest,
+                                        addresses=recipient.addresses, resend=False,
+                                        new_message_id=lambda: new_message_id(settings))
+        if delivered:
+            out.append({**record, "status": "skipped", "note": "已发送过"})
+            continue
+        mail = build_message(settings, to=recipient.addresses, subject=f"{SUBJECT_PREFIX}通讯录有 {len(errors)} 处问题",
+                             body=directory_problems_body(directory, recipient, settings), attachment=(name, data),
+                             message_id=entry.message_id, file_stem="通讯录问题报告")
+        out.append(deliver_claimed(ledger, entry, mail, entry.missing(recipient.addresses), transport, record))
+    return out
