@@ -12,7 +12,7 @@ from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _hom
 
 STATUS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入 .eml[/]", "skipped": "[yellow]未发送[/]",
              "failed": "[red]失败[/]"}
-SMS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入 outbox/sms[/]", "skipped": "—", "failed": "[red]失败[/]"}
+SMS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入文件[/]", "skipped": "—", "failed": "[red]失败[/]"}
 
 
 def print_bulletin(result: dict) -> None:
@@ -83,7 +83,7 @@ def print_grid_warning(result: dict) -> None:
     for d in result["deliveries"]:
         table.add_row(d["county"], d["recipient"], d["party"], STATUS_ZH.get(d["status"], d["status"]),
                       "、".join(d.get("mobiles") or []) or "无", SMS_ZH.get(d.get("sms_status") or "", "—"),
-                      d.get("error") or d.get("note") or "")
+                      d.get("error") or (d.get("note") if d["status"] == "skipped" else "") or "")
     out.print(table)
     left_out = (result.get("directory") or {}).get("left_out")
     if left_out:
