@@ -22,6 +22,7 @@ EXPECTED = {  # deployment name -> (flow name, schedule)
     "月度通报": ("月度电力安全隐患通报", "0 8 15 * *"),
     "季度汇总": ("季度隐患治理情况汇总", "0 8 1 1,4,7,10 *"),
     "每日风险预警": ("风险预警", "0 9 * * *"),
+    "电网风险预警": ("电网风险预警", None),  # no schedule: started from the Run form
 }
 
 
@@ -56,6 +57,9 @@ def test_serve_registers_every_deployment_with_its_schedule(prefect_harness, set
         deployment, flow = found[name]
         assert flow == flow_name
         assert deployment.parameters.get("home") == str(settings.home)
+        if schedule is None:
+            assert deployment.schedules == []
+            continue
         [sched] = deployment.schedules
         if schedule == "interval":
             assert sched.schedule.interval.total_seconds() == 7 * 60
@@ -83,6 +87,10 @@ def test_prefect_yaml_matches_the_served_deployments():
     for name, (flow_name, schedule) in EXPECTED.items():
         d = by_name[name]
         assert load_flow_from_entrypoint(d["entrypoint"]).name == flow_name
+        assert d["work_pool"]["name"] == "hazardnet"
+        if schedule is None:
+            assert d["schedules"] == []
+            continue
         [sched] = d["schedules"]
         assert sched["timezone"] == "Asia/Shanghai"
         assert (sched.get("cron") or "interval") == schedule

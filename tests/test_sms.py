@@ -348,3 +348,21 @@ def test_warning_texts_fit_whatever_the_names_and_counts(settings):
     assert len(short) <= 70  # one part where it fits
     county = Recipient("政府主管部门", G, None, "格尔木市能源局", (), (), ())
     assert len(sms_body(county, [warning(i, ESCALATED) for i in range(99)], settings)) <= 70
+
+
+def test_warnings_flow_texts_retries_and_fails_naming_who_was_not_reached(prefect_harness, home, http_gateway,
+                                                                          monkeypatch):
+    from flows.warnings import warnings_flow
+
+    s, store = home
+    monkeypatch.setenv("HAZARDNET_SMS_URL", http_gateway.url())
+    monkeypatch.setenv("HAZARDNET_MAIL_RETRY_DELAYS", "0")  # one retry, at once
+    http_gateway.refuse.add(REFINERY)
+    http_gateway.fail_next = 1  # the gateway is down for one request: the task retries
+    state = warnings_flow(home=str(s.home), as_of="2026-08-02", return_state=True)
+    assert state.is_failed() and "格尔木炼油厂" in state.message and REFINERY in state.message
+    assert sorted(m for m, _ in http_gateway.messages) == sorted([POTASH, GOV])  # the others were served, once
+    http_gateway.refuse.clear()
+    state = warnings_flow(home=str(s.home), as_of="2026-08-02", return_state=True)
+    assert state.is_completed()
+    assert sorted(m for m, _ in http_gateway.messages) == sorted([POTASH, GOV, REFINERY])
