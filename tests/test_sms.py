@@ -17,6 +17,7 @@ from hazardnet.publish.warnings import send_due_warnings
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
 
+from .postgres import pg_url  # noqa: F401  (the fixture)
 from .sms_gateways import http_gateway, smpp_gateway  # noqa: F401  (the fixtures)
 from .test_warnings import DIRECTORY, REGISTER, submit, write_directory_file
 
@@ -191,26 +192,50 @@ def test_the_url_secrets_never_show(http_gateway):
         AppriseSmsTransport("nosuchscheme://user:Top$ecret1@gw.example.cn/{mobile}")
 
 
-def test_a_ledger_made_before_sms_is_migrated(settings):
-    """An existing SQLite store: mail rows keep their history (as channel mail) and SMS rows can join them."""
-    settings.home.mkdir(parents=True, exist_ok=True)
-    path = settings.home / "hazardnet.db"
-    con = sqlite3.connect(path)
-    con.executescript("""
-        CREATE TABLE mail_deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, kind VARCHAR(16) NOT NULL,
+OLD_LEDGER = """
+        CREATE TABLE mail_deliveries (id {id_type}, kind VARCHAR(16) NOT NULL,
           period VARCHAR(256) NOT NULL, recipient_key VARCHAR(512) NOT NULL, generation INTEGER NOT NULL,
           content_hash VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, addresses TEXT NOT NULL,
           delivered TEXT NOT NULL, message_id VARCHAR(255) NOT NULL, attachment VARCHAR(512), rows INTEGER NOT NULL,
           transport VARCHAR(16), location VARCHAR(1024), error TEXT, attempts INTEGER NOT NULL,
-          created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,
+          created_at {ts} NOT NULL, updated_at {ts} NOT NULL,
           CONSTRAINT uq_mail_delivery UNIQUE (kind, period, recipient_key, generation));
         INSERT INTO mail_deliveries VALUES (7, 'warning', '格尔木市|W1|overdue|2026-08-01', '用电客户|格尔木市|0630100001',
           0, 'abc', 'sent', '["a@x.cn"]', '["a@x.cn"]', '<m1@x>', NULL, 1, 'sent', NULL, NULL, 1,
           '2026-08-02 01:00:00', '2026-08-02 01:00:00');
-    """)
-    con.commit()
-    con.close()
-    store = Store(settings.database_url)
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_ledger_url(request, settings):
+    """A database whose ledger was made before SMS existed (no channel column), on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        settings.home.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(settings.home / "hazardnet.db")
+        con.executescript(OLD_LEDGER.format(id_type="INTEGER PRIMARY KEY AUTOINCREMENT", ts="DATETIME"))
+        con.commit()
+        con.close()
+        yield settings.database_url
+        return
+    import sqlalchemy as sa
+
+    from tests.postgres import drop_database, fresh_pg_database
+
+    url = fresh_pg_database(request.getfixturevalue("pg_url"))
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for statement in OLD_LEDGER.format(id_type="SERIAL PRIMARY KEY", ts="TIMESTAMP").split(";"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+        conn.exec_driver_sql("SELECT setval('mail_deliveries_id_seq', 7)")
+    engine.dispose()
+    yield url
+    drop_database(url)
+
+
+def test_a_ledger_made_before_sms_is_migrated(old_ledger_url):
+    """An existing store: mail rows keep their history (as channel mail) and SMS rows can join them."""
+    store = Store(old_ledger_url)
     try:
         ledger = DeliveryLedger(store)
         [old] = ledger.entries()
