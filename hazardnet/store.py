@@ -229,6 +229,39 @@ class Store:
         with self.engine.connect() as conn:
             return pd.read_sql(q, conn)
 
+    def deadline_history(self, as_of: dt.date, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+        """For each (county, hazard_id) of `keys`, its 整改期限 over the versions stored by accepted submissions
+        dated on or before `as_of`: ``{"first": first deadline ever given, "current": the latest version's
+        deadline, "changes": how often a given deadline was replaced by a different one}`` (a blank deadline
+        in between neither counts nor resets). Keys never reported are left out."""
+        by_county: dict[str, set[str]] = {}
+        for county, hazard_id in keys:
+            by_county.setdefault(county, set()).add(str(hazard_id))
+        out: dict[tuple[str, str], dict] = {}
+        with self.engine.connect() as conn:
+            for county, ids in by_county.items():
+                ids_list = sorted(ids)
+                for i in range(0, len(ids_list), 500):
+                    q = (sa.select(hazard_rows.c.hazard_id, hazard_rows.c.deadline)
+                         .join(submissions, submissions.c.id == hazard_rows.c.submission_id)
+                         .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of,
+                                hazard_rows.c.county == county, hazard_rows.c.hazard_id.in_(ids_list[i:i + 500]))
+                         .order_by(hazard_rows.c.as_of, hazard_rows.c.submission_id))
+                    for hazard_id, deadline in conn.execute(q):
+                        h = out.setdefault((county, hazard_id), {"first": None, "current": None, "changes": 0,
+                                                                 "_last": None})
+                        h["current"] = deadline
+                        if deadline is None:
+                            continue
+                        if h["first"] is None:
+                            h["first"] = deadline
+                        elif deadline != h["_last"]:
+                            h["changes"] += 1
+                        h["_last"] = deadline
+        for h in out.values():
+            del h["_last"]
+        return out
+
     # ---- outputs ---------------------------------------------------------------------------
     def output_hash(self, path: str) -> str | None:
         with self.engine.connect() as conn:
