@@ -1,8 +1,9 @@
-"""Flow 季度隐患治理情况汇总: the store at quarter end → one prefecture workbook and one per county
-(→ optionally mailed to the three parties, once)."""
+"""Flow 季度隐患治理情况汇总: the quarter as known on the report date → one prefecture workbook and deck, one
+of each per county, the newsletter text (→ optionally mailed to the three parties, once)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -18,21 +19,20 @@ from hazardnet.publish.quarterly import (
     Quarter,
     QuarterData,
     QuarterlySummary,
-    QuarterlyWorkbook,
     county_figures_rows,
     quarter_data,
-    quarterly_delivery,
     summaries,
-    write_summary,
 )
+from hazardnet.publish.quarterly_mail import quarterly_delivery
+from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook, write_deck, write_quarter_newsletter, write_summary
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 
 
-@task(name="读取季末台账", cache_policy=NO_CACHE)
-def quarter_snapshot(store: Store, quarter: Quarter) -> QuarterData:
-    """The register as the store stood at the quarter's end (and the day before it began)."""
-    return quarter_data(store, quarter)
+@task(name="读取季度台账", cache_policy=NO_CACHE)
+def quarter_snapshot(store: Store, quarter: Quarter, as_of: dt.date) -> QuarterData:
+    """The quarter's hazards as known on the report date (and the previous report's snapshot)."""
+    return quarter_data(store, quarter, as_of)
 
 
 @task(name="生成季度汇总", task_run_name="生成季度汇总：{name}", cache_policy=NO_CACHE, retries=2,
@@ -40,6 +40,19 @@ def quarter_snapshot(store: Store, quarter: Quarter) -> QuarterData:
 def quarterly_workbook(summary: QuarterlySummary, settings: Settings, scope: str, name: str) -> QuarterlyWorkbook:
     """Write one quarterly summary workbook under outbox/quarterly/<quarter>/."""
     return write_summary(summary, settings, scope=scope)
+
+
+@task(name="生成通报会PPT", task_run_name="生成通报会PPT：{name}", cache_policy=NO_CACHE, retries=2,
+      retry_delay_seconds=[2, 5])
+def briefing_deck(summary: QuarterlySummary, settings: Settings, scope: str, name: str) -> Path:
+    """Write one briefing deck (pptx) beside its workbook."""
+    return write_deck(summary, settings, scope=scope)
+
+
+@task(name="生成工作开展情况", cache_policy=NO_CACHE)
+def newsletter_text(summary: QuarterlySummary, settings: Settings) -> Path:
+    """Write 工作开展情况.docx for the company newsletter."""
+    return write_quarter_newsletter(summary, settings)
 
 
 @task(name="发送季度汇总", task_run_name="发送季度汇总：{name}", cache_policy=NO_CACHE)
@@ -63,13 +76,20 @@ def quarterly_deliveries(store: Store, settings: Settings, data: QuarterData,
         return [outcome(r, f) for r, f in futures]
 
 
-def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook]) -> None:
-    """Per-county figures as a table, and a link to every workbook."""
+def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook],
+                                newsletter: Path | None = None) -> None:
+    """Per-county figures as a table, and a link to every workbook, deck and the newsletter text."""
     publish_table("quarterly-figures", county_figures_rows(prefecture),
-                  f"{prefecture.quarter.title}各县(市)隐患治理情况（季初 + 新发现 − 销号 = 季末）")
+                  f"{prefecture.quarter.title}各县(市)隐患治理情况（季初 + 新发现 − 销号 = 季末；"
+                  f"数据截至{prefecture.as_of:%Y-%m-%d}）")
     for i, book in enumerate(books):
         key = "quarterly-workbook-prefecture" if book.scope == "prefecture" else f"quarterly-workbook-county-{i}"
         publish_link(key, str(book.path), Path(book.path).name, f"{book.name}季度汇总工作簿")
+        if book.deck:
+            key = "quarterly-deck-prefecture" if book.scope == "prefecture" else f"quarterly-deck-county-{i}"
+            publish_link(key, str(book.deck), Path(book.deck).name, f"{book.name}隐患通报会PPT")
+    if newsletter:
+        publish_link("quarterly-newsletter", str(newsletter), Path(newsletter).name, "《供电服务动态》工作开展情况")
 
 
 def resolve_quarter(quarter: str | None) -> Quarter:
@@ -80,21 +100,28 @@ def resolve_quarter(quarter: str | None) -> Quarter:
 
 
 @flow(name="季度隐患治理情况汇总", log_prints=True)
-def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bool = False) -> dict:
-    """Write the quarter's summary workbooks (prefecture and counties); with send, mail them once each."""
+def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bool = False,
+                   as_of: str | None = None) -> dict:
+    """Write the quarter's workbooks and briefing decks (prefecture and counties) and the newsletter text, as
+    known on `as_of` (数据截至, YYYY-MM-DD, default today); with send, mail them once each."""
     settings = load_settings(home)
     q = resolve_quarter(quarter)
+    day = dt.date.fromisoformat(as_of) if as_of else today()
     settings.home.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)
     try:
-        data = quarter_snapshot(store, q)
+        data = quarter_snapshot(store, q, day)
         scoped = summaries(data, settings)
-        futures = [quarterly_workbook.submit(s, settings, "prefecture" if i == 0 else "county", s.scope_name)
-                   for i, s in enumerate(scoped)]
+        scopes = ["prefecture" if i == 0 else "county" for i in range(len(scoped))]
+        futures = [quarterly_workbook.submit(s, settings, sc, s.scope_name) for s, sc in zip(scoped, scopes)]
+        decks = [briefing_deck.submit(s, settings, sc, s.scope_name) for s, sc in zip(scoped, scopes)]
+        newsletter = newsletter_text(scoped[0], settings)
         books = [f.result() for f in futures]
-        publish_quarterly_artifacts(scoped[0], books)
-        result = {"quarter": q.label, "figures": scoped[0].by_county,
-                  "workbooks": [b.as_json() for b in books]}
+        for book, deck in zip(books, decks):
+            book.deck = deck.result()
+        publish_quarterly_artifacts(scoped[0], books, newsletter)
+        result = {"quarter": q.label, "as_of": day.isoformat(), "figures": scoped[0].by_county,
+                  "workbooks": [b.as_json() for b in books], "newsletter": str(newsletter)}
         if send:
             result["deliveries"] = quarterly_deliveries(store, settings, data, books)
             publish_table("quarterly-deliveries", [
@@ -112,11 +139,11 @@ def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bo
 
 def deployments(home: str | None = None) -> list:
     """The quarterly run: 08:00 on the 1st of January, April, July and October (Asia/Shanghai),
-    summarising the quarter that has just ended."""
+    summarising the quarter that has just ended as known that day."""
     return [quarterly_flow.to_deployment(
         name="季度汇总",
         schedule=Cron("0 8 1 1,4,7,10 *", timezone="Asia/Shanghai"),
-        parameters={"home": home, "quarter": None, "send": True},
+        parameters={"home": home, "quarter": None, "send": True, "as_of": None},
         concurrency_limit=1,
         description="每季度首日汇总上一季度隐患治理情况，生成通报会材料并发送三方。",
         tags=["hazardnet", "quarterly"],

@@ -26,7 +26,7 @@ from hazardnet.publish.quarterly import Quarter, quarter_data, summaries
 from hazardnet.publish.quarterly_workbook import COMMITMENTS, OVERDUE, write_quarter
 from hazardnet.store import Store
 
-from .test_quarterly import DLH, G, H, STORY, D, frame, load_story, state_on
+from tests.test_quarterly import DLH, G, H, STORY, D, frame, load_story, state_on
 
 Q3 = Quarter(2026, 3)
 AS_OF = D(2026, 11, 15)

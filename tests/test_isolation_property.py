@@ -33,7 +33,8 @@ from hazardnet.delivery.mail import EmlFileTransport
 from hazardnet.delivery.sms import SmsFileTransport
 from hazardnet.publish.bulletin import Period, send_monthly_bulletin
 from hazardnet.publish.grid_warning import grid_warning, send_grid_warning
-from hazardnet.publish.quarterly import Quarter, send_quarterly_summaries
+from hazardnet.publish.quarterly import Quarter
+from hazardnet.publish.quarterly_mail import send_quarterly_summaries
 from hazardnet.publish.warnings import send_due_warnings
 from hazardnet.settings import load_settings
 from hazardnet.store import Store

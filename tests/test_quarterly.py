@@ -19,10 +19,19 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from hazardnet.publish.quarterly import BRIEFING, OVERDUE, OVERVIEW, REMEDIATED, Quarter, write_quarterly_summaries
+from hazardnet.publish.quarterly import Quarter
+from hazardnet.publish.quarterly_workbook import (
+    BRIEFING,
+    COMMITMENTS,
+    OVERDUE,
+    OVERVIEW,
+    REMEDIATED,
+    write_quarterly_summaries,
+)
 from hazardnet.store import Store
 from schemas.headers import FIELDS
 from schemas.vocab import CATEGORIES, CUSTOMER_GRADES
+from tests.conftest import harness_env
 from tests.smtp_server import smtp_server  # noqa: F401  (the fixture)
 
 D = dt.date
@@ -271,7 +280,8 @@ def store(home, settings):
 
 @pytest.fixture
 def q3_books(store, settings):
-    return {b.name: b for b in write_quarterly_summaries(store, settings, Q3)}
+    """Q3 as the store stood at its end (as_of = 2026-09-30): the October register does not count yet."""
+    return {b.name: b for b in write_quarterly_summaries(store, settings, Q3, as_of=Q3.end)}
 
 
 # ---- tests ------------------------------------------------------------------------------------
@@ -291,7 +301,7 @@ def test_prefecture_workbook_counts_equal_the_register(q3_books, settings):
     book = q3_books[settings.prefecture]
     assert book.path == settings.outbox / "quarterly" / "2026Q3" / "海西州2026年第三季度电力安全隐患治理情况汇总.xlsx"
     wb = openpyxl.load_workbook(book.path)
-    assert wb.sheetnames == [OVERVIEW, BRIEFING, OVERDUE, REMEDIATED]
+    assert wb.sheetnames == [OVERVIEW, BRIEFING, OVERDUE, REMEDIATED, COMMITMENTS]
     e = expected(Q3)
     t = tables(wb[OVERVIEW])
     got_county = t["县(市)"]
@@ -323,8 +333,8 @@ def test_figures_reconcile_for_every_row(q3_books, settings):
 
 def test_next_quarter_starts_where_the_last_one_ended(store, settings):
     """Without late reports or corrections, last quarter's open at end is this quarter's open at start."""
-    q2 = {b.name: b for b in write_quarterly_summaries(store, settings, Q2)}
-    q3 = {b.name: b for b in write_quarterly_summaries(store, settings, Q3)}
+    q2 = {b.name: b for b in write_quarterly_summaries(store, settings, Q2, as_of=Q2.end)}
+    q3 = {b.name: b for b in write_quarterly_summaries(store, settings, Q3, as_of=Q3.end)}
     t2 = tables(openpyxl.load_workbook(q2[settings.prefecture].path)[OVERVIEW])["县(市)"]
     t3 = tables(openpyxl.load_workbook(q3[settings.prefecture].path)[OVERVIEW])["县(市)"]
     e2 = expected(Q2)["by_county"]
@@ -447,7 +457,7 @@ def test_text_that_looks_like_a_formula_stays_text(home, settings):
     row["suggestion"] = "+1-2"
     store.record_submission(county=G, file_name="x.xlsx", sha256="a" * 64, as_of=D(2026, 7, 3), outcome="accepted",
                             findings=[], kept_at=None, rows=frame([row]))
-    books = write_quarterly_summaries(store, settings, Q3)
+    books = write_quarterly_summaries(store, settings, Q3, as_of=Q3.end)
     wb = openpyxl.load_workbook(books[0].path)
     [hazard] = [r for r in wb[BRIEFING].iter_rows(min_row=4) if isinstance(r[0].value, int)]
     assert hazard[6].value.startswith("=HYPERLINK") and hazard[6].data_type == "s"
@@ -457,7 +467,7 @@ def test_text_that_looks_like_a_formula_stays_text(home, settings):
 
 def test_an_empty_store_gives_nil_reports(home, settings):
     store = Store(settings.database_url)
-    books = write_quarterly_summaries(store, settings, Q3)
+    books = write_quarterly_summaries(store, settings, Q3, as_of=Q3.end)
     assert len(books) == 1 + len(settings.counties)
     wb = openpyxl.load_workbook(books[0].path)
     t = tables(wb[OVERVIEW])["县(市)"]
@@ -482,7 +492,7 @@ def test_bad_quarter_is_one_chinese_sentence(bad):
 
 # ---- sending to the three parties --------------------------------------------------------------
 def attachment_workbook(message, tmp_path: Path) -> tuple[str, openpyxl.Workbook]:
-    [part] = [p for p in message.iter_attachments()]
+    [part] = [p for p in message.iter_attachments() if p.get_filename().endswith(".xlsx")]
     name = part.get_filename()
     path = tmp_path / f"att-{abs(hash(message['message-id']))}.xlsx"
     path.write_bytes(part.get_content())
@@ -492,7 +502,7 @@ def attachment_workbook(message, tmp_path: Path) -> tuple[str, openpyxl.Workbook
 def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path):
     from hazardnet.delivery.ledger import DeliveryLedger
     from hazardnet.delivery.mail import SmtpTransport
-    from hazardnet.publish.quarterly import send_quarterly_summaries
+    from hazardnet.publish.quarterly_mail import send_quarterly_summaries
     from hazardnet.settings import load_settings
     from tests.test_warnings import (
         DIRECTORY,
@@ -509,7 +519,7 @@ def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path
 
     s = load_settings(settings.home, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_security="none")
     write_directory_file(s.directory_file, DIRECTORY)
-    result = send_quarterly_summaries(s, store, Q3, SmtpTransport(s))
+    result = send_quarterly_summaries(s, store, Q3, SmtpTransport(s), as_of=Q3.end)
     e = expected(Q3)
     statuses = {d["recipient"]: d["status"] for d in result["deliveries"]}
     assert set(statuses.values()) == {"sent"}, result["deliveries"]
@@ -522,11 +532,17 @@ def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path
         assert name.endswith("2026年第三季度电力安全隐患治理情况汇总.xlsx")
         return name, set(briefing_keys(wb[BRIEFING], settings.counties)), wb
 
+    def decks_of(address):
+        [m] = smtp_server.messages_to(address)
+        return [p.get_filename() for p in m.message.iter_attachments() if p.get_filename().endswith(".pptx")]
+
     name, keys, _ = scope_of(PREF_GOV[0])
     assert name.startswith("海西州") and keys == e["in_quarter"]
+    assert decks_of(PREF_GOV[0]) == ["海西州2026年第三季度用电安全隐患通报会.pptx"]
     for address, county in ((GOV[0], G), (UTILITY[0], G), (DLH_GOV[0], DLH)):
         name, keys, _ = scope_of(address)
         assert name.startswith(county) and keys == {k for k in e["in_quarter"] if k[0] == county}
+        assert decks_of(address) == [f"{county}2026年第三季度用电安全隐患通报会.pptx"]
     for address, county, cid in ((POTASH[0], G, "0630100001"), (HOSPITAL[0], G, "0630100002"),
                                  (REFINERY[0], G, "0630100003"), (SODA[0], DLH, "0630200001")):
         name, keys, wb = scope_of(address)
@@ -539,9 +555,10 @@ def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path
         for sheet in wb.sheetnames:
             text += "".join(str(c) for row in wb[sheet].iter_rows(values_only=True) for c in row if c is not None)
         assert not any(o in text for o in others), cid
+        assert decks_of(address) == []  # a deck names other customers: customers get none
 
     smtp_server.reset()
-    again = send_quarterly_summaries(s, store, Q3, SmtpTransport(s))
+    again = send_quarterly_summaries(s, store, Q3, SmtpTransport(s), as_of=Q3.end)
     assert {d["status"] for d in again["deliveries"]} == {"skipped"}
     assert smtp_server.messages == []
     entries = DeliveryLedger(store).entries(kind="quarterly", period="2026Q3")
@@ -561,17 +578,17 @@ def run_cli(*args, env=None):
 
 def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monkeypatch):
     import json as json_
-    import os
 
     from flows.quarterly import quarterly_flow
     from tests.test_ingest_flow import read_back
 
-    state = quarterly_flow(home=str(settings.home), quarter="2026Q3", return_state=True)
+    state = quarterly_flow(home=str(settings.home), quarter="2026Q3", as_of="2026-09-30", return_state=True)
     assert state.is_completed()
     result = state.result()
     assert [b["name"] for b in result["workbooks"]] == [settings.prefecture, *settings.counties]
     _, tasks, artifacts = read_back(state.state_details.flow_run_id)
     assert sum(1 for t in tasks if t.name.startswith("生成季度汇总：")) == 1 + len(settings.counties)
+    assert sum(1 for t in tasks if t.name.startswith("生成通报会PPT：")) == 1 + len(settings.counties)
     by_key = {a.key: a for a in artifacts}
     table = by_key["quarterly-figures"].data
     table = json_.loads(table) if isinstance(table, str) else table
@@ -582,12 +599,23 @@ def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monk
         assert [r[k] for k in ("季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期")] == \
                [want[k] for k in ("季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期")]
     assert "海西州2026年第三季度电力安全隐患治理情况汇总.xlsx" in by_key["quarterly-workbook-prefecture"].data
+    assert "海西州2026年第三季度用电安全隐患通报会.pptx" in by_key["quarterly-deck-prefecture"].data
+    decks = [a for a in artifacts if (a.key or "").startswith("quarterly-deck-county-")]
+    assert len(decks) == len(settings.counties) and all("通报会.pptx" in a.data for a in decks)
+    assert "工作开展情况.docx" in by_key["quarterly-newsletter"].data
+    assert result["as_of"] == "2026-09-30" and all(b["deck"] for b in result["workbooks"])
 
-    env = {"PREFECT_API_URL": os.environ.get("PREFECT_API_URL", "")}
-    proc = run_cli("quarterly", "--quarter", "2026q3", "--home", str(settings.home), "--json", env=env)
+    env = harness_env()  # the harness's server: a CLI run must not start an ephemeral one of its own
+    proc = run_cli("quarterly", "--quarter", "2026q3", "--as-of", "2026-09-30", "--home", str(settings.home),
+                   "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     out = json_.loads(proc.stdout)
     assert out["quarter"] == "2026Q3" and out["figures"][-1]["open_at_end"] == e["合计"]["季末未整改"]
+    # with no --as-of the report date is today: the October register's September remediation (G7) counts
+    proc = run_cli("quarterly", "--quarter", "2026q3", "--home", str(settings.home), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = json_.loads(proc.stdout)
+    assert out["figures"][-1]["remediated"] == e["合计"]["本季度销号"] + 1 and out["as_of"] > "2026-10-15"
     bad = run_cli("quarterly", "--quarter", "2026Q5", "--home", str(settings.home), env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "格式不正确" in bad.stderr
     helps = run_cli("warnings", "--help", env=env)
@@ -597,22 +625,21 @@ def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monk
 def test_quarterly_flow_sends_once_and_warnings_cli(prefect_harness, store, settings, monkeypatch):
     """--send without a mail server: every message an .eml file, a second run writes none."""
     import json as json_
-    import os
 
     from flows.quarterly import quarterly_flow
     from tests.test_warnings import DIRECTORY, write_directory_file
 
     monkeypatch.delenv("HAZARDNET_SMTP_HOST", raising=False)
     write_directory_file(settings.directory_file, DIRECTORY)
-    result = quarterly_flow(home=str(settings.home), quarter="2026Q3", send=True)
+    result = quarterly_flow(home=str(settings.home), quarter="2026Q3", send=True, as_of="2026-09-30")
     assert [d["status"] for d in result["deliveries"]] == ["written"] * len(DIRECTORY)
     emls = sorted((settings.outbox / "mail").glob("2026Q3_*.eml"))
     assert len(emls) == len(DIRECTORY)
-    again = quarterly_flow(home=str(settings.home), quarter="2026Q3", send=True)
+    again = quarterly_flow(home=str(settings.home), quarter="2026Q3", send=True, as_of="2026-09-30")
     assert {d["status"] for d in again["deliveries"]} == {"skipped"}
     assert len(list((settings.outbox / "mail").glob("*.eml"))) == len(DIRECTORY)
 
-    env = {"PREFECT_API_URL": os.environ.get("PREFECT_API_URL", ""), "HAZARDNET_SMTP_HOST": ""}
+    env = {**harness_env(), "HAZARDNET_SMTP_HOST": ""}
     proc = run_cli("warnings", "--as-of", "2026-09-30", "--home", str(settings.home), "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     out = json_.loads(proc.stdout)

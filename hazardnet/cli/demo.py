@@ -97,9 +97,13 @@ def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     mail_dir = home / "outbox" / "mail"
     console.print(f"邮件：{mail_dir if not os.environ.get('HAZARDNET_SMTP_HOST') else '已经 SMTP 发出'}")
     quarter = Quarter.containing(day).previous()
-    quarterly = quarterly_flow(home=str(home), quarter=quarter.label, send=True)
+    quarterly = quarterly_flow(home=str(home), quarter=quarter.label, send=True, as_of=day.isoformat())
     summary["quarterly"] = quarterly
-    console.print(f"{quarter.label} 季度汇总：{len(quarterly['workbooks'])} 个工作簿，位于 "
+    total = quarterly["figures"][-1]
+    console.print(f"{quarter.label} 季度汇总（数据截至 {day}）：本季度新发现 {total['found']} 项，"
+                  f"销号 {total['remediated']} 项，季末未整改 {total['open_at_end']} 项")
+    decks = sum(1 for b in quarterly["workbooks"] if b.get("deck"))
+    console.print(f"{len(quarterly['workbooks'])} 个工作簿、{decks} 份通报会PPT和工作开展情况，位于 "
                   f"{home / 'outbox' / 'quarterly' / quarter.label}")
     console.print(f"汇总台账：{result['consolidated']}")
     console.print(f"全部输出位于：{home / 'outbox'}")

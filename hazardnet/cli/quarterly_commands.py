@@ -11,7 +11,11 @@ from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _hom
 
 QuarterOpt = Annotated[Optional[str], typer.Option(
     "--quarter", help="季度，例如 2026Q3；默认上一个已结束的季度。")]
-SendOpt = Annotated[bool, typer.Option("--send", help="按分发规则将汇总工作簿发送给三方（每份只发一次）。")]
+SendOpt = Annotated[bool, typer.Option(
+    "--send", help="按分发规则发送三方：县(市)政府主管部门和供电企业收到本县的工作簿和通报会PPT，州级单位收到全州的，"
+                   "客户只收到本单位隐患的工作簿、不发PPT（每份只发一次）。")]
+ReportAsOfOpt = Annotated[Optional[str], typer.Option(
+    "--as-of", help="数据截至日期 YYYY-MM-DD：按截至该日报送的台账统计该季度，默认今天（北京时间）。")]
 
 
 def _quarter(value: str | None) -> str | None:
@@ -31,7 +35,8 @@ def print_quarterly(result: dict) -> None:
 
     from hazardnet.publish.quarterly import FIGURES, RECONCILIATION
 
-    table = Table(title=f"{result['quarter']} 隐患治理情况（季初未整改 + 本季度新发现 − 本季度销号 = 季末未整改）")
+    table = Table(title=f"{result['quarter']} 隐患治理情况（季初未整改 + 本季度新发现 − 本季度销号 = 季末未整改；"
+                        f"数据截至 {result.get('as_of', '')}）")
     keys = ["open_at_start", "found", "remediated", "open_at_end", "overdue_at_end", "remediation_rate",
             "restated"]
     table.add_column("县(市)")
@@ -46,16 +51,21 @@ def print_quarterly(result: dict) -> None:
     out.print(table)
     for book in result["workbooks"]:
         out.print(f"{book['name']}：{book['path']}")
+        if book.get("deck"):
+            out.print(f"{book['name']}通报会PPT：{book['deck']}")
+    if result.get("newsletter"):
+        out.print(f"工作开展情况：{result['newsletter']}")
     for d in result.get("deliveries", []):
         out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}")
 
 
 @app.command()
-def quarterly(quarter: QuarterOpt = None, home: HomeOpt = None, send: SendOpt = False, json_: JsonOpt = False) -> None:
-    """生成季度隐患治理情况汇总（全州一份、每县一份，含通报清单、逾期督办、本季度销号），可选发送三方。"""
+def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: HomeOpt = None, send: SendOpt = False,
+              json_: JsonOpt = False) -> None:
+    """生成季度隐患治理情况汇总工作簿和隐患通报会PPT（全州一份、每县一份）及《供电服务动态》工作开展情况，可选发送三方。"""
     from flows.quarterly import quarterly_flow
 
-    result = quarterly_flow(home=_home(home), quarter=_quarter(quarter), send=send)
+    result = quarterly_flow(home=_home(home), quarter=_quarter(quarter), send=send, as_of=_as_of(as_of))
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:

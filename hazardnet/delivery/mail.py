@@ -46,6 +46,10 @@ from hazardnet.settings import Settings
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"  # every subject the network sends starts with it
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+ATTACHMENT_TYPES = {".xlsx": XLSX_TYPE,
+                    ".pptx": ("application", "vnd.openxmlformats-officedocument.presentationml.presentation"),
+                    ".docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
+                    ".pdf": ("application", "pdf")}
 # Generator policy: the legacy API folds long parameters safely (the modern one mangles a long
 # Content-Type subtype next to an RFC 2231 parameter); CRLF because that is what SMTP carries.
 WIRE_POLICY = email_policy.compat32.clone(linesep="\r\n")
@@ -126,8 +130,10 @@ def safe_file_name(name: str, limit: int = 120) -> str:
 
 def build_message(settings: Settings, *, to: Sequence[str], subject: str, body: str,
                   attachment: tuple[str, bytes] | None = None, message_id: str | None = None,
-                  date: dt.datetime | None = None, file_stem: str = "mail") -> OutgoingMail:
-    """The exact bytes of a Chinese plain-text message with an optional workbook attachment."""
+                  date: dt.datetime | None = None, file_stem: str = "mail",
+                  attachments: Sequence[tuple[str, bytes]] = ()) -> OutgoingMail:
+    """The exact bytes of a Chinese plain-text message with an optional workbook attachment (or several
+    files in `attachments`: workbooks, briefing decks, documents, typed by their extension)."""
     msg = MIMEMultipart("mixed")
     msg["Subject"] = Header(subject, "utf-8")
     msg["From"] = formataddr((settings.mail_from_name, settings.mail_from), charset="utf-8")
@@ -138,16 +144,17 @@ def build_message(settings: Settings, *, to: Sequence[str], subject: str, body: 
     msg["Content-Language"] = "zh-CN"
     msg.preamble = "This is a MIME-formatted message."
     msg.attach(MIMEText(body, "plain", "utf-8"))  # utf-8 text goes base64: 7-bit clean on any server
-    if attachment is not None:
-        name, data = attachment
-        part = MIMEBase(*XLSX_TYPE, name=Header(name, "utf-8").encode(maxlinelen=998))
+    files = [*([attachment] if attachment is not None else []), *attachments]
+    for name, data in files:
+        part = MIMEBase(*ATTACHMENT_TYPES.get(Path(name).suffix.lower(), XLSX_TYPE),
+                        name=Header(name, "utf-8").encode(maxlinelen=998))
         part.set_payload(data)
         encoders.encode_base64(part)
         part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", name))
         msg.attach(part)
     data = msg.as_bytes(policy=WIRE_POLICY)
     return OutgoingMail(mid, settings.mail_from, tuple(to), subject, data,
-                        attachment[0] if attachment else None, file_stem)
+                        "、".join(name for name, _ in files) or None, file_stem)
 
 
 # ---- the .eml transport -------------------------------------------------------------------------

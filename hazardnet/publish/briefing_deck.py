@@ -34,9 +34,8 @@ from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from schemas.vocab import CATEGORIES, MAJOR_SEVERITY, STATUS_DONE
-
-from .quarterly import QuarterlySummary, cell_value
+from hazardnet.publish.quarterly import QuarterlySummary, cell_value
+from schemas.vocab import CATEGORIES, MAJOR_SEVERITY
 
 # ---- look ------------------------------------------------------------------------------------
 SLIDE_W, SLIDE_H = Inches(13.333), Inches(7.5)
@@ -251,12 +250,12 @@ def short(text: str, n: int) -> str:
 
 def status_at_end(row) -> str:
     """Status of a hazard of the quarter at the quarter's end: 已整改（本季度销号）, or for one still open
-    then 未整改 / 整改中 (a hazard remediated after the quarter ended counts as 整改中 at its end)."""
+    then its status_at_end, 未整改 or 整改中 (see `quarterly.quarter_flags`)."""
     if row["remediated_in_quarter"]:
         return "已整改（本季度销号）"
     if not row["open_at_end"]:
         return ""
-    return "未整改" if row["status"] == "未整改" else "整改中"
+    return "未整改" if row["status_at_end"] == "未整改" else "整改中"
 
 
 def status_table(s: QuarterlySummary, by: str) -> tuple[list[str], list[tuple[str, list[int]]]]:
@@ -292,21 +291,6 @@ def category_severity(s: QuarterlySummary) -> tuple[list[str], list[tuple[str, l
     series = [(sev, [int(((q["category"] == c) & (q["severity"] == sev)).sum()) if len(q) else 0 for c in cats])
               for sev in s.severities]
     return cats, series
-
-
-def open_now(s: QuarterlySummary) -> pd.DataFrame:
-    """Hazards of the quarter still open as known on the report date (the 整改承诺 rows), by county,
-    customer, severity (major first), hazard id."""
-    f = s.flags
-    if not len(f):
-        return f
-    df = f[f["open_at_end"] & (f["status"] != STATUS_DONE)].copy()
-    rank = {v: i for i, v in enumerate(reversed(s.severities))}
-    corder = {c: i for i, c in enumerate(s.counties)}
-    df["_c"] = df["county"].map(corder).fillna(len(corder))
-    df["_s"] = df["severity"].map(rank).fillna(len(rank))
-    return (df.sort_values(["_c", "customer_id", "_s", "hazard_id"], kind="stable")
-            .drop(columns=["_c", "_s"]).reset_index(drop=True))
 
 
 def hazard_slides_of(s: QuarterlySummary, scope: str) -> pd.DataFrame:
@@ -514,7 +498,7 @@ def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
 
 
 def _commitment_slides(prs, s: QuarterlySummary, scope: str, footer: str, as_of: dt.date) -> None:
-    df = open_now(s)
+    df = s.commitments()
     headers = ["客户名称", "隐患编号", "隐患描述", "当前整改期限", "承诺完成日期", "责任人（签字）"]
     widths = [2.6, 1.5, 4.2, 1.4, 1.5, 1.5]
     if scope == "prefecture":

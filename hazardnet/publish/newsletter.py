@@ -15,9 +15,8 @@ from docx import Document
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from hazardnet.publish.quarterly import QuarterlySummary, cell_value
 from schemas.vocab import MAJOR_SEVERITY
-
-from .quarterly import QuarterlySummary, cell_value
 
 FONT = "宋体"
 MAX_MAJOR_LISTED = 8  # keeps the text to one page; the rest are counted

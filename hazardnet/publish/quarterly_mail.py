@@ -1,0 +1,132 @@
+"""Mailing the quarter's files to the three parties: a county's government authority and supply company get
+its workbook and briefing deck, prefecture-level recipients the prefecture's, a customer a workbook of its own
+hazards and no deck (a deck names other customers). Each at most once per quarter (ledger kind "quarterly")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from hazardnet.publish.quarterly import Quarter, QuarterData, customer_summary, quarter_data, summaries
+from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook, write_deck, write_summary
+from hazardnet.settings import Settings, today
+from hazardnet.store import Store
+
+
+QUARTERLY_KIND = "quarterly"
+SUBJECT_PREFIX = "【用电安全1+1+1工作网】"
+
+
+def book_for(recipient, books: list[QuarterlyWorkbook]) -> QuarterlyWorkbook | None:
+    """The workbook an authority or supply company gets: its county's, or the prefecture's for
+    prefecture-level units. Customers get their own (see `customer_book`)."""
+    from schemas.vocab import PARTY_CUSTOMER
+
+    if recipient.party == PARTY_CUSTOMER:
+        return None
+    scope = "prefecture" if recipient.county is None else "county"
+    return next((b for b in books if b.scope == scope and (scope == "prefecture" or b.county == recipient.county)),
+                None)
+
+
+def customer_book(data: QuarterData, settings: Settings, recipient) -> QuarterlyWorkbook | None:
+    """Write the customer's own quarterly workbook (its hazards only; no deck), or None when it has none
+    this quarter."""
+    if not recipient.county or not recipient.customer_id:
+        return None
+    s = customer_summary(data, settings, recipient.county, recipient.customer_id)
+    if s is None:
+        return None
+    s.scope_name = recipient.org_name or s.scope_name
+    return write_summary(s, settings, scope="customer", customer_id=recipient.customer_id)
+
+
+def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, settings: Settings) -> tuple[str, str]:
+    """(subject, body) of the mail carrying a quarterly summary."""
+    from schemas.vocab import PARTY_CUSTOMER, PARTY_GOV, PARTY_UTILITY
+
+    f = book.figures
+    subject = f"{SUBJECT_PREFIX}{quarter.title}电力安全隐患治理情况汇总（{book.name}）"
+    deck = ("附件另有隐患通报会演示文稿（PPT，图表可在 PowerPoint / WPS 中编辑），可直接用于季度隐患通报会。"
+            if book.deck else "")
+    meeting = quarter.next().start
+    rate = "—" if f.get("remediation_rate") is None else f"{f['remediation_rate']:.1%}"
+    ask = {PARTY_CUSTOMER: "请贵单位对照通报清单逐项落实整改，并在季度隐患通报会上明确整改期限。",
+           PARTY_GOV: "请贵单位对“逾期督办”工作表所列隐患予以督办，并督促客户按期整改。",
+           PARTY_UTILITY: "请据此准备季度隐患通报会材料，并跟踪服务直至隐患销号。"}.get(recipient.party, "")
+    lines = [f"{recipient.org_name}：", "",
+             f"现将{book.name}{quarter.title}电力安全隐患治理情况汇总发送给贵单位"
+             f"（统计期间 {quarter.start:%Y年%m月%d日}至{quarter.end:%Y年%m月%d日}，"
+             f"数据截至{book.as_of:%Y年%m月%d日}）。", "",
+             f"季初未整改 {f['open_at_start']} 项，本季度新发现 {f['found']} 项，本季度销号 {f['remediated']} 项，"
+             f"季末未整改 {f['open_at_end']} 项（其中逾期 {f['overdue_at_end']} 项），整改率 {rate}。", "",
+             f"季度隐患通报会请于 {meeting:%Y年%m月}10日前召开；附件中的“通报清单”工作表已按 A4 横向设置，可直接打印作为会议材料。",
+             *([deck] if deck else []), ask, "", settings.company, settings.mail_from_name,
+             f"本邮件由用电安全“1+1+1”工作网隐患台账系统自动发送；如有疑问，请回复 {settings.mail_from}。"]
+    return subject, "\n".join(lines)
+
+
+def send_quarterly_book(ledger, transport, settings: Settings, recipient, book: QuarterlyWorkbook,
+                        quarter: Quarter, resend: bool = False):
+    """Mail one recipient its quarterly workbook, at most once per quarter (ledger kind "quarterly")."""
+    from hazardnet.delivery.ledger import deliver_items
+    from hazardnet.delivery.mail import build_message
+
+    name = book.path.name
+    files = [book.path, *([book.deck] if book.deck else [])]
+
+    def build(message_id: str, periods: list[str]):
+        subject, body = quarterly_mail_text(recipient, book, quarter, settings)
+        return build_message(settings, to=list(recipient.addresses), subject=subject, body=body,
+                             attachments=[(Path(f).name, Path(f).read_bytes()) for f in files],
+                             message_id=message_id, file_stem=f"{quarter.label}_{Path(book.path).stem}")
+
+    return deliver_items(ledger, transport, settings, kind=QUARTERLY_KIND, recipient=recipient,
+                         items=[(quarter.label, book.digest)], build=build, rows_of=lambda _: book.hazards,
+                         attachment="、".join(Path(f).name for f in files), resend=resend)
+
+
+def quarterly_delivery(ledger, transport, settings: Settings, recipient, data: QuarterData,
+                       books: list[QuarterlyWorkbook]) -> dict:
+    """One recipient's quarterly mail: its county's or the prefecture's workbook, a customer its own one
+    (written now); a customer with no hazard in the quarter gets nothing. Returns its delivery record."""
+    from hazardnet.delivery.ledger import delivery_record
+    from schemas.vocab import PARTY_CUSTOMER
+
+    book = customer_book(data, settings, recipient) if recipient.party == PARTY_CUSTOMER else book_for(recipient, books)
+    if book is None:
+        return delivery_record(recipient, status="skipped", note="本季度范围内无隐患，不发送")
+    return send_quarterly_book(ledger, transport, settings, recipient, book, data.quarter).as_json()
+
+
+def send_quarterly_summaries(settings: Settings, store: Store, quarter: Quarter, transport, *,
+                             as_of: dt.date | None = None, retries: int = 0) -> dict:
+    """Write the quarter's workbooks and decks as known on `as_of` (default today) and mail them to every
+    recipient once, without Prefect (tests, scripts)."""
+    from hazardnet.delivery.directory import load_directory
+    from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failed_record
+    from hazardnet.delivery.mail import TemporaryMailError
+
+    data = quarter_data(store, quarter, as_of)
+    books = []
+    for i, s in enumerate(summaries(data, settings)):
+        scope = "prefecture" if i == 0 else "county"
+        book = write_summary(s, settings, scope=scope)
+        book.deck = write_deck(s, settings, scope=scope)
+        books.append(book)
+    directory = load_directory(settings, store, today())
+    ledger = DeliveryLedger(store)
+    deliveries = []
+    with bulletin_lock(settings):
+        for recipient in directory.recipients:
+            for attempt in range(retries + 1):
+                try:
+                    deliveries.append(quarterly_delivery(ledger, transport, settings, recipient, data, books))
+                    break
+                except TemporaryMailError as exc:
+                    if attempt == retries:
+                        deliveries.append(failed_record(recipient, exc.reason))
+    return {"quarter": quarter.label, "as_of": data.as_of.isoformat(), "workbooks": [b.as_json() for b in books],
+            "deliveries": deliveries,
+            "directory": {"source": directory.source, "file": directory.file_name,
+                          "findings": [f.as_json() for f in directory.findings]}}
