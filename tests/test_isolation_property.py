@@ -123,6 +123,23 @@ def visible(scope, h: H) -> bool:
     return county is None or h.county == county
 
 
+def deck_text(content: bytes) -> list[str]:
+    from pptx import Presentation
+
+    out = []
+    for slide in Presentation(io.BytesIO(content)).slides:
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                out.append(shape.text_frame.text)
+            if shape.has_table:
+                out.extend(c.text for r in shape.table.rows for c in r.cells)
+            if shape.has_chart:
+                plot = shape.chart.plots[0]
+                out.extend(str(c) for c in plot.categories)
+                out.extend(str(x.name) for x in plot.series)
+    return out
+
+
 def message_text(path: Path) -> str:
     msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     parts = [str(msg["Subject"])]
@@ -132,6 +149,8 @@ def message_text(path: Path) -> str:
         content = part.get_content()
         if isinstance(content, str):
             parts.append(content)
+        elif (part.get_filename() or "").endswith(".pptx"):  # a briefing deck: every text, cell and chart label
+            parts.extend(deck_text(content))
         else:  # an attached workbook: every cell of every sheet
             book = CalamineWorkbook.from_filelike(io.BytesIO(content))
             for name in book.sheet_names:
@@ -155,7 +174,7 @@ def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
             bulletin = send_monthly_bulletin(settings, store, Period(2026, 11), AS_OF, transport, sms=sms)
             assert not [f for f in bulletin["directory"]["findings"] if f["level"] == "error"], bulletin["directory"]
             send_due_warnings(settings, store, AS_OF, transport, sms=sms)
-            send_quarterly_summaries(settings, store, Quarter(2026, 3), transport)
+            send_quarterly_summaries(settings, store, Quarter(2026, 3), transport, as_of=AS_OF)
             grid_counties = sorted({h.county for h in hazards})[:1]
             warning = grid_warning(settings, grid_counties, "GRIDTOKEN 330千伏线路检修，请做好应急准备。")
             send_grid_warning(settings, store, warning, transport, SmsFileTransport(Path(tmp) / "grid"), day=AS_OF)
