@@ -40,19 +40,28 @@ def test_demo_builds_a_working_folder_and_runs_the_pipeline(prefect_harness, tmp
     # Prefect's console log handler and break later tests' logging once it is closed)
     home = tmp_path / "demo"
     env = {k: v for k, v in harness_env().items() if k != "HAZARDNET_SMTP_HOST"}
+    # on 1 December the three registers (October, November, December) all arrive after 2026Q3 ended: the
+    # quarter must still show its real figures, as known on the demo's day
     result = subprocess.run([sys.executable, "-m", "hazardnet.cli", "demo", "--home", str(home), "--as-of",
-                             "2026-11-15"], capture_output=True, text=True, env=env, timeout=900)
+                             "2026-12-01"], capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     consolidated = next((home / "outbox").glob("*汇总*.xlsx"))
     ws = openpyxl.load_workbook(consolidated)["隐患台账"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     counties = {r[0] for r in rows}
-    # three months of history: 都兰县's November register is the flawed one, its October register stands
+    # three months of history: 都兰县's December register is the flawed one, its November register stands
     assert len(rows) >= 150 and counties == {"德令哈市", "格尔木市", "茫崖市", "乌兰县", "天峻县", "都兰县"}
     assert len(list((home / "archive").rglob("*.xlsx"))) == 17  # 6 + 6 + 5 accepted originals
     mails = list((home / "outbox" / "mail").glob("*.eml"))
     assert any("_政府主管部门_" in m.name for m in mails) and any("_用电客户_" in m.name for m in mails)
-    assert len(list((home / "outbox" / "quarterly" / "2026Q3").glob("*.xlsx"))) == 7  # prefecture + 6 counties
+    quarterly = home / "outbox" / "quarterly" / "2026Q3"
+    assert len(list(quarterly.glob("*.xlsx"))) == 7  # prefecture + 6 counties
+    assert len(list(quarterly.glob("*通报会.pptx"))) == 7 and (quarterly / "2026年第三季度工作开展情况.docx").is_file()
+    overview = openpyxl.load_workbook(quarterly / "海西州2026年第三季度电力安全隐患治理情况汇总.xlsx")["总览"]
+    header = next(r for r in overview.iter_rows(values_only=True) if r[0] == "县(市)")
+    total = next(r for r in overview.iter_rows(values_only=True) if r[0] == "合计")
+    assert dict(zip(header, total))["本季度新发现"] > 0
+    assert "数据截至2026年12月01日" in overview["A2"].value
     rejected = list((home / "inbox" / "都兰县" / "rejected").glob("*_问题报告.xlsx"))
     assert len(rejected) == 1
     issues = openpyxl.load_workbook(rejected[0])["问题清单"]
