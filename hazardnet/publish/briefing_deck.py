@@ -233,6 +233,10 @@ def _chart(slide, kind, left, top, width, height, categories: list[str], series:
     plot.has_data_labels = True
     plot.data_labels.font.size = Pt(10)
     plot.data_labels.show_value = True
+    plot.data_labels.number_format = '0;-0;;'  # a zero segment carries no label
+    plot.data_labels.number_format_is_linked = False
+    if kind in (XL_CHART_TYPE.BAR_STACKED, XL_CHART_TYPE.BAR_CLUSTERED):
+        chart.category_axis.reverse_order = True  # the first category on top, as in the tables
     if colours:
         for s in plot.series:
             if s.name in colours:
@@ -470,7 +474,7 @@ def _pages(rows: list, per: int) -> list[list]:
 def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
     df = s.overdue()
     headers = ["客户名称", "隐患编号", "隐患等级", "首次整改期限", "当前整改期限", "期限变更次数", "逾期天数", "整改状态"]
-    widths = [3.2, 1.6, 0.9, 1.4, 1.4, 1.1, 0.9, 1.1]
+    widths = [3.0, 1.9, 0.9, 1.4, 1.4, 1.1, 0.9, 1.1]
     if scope == "prefecture":
         headers, widths = ["县(市)", *headers], [1.0, *widths]
     rows = []
@@ -500,7 +504,7 @@ def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
 def _commitment_slides(prs, s: QuarterlySummary, scope: str, footer: str, as_of: dt.date) -> None:
     df = s.commitments()
     headers = ["客户名称", "隐患编号", "隐患描述", "当前整改期限", "承诺完成日期", "责任人（签字）"]
-    widths = [2.6, 1.5, 4.2, 1.4, 1.5, 1.5]
+    widths = [2.6, 1.9, 3.8, 1.4, 1.5, 1.5]
     if scope == "prefecture":
         headers, widths = ["县(市)", *headers], [1.0, *widths]
     rows = []
