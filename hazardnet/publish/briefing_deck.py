@@ -53,6 +53,7 @@ OVERDUE_ROWS_PER_SLIDE = 9
 COMMITMENT_ROWS_PER_SLIDE = 8
 MAX_PHOTOS = 4
 MAX_CHART_CUSTOMERS = 15
+STACKED = (XL_CHART_TYPE.BAR_STACKED, XL_CHART_TYPE.COLUMN_STACKED)
 
 # `photos` of `write_briefing_deck`: for (county, hazard_id) the photos of that hazard as JPEG/PNG bytes
 Photos = Mapping[tuple[str, str], Sequence[bytes]] | Callable[[str, str], Sequence[bytes]] | None
@@ -235,6 +236,12 @@ def _chart(slide, kind, left, top, width, height, categories: list[str], series:
     plot.data_labels.show_value = True
     plot.data_labels.number_format = '0;-0;;'  # a zero segment carries no label
     plot.data_labels.number_format_is_linked = False
+    top = max([sum(v) for v in zip(*[vals for _, vals in series])] or [0]) if kind in STACKED else \
+        max([max(vals or [0]) for _, vals in series] or [0])
+    axis = chart.value_axis
+    axis.major_unit = max(1, math.ceil(top / 6))  # whole hazards only
+    axis.tick_labels.number_format = "0"
+    axis.tick_labels.number_format_is_linked = False
     if kind in (XL_CHART_TYPE.BAR_STACKED, XL_CHART_TYPE.BAR_CLUSTERED):
         chart.category_axis.reverse_order = True  # the first category on top, as in the tables
     if colours:
@@ -430,18 +437,18 @@ def _hazard_slide(prs, rec: dict, n: int, total: int, footer: str, photos: Photo
                      min_size=10, bold=True, colour=WHITE, align=PP_ALIGN.CENTER, anchor=MSO_ANCHOR.MIDDLE,
                      name="隐患等级", fill=RED if sev == MAJOR_SEVERITY else RGBColor(0x7F, 0x7F, 0x7F))
     del badge
-    add_text(slide, Inches(0.4), Inches(1.1), Inches(10.6), Inches(0.5),
-             f"{cell_value(rec['customer_name']) or ''}（户号 {rec['customer_id']}）", size=18, min_size=12,
+    add_text(slide, Inches(0.4), Inches(1.1), Inches(10.6), Inches(0.5),  # 户号 first: a long name is cut, not it
+             f"户号 {rec['customer_id']}　{cell_value(rec['customer_name']) or ''}", size=18, min_size=12,
              bold=True, colour=BLUE, name="客户")
     y = Inches(1.7)
     x, w = Inches(0.4), Inches(7.5)
-    for label, key, h, size in (("隐患描述", "description", Inches(1.75), 16),
-                                ("可能后果", "consequence", Inches(1.3), 15),
-                                ("整改建议", "suggestion", Inches(1.3), 15)):
+    boxes = [("隐患描述", cell_value(rec["description"]) or "（台账未填写）", 16),
+             ("可能后果", cell_value(rec["consequence"]) or "（台账未填写）", 15),
+             ("整改建议", cell_value(rec["suggestion"]) or "（台账未填写）", 15)]
+    for (label, text, size), h in zip(boxes, _shares([t for _, t, _ in boxes], Inches(4.35), Inches(0.7))):
         add_text(slide, x, y, Inches(1.2), Inches(0.4), label, size=13, bold=True, colour=WHITE,
                  fill=BLUE, align=PP_ALIGN.CENTER, anchor=MSO_ANCHOR.MIDDLE, name=f"{label}标签")
-        add_text(slide, x + Inches(1.25), y, w - Inches(1.25), h, cell_value(rec[key]) or "（台账未填写）",
-                 size=size, min_size=9, name=label)
+        add_text(slide, x + Inches(1.25), y, w - Inches(1.25), h, text, size=size, min_size=9, name=label)
         y += h + Inches(0.1)
     deadline = _fmt(rec["deadline"]) or "未明确整改期限"
     status = cell_value(rec["status"]) or ""
@@ -465,6 +472,14 @@ def _hazard_slide(prs, rec: dict, n: int, total: int, footer: str, photos: Photo
                                        ph - Inches(0.1)):
         add_text(slide, px, py + ph // 2 - Inches(0.3), pw, Inches(0.6), "（台账未附现场照片）", size=14,
                  colour=GREY, align=PP_ALIGN.CENTER, name="照片说明")
+
+
+def _shares(texts: list[str], total: int, floor: int) -> list[int]:
+    """Heights for text boxes stacked in `total`: each at least `floor`, the rest shared by text length
+    (a 400-character description gets the room a one-line advice does not need)."""
+    weights = [max(len(t), 30) for t in texts]
+    spare = total - floor * len(texts)
+    return [int(floor + spare * wt / sum(weights)) for wt in weights]
 
 
 def _pages(rows: list, per: int) -> list[list]:
