@@ -310,6 +310,8 @@ def test_long_texts_and_odd_photos(settings):
     for slide in slides.values():
         desc = shapes_named(slide, "隐患描述")[0].text_frame
         assert desc.text == long_desc or (desc.text.endswith("…") and long_desc.startswith(desc.text[:-1]))
+        notes = slide.notes_slide.notes_text_frame.text  # the presenter has every word
+        assert f"隐患描述：{long_desc}" in notes and f"客户：{long_name}" in notes
         assert desc.paragraphs[0].runs[0].font.size.pt < 16  # set smaller than a short description
         who = text_of(slide, "客户")
         assert who.startswith("户号 0630100001　") and (who.endswith(long_name) or who.endswith("…"))

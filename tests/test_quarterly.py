@@ -618,6 +618,9 @@ def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monk
     assert out["figures"][-1]["remediated"] == e["合计"]["本季度销号"] + 1 and out["as_of"] > "2026-10-15"
     bad = run_cli("quarterly", "--quarter", "2026Q5", "--home", str(settings.home), env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "格式不正确" in bad.stderr
+    early = run_cli("quarterly", "--quarter", "2026Q3", "--as-of", "2026-06-30", "--home", str(settings.home),
+                    env=env)
+    assert early.returncode == 2 and "Traceback" not in early.stderr and "早于2026年第三季度的第一天" in early.stderr
     helps = run_cli("warnings", "--help", env=env)
     assert helps.returncode == 0 and "风险预警" in helps.stdout
 

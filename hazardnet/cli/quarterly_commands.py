@@ -63,9 +63,15 @@ def print_quarterly(result: dict) -> None:
 def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: HomeOpt = None, send: SendOpt = False,
               json_: JsonOpt = False) -> None:
     """生成季度隐患治理情况汇总工作簿和隐患通报会PPT（全州一份、每县一份）及《供电服务动态》工作开展情况，可选发送三方。"""
-    from flows.quarterly import quarterly_flow
+    import datetime as dt
 
-    result = quarterly_flow(home=_home(home), quarter=_quarter(quarter), send=send, as_of=_as_of(as_of))
+    from flows.quarterly import quarterly_flow, resolve_quarter
+
+    label, day = _quarter(quarter), _as_of(as_of)
+    if day is not None and dt.date.fromisoformat(day) < resolve_quarter(label).start:
+        q = resolve_quarter(label)
+        raise UserError(f"数据截至日期 {day} 早于{q.title}的第一天（{q.start}），该季度尚无可统计的台账。")
+    result = quarterly_flow(home=_home(home), quarter=label, send=send, as_of=day)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:

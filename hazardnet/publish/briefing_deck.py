@@ -461,6 +461,11 @@ def _hazard_slide(prs, rec: dict, n: int, total: int, footer: str, photos: Photo
             else "　季末逾期"
     add_text(slide, x, y, w, Inches(7.0) - y, facts, size=14, min_size=9,
              colour=RED if rec.get("overdue_at_end") else None, name="整改期限与状态")
+    # the full texts in the speaker notes: what the presenter reads out, item by item (逐条说明)
+    slide.notes_slide.notes_text_frame.text = "\n".join(
+        f"{label}：{cell_value(rec[key]) or '（台账未填写）'}"
+        for label, key in (("隐患编号", "hazard_id"), ("客户", "customer_name"), ("隐患描述", "description"),
+                           ("可能后果", "consequence"), ("整改建议", "suggestion")))
     # the picture area: photos scaled to fit, aspect kept; an outline with a note when there are none
     px, py, pw, ph = Inches(8.1), Inches(1.7), Inches(4.9), Inches(5.2)
     frame = slide.shapes.add_shape(MSO_SHAPE.RECTANGLE, px, py, pw, ph)
