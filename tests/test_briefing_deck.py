@@ -8,7 +8,6 @@ with plain-Python counts over the story.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections import defaultdict
 

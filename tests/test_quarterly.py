@@ -534,7 +534,10 @@ def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path
 
     def decks_of(address):
         [m] = smtp_server.messages_to(address)
-        return [p.get_filename() for p in m.message.iter_attachments() if p.get_filename().endswith(".pptx")]
+        decks = [p for p in m.message.iter_attachments() if p.get_filename().endswith(".pptx")]
+        assert all(p.get_content_type() == "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+                   for p in decks)
+        return [p.get_filename() for p in decks]
 
     name, keys, _ = scope_of(PREF_GOV[0])
     assert name.startswith("海西州") and keys == e["in_quarter"]

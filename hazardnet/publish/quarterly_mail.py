@@ -68,11 +68,11 @@ def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, se
 
 def send_quarterly_book(ledger, transport, settings: Settings, recipient, book: QuarterlyWorkbook,
                         quarter: Quarter, resend: bool = False):
-    """Mail one recipient its quarterly workbook, at most once per quarter (ledger kind "quarterly")."""
+    """Mail one recipient its quarterly workbook (and the deck of its scope, if any), at most once per quarter
+    (ledger kind "quarterly")."""
     from hazardnet.delivery.ledger import deliver_items
     from hazardnet.delivery.mail import build_message
 
-    name = book.path.name
     files = [book.path, *([book.deck] if book.deck else [])]
 
     def build(message_id: str, periods: list[str]):
