@@ -271,7 +271,7 @@ def test_deployment_schedules():
 
     [q] = quarterly_deployments("/srv/hazardnet")
     [w] = warning_deployments("/srv/hazardnet")
-    assert q.schedules[0].schedule.cron == "0 8 1 1,4,7,10 *"
+    assert q.schedules[0].schedule.cron == "0 8 5 1,4,7,10 *"
     assert str(q.schedules[0].schedule.timezone) == "Asia/Shanghai"
     assert w.schedules[0].schedule.cron == "0 9 * * *"
     assert str(w.schedules[0].schedule.timezone) == "Asia/Shanghai"
