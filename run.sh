@@ -9,43 +9,62 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 
-# Installs requirements.lock with uv when uv can be had (a newcomer's set-up in seconds instead of minutes):
-# uv itself comes from PyPI through the venv's pip, its version pinned in the lock and every wheel's
-# hash in requirements-uv.txt. Without uv (no wheel for this platform, a hash that does not match,
-# an index only pip is configured for, HAZARDNET_INSTALLER=pip) pip installs the same lock.
+# Installs requirements.lock with uv when uv can be had: a newcomer's set-up in seconds instead of minutes.
+# uv's version is pinned in the lock and every wheel of it hashed in requirements-uv.txt; pip (Python's
+# own, or the venv's) fetches it from PyPI and checks the hash, into .venv/.uv-bootstrap; `uv pip sync`
+# then installs exactly the lock (the locked uv included, into .venv/bin) and removes anything else.
+# Without uv (no wheel for this platform, a hash that does not match, no pip to fetch it, an index only
+# pip is configured for, or HAZARDNET_INSTALLER=pip) pip installs the same lock, as before.
 LOCK_DIGEST_FILES="requirements.lock requirements-uv.txt pyproject.toml"
+UV=
 
-uv_available() {
+pip_of() {  # the first python of the arguments that has pip
+  local py
+  for py in "$@"; do
+    if "$py" -m pip --version >/dev/null 2>&1; then echo "$py"; return 0; fi
+  done
+  return 1
+}
+
+find_uv() {
   [ "${HAZARDNET_INSTALLER:-uv}" != pip ] || return 1
-  local want
+  local want py
   want=$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-uv.txt)
-  if [ -x .venv/bin/uv ] && [ "$(.venv/bin/uv --version 2>/dev/null | cut -d' ' -f2)" = "$want" ]; then
-    return 0
-  fi
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
-    -r requirements-uv.txt
+  for UV in .venv/bin/uv .venv/.uv-bootstrap/bin/uv; do
+    if [ -x "$UV" ] && [ "$("$UV" --version 2>/dev/null | cut -d' ' -f2)" = "$want" ]; then return 0; fi
+  done
+  py=$(pip_of "$PY" .venv/bin/python) || return 1
+  rm -rf .venv/.uv-bootstrap
+  "$py" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+    --target .venv/.uv-bootstrap -r requirements-uv.txt || return 1
+  [ -x "$UV" ]
 }
 
 install_with_uv() {
-  # sync: exactly the lock, nothing else left in .venv (uv itself is in the lock); then the project, editable.
-  .venv/bin/uv pip sync --quiet --python .venv/bin/python --compile-bytecode requirements.lock &&
-    .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps --compile-bytecode -e .
+  "$UV" pip sync --quiet --python .venv/bin/python requirements.lock &&
+    .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e . &&
+    rm -rf .venv/.uv-bootstrap
 }
 
 install_with_pip() {
+  .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip --upgrade >/dev/null
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 }
 
 setup() {
   if [ ! -x .venv/bin/python ]; then
-    "$PY" -m venv .venv
+    if [ "${HAZARDNET_INSTALLER:-uv}" = pip ]; then
+      "$PY" -m venv .venv
+    else
+      "$PY" -m venv --without-pip .venv   # uv needs no pip in the venv; pip's fallback adds it
+    fi
   fi
   local want have
   want=$(sha256sum $LOCK_DIGEST_FILES | sha256sum | cut -c1-64)
   have=$(cat .venv/.installed 2>/dev/null || true)
   if [ "$want" != "$have" ]; then
-    if uv_available; then
+    if find_uv; then
       install_with_uv || { echo "run.sh: uv 安装失败，改用 pip 安装 requirements.lock（较慢）" >&2; install_with_pip; }
     else
       [ "${HAZARDNET_INSTALLER:-uv}" = pip ] ||
