@@ -33,7 +33,8 @@ find_uv() {
   for UV in .venv/bin/uv .venv/.uv-bootstrap/bin/uv; do
     if [ -x "$UV" ] && [ "$("$UV" --version 2>/dev/null | cut -d' ' -f2)" = "$want" ]; then return 0; fi
   done
-  py=$(pip_of "$PY" .venv/bin/python) || return 1
+  py=$(pip_of "$PY" .venv/bin/python) ||
+    { .venv/bin/python -m ensurepip --upgrade >/dev/null 2>&1 && py=.venv/bin/python; } || return 1
   rm -rf .venv/.uv-bootstrap
   "$py" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
     --target .venv/.uv-bootstrap -r requirements-uv.txt || return 1
