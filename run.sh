@@ -18,14 +18,6 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 LOCK_DIGEST_FILES="requirements.lock requirements-uv.txt pyproject.toml"
 UV=
 
-pip_of() {  # the first python of the arguments that has pip
-  local py
-  for py in "$@"; do
-    if "$py" -m pip --version >/dev/null 2>&1; then echo "$py"; return 0; fi
-  done
-  return 1
-}
-
 find_uv() {
   [ "${HAZARDNET_INSTALLER:-uv}" != pip ] || return 1
   local want py
@@ -33,12 +25,22 @@ find_uv() {
   for UV in .venv/bin/uv .venv/.uv-bootstrap/bin/uv; do
     if [ -x "$UV" ] && [ "$("$UV" --version 2>/dev/null | cut -d' ' -f2)" = "$want" ]; then return 0; fi
   done
-  py=$(pip_of "$PY" .venv/bin/python) ||
-    { .venv/bin/python -m ensurepip --upgrade >/dev/null 2>&1 && py=.venv/bin/python; } || return 1
-  rm -rf .venv/.uv-bootstrap
-  "$py" -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
-    --target .venv/.uv-bootstrap -r requirements-uv.txt || return 1
-  [ -x "$UV" ]
+  for py in "$PY" .venv/bin/python ensurepip; do
+    if [ "$py" = ensurepip ]; then
+      .venv/bin/python -m ensurepip --upgrade >/dev/null 2>&1 || return 1
+      py=.venv/bin/python
+    fi
+    rm -rf .venv/.uv-bootstrap
+    # pip's own notes (root user, this machine's extra indexes) are no news here; its errors are shown below
+    if PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --quiet --disable-pip-version-check --no-deps \
+         --require-hashes --target .venv/.uv-bootstrap -r requirements-uv.txt >.venv/.uv-bootstrap.log 2>&1 &&
+       [ -x "$UV" ]; then
+      rm -f .venv/.uv-bootstrap.log
+      return 0
+    fi
+  done
+  cat .venv/.uv-bootstrap.log >&2
+  return 1
 }
 
 install_with_uv() {
