@@ -45,15 +45,18 @@ find_uv() {
 
 install_with_uv() {
   "$UV" pip sync --quiet --python .venv/bin/python requirements.lock || return 1
-  # Bytecode, as pip writes it: Python cannot write it itself where PYTHONDONTWRITEBYTECODE is set, and
-  # every process would compile Prefect, pandas… again (seconds each). The packages' own tests are skipped.
-  # Meanwhile the project goes in, editable.
-  local site
-  site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
-  .venv/bin/python -m compileall -q -j0 -x '/tests?/' "$site" hazardnet flows schemas >/dev/null 2>&1 &
-  local compiling=$!
-  .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e . || { wait $compiling; return 1; }
-  wait $compiling || true  # a file that does not compile (templates, other Pythons' code) stays source only
+  if [ -z "${PYTHONDONTWRITEBYTECODE:-}" ]; then  # Python writes each module's bytecode when it first runs
+    .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e . || return 1
+  else
+    # Python may not write bytecode here, so every process would compile Prefect, pandas… again (seconds
+    # each): write it now, as pip does (the packages' own tests skipped), while the project goes in.
+    local site compiling
+    site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+    .venv/bin/python -m compileall -q -j0 -x '/tests?/' "$site" hazardnet flows schemas >/dev/null 2>&1 &
+    compiling=$!
+    .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e . || { wait $compiling; return 1; }
+    wait $compiling || true  # a file that does not compile (templates, other Pythons' code) stays source only
+  fi
   rm -rf .venv/.uv-bootstrap
 }
 
