@@ -60,10 +60,10 @@ install_with_uv() {
   rm -rf .venv/.uv-bootstrap
 }
 
-install_with_pip() {
-  .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip --upgrade >/dev/null
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+install_with_pip() {  # a chain, so that a failure stops it wherever it is called (set -e does not, in `||`)
+  { .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip --upgrade >/dev/null; } &&
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock &&
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 }
 
 setup() {
@@ -79,11 +79,11 @@ setup() {
   have=$(cat .venv/.installed 2>/dev/null || true)
   if [ "$want" != "$have" ]; then
     if find_uv; then
-      install_with_uv || { echo "run.sh: uv 安装失败，改用 pip 安装 requirements.lock（较慢）" >&2; install_with_pip; }
+      install_with_uv || { echo "run.sh: uv 安装失败，改用 pip 安装 requirements.lock（较慢）" >&2; install_with_pip || exit 1; }
     else
       [ "${HAZARDNET_INSTALLER:-uv}" = pip ] ||
         echo "run.sh: 无法获得 uv，改用 pip 安装 requirements.lock（较慢）" >&2
-      install_with_pip
+      install_with_pip || exit 1
     fi
     echo "$want" > .venv/.installed
   fi

@@ -119,3 +119,12 @@ def test_installer_pip_on_request(tmp_path):
     assert "uv" not in done.stderr
     assert not (checkout / ".venv/bin/uv").exists() and not (checkout / ".venv/.uv-bootstrap").exists()
     assert installed(checkout)["defusedxml"] == lock["defusedxml"]
+
+
+@pytest.mark.slow
+def test_a_failed_install_is_not_taken_for_done(tmp_path):
+    checkout = checkout_copy(tmp_path / "clone")
+    (checkout / "requirements.lock").write_text("defusedxml==0.0.0.999\n", "utf-8")  # no such release
+    done = run_setup(checkout, HAZARDNET_INSTALLER="pip")
+    assert done.returncode != 0
+    assert not (checkout / ".venv/.installed").exists()  # the next run tries again
