@@ -2,11 +2,13 @@
 
 One run generates a synthetic inbox (default: 300 county registers of 300 rows in the three real-world
 styles of `hazardnet.cli.sample_data`, plus one register of 100,000 rows in its own inbox), then times each
-variant as a whole in a fresh process, with the peak resident memory of that process tree:
+variant as a whole in a fresh process, with the peak resident memory and the CPU seconds of that process
+tree (and of the Prefect server's processes over the same span):
 
   a   `hazardnet ingest` (CLI → Prefect flow → consolidated workbook) against a running Prefect server
       (`prefect server start`, the production set-up); a-eph: the same with Prefect's ephemeral server,
-      whose start-up alone is timed as well
+      whose start-up alone is timed as well; a-pin: the same with the run on CPU 0…n-2 and the server on
+      the last CPU (--rounds N repeats d, a and a-pin interleaved)
   b   the engine call `hazardnet.pipeline.ingest(settings, as_of)`, no Prefect
   c   naive: pandas.read_excel (openpyxl) per file, concat, to_excel (openpyxl)
   d   floor: python-calamine read of every file + xlsxwriter constant_memory write of the concatenation
