@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     parse_memory_mb: int = 2048  # address-space cap of the child process that parses a workbook
     parse_timeout_s: float = 300.0
     workers: int = Field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
+    # photos (隐患照片) read from a register: more are left out with a warning, the register is accepted
+    max_photos: int = 1000  # pictures per file
+    max_photo_mb: int = 20  # one picture, as stored in the file
+    max_photos_total_mb: int = 200  # all pictures of one file
+    max_photo_pixels: int = 50_000_000  # width × height: a bigger picture is a decompression bomb
 
     # mail
     smtp_host: str | None = None

@@ -53,6 +53,31 @@ hazard_rows = sa.Table(
     sa.Index("ix_hazard_rows_key", "county", "hazard_id"),
 )
 
+# Photos (隐患照片): each picture once, by the sha256 of its bytes as the register held them, with the
+# JPEG rendition every output uses; hazard_photos says which submission showed it at which hazard.
+photos = sa.Table(
+    "photos", metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("jpeg", sa.LargeBinary, nullable=False),  # longest side ≤ 1024 px
+    sa.Column("width", sa.Integer, nullable=False),  # of the original picture
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("source_format", sa.String(8), nullable=False),
+    sa.Column("source_bytes", sa.Integer, nullable=False),
+)
+
+hazard_photos = sa.Table(
+    "hazard_photos", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("county", sa.String(64), nullable=False),
+    sa.Column("hazard_id", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), sa.ForeignKey("photos.sha256"), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # order in the submission (sheet order)
+    sa.Column("sheet", sa.Text, nullable=False),
+    sa.Column("cell", sa.String(16), nullable=False),
+    sa.Index("ix_hazard_photos_key", "county", "hazard_id"),
+)
+
 outputs = sa.Table(
     "outputs", metadata,
     sa.Column("path", sa.String(1024), primary_key=True),
@@ -114,8 +139,11 @@ class Store:
 
     def record_submission(self, *, county: str, file_name: str, sha256: str, as_of: dt.date, outcome: str,
                           findings: Sequence[dict], kept_at: str | None,
-                          rows: pd.DataFrame | None = None) -> int:
-        """Insert a submission and (for an accepted one) all its hazard rows in one transaction."""
+                          rows: pd.DataFrame | None = None, photos: Sequence[tuple[str, Any]] = ()) -> int:
+        """Insert a submission and (for an accepted one) all its hazard rows and photos in one transaction.
+
+        `photos` are (hazard_id, picture) pairs, the picture an `intake.photos.Picture` (any object with
+        sha256, jpeg, width, height, source_format, source_bytes, sheet and cell)."""
         with self._writing, self.engine.begin() as conn:
             sub_id = conn.execute(submissions.insert().values(
                 county=county, file_name=file_name, sha256=sha256, received_at=_now(), as_of=as_of,
@@ -125,6 +153,8 @@ class Store:
             if rows is not None and len(rows):
                 checkpoint("mid_record")
                 _insert_hazard_rows(conn, rows, sub_id, as_of, county)
+            if photos:
+                _insert_photos(conn, photos, sub_id, county)
         return int(sub_id)
 
     def finalize(self, submission_id: int) -> None:
@@ -134,6 +164,7 @@ class Store:
     def discard_unfinalized(self, submission_id: int) -> None:
         """Forget a submission recorded by a run killed before it acted on it (an unfinalized one only)."""
         with self._writing, self.engine.begin() as conn:
+            conn.execute(hazard_photos.delete().where(hazard_photos.c.submission_id == submission_id))
             conn.execute(hazard_rows.delete().where(hazard_rows.c.submission_id == submission_id))
             conn.execute(submissions.delete().where(submissions.c.id == submission_id,
                                                     submissions.c.finalized == sa.false()))
@@ -262,6 +293,64 @@ class Store:
             del h["_last"]
         return out
 
+
+    # ---- photos ----------------------------------------------------------------------------
+    def photo_index(self, as_of: dt.date | None = None,
+                    counties: Iterable[str] | None = None) -> dict[tuple[str, str], list[str]]:
+        """(county, hazard_id) -> sha256 of each of its photos, oldest first, from every accepted submission
+        up to `as_of` (all when None). A photo stays once shown: a later register without it keeps it."""
+        q = (sa.select(hazard_photos.c.county, hazard_photos.c.hazard_id, hazard_photos.c.sha256)
+             .join(submissions, submissions.c.id == hazard_photos.c.submission_id)
+             .where(submissions.c.outcome == "accepted")
+             .order_by(submissions.c.as_of, submissions.c.id, hazard_photos.c.position))
+        if as_of is not None:
+            q = q.where(submissions.c.as_of <= as_of)
+        if counties is not None:
+            q = q.where(hazard_photos.c.county.in_(list(counties)))
+        out: dict[tuple[str, str], list[str]] = {}
+        with self.engine.connect() as conn:
+            for county, hazard, sha in conn.execute(q):
+                shas = out.setdefault((county, hazard), [])
+                if sha not in shas:
+                    shas.append(sha)
+        return out
+
+    def photo_data(self, shas: Iterable[str]) -> dict[str, bytes]:
+        """sha256 -> the photo's JPEG rendition."""
+        wanted = list(dict.fromkeys(shas))
+        out: dict[str, bytes] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                q = sa.select(photos.c.sha256, photos.c.jpeg).where(photos.c.sha256.in_(wanted[i:i + 500]))
+                out.update({sha: bytes(data) for sha, data in conn.execute(q)})
+        return out
+
+    def photo_sizes(self, shas: Iterable[str]) -> dict[str, int]:
+        """sha256 -> byte length of the photo's JPEG rendition (without loading it)."""
+        wanted = list(dict.fromkeys(shas))
+        out: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                q = (sa.select(photos.c.sha256, sa.func.length(photos.c.jpeg))
+                     .where(photos.c.sha256.in_(wanted[i:i + 500])))
+                out.update({sha: int(n) for sha, n in conn.execute(q)})
+        return out
+
+    def hazard_photos(self, county: str, hazard_id: str, as_of: dt.date | None = None) -> list[bytes]:
+        """The JPEG renditions of one hazard's photos, oldest first (see photo_index)."""
+        shas = self.photo_index(as_of, [county]).get((county, hazard_id), [])
+        data = self.photo_data(shas)
+        return [data[s] for s in shas if s in data]
+
+    def photos_by_hazard(self, as_of: dt.date | None = None,
+                         counties: Iterable[str] | None = None) -> dict[tuple[str, str], list[bytes]]:
+        """(county, hazard_id) -> the JPEG renditions of its photos, oldest first, for every photographed
+        hazard up to `as_of`, read in one go (a plain dict: it pickles to a workbook-writer process; each
+        photo's bytes are one object however many hazards show it). The briefing deck's `photos`."""
+        index = self.photo_index(as_of, counties)
+        data = self.photo_data(s for shas in index.values() for s in shas)
+        return {key: [data[s] for s in shas if s in data] for key, shas in index.items()}
+
     # ---- outputs ---------------------------------------------------------------------------
     def output_hash(self, path: str) -> str | None:
         with self.engine.connect() as conn:
@@ -309,6 +398,30 @@ def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame, sub_id: int, as
     else:
         params = [dict(zip(keys, row)) for row in zip(*columns)]
     conn.exec_driver_sql(str(compiled), params)
+
+
+def _insert_photos(conn: sa.Connection, pairs: Sequence[tuple[str, Any]], sub_id: int, county: str) -> None:
+    """Store each distinct picture once (a concurrent submission may store the same one: no conflict),
+    then link every (hazard, picture) to the submission."""
+    distinct = {pic.sha256: pic for _hazard, pic in pairs}
+    have = set()
+    keys = list(distinct)
+    for i in range(0, len(keys), 500):
+        have.update(conn.execute(sa.select(photos.c.sha256).where(photos.c.sha256.in_(keys[i:i + 500]))).scalars())
+    new = [dict(sha256=p.sha256, jpeg=p.jpeg, width=p.width, height=p.height, source_format=p.source_format[:8],
+                source_bytes=p.source_bytes) for sha, p in distinct.items() if sha not in have]
+    if new:
+        name = conn.dialect.name
+        if name in ("sqlite", "postgresql"):
+            from importlib import import_module
+
+            insert = import_module(f"sqlalchemy.dialects.{name}").insert
+            conn.execute(insert(photos).on_conflict_do_nothing(index_elements=["sha256"]), new)
+        else:  # pragma: no cover - other databases: plain insert (the check above ran in this transaction)
+            conn.execute(photos.insert(), new)
+    conn.execute(hazard_photos.insert(), [
+        dict(submission_id=sub_id, county=county, hazard_id=str(hazard), sha256=pic.sha256, position=k,
+             sheet=pic.sheet, cell=pic.cell) for k, (hazard, pic) in enumerate(pairs)])
 
 
 def _bound(values: list[Any], process) -> list[Any]:

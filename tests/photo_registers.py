@@ -74,12 +74,12 @@ def _ext(data: bytes) -> str:
         "bmp" if data.startswith(b"BM") else "jpeg"
 
 
-def _workbook(path: Path, n: int):
+def _workbook(path: Path, n: int, customers: int = 3):
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("隐患台账")
     date = wb.add_format({"num_format": "yyyy-mm-dd"})
     ws.write_row(0, 0, HEADERS)
-    for r, row in enumerate(hazard_rows(n), start=1):
+    for r, row in enumerate(hazard_rows(n, customers), start=1):
         for c, v in enumerate(row):
             if isinstance(v, dt.date):
                 ws.write_datetime(r, c, dt.datetime.combine(v, dt.time()), date)
@@ -90,9 +90,9 @@ def _workbook(path: Path, n: int):
 
 
 def floating_register(path: Path, n: int, pictures: dict[int, bytes | list[bytes]],
-                      extra: list[tuple[int, int, bytes]] = ()) -> Path:
+                      extra: list[tuple[int, int, bytes]] = (), customers: int = 3) -> Path:
     """Kind 1: pictures inserted over the 隐患照片 cell of their hazard's row (xlsxwriter insert_image)."""
-    wb, ws = _workbook(path, n)
+    wb, ws = _workbook(path, n, customers)
     for i, datas in pictures.items():
         for k, data in enumerate(_as_list(datas)):
             ws.insert_image(i + 1, PHOTO_COL + k, f"p{i}_{k}.{_ext(data)}",
@@ -118,8 +118,9 @@ def hostile_register(path: Path, n: int, pictures: dict[int, bytes],
         assert f"xl/media/image{k}.png" in old
         old[f"xl/media/image{k}.png"] = data
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in old.items():
-            zf.writestr(name, data)
+        for name, data in old.items():  # pictures stored as they are (a deflated PNG bomb is a zip bomb,
+            # which the reader rejects before any picture is looked at)
+            zf.writestr(name, data, zipfile.ZIP_STORED if name.startswith("xl/media/") else zipfile.ZIP_DEFLATED)
     return path
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from hazardnet.publish.consolidated import current_register, sheet_rows, write_register_workbook, write_sheet_workbook
+from hazardnet.intake.photos import Picture
 from hazardnet.store import Store
 from schemas.headers import FIELDS
 from schemas.vocab import STATUS_DONE
@@ -35,6 +36,11 @@ def _frame(rng: random.Random, county: str, ids: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _picture(seed: int) -> Picture:
+    data = f"jpeg {seed}".encode()
+    return Picture("隐患台账", 2, 15, "floating", f"{seed:064d}", data, 800, 600, "JPEG", len(data))
+
+
 def _store(tmp_path, seed: int) -> Store:
     rng = random.Random(seed)
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
@@ -43,9 +49,12 @@ def _store(tmp_path, seed: int) -> Store:
             ("德令哈市", AS_OF - dt.timedelta(days=20), [f"D{i:03d}" for i in range(30)]),
             ("未配置县", AS_OF - dt.timedelta(days=3), [f"X{i:03d}" for i in range(15)]),
             ("乌兰县", AS_OF + dt.timedelta(days=3), [f"W{i:03d}" for i in range(5)])]  # after as-of: not shown
+    photos = {0: [("G000", _picture(1)), ("G010", _picture(2))], 1: [("G010", _picture(3))],
+              4: [("W000", _picture(4))]}  # W000's register is after as-of: not counted
     for n, (county, day, ids) in enumerate(plan):
         sub = store.record_submission(county=county, file_name=f"{n}.xlsx", sha256=f"{n:064d}", as_of=day,
-                                      outcome="accepted", findings=[], kept_at="x", rows=_frame(rng, county, ids))
+                                      outcome="accepted", findings=[], kept_at="x", rows=_frame(rng, county, ids),
+                                      photos=photos.get(n, ()))
         store.finalize(sub)
     return store
 
@@ -68,9 +77,10 @@ def test_sheet_rows_write_the_same_workbook_as_the_pandas_path(tmp_path, setting
         write_register_workbook(tmp_path / "pandas.xlsx", df, title="标题")
         assert _sheet_parts(tmp_path / "stream.xlsx") == _sheet_parts(tmp_path / "pandas.xlsx")
         # absent hazards are marked, and the unconfigured county comes after the configured ones
-        absent = [r for r in rows if r[-1] == "是"]
+        absent = [r for r in rows if r[-2] == "是"]
         assert sorted(r[5] for r in absent) == [f"G{i:03d}" for i in range(10)]
         assert rows[-1][0] == "未配置县"
+        assert {r[5]: r[-1] for r in rows if r[-1] is not None} == {"G000": 1, "G010": 2}  # the 照片 column
     finally:
         store.dispose()
 

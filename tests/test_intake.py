@@ -46,7 +46,7 @@ def test_every_real_world_variant_is_accepted(settings, as_of, fixture):
 
     header, rows = consolidated_rows(result.consolidated)
     assert header[:3] == ["县(市)", "户号", "客户名称"]
-    assert header[-4:] == ["是否逾期", "逾期天数", "存续天数", "未在最新台账中"]
+    assert header[-5:] == ["是否逾期", "逾期天数", "存续天数", "未在最新台账中", "照片"]
     by_name: dict = {}
     for r in rows:  # sorted by 户号 and 隐患编号: the first row of a customer is its first hazard
         by_name.setdefault(r["客户名称"], r)

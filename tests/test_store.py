@@ -207,3 +207,61 @@ def test_a_large_submission_is_stored_whole(store):
     df = store.register_as_of(D3)
     assert len(df) == 5000 and df["funds"].sum() == sum(range(5000))
     assert counts(store) == (1, 5000)
+
+
+# ---- photos ---------------------------------------------------------------------------------------
+def picture(seed: int, cell: str = "P2"):
+    """A picture as intake.photos reads it (its rendition here is just a distinct JPEG)."""
+    import hashlib
+
+    from hazardnet.intake.photos import Picture
+
+    from .photo_registers import photo
+
+    data = photo(seed, (64, 48))
+    row, col = int(cell[1:]) - 1, ord(cell[0]) - 65
+    return Picture("隐患台账", row, col, "floating", hashlib.sha256(data).hexdigest(), data, 64, 48, "JPEG", len(data))
+
+
+def test_photos_are_stored_once_by_hash_and_kept_across_later_registers(store):
+    a, b, c = picture(1), picture(2, "P3"), picture(3)
+    s1 = store.record_submission(county="格尔木市", file_name="m1.xlsx", sha256="m1", as_of=D1, outcome="accepted",
+                                 findings=[], kept_at=None, rows=frame(hazard("GEM-001"), hazard("GEM-002")),
+                                 photos=[("GEM-001", a), ("GEM-002", b)])
+    # the next month: GEM-001 without its photo (kept), GEM-002 with the same photo again and a new one
+    store.record_submission(county="格尔木市", file_name="m2.xlsx", sha256="m2", as_of=D2, outcome="accepted",
+                            findings=[], kept_at=None, rows=frame(hazard("GEM-001"), hazard("GEM-002")),
+                            photos=[("GEM-002", b), ("GEM-002", c)])
+    # another county showing the very same picture: still one stored copy
+    store.record_submission(county="德令哈市", file_name="d.xlsx", sha256="d", as_of=D2, outcome="accepted",
+                            findings=[], kept_at=None, rows=frame(hazard("DLH-001")), photos=[("DLH-001", a)])
+    with store.engine.connect() as conn:
+        from hazardnet.store import hazard_photos, photos
+
+        assert conn.execute(sa.select(sa.func.count()).select_from(photos)).scalar() == 3
+        links = conn.execute(sa.select(hazard_photos.c.submission_id, hazard_photos.c.hazard_id,
+                                       hazard_photos.c.cell).order_by(hazard_photos.c.id)).all()
+    assert links[:2] == [(s1, "GEM-001", "P2"), (s1, "GEM-002", "P3")] and len(links) == 5
+    assert store.hazard_photos("格尔木市", "GEM-001") == [a.jpeg]
+    assert store.hazard_photos("格尔木市", "GEM-002") == [b.jpeg, c.jpeg]
+    assert store.hazard_photos("格尔木市", "GEM-002", as_of=D1) == [b.jpeg]  # as the store stood then
+    assert store.hazard_photos("德令哈市", "DLH-001") == [a.jpeg]
+    assert store.hazard_photos("格尔木市", "GEM-404") == []
+    assert store.photo_index(D2, ["格尔木市"]) == {("格尔木市", "GEM-001"): [a.sha256],
+                                                  ("格尔木市", "GEM-002"): [b.sha256, c.sha256]}
+    assert store.photos_by_hazard(D2) == {("格尔木市", "GEM-001"): [a.jpeg], ("格尔木市", "GEM-002"): [b.jpeg, c.jpeg],
+                                          ("德令哈市", "DLH-001"): [a.jpeg]}
+    assert store.photos_by_hazard(D1, ["德令哈市"]) == {}
+
+
+def test_photos_of_a_rejected_or_failed_submission_are_not_kept(store):
+    a = picture(4)
+    store.record_submission(county="格尔木市", file_name="r.xlsx", sha256="r", as_of=D1, outcome="rejected",
+                            findings=[], kept_at=None)
+    bad = frame(hazard("GEM-001"))
+    bad.at[0, "_row"] = "不是行号"
+    with pytest.raises(Exception):
+        store.record_submission(county="格尔木市", file_name="b.xlsx", sha256="b", as_of=D1, outcome="accepted",
+                                findings=[], kept_at=None, rows=bad, photos=[("GEM-001", a)])
+    assert store.hazard_photos("格尔木市", "GEM-001") == []
+    assert store.photo_data([a.sha256]) == {}

@@ -75,7 +75,8 @@ def test_register_title_and_headers(register_wb):
     assert ws["A1"].value == "格尔木市供电公司 ____年__月客户安全隐患台账"
     headers = [c.value for c in ws[2]]
     assert headers[0] == "序号"
-    assert len(headers) == 1 + len(FIELDS)
+    assert len(headers) == 2 + len(FIELDS) and headers[-1] == "隐患照片"  # the photos' column comes last
+    assert match_header(headers[-1]) is None
     for f, h in zip(FIELDS, headers[1:]):
         assert match_header(h) == f.name  # the parser reads the template's headers
         if f.required:

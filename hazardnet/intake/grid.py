@@ -4,7 +4,10 @@ sentence in Chinese for the county clerk (the reasons are listed here)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hazardnet.intake.photos import PictureScan
 
 
 # ---- what callers get -------------------------------------------------------------------------
@@ -26,9 +29,11 @@ class SheetGrid:
 
 @dataclass
 class WorkbookGrid:
-    """Every sheet of a workbook in workbook order, hidden ones included."""
+    """Every sheet of a workbook in workbook order, hidden ones included; `photos` its pictures (None when
+    they were not read, e.g. an .ods)."""
 
     sheets: list[SheetGrid]
+    photos: PictureScan | None = None
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Followed:
     book: WorkbookGrid | None
     value: Any
     error: str | None = None
+    photos: PictureScan | None = None  # the workbook's pictures (also when `book` is None)
 
 
 class UnreadableWorkbook(Exception):

@@ -1,8 +1,10 @@
 """The parser child process: python-calamine parses a workbook under an address-space cap and a CPU budget,
-and the cells are decoded into plain grids (trailing empty rows and columns dropped, A1 at [0][0])."""
+and the cells are decoded into plain grids (trailing empty rows and columns dropped, A1 at [0][0]); then the
+workbook's pictures are read under the same caps (`photos`)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import signal
@@ -16,6 +18,8 @@ from hazardnet.intake.grid import (
     WorkbookGrid,
 )
 from hazardnet.processes import exit_with_parent
+
+log = logging.getLogger(__name__)
 
 
 # ---- the child process ------------------------------------------------------------------------
@@ -48,16 +52,36 @@ class _TooManyRows(Exception):
     pass
 
 
-def _parse_in_child(path: str, timeout_s: float, max_rows: int = 0, then: tuple | None = None) -> tuple:
-    """("ok", sheets) with sheets as (name, rows, merged, hidden) tuples, or ("bad", reason, detail,
-    recycle_worker). With `then` = (function, args): ("ok", sheets or None, value, error) — see `Followed`."""
+def _read_photos(path: str, kind: str, limits: Any):
+    """The workbook's pictures, read after its cells (a file calamine refuses is never looked at)."""
+    from hazardnet.intake import photos
+
+    if limits is None:
+        return None
+    if kind == "xls":
+        return photos.xls_scan()
+    if kind != "xlsx":
+        return None  # .ods: pictures are not read from it
+    return photos.read_pictures(path, limits)
+
+
+def _parse_in_child(path: str, timeout_s: float, max_rows: int = 0, then: tuple | None = None,
+                    kind: str = "xlsx", photo_limits: Any = None) -> tuple:
+    """("ok", sheets, photos) with sheets as (name, rows, merged, hidden) tuples and photos a PictureScan (or
+    None), or ("bad", reason, detail, recycle_worker). With `then` = (function, args): ("ok", sheets or None,
+    value, error, photos) — see `Followed`."""
     from python_calamine import CalamineError, PasswordError
 
     _limit_cpu(timeout_s)
     try:
         sheets = _read_sheets(path, max_rows)
+        try:
+            scan = _read_photos(path, kind, photo_limits)
+        except Exception as exc:  # noqa: BLE001 - pictures never cost a register its cells
+            log.warning("pictures of %s not read: %r", path, exc)
+            scan = None
         if then is None:
-            return "ok", sheets
+            return "ok", sheets, scan
     except _TooManyRows as exc:
         return "bad", exc.args[0], "too many rows", True
     except PasswordError:
@@ -77,8 +101,8 @@ def _parse_in_child(path: str, timeout_s: float, max_rows: int = 0, then: tuple 
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - the follow-up failed, not the file: the caller does it itself
-        return "ok", sheets, None, f"{type(exc).__name__}: {exc}"[:300]
-    return "ok", sheets if keep_grid else None, value, None
+        return "ok", sheets, None, f"{type(exc).__name__}: {exc}"[:300], scan
+    return "ok", sheets if keep_grid else None, value, None, scan
 
 
 def _read_sheets(path: str, max_rows: int = 0) -> list[tuple]:

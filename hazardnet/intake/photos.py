@@ -29,7 +29,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from .findings import WARNING, Finding, cell_ref, file_finding
+from hazardnet.intake.findings import WARNING, Finding, cell_ref, file_finding
 
 __all__ = ["Picture", "PictureScan", "PhotoLimits", "read_pictures", "xls_scan", "attach_pictures",
            "RENDITION_PX", "PHOTO_FIELD"]

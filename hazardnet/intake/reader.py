@@ -10,7 +10,9 @@ crash, hang or exhaust the process that asked:
    uncompressed size and compression ratio (zip bombs), DTD/entity declarations in any XML part
    (billion laughs, external entities) and the cell count each worksheet's <dimension> claims;
 3. python-calamine then parses it in a child process under an address-space cap and a time limit,
-   so a file that makes calamine abort, run out of memory or spin costs that child, not us.
+   so a file that makes calamine abort, run out of memory or spin costs that child, not us;
+4. the same child reads the workbook's pictures (`photos`: caps on count, bytes and pixels), so a
+   hostile picture is decoded there too; a picture never makes a file unreadable, only a warning.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the child processes never need pydantic
     from hazardnet.settings import Settings
@@ -52,6 +54,7 @@ from hazardnet.intake.grid import (
 )
 from hazardnet.intake.guards import _check_before_parsing, sniff_kind  # noqa: F401
 from hazardnet.intake.parser_child import _child_init, _parse_in_child  # noqa: F401
+from hazardnet.intake.photos import PhotoLimits
 
 # ---- the pool ---------------------------------------------------------------------------------
 _RECYCLE_AFTER_BYTES = 16 << 20  # a worker that parsed a big file is replaced, to give back its heap
@@ -67,7 +70,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         ctx = multiprocessing.get_context("forkserver")
     except ValueError:  # pragma: no cover - platforms without fork
         return multiprocessing.get_context("spawn")
-    ctx.set_forkserver_preload([__name__, "python_calamine"])
+    ctx.set_forkserver_preload([__name__, "python_calamine", "PIL.Image"])
     return ctx
 
 
@@ -86,6 +89,8 @@ class _Job:
     attempts: int = 0
     max_rows: int = 0
     then: tuple | None = None
+    kind: str = "xlsx"
+    photo_limits: Any = None
 
 
 class _Worker:
@@ -131,6 +136,7 @@ class WorkbookReaderPool:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._memory_mb = settings.parse_memory_mb
+        self._photo_limits = PhotoLimits.from_settings(settings)
         self._ctx = _mp_context()
         self._cond = threading.Condition()
         self._pending: deque[_Job] = deque()
@@ -159,7 +165,7 @@ class WorkbookReaderPool:
             raise RuntimeError("WorkbookReaderPool is closed")
         future: Future = Future()
         try:
-            _check_before_parsing(path, settings)
+            kind = _check_before_parsing(path, settings)
             size = path.stat().st_size
         except UnreadableWorkbook as exc:
             future.set_exception(exc)
@@ -170,8 +176,8 @@ class WorkbookReaderPool:
         with self._cond:
             if self._closed:
                 raise RuntimeError("WorkbookReaderPool is closed")
-            self._pending.append(_Job(path, future, settings.parse_timeout_s, size,
-                                      max_rows=settings.max_rows, then=then))
+            self._pending.append(_Job(path, future, settings.parse_timeout_s, size, max_rows=settings.max_rows,
+                                      then=then, kind=kind, photo_limits=self._photo_limits))
         self._dispatch()
         return future
 
@@ -222,7 +228,8 @@ class WorkbookReaderPool:
                 worker.deadline = time.monotonic() + job.timeout_s
                 self._cond.notify_all()
             try:
-                inner = worker.executor.submit(_parse_in_child, str(job.path), job.timeout_s, job.max_rows, job.then)
+                inner = worker.executor.submit(_parse_in_child, str(job.path), job.timeout_s, job.max_rows, job.then,
+                                               job.kind, job.photo_limits)
                 break
             except Exception as exc:  # noqa: BLE001 - BrokenProcessPool, or RuntimeError after shutdown
                 inner = _failed(exc)
@@ -236,10 +243,11 @@ class WorkbookReaderPool:
         if exc is None:
             outcome = inner.result()
             if outcome[0] == "ok":
+                scan = outcome[-1]
                 book = None if outcome[1] is None else WorkbookGrid(
-                    [SheetGrid(name, rows, merged, hidden) for name, rows, merged, hidden in outcome[1]])
-                result = book if len(outcome) == 2 else Followed(book, outcome[2], outcome[3])
-                if len(outcome) > 2 and outcome[3] is not None:
+                    [SheetGrid(name, rows, merged, hidden) for name, rows, merged, hidden in outcome[1]], scan)
+                result = book if len(outcome) == 3 else Followed(book, outcome[2], outcome[3], scan)
+                if len(outcome) > 3 and outcome[3] is not None:
                     log.warning("follow-up on %s failed in the parser process: %s", job.path, outcome[3])
             else:
                 _, reason, detail, replace = outcome

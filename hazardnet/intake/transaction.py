@@ -32,6 +32,7 @@ from hazardnet.intake.reader import Followed, SheetGrid, UnreadableWorkbook, Wor
 from hazardnet.intake.sheet import RegisterSheet
 from hazardnet.settings import Settings
 from hazardnet.store import Store
+from hazardnet.intake.photos import Picture, attach_pictures
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASIDE = ASIDE_PREFIX  # an original renamed aside while it is checked and deleted
@@ -288,6 +289,7 @@ class Intake:
             got = self.reader.submit(copy, then=then).result()
         except UnreadableWorkbook as exc:
             return self._reject(item, copy, sha, [file_finding(exc.reason)], None)
+        scan = got.photos
         if isinstance(got, Followed) and got.error is None:
             book, (parsed, findings) = got.book, got.value
         else:
@@ -300,20 +302,23 @@ class Intake:
         if has_errors(findings):
             sheet = next((s for s in book.sheets if s.name == parsed.sheet), None) if book else None
             return self._reject(item, copy, sha, findings, sheet)
-        return self._accept(item, copy, sha, parsed, findings)
+        frame = parsed.frame
+        linked, photo_findings = attach_pictures(scan, parsed.sheet, frame["_row"].tolist(),
+                                                 frame["hazard_id"].tolist())
+        return self._accept(item, copy, sha, parsed, findings + photo_findings, linked)
 
     def _archive_path(self, county: str, sha: str, name: str) -> Path:
         return self.settings.archive / county / f"{self.as_of:%Y%m%d}_{sha[:12]}_{safe_name(name)}"
 
     def _accept(self, item: InboxFile, copy: Path, sha: str, parsed: RegisterSheet,
-                findings: list[Finding]) -> FileOutcome:
+                findings: list[Finding], photos: list[tuple[str, Picture]] = ()) -> FileOutcome:
         kept = _unique(self._archive_path(item.county, sha, item.path.name), sha)
         _place(copy, kept)
         checkpoint("after_archive")
         sub = self.store.record_submission(county=item.county, file_name=item.path.name, sha256=sha,
                                            as_of=self.as_of, outcome="accepted",
                                            findings=[f.as_json() for f in findings], kept_at=str(kept),
-                                           rows=parsed.frame)
+                                           rows=parsed.frame, photos=photos)
         checkpoint("after_record")
         _remove_original(item.path, sha)
         checkpoint("after_remove")

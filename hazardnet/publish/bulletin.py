@@ -17,8 +17,9 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,9 @@ LIST_FIELDS = ("county", "customer_id", "customer_name", "customer_grade", "haza
                "description", "category", "severity", "consequence", "suggestion", "notice_date", "deadline",
                "owner", "contingency", "status", "completed_date", "gov_supervised", "remarks")
 OPEN_EXTRA = (("days_overdue", "逾期天数", 8), ("days_open", "存续天数", 8))
+PHOTO_HEADER = "照片"  # last column of 未整改: a thumbnail of the hazard's first photo
+THUMB_PX = 480  # longest side of a thumbnail embedded in a bulletin (a mailed workbook stays small)
+THUMB_BOX = (96, 72)  # pixels the thumbnail takes in its cell
 WRAP = {"customer_name", "description", "consequence", "suggestion", "contingency", "remarks"}
 WIDTHS = {"county": 8, "customer_id": 13, "customer_name": 18, "customer_grade": 8, "hazard_id": 14,
           "found_date": 11, "description": 30, "category": 10, "severity": 7, "consequence": 22, "suggestion": 22,
@@ -209,9 +213,61 @@ def _counts(sections: BulletinSections, key: str, values: Sequence[str]) -> list
     return rows
 
 
+def _insert_thumbnails(ws, open_df: pd.DataFrame, thumbnails: Mapping[tuple[str, str], bytes], col: int) -> None:
+    """The thumbnail of each photographed hazard in its row of 未整改 (moving and sizing with the cell, so
+    sorting or filtering the sheet keeps each photo with its hazard)."""
+    import io
+
+    from PIL import Image
+
+    for r, key in enumerate(zip(open_df["county"], open_df["hazard_id"]), start=1):
+        data = thumbnails.get(key)
+        if not data:
+            continue
+        with Image.open(io.BytesIO(data)) as img:  # our own JPEG, made from the store's rendition
+            w, h = img.size
+        scale = min(THUMB_BOX[0] / w, THUMB_BOX[1] / h)
+        ws.set_row(r, THUMB_BOX[1] * 0.75 + 6)  # points; a little margin around the picture
+        ws.insert_image(r, col, f"{key[1]}.jpg", {"image_data": io.BytesIO(data), "x_scale": scale,
+                                                   "y_scale": scale, "x_offset": 2, "y_offset": 2,
+                                                   "object_position": 1})
+
+
+def thumbnail(jpeg: bytes, px: int = THUMB_PX) -> bytes:
+    """A stored photo rendition scaled down to `px` on its longest side, as a 96-dpi JPEG."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(jpeg)) as img:
+        img.draft("RGB", (px, px))
+        img = img.convert("RGB")
+        img.thumbnail((px, px), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=80, optimize=True, dpi=(96, 96))
+    return buf.getvalue()
+
+
+def bulletin_thumbnails(run: BulletinRun, keys) -> dict[tuple[str, str], bytes]:
+    """Thumbnails of the first photo of each hazard in `keys` that has one (made once per run)."""
+    with run.lock:
+        if run.photo_index is None:
+            run.photo_index = run.store.photo_index(run.as_of)
+        wanted = {k: run.photo_index[k][0] for k in keys if run.photo_index.get(k)}
+        missing = {sha for sha in wanted.values() if sha not in run.thumbs}
+    if missing:
+        made = {sha: thumbnail(data) for sha, data in run.store.photo_data(missing).items()}
+        with run.lock:
+            run.thumbs.update(made)
+    return {k: run.thumbs[sha] for k, sha in wanted.items() if sha in run.thumbs}
+
+
 def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient: Recipient, period: Period,
-                            as_of: dt.date, settings: Settings) -> Path:
-    """Write the recipient's bulletin workbook: 通报说明, 本月新发现, 未整改, 本月已整改 (A4, headed, paged)."""
+                            as_of: dt.date, settings: Settings,
+                            thumbnails: Mapping[tuple[str, str], bytes] | None = None) -> Path:
+    """Write the recipient's bulletin workbook: 通报说明, 本月新发现, 未整改, 本月已整改 (A4, headed, paged).
+
+    `thumbnails`: (county, hazard_id) -> JPEG shown in the 照片 column of 未整改 (see `thumbnail`)."""
     label = scope_label(recipient, settings.prefecture)
     page_header = f"{recipient.org_name}　{period.label}电力安全隐患通报（{label}）"
     with atomic_workbook(path) as wb:
@@ -228,10 +284,13 @@ def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient
         open_headers, open_widths = _list_headers(OPEN_EXTRA)
         sheet = wb.add_worksheet("未整改")
         open_df = sections.open
-        write_table(wb, sheet, fmts, open_headers, _list_rows(open_df, [n for n, _, _ in OPEN_EXTRA]),
-                    widths=open_widths, wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP],
+        write_table(wb, sheet, fmts, [*open_headers, PHOTO_HEADER],
+                    [[*r, None] for r in _list_rows(open_df, [n for n, _, _ in OPEN_EXTRA])],
+                    widths=[*open_widths, 14.0], wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP],
                     highlight=[bool(x) for x in open_df["overdue"]] if len(open_df) else None,
                     page_header=page_header)
+        if thumbnails and len(open_df):
+            _insert_thumbnails(sheet, open_df, thumbnails, col=len(open_headers))
         sheet = wb.add_worksheet("本月已整改")
         write_table(wb, sheet, fmts, headers, _list_rows(sections.done), widths=widths,
                     wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP], page_header=page_header)
@@ -385,6 +444,9 @@ class BulletinRun:
     resend: bool = False
     writers: WorkbookWriters | None = None  # recipients' workbooks written on every core (big runs)
     sms: SmsTransport | None = None  # the notice by SMS (None: mail only)
+    photo_index: dict | None = None  # (county, hazard_id) -> photo hashes, read on first use
+    thumbs: dict[str, bytes] = field(default_factory=dict)  # photo hash -> thumbnail
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def folder(self) -> Path:
@@ -451,8 +513,10 @@ def deliver_bulletin(run: BulletinRun, recipient: Recipient, transport: Transpor
         return with_sms(record, bulletin_notice(run, recipient, sections))
     todo = entry.missing(recipient.addresses)
     write = run.writers.write if run.writers is not None else _call
+    thumbnails = bulletin_thumbnails(run, zip(sections.open["county"], sections.open["hazard_id"])) \
+        if len(sections.open) else {}
     path = write(write_bulletin_workbook, _workbook_path(run, recipient), sections, recipient=recipient,
-                 period=run.period, as_of=run.as_of, settings=run.settings)
+                 period=run.period, as_of=run.as_of, settings=run.settings, thumbnails=thumbnails)
     mail = build_message(run.settings, to=recipient.addresses, subject=bulletin_subject(recipient, run.period, run.settings),
                          body=bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name),
                          attachment=(name, path.read_bytes()), message_id=entry.message_id,

@@ -38,6 +38,10 @@ DATE_MAX = dt.date(2099, 12, 31)
 REQUIRED_MARK = "*"
 LIST_SHEET = "下拉选项"  # hidden sheet, only created when an inline list would exceed Excel's 255 chars
 MONTHLY_RULE = "每月报送完整台账（含已整改隐患），隐患编号保持不变"
+PHOTO_HEADER = "隐患照片"  # not a register field: its pictures are read by intake.photos
+PHOTO_HINT = "插入图片并放在本行的单元格内"
+PHOTO_HELP = (f"{PHOTO_HINT}：Excel 用“插入→图片→放在单元格中”，WPS 用“插入→图片→嵌入单元格”，"
+                    "或把图片放在本行的这个单元格上；每张图片不超过 20 MB，一条隐患可放多张")
 
 _FIELD_HELP: dict[str, str] = {
     "county": "填写本县(市)名称，须与报送目录一致，可从下拉列表选择",
@@ -144,7 +148,7 @@ def write_register_template(path: Path | str, county: str, settings) -> Path:
     dropdowns, date/number validation with input messages, a 填写说明 sheet and print set-up."""
     path = Path(path)
     first, last = 2, 2 + TEMPLATE_ROWS - 1  # 0-based data rows
-    headers = ["序号", *(f"{REQUIRED_MARK}{f.header}" if f.required else f.header for f in FIELDS)]
+    headers = ["序号", *(f"{REQUIRED_MARK}{f.header}" if f.required else f.header for f in FIELDS), PHOTO_HEADER]
     last_col = len(headers) - 1
     with atomic_workbook(path) as wb:
         fmts = Formats(wb)
@@ -229,6 +233,11 @@ def write_register_template(path: Path | str, county: str, settings) -> Path:
                     "error_message": "隐患编号长度应为1至64个字符",
                     "error_type": "stop",
                 })
+        photo_col = last_col
+        ws.set_column(photo_col, photo_col, 22, col_plain)
+        ws.write_string(1, photo_col, PHOTO_HEADER, fmts.header)
+        ws.data_validation(first, photo_col, last, photo_col, {
+            "validate": "any", "input_title": PHOTO_HEADER, "input_message": PHOTO_HINT})
         ws.set_row(1, 36)
         # borders appear on a row as soon as something is typed into it
         ws.conditional_format(first, 0, last, last_col, {
@@ -297,6 +306,10 @@ def _register_notes(wb, fmts: Formats, county: str, settings) -> None:
         ws.write_string(r, 2, allowed, wrap)
         ws.write_string(r, 3, _FIELD_HELP[f.name], wrap)
         r += 1
+    for c, text in enumerate((PHOTO_HEADER, "选填", "图片（PNG、JPEG、GIF、BMP）", PHOTO_HELP)):
+        ws.write_string(r, c, text, wrap)
+    ws.set_row(r, 42)
+    r += 1
     ws.write_string(r + 1, 0, f"隐患等级可选值：{severities}。", para)
     setup_print(ws, header_rows=None, landscape=False)
 
