@@ -124,6 +124,25 @@ def hostile_register(path: Path, n: int, pictures: dict[int, bytes],
     return path
 
 
+def openpyxl_register(path: Path, n: int, pictures: dict[int, bytes]) -> Path:
+    """Kind 1 as openpyxl writes it (ws.add_image: a oneCellAnchor), for a writer other than xlsxwriter."""
+    import openpyxl
+    from openpyxl.drawing.image import Image as XLImage
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "隐患台账"
+    ws.append(HEADERS)
+    for row in hazard_rows(n):
+        ws.append(row)
+    for i, data in pictures.items():
+        img = XLImage(io.BytesIO(data))
+        img.width, img.height = 120, 90
+        ws.add_image(img, f"{chr(65 + PHOTO_COL)}{i + 2}")
+    wb.save(path)
+    return path
+
+
 def excel_register(path: Path, n: int, pictures: dict[int, bytes]) -> Path:
     """Kind 3: Excel 365 pictures placed in cells (xlsxwriter embed_image: richData + vm)."""
     wb, ws = _workbook(path, n)

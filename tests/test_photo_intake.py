@@ -14,6 +14,7 @@ import openpyxl
 import pytest
 from PIL import Image
 
+from hazardnet.intake import check_pool
 from hazardnet.publish.consolidated import PHOTO_FOLDER, photo_file_name
 from hazardnet.pipeline import ingest
 from hazardnet.delivery.mail import EmlFileTransport
@@ -45,10 +46,14 @@ def consolidated(settings) -> dict[str, dict]:
     return {r[rows[0].index("隐患编号")]: dict(zip(rows[0], r)) for r in rows[1:]}
 
 
-@pytest.mark.parametrize("kind", ["floating", "wps", "excel"])
-def test_each_kind_of_picture_reaches_its_own_hazard(settings, as_of, tmp_path, kind):
+@pytest.mark.parametrize("kind,checked_in", [("floating", "here"), ("wps", "here"), ("excel", "here"),
+                                              ("openpyxl", "here"), ("floating", "parser"), ("wps", "parser")])
+def test_each_kind_of_picture_reaches_its_own_hazard(settings, as_of, tmp_path, monkeypatch, kind, checked_in):
+    if checked_in == "parser":  # big runs check the register in the parser process: photos come back with it
+        monkeypatch.setattr(check_pool, "START_AFTER", 0)
     photos = {0: pr.photo(1, (1600, 1200)), 2: pr.photo(2, (900, 1200), "PNG"), 3: pr.photo(3)}
-    build = {"floating": pr.floating_register, "wps": pr.wps_register, "excel": pr.excel_register}[kind]
+    build = {"floating": pr.floating_register, "wps": pr.wps_register, "excel": pr.excel_register,
+             "openpyxl": pr.openpyxl_register}[kind]
     f, _ = ingest_one(settings, as_of, build(tmp_path / f"{kind}.xlsx", 5, photos))
     assert f.outcome == "accepted", f.findings
     assert [x for x in f.findings if x.field == "隐患照片"] == []

@@ -58,6 +58,13 @@ def test_excel_in_cell_pictures_are_found_through_rich_values(tmp_path):
     assert placed(scan) == {"P2": ("excel", sha(a)), "P6": ("excel", sha(b))}
 
 
+def test_openpyxl_one_cell_anchors_are_found_too(tmp_path):
+    a, b = pr.photo(9), pr.photo(10, fmt="PNG")
+    scan = read_pictures(str(pr.openpyxl_register(tmp_path / "o.xlsx", 4, {1: a, 3: b})), LIMITS)
+    assert scan.findings == []
+    assert {p.cell: p.sha256 for p in scan.pictures} == {"P3": sha(a), "P5": sha(b)}
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "BMP"])
 def test_renditions_are_jpeg_at_most_1024_px_with_the_aspect_kept(tmp_path, fmt):
     original = pr.photo(11, (3000, 2000), fmt)
