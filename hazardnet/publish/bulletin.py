@@ -61,7 +61,7 @@ LIST_FIELDS = ("county", "customer_id", "customer_name", "customer_grade", "haza
                "owner", "contingency", "status", "completed_date", "gov_supervised", "remarks")
 OPEN_EXTRA = (("days_overdue", "逾期天数", 8), ("days_open", "存续天数", 8))
 PHOTO_HEADER = "照片"  # last column of 未整改: a thumbnail of the hazard's first photo
-THUMB_PX = 480  # longest side of a thumbnail embedded in a bulletin (a mailed workbook stays small)
+THUMB_PX = 320  # longest side of a bulletin thumbnail: ~3× its size in the cell, ~20 kB a photo
 THUMB_BOX = (96, 72)  # pixels the thumbnail takes in its cell
 WRAP = {"customer_name", "description", "consequence", "suggestion", "contingency", "remarks"}
 WIDTHS = {"county": 8, "customer_id": 13, "customer_name": 18, "customer_grade": 8, "hazard_id": 14,
