@@ -141,3 +141,17 @@ def test_pictures_attach_to_the_hazard_of_their_row_and_others_are_warned(tmp_pa
 def test_xls_gets_a_single_warning():
     scan = xls_scan()
     assert scan.pictures == [] and len(scan.findings) == 1 and ".xls" in scan.findings[0].message
+
+
+def test_demo_registers_carry_a_photo_for_each_major_hazard(tmp_path):
+    import datetime as dt
+
+    from hazardnet.cli.sample_data import sample_hazards, sample_photo, write_register
+
+    day = dt.date(2026, 11, 15)
+    hazards = [h for h in sample_hazards(day, ["德令哈市"]) if h.county == "德令哈市"]
+    path = write_register(tmp_path / "demo.xlsx", "德令哈市", hazards, as_of=day, photos=True)
+    scan = read_pictures(str(path), LIMITS)
+    # canonical style: title row, header row, then hazard i on sheet row i + 2
+    expected = {i + 2: sha(sample_photo(h.hazard_id)) for i, h in enumerate(hazards) if h.severity in ("较大", "重大")}
+    assert expected and {p.row: p.sha256 for p in scan.pictures} == expected and scan.findings == []

@@ -54,7 +54,7 @@ def write_demo_inbox(home: Path, as_of: dt.date, *, since: dt.date, with_flaw: b
             mine = flawed(mine, as_of)
         path = settings.inbox / county / f"{county}{as_of.year}年{as_of.month}月客户安全隐患台账.xlsx"
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_register(path, county, mine, as_of=as_of, style=STYLES.get(county, "canonical"))
+        write_register(path, county, mine, as_of=as_of, style=STYLES.get(county, "canonical"), photos=True)
         written.append(path)
     write_directory(settings.directory_file, settings.counties, sample_customers(settings.counties))
     return written

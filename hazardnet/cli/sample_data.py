@@ -822,7 +822,7 @@ def _base(**extra: Any) -> dict[str, Any]:
 
 
 def write_register(path: Path | str, county: str, hazards: Iterable[SampleHazard], *, as_of: dt.date,
-                   style: str = "canonical", only_county: bool = True) -> Path:
+                   style: str = "canonical", only_county: bool = True, photos: bool = False) -> Path:
     """Write one county register workbook the way county staff produce it.
 
     style: "canonical" (title row 1, canonical headers row 2 after a 序号 column, real dates),
@@ -830,6 +830,8 @@ def write_register(path: Path | str, county: str, hazards: Iterable[SampleHazard
     户号 where there is no leading zero, status synonyms, blank bordered rows, a 合计 row and a
     填报人/审核人 footer) or "no_hazard_id" (canonical without the 隐患编号 column).
     Only hazards of `county` are written unless only_county=False (to build a wrong-county file).
+    `photos` (canonical style): a 隐患照片 column with an inspection photo inserted over the cell of each
+    较大 and 重大 hazard, as clerks insert them (drawn, see `sample_photo`).
     """
     if style not in REGISTER_STYLES:
         raise ValueError(f"unknown register style {style!r}; expected one of {REGISTER_STYLES}")
@@ -839,18 +841,50 @@ def write_register(path: Path | str, county: str, hazards: Iterable[SampleHazard
         _write_variant(path, county, rows, as_of)
     else:
         names = [f.name for f in FIELDS if not (style == "no_hazard_id" and f.name == "hazard_id")]
-        _write_canonical(path, county, rows, as_of, names)
+        _write_canonical(path, county, rows, as_of, names, photos=photos)
     return path
 
 
+PHOTO_HEADER = "隐患照片"
+
+
+def sample_photo(hazard_id: str, size: tuple[int, int] = (800, 600)) -> bytes:
+    """A drawn stand-in for an inspection photo (a switch cabinet, cables, a warning sign), one per hazard id."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(hashlib.sha256(hazard_id.encode()).digest())
+    w, h = size
+    img = Image.linear_gradient("L").resize((w, h)).point(lambda v: 90 + v // 3).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    x0 = rng.randint(40, w // 3)
+    cabinet = (x0, h // 6, x0 + w // 3, h - h // 8)
+    draw.rectangle(cabinet, fill=(150, 158, 165), outline=(60, 60, 60), width=4)
+    for k in range(4):  # breaker rows
+        y = cabinet[1] + 30 + k * (cabinet[3] - cabinet[1] - 60) // 4
+        draw.rectangle((cabinet[0] + 20, y, cabinet[2] - 20, y + 28), fill=(90, 95, 100))
+    for k in range(rng.randint(3, 6)):  # cables down the wall
+        x = cabinet[2] + 20 + k * 18
+        draw.line((x, 0, x + rng.randint(-40, 40), h), fill=tuple(rng.randrange(30, 90) for _ in range(3)), width=7)
+    cx, cy, r = rng.randint(w // 2, w - 90), rng.randint(90, h // 2), 60
+    draw.polygon([(cx, cy - r), (cx - r, cy + r * 3 // 4), (cx + r, cy + r * 3 // 4)], fill=(250, 200, 0),
+                 outline=(0, 0, 0), width=5)
+    draw.rectangle((cx - 5, cy - r // 3, cx + 5, cy + r // 4), fill=(0, 0, 0))
+    draw.text((12, h - 24), f"{hazard_id}", fill=(255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
 def _write_canonical(path: Path, county: str, rows: list[SampleHazard], as_of: dt.date,
-                     names: list[str]) -> None:
+                     names: list[str], photos: bool = False) -> None:
     by_name = {f.name: f for f in FIELDS}
     with atomic_workbook(path) as wb:
         fmts = Formats(wb)
         id_fmt = wb.add_format(_base(num_format="@"))
         ws = wb.add_worksheet("隐患台账")
-        headers = ["序号", *(by_name[n].header for n in names)]
+        headers = ["序号", *(by_name[n].header for n in names), *([PHOTO_HEADER] if photos else [])]
         last_col = len(headers) - 1
         ws.merge_range(0, 0, 0, last_col, register_title(county, as_of), fmts.title)
         ws.set_row(0, 32)
@@ -865,6 +899,15 @@ def _write_canonical(path: Path, county: str, rows: list[SampleHazard], as_of: d
             ws.write_number(r, 0, i + 1, fmts.integer)
             for c, name in enumerate(names, start=1):
                 _write_value(ws, r, c, name, getattr(h, name), fmts, id_fmt)
+            if photos and h.severity in ("较大", "重大"):
+                import io
+
+                ws.set_row(r, 60)
+                ws.insert_image(r, last_col, f"{h.hazard_id}.jpg", {
+                    "image_data": io.BytesIO(sample_photo(h.hazard_id)), "x_scale": 0.12, "y_scale": 0.12,
+                    "x_offset": 4, "y_offset": 4})
+        if photos:
+            ws.set_column(last_col, last_col, 14)
         last_row = 1 + max(len(rows), 1)
         ws.freeze_panes(2, 0)
         ws.autofilter(1, 0, last_row, last_col)
