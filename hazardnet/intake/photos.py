@@ -184,6 +184,7 @@ class _Reader:
         self.started = time.monotonic()
         self.total_bytes = 0
         self.decoded: dict[str, tuple[Picture | None, str | None]] = {}  # part -> (template, problem)
+        self.rels_of: dict[str, dict[str, tuple[str, str, bool]]] = {}
 
     # -- parts and relationships
     def _info(self, part: str) -> zipfile.ZipInfo | None:
@@ -200,7 +201,12 @@ class _Reader:
         return fromstring(data, forbid_dtd=True)
 
     def _rels(self, part: str) -> dict[str, tuple[str, str, bool]]:
-        """rId -> (type, target part, external) of a part's relationships."""
+        """rId -> (type, target part, external) of a part's relationships (read once per part)."""
+        if part not in self.rels_of:
+            self.rels_of[part] = self._read_rels(part)
+        return self.rels_of[part]
+
+    def _read_rels(self, part: str) -> dict[str, tuple[str, str, bool]]:
         folder, name = posixpath.split(part)
         root = self._xml(posixpath.join(folder, "_rels", name + ".rels"))
         out: dict[str, tuple[str, str, bool]] = {}

@@ -294,6 +294,8 @@ class Intake:
             book, (parsed, findings) = got.book, got.value
         else:
             book = got.book if isinstance(got, Followed) else got
+            if book is not None:
+                book.photos = None  # the pictures stay here: a check worker process needs the cells only
             parsed, findings = self.checker.check(book, *check_args)
         if isinstance(parsed, Finding):
             return self._reject(item, copy, sha, [parsed], book.sheets[0] if book and book.sheets else None)
