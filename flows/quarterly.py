@@ -44,9 +44,10 @@ def quarterly_workbook(summary: QuarterlySummary, settings: Settings, scope: str
 
 @task(name="生成通报会PPT", task_run_name="生成通报会PPT：{name}", cache_policy=NO_CACHE, retries=2,
       retry_delay_seconds=[2, 5])
-def briefing_deck(summary: QuarterlySummary, settings: Settings, scope: str, name: str) -> Path:
-    """Write one briefing deck (pptx) beside its workbook."""
-    return write_deck(summary, settings, scope=scope)
+def briefing_deck(summary: QuarterlySummary, settings: Settings, scope: str, name: str,
+                  photos: dict | None = None) -> Path:
+    """Write one briefing deck (pptx) beside its workbook, each hazard's slide with its photos."""
+    return write_deck(summary, settings, scope=scope, photos=photos)
 
 
 @task(name="生成工作开展情况", cache_policy=NO_CACHE)
@@ -114,7 +115,8 @@ def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bo
         scoped = summaries(data, settings)
         scopes = ["prefecture" if i == 0 else "county" for i in range(len(scoped))]
         futures = [quarterly_workbook.submit(s, settings, sc, s.scope_name) for s, sc in zip(scoped, scopes)]
-        decks = [briefing_deck.submit(s, settings, sc, s.scope_name) for s, sc in zip(scoped, scopes)]
+        photos = store.photos_by_hazard(day)  # every photographed hazard's photos as known on the report date
+        decks = [briefing_deck.submit(s, settings, sc, s.scope_name, photos) for s, sc in zip(scoped, scopes)]
         newsletter = newsletter_text(scoped[0], settings)
         books = [f.result() for f in futures]
         for book, deck in zip(books, decks):

@@ -437,6 +437,8 @@ def write_quarter(store: Store, settings: Settings, quarter: Quarter, *, as_of: 
     """The whole quarterly output without Prefect, as known on `as_of` (default today): the prefecture
     workbook and deck, one workbook and deck per county, and the newsletter text."""
     data = quarter_data(store, quarter, as_of)
+    if photos is None:  # the hazards' photos from the store, as known on the report date
+        photos = store.photos_by_hazard(data.as_of)
     out = QuarterOutputs()
     scoped = summaries(data, settings)
     for i, s in enumerate(scoped):
