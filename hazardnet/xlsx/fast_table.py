@@ -27,7 +27,9 @@ from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from hazardnet.xlsx.style import Formats, clean_text, looks_like_rich_xml, setup_print, write_row_cells, write_table
+from hazardnet.xlsx.row_height import TableRowHeights, ht_attribute, lines_height
+from hazardnet.xlsx.style import (HEADER_HEIGHT, Formats, clean_text, looks_like_rich_xml, setup_print, write_row_cells,
+                                  write_table)
 
 # The xlsxwriter version whose internals (listed above) this module was checked against: the lock pins it, and
 # tests/test_layout.py fails with a clear message when the installed version differs (re-check, then bump).
@@ -75,10 +77,11 @@ def write_table_fast(
     if widths is not None:
         for c, w in enumerate(widths):
             ws.set_column(c, c, w)
-    ws.set_row(first_row, 30)
+    heights = TableRowHeights(widths, len(headers), wrap, fmts.text.font_size)
+    ws.set_row(first_row, heights.header(headers, HEADER_HEIGHT))
     for c, h in enumerate(headers):
         ws.write_string(first_row, c, h, fmts.header)
-    n = _append_rows(ws, fmts, rows, first_row + 1, wrap, highlight, shared_strings)
+    n = _append_rows(ws, fmts, rows, first_row + 1, wrap, highlight, shared_strings, heights)
     ws.freeze_panes(first_row + 1, 0)
     ws.autofilter(first_row, 0, first_row + max(n, 1), len(headers) - 1)
     setup_print(ws, header_rows=(first_row, first_row), landscape=landscape, page_header=page_header)
@@ -166,8 +169,11 @@ def _shared_index(str_table, text: str) -> int:
 
 
 def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], start: int, wrap: set[int],
-                 highlight: Iterable[bool] | None, shared_strings: bool = False) -> int:
-    """Write the data rows from `start` on; the per-cell format choice is write_table's."""
+                 highlight: Iterable[bool] | None, shared_strings: bool = False,
+                 heights: TableRowHeights | None = None) -> int:
+    """Write the data rows from `start` on; the per-cell format choice and the row height are write_table's."""
+    if heights is None:
+        heights = TableRowHeights(None, 0, wrap, fmts.text.font_size)
     ws._write_single_row(start)  # flush the header row, as writing the first data cell would
     fh = ws.fh
     xml = _CellXml(ws)
@@ -182,6 +188,7 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
     sst: dict[str, int] | None = {} if shared_strings else None
     refs = 0
     n = 0
+    plain_limit, alert_limit = heights.plain_limit, heights.alert_limit
     for n, values in enumerate(rows, start=1):
         alert = next(hl) if hl is not None else False
         r = start + n - 1
@@ -191,6 +198,9 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
             # text xlsxwriter would take for rich-string XML: this row goes through write_table's own path
             fh.write("".join(buffer))
             buffer.clear()
+            height = heights.row(values, alert)
+            if height is not None:
+                ws.set_row(r, height)
             write_row_cells(ws, fmts, r, values, wrap, alert)
             ws._write_single_row(r + 1)
             max_row = r
@@ -200,6 +210,8 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
             continue
         rn = str(r + 1)
         cells = []
+        limits = alert_limit if alert else plain_limit
+        most = 1  # lines of the row's tallest cell (TableRowHeights.row, inline)
         for c, v in enumerate(values):
             if c >= ws.xls_colmax:
                 break
@@ -207,6 +219,10 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 cols.append(xl_col_to_name(c))
                 plain_fmts.append(fmts.wrap if c in wrap else fmts.text)
             t = v.__class__
+            if t is str and (len(v) > (limits[c] if c < len(limits) else -1) or "\n" in v):
+                lines = heights.lines(v, c, alert)
+                if lines > most:
+                    most = lines
             if t is str or v is None:  # text and blanks, most cells: write_table's format is known
                 fmt = fmts.alert if alert else plain_fmts[c]
                 xf = xfs.get(id(fmt))
@@ -229,6 +245,10 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 else:
                     cells.append(xml.string(cols[c] + rn, clean_text(v), fmt))
             else:
+                if isinstance(v, str) and (len(v) > (limits[c] if c < len(limits) else -1) or "\n" in v):
+                    lines = heights.lines(v, c, alert)  # a str subclass: measured as write_table measures it
+                    if lines > most:
+                        most = lines
                 if alert:
                     fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
                 elif isinstance(v, (dt.date, dt.datetime)):
@@ -245,7 +265,11 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
             if c > max_col:
                 max_col = c
         if cells:
-            buffer.append(f'<row r="{rn}">{"".join(cells)}</row>')
+            if most > 1:  # the <row> xlsxwriter writes after set_row(r, height)
+                ht = ht_attribute(lines_height(most, heights.font_size))
+                buffer.append(f'<row r="{rn}" ht="{ht}" customHeight="1">{"".join(cells)}</row>')
+            else:
+                buffer.append(f'<row r="{rn}">{"".join(cells)}</row>')
             max_row = r
             if min_row is None:
                 min_row, min_col = r, 0

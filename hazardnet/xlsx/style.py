@@ -23,8 +23,10 @@ from xlsxwriter.worksheet import Worksheet
 
 from hazardnet.failpoints import checkpoint
 from hazardnet.xlsx.parallel_zip import ParallelZipWorkbook
+from hazardnet.xlsx.row_height import TableRowHeights, fit_workbook
 
 FONT = "宋体"
+HEADER_HEIGHT = 30  # points: a table's header row, at least
 DATE_FORMAT = "yyyy-mm-dd"
 # xlsxwriter writes these options so that no string ever becomes a formula or a hyperlink.
 WORKBOOK_OPTIONS = {
@@ -81,6 +83,7 @@ def atomic_workbook(path: Path, *, constant_memory: bool = False):
                                         "tmpdir": str(work)})
     try:
         yield wb
+        fit_workbook(wb)  # rows of wrapped text get the height that shows them (LibreOffice, printing)
         checkpoint("before_workbook_close")
         wb.close()
         with open(tmp, "rb") as fh:
@@ -236,14 +239,16 @@ def write_table(
 ) -> int:
     """Write a header row and data rows top to bottom (constant-memory friendly).
 
-    Freezes the header, adds an autofilter, sets widths and print set-up. Returns the number of data rows.
+    Freezes the header, adds an autofilter, sets widths and print set-up; rows whose text needs several
+    lines get their height (xlsx/row_height.py). Returns the number of data rows.
     `highlight`, if given, yields one flag per row to paint that row in the alert colour.
     """
     wrap = set(wrap_cols)
     if widths is not None:
         for c, w in enumerate(widths):
             ws.set_column(c, c, w)
-    ws.set_row(first_row, 30)
+    heights = TableRowHeights(widths, len(headers), wrap, fmts.text.font_size)
+    ws.set_row(first_row, heights.header(headers, HEADER_HEIGHT))
     for c, h in enumerate(headers):
         ws.write_string(first_row, c, h, fmts.header)
     n = 0
@@ -251,6 +256,9 @@ def write_table(
     for n, values in enumerate(rows, start=1):
         alert = next(hl) if hl is not None else False
         r = first_row + n
+        height = heights.row(values, alert)
+        if height is not None:  # set before the cells: a constant-memory sheet writes the row as it goes
+            ws.set_row(r, height)
         write_row_cells(ws, fmts, r, values, wrap, alert)
     ws.freeze_panes(first_row + 1, 0)
     ws.autofilter(first_row, 0, first_row + max(n, 1), len(headers) - 1)
