@@ -3,7 +3,7 @@
     .venv/bin/python bench/register_write.py [--rows 90000] [--repeat 3]
 
 Builds `--rows` realistic hazard rows (sample_data's texts, the consolidated sheet's columns and derived
-values), then times `consolidated_register.write_sheet_workbook` (constant memory, the fast writer) and
+values), then times `publish.consolidated.write_sheet_workbook` (constant memory, the fast writer) and
 prints the best and median of `--repeat` writes, and how many rows got an explicit height.
 """
 
@@ -26,8 +26,8 @@ AS_OF = dt.date(2026, 11, 15)
 
 
 def rows(n: int) -> tuple[list[list], list[bool]]:
-    from hazardnet.consolidated_register import SHEET_COLUMNS
-    from hazardnet.sample_data import sample_hazards
+    from hazardnet.publish.consolidated import SHEET_COLUMNS
+    from hazardnet.cli.sample_data import sample_hazards
 
     out, overdue = [], []
     counties = ["格尔木市", "德令哈市", "茫崖市", "乌兰县", "都兰县", "天峻县"]
@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=90_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    from hazardnet.consolidated_register import write_sheet_workbook
+    from hazardnet.publish.consolidated import write_sheet_workbook
 
     data, overdue = rows(args.rows)
     times, cpu = [], []

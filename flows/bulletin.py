@@ -39,17 +39,20 @@ from hazardnet.publish.bulletin import (
     deliver_bulletin,
     prepare_bulletin,
 )
+from hazardnet.publish.paper import PaperResult, bulletin_paper_copies
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 from hazardnet.xlsx.writers import WorkbookWriters
 
 
 class UndeliveredBulletins(Exception):
-    """Some recipients could not be served; the message names them, `.result` holds every delivery."""
+    """Some recipients could not be served (by mail, or on paper); the message names them, `.result` holds
+    every delivery (and the paper copies), `.delivery_problem` the mail part of the message, if any."""
 
-    def __init__(self, message: str, result: dict):
+    def __init__(self, message: str, result: dict, delivery_problem: str | None = None):
         super().__init__(message)
         self.result = result
+        self.delivery_problem = delivery_problem
 
 
 @task(name="读取通讯录", cache_policy=NO_CACHE)
@@ -69,6 +72,12 @@ def bulletin_run(settings: Settings, store: Store, period: Period, as_of: dt.dat
 def delivered_bulletin(run: BulletinRun, recipient: Recipient, transport: Transport, label: str) -> dict:
     """Write one recipient's workbook and deliver it once (temporary SMTP errors raise and are retried)."""
     return deliver_bulletin(run, recipient, transport)
+
+
+@task(name="生成纸质版", cache_policy=NO_CACHE)
+def paper_copies(run: BulletinRun, recipients: list[Recipient]) -> PaperResult:
+    """The paper copy (PDF, by LibreOffice) of every government authority's bulletin, in 纸质版/."""
+    return bulletin_paper_copies(run, recipients)
 
 
 def publish_bulletin_artifacts(result: dict) -> None:
@@ -100,8 +109,9 @@ DELIVERY_THREADS = 2 * max(1, min(8, os.cpu_count() or 1))
 
 @flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS))
 def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str | None = None,
-                  resend: bool = False) -> dict:
-    """Send the month's scoped bulletin to every recipient of the directory, each exactly once."""
+                  resend: bool = False, pdf: bool | None = None) -> dict:
+    """Send the month's scoped bulletin to every recipient of the directory, each exactly once; with `pdf`
+    (default: the paper_copies setting) also write each government authority's paper copy as PDF."""
     settings = load_settings(home)
     period, day = resolve_period(month, as_of)
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -124,6 +134,12 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
                 deliveries.append(outcome if isinstance(outcome, dict)
                                   else failed_record(recipient, getattr(outcome, "reason", None) or str(outcome)))
         result = bulletin_result(period, day, directory, deliveries)
+        paper = None
+        if (settings.paper_copies if pdf is None else pdf) and directory.usable:
+            paper = paper_copies(run, directory.recipients)
+            result["paper"] = paper.as_json()
+            logger.info("%s 纸质版：%d 份已生成%s", period.key, len(paper.written),
+                        f"；{paper.problem}" if paper.problem else "")
         publish_bulletin_artifacts(result)
         counts = {s: sum(1 for d in deliveries if d["status"] == s) for s in STATUS_ZH}
         logger.info("%s 月度通报：%s", period.key, "，".join(f"{STATUS_ZH[s]} {n}" for s, n in counts.items()))
@@ -133,10 +149,11 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
                 f["message"] for f in result["directory"]["findings"])
         elif undelivered(deliveries):
             problem = failure_summary(deliveries)
-        if problem:
+        message = "；".join(p for p in (problem, paper.problem if paper else None) if p)
+        if message:
             # a returned Failed state names the recipients in the UI without a traceback; calling the
             # flow directly raises UndeliveredBulletins, which carries every delivery
-            return Failed(message=problem, data=UndeliveredBulletins(problem, result))
+            return Failed(message=message, data=UndeliveredBulletins(message, result, problem))
         return result
     finally:
         store.dispose()
@@ -147,7 +164,7 @@ def deployments(home: str | None = None) -> list:
     return [bulletin_flow.to_deployment(
         name="月度通报",
         schedule=Cron("0 8 15 * *", timezone="Asia/Shanghai"),
-        parameters={"home": home, "month": None, "as_of": None, "resend": False},
+        parameters={"home": home, "month": None, "as_of": None, "resend": False, "pdf": None},
         concurrency_limit=1,
         description="每月15日向政府主管部门、用电客户和供电企业发送本月电力安全隐患通报（每人只发一次）。",
         tags=["hazardnet", "bulletin"],

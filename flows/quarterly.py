@@ -23,6 +23,7 @@ from hazardnet.publish.quarterly import (
     quarter_data,
     summaries,
 )
+from hazardnet.publish.paper import PaperResult, quarterly_paper_copies
 from hazardnet.publish.quarterly_mail import quarterly_delivery
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook, write_deck, write_quarter_newsletter, write_summary
 from hazardnet.settings import Settings, load_settings, today
@@ -77,6 +78,12 @@ def quarterly_deliveries(store: Store, settings: Settings, data: QuarterData,
         return [outcome(r, f) for r, f in futures]
 
 
+@task(name="生成纸质版", cache_policy=NO_CACHE)
+def quarterly_paper(settings: Settings, books: list[QuarterlyWorkbook]) -> PaperResult:
+    """The printed handouts (PDF, by LibreOffice) of the prefecture and county workbooks, in 纸质版/."""
+    return quarterly_paper_copies(settings, books)
+
+
 def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook],
                                 newsletter: Path | None = None) -> None:
     """Per-county figures as a table, and a link to every workbook, deck and the newsletter text."""
@@ -102,9 +109,10 @@ def resolve_quarter(quarter: str | None) -> Quarter:
 
 @flow(name="季度隐患治理情况汇总", log_prints=True)
 def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bool = False,
-                   as_of: str | None = None) -> dict:
+                   as_of: str | None = None, pdf: bool | None = None) -> dict:
     """Write the quarter's workbooks and briefing decks (prefecture and counties) and the newsletter text, as
-    known on `as_of` (数据截至, YYYY-MM-DD, default today); with send, mail them once each."""
+    known on `as_of` (数据截至, YYYY-MM-DD, default today); with send, mail them once each;
+    with `pdf` (default: the paper_copies setting), print the prefecture and county workbooks to PDF too."""
     settings = load_settings(home)
     q = resolve_quarter(quarter)
     day = dt.date.fromisoformat(as_of) if as_of else today()
@@ -124,6 +132,8 @@ def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bo
         publish_quarterly_artifacts(scoped[0], books, newsletter)
         result = {"quarter": q.label, "as_of": day.isoformat(), "figures": scoped[0].by_county,
                   "workbooks": [b.as_json() for b in books], "newsletter": str(newsletter)}
+        if settings.paper_copies if pdf is None else pdf:
+            result["paper"] = quarterly_paper(settings, books).as_json()
         if send:
             result["deliveries"] = quarterly_deliveries(store, settings, data, books)
             publish_table("quarterly-deliveries", [
@@ -146,7 +156,7 @@ def deployments(home: str | None = None) -> list:
     return [quarterly_flow.to_deployment(
         name="季度汇总",
         schedule=Cron("0 8 5 1,4,7,10 *", timezone="Asia/Shanghai"),
-        parameters={"home": home, "quarter": None, "send": True, "as_of": None},
+        parameters={"home": home, "quarter": None, "send": True, "as_of": None, "pdf": None},
         concurrency_limit=1,
         description="每季度首月 5 日汇总上一季度隐患治理情况，生成通报会材料并发送三方。",
         tags=["hazardnet", "quarterly"],

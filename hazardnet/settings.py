@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     sms_url_block: str | None = None  # name of a Prefect Secret block holding the URL
     sms_signature: str = "【海西供电】"  # put before every text message
 
+    # paper copies (纸质版 PDF, by LibreOffice headless): the deployments write them when paper_copies is on
+    paper_copies: bool = False
+    soffice: str | None = None  # the LibreOffice executable; None: soffice (or libreoffice) on PATH
+    paper_timeout_s: float = 180.0  # one workbook's conversion
+
     @field_validator("mail_retry_delays", mode="before")
     @classmethod
     def _comma_separated_delays(cls, value: Any) -> Any:

@@ -33,6 +33,31 @@ def print_bulletin(result: dict) -> None:
     elif directory.get("left_out"):
         out.print(f"[yellow]通讯录第 {'、'.join(map(str, directory['left_out']))} 行有错误，未予采用，其余收件人照常发送；"
                   f"问题报告：{directory.get('report')}[/]")
+    print_paper(result.get("paper"))
+
+
+PdfOpt = Annotated[bool, typer.Option("--pdf", help="同时用 LibreOffice 生成纸质版 PDF（需安装 LibreOffice）。")]
+
+
+def print_paper(paper: dict | None) -> None:
+    """Where the paper copies are, and each one that could not be made (by name)."""
+    if not paper:
+        return
+    for p in paper["written"]:
+        out.print(f"纸质版：{p['path']}", soft_wrap=True)
+    for f in paper["failed"]:
+        err.print(f"纸质版未生成：{f['name']}（{f['error']}）", soft_wrap=True)
+
+
+def paper_exit(paper: dict | None) -> int:
+    """0, or the exit status the paper copies call for: 2 without LibreOffice (one line saying what to
+    install), 1 when some conversion failed."""
+    if not paper:
+        return 0
+    if paper.get("unavailable"):
+        err.print(f"错误：{paper['unavailable']}", soft_wrap=True)
+        return 2
+    return 1 if paper.get("failed") else 0
 
 
 @app.command()
@@ -41,9 +66,11 @@ def bulletin(
     home: HomeOpt = None,
     as_of: AsOfOpt = None,
     resend: Annotated[bool, typer.Option("--resend", help="重新发送本月已送达的通报。")] = False,
+    pdf: PdfOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """发送月度电力安全隐患通报：按通讯录向三方各发一份限定范围的工作簿（每人每月只发一次）。"""
+    """发送月度电力安全隐患通报：按通讯录向三方各发一份限定范围的工作簿（每人每月只发一次）；
+    加 --pdf 时为每个政府主管部门生成纸质版 PDF（outbox/通报/<月份>/纸质版/）。"""
     from flows.bulletin import UndeliveredBulletins, bulletin_flow
     from hazardnet.publish.bulletin import Period, public_delivery
 
@@ -52,23 +79,28 @@ def bulletin(
             month = Period.parse(month).key
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    state = bulletin_flow(home=_home(home), month=month, as_of=_as_of(as_of), resend=resend, return_state=True)
+    state = bulletin_flow(home=_home(home), month=month, as_of=_as_of(as_of), resend=resend,
+                          pdf=True if pdf else None, return_state=True)
     outcome = state.result(raise_on_failure=False)
     failure = None
     if isinstance(outcome, UndeliveredBulletins):
-        result, failure = outcome.result, str(outcome)
+        result, failure = outcome.result, outcome.delivery_problem
     elif isinstance(outcome, BaseException):
         raise outcome
     else:
         result = outcome
     if json_:
-        print(json.dumps({"deliveries": [public_delivery(d) for d in result["deliveries"]]}, ensure_ascii=False,
-                         indent=1))
+        shown = {"deliveries": [public_delivery(d) for d in result["deliveries"]]}
+        if "paper" in result:
+            shown["paper"] = result["paper"]
+        print(json.dumps(shown, ensure_ascii=False, indent=1))
     else:
         print_bulletin(result)
     if failure:
         err.print(f"错误：{failure}")
-        sys.exit(1)
+    code = paper_exit(result.get("paper"))
+    if code or failure:
+        sys.exit(code or 1)
 
 
 

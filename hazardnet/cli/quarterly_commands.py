@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Optional
 
 import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+from hazardnet.cli.distribution_commands import PdfOpt, paper_exit, print_paper
 
 QuarterOpt = Annotated[Optional[str], typer.Option(
     "--quarter", help="季度，例如 2026Q3；默认上一个已结束的季度。")]
@@ -57,12 +59,14 @@ def print_quarterly(result: dict) -> None:
         out.print(f"工作开展情况：{result['newsletter']}")
     for d in result.get("deliveries", []):
         out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}")
+    print_paper(result.get("paper"))
 
 
 @app.command()
 def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: HomeOpt = None, send: SendOpt = False,
-              json_: JsonOpt = False) -> None:
-    """生成季度隐患治理情况汇总工作簿和隐患通报会PPT（全州一份、每县一份）及《供电服务动态》工作开展情况，可选发送三方。"""
+              pdf: PdfOpt = False, json_: JsonOpt = False) -> None:
+    """生成季度隐患治理情况汇总工作簿和隐患通报会PPT（全州一份、每县一份）及《供电服务动态》工作开展情况，可选发送三方；
+    加 --pdf 时把全州和各县(市)的汇总工作簿打印为纸质版 PDF（通报会材料，位于工作簿旁的 纸质版/）。"""
     import datetime as dt
 
     from flows.quarterly import quarterly_flow, resolve_quarter
@@ -71,11 +75,14 @@ def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: Hom
     if day is not None and dt.date.fromisoformat(day) < resolve_quarter(label).start:
         q = resolve_quarter(label)
         raise UserError(f"数据截至日期 {day} 早于{q.title}的第一天（{q.start}），该季度尚无可统计的台账。")
-    result = quarterly_flow(home=_home(home), quarter=label, send=send, as_of=day)
+    result = quarterly_flow(home=_home(home), quarter=label, send=send, as_of=day, pdf=True if pdf else None)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
         print_quarterly(result)
+    code = paper_exit(result.get("paper"))
+    if code:
+        sys.exit(code)
 
 
 def print_warnings(result: dict) -> None:

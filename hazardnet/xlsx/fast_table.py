@@ -219,7 +219,7 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 cols.append(xl_col_to_name(c))
                 plain_fmts.append(fmts.wrap if c in wrap else fmts.text)
             t = v.__class__
-            if t is str and (len(v) > (limits[c] if c < len(limits) else -1) or "\n" in v):
+            if t is str and (len(v) > (limits[c] * most if c < len(limits) else -1) or "\n" in v):
                 lines = heights.lines(v, c, alert)
                 if lines > most:
                     most = lines
@@ -245,7 +245,7 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 else:
                     cells.append(xml.string(cols[c] + rn, clean_text(v), fmt))
             else:
-                if isinstance(v, str) and (len(v) > (limits[c] if c < len(limits) else -1) or "\n" in v):
+                if isinstance(v, str) and (len(v) > (limits[c] * most if c < len(limits) else -1) or "\n" in v):
                     lines = heights.lines(v, c, alert)  # a str subclass: measured as write_table measures it
                     if lines > most:
                         most = lines

@@ -84,8 +84,9 @@ class TableRowHeights:
     """Heights of a table's rows (the table writers' columns: widths, wrapped columns, one font size).
 
     A text cell is worth measuring only when it is long enough that it might not fit (`limit`: a text of
-    at most that many characters fits even if every one is CJK) or holds a line break; the writers check
-    that inline, so most cells cost two comparisons."""
+    at most that many characters fits even if every one is as wide as a character can be) or holds a line break; the writers check
+    that inline, so most cells cost two comparisons. A row's text cells that cannot need more lines than
+    one measured before are not measured (`limit × lines so far`)."""
 
     def __init__(self, widths: Sequence[float] | None, ncols: int, wrap: Iterable[int],
                  font_size: float = DEFAULT_FONT_SIZE):
@@ -95,8 +96,11 @@ class TableRowHeights:
                        else DEFAULT_COL_WIDTH for c in range(n)]
         self.font_size = font_size
         scale = 2 * SLACK * max(font_size, DEFAULT_FONT_SIZE) / DEFAULT_FONT_SIZE
-        fits = [max(w - CELL_MARGIN, 1.0) / scale for w in self.widths]
+        # a character is at most 2.5 units wide (a 4-byte UTF-8 character: (4 + 1) / 2)
+        fits = [max(w - CELL_MARGIN, 1.0) / (1.25 * scale) for w in self.widths]
         self.wrap = [c in wrap for c in range(n)]
+        # lines of a one-paragraph text = ceil((UTF-8 length + length) * per_unit[c]), text_lines' formula
+        self.per_unit = [scale / 4 / max(w - CELL_MARGIN, 1.0) for w in self.widths]
         self.plain_limit = [fits[c] if self.wrap[c] else math.inf for c in range(n)]  # outside alert rows
         self.alert_limit = fits  # alert rows: every text cell wraps (the alert format wraps)
 
@@ -106,6 +110,10 @@ class TableRowHeights:
     def lines(self, text: str, c: int, alert: bool) -> int:
         """Lines of `text` in column `c` (wrapped if the column wraps or the row is an alert row)."""
         wraps = alert or (c < len(self.wrap) and self.wrap[c])
+        if c < len(self.per_unit) and "\n" not in text:  # the common case, text_lines' arithmetic inline
+            if not wraps:
+                return 1
+            return max(1, math.ceil((len(text.encode("utf-8", "surrogatepass")) + len(text)) * self.per_unit[c]))
         return text_lines(text, self.width(c), self.font_size, wraps)
 
     def row(self, values: Sequence[Any], alert: bool = False) -> float | None:
@@ -113,7 +121,8 @@ class TableRowHeights:
         limits = self.alert_limit if alert else self.plain_limit
         most = 1
         for c, v in enumerate(values):
-            if isinstance(v, str) and (c >= len(limits) or len(v) > limits[c] or "\n" in v):
+            # a text of at most limit × most characters cannot need more than `most` lines
+            if isinstance(v, str) and (c >= len(limits) or len(v) > limits[c] * most or "\n" in v):
                 n = self.lines(v, c, alert)
                 if n > most:
                     most = n
