@@ -102,7 +102,7 @@ def test_estimate_counts_cjk_double_line_breaks_and_width():
     assert text_lines("隐" * 10, 10) == 3  # 20 units × 1.1 slack in 9 usable characters
     assert text_lines("a" * 10, 10) == 2
     assert text_lines("一\n二\n三", 30) == 3  # each line break starts a line
-    assert text_lines("一\n二\n三", 30, wrap=False) == 3  # even where the cell does not wrap
+    assert text_lines("一\n二\n三", 30, wrap=False) == 1  # a cell that does not wrap shows one line
     assert text_lines("隐" * 100, 30, wrap=False) == 1
     assert text_lines("隐" * 10, 10, font_size=14) > text_lines("隐" * 10, 10)
     heights = TableRowHeights([10, 30], 2, wrap=[0])
@@ -257,7 +257,10 @@ def test_bulletin_paper_copy_for_every_authority(outputs):
         assert all(squeeze(r.org_name) in squeeze(p) for p in pages), "recipient named on every page"
         assert all(f"第{i}页" in squeeze(p) for i, p in enumerate(pages, 1)), "page numbers"
         text = squeeze("".join(pages))
-        assert f"本月新发现隐患{new}条；未整改隐患{len(open_)}条" in text
+        if len(mine):
+            assert f"本月新发现隐患{new}条；未整改隐患{len(open_)}条" in text
+        else:  # the flawed county's register was rejected: a nil report, still on paper
+            assert "零报告" in text
         assert all(squeeze(h) in text for h in open_["hazard_id"]), "every open hazard printed"
         assert 4 <= len(pages) <= 4 + math.ceil(len(mine) / 2), len(pages)
     assert tallest_row(next(iter(outputs["bulletins"]))) <= MAX_POINTS  # no row taller than a page
@@ -276,7 +279,7 @@ def test_quarterly_handouts_as_pdf(outputs):
         pages = pdf_pages(pdf)
         assert page_sizes(pdf) == {(595, 842)}
         assert all(squeeze(book.name) in squeeze(p) for p in pages)
-        assert 4 <= len(pages) <= 4 + book.hazards, (book.name, len(pages))
+        assert 4 <= len(pages) <= 8 + book.hazards, (book.name, len(pages))  # 总览 may take a few pages
 
 
 @needs_libreoffice

@@ -188,7 +188,7 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
     sst: dict[str, int] | None = {} if shared_strings else None
     refs = 0
     n = 0
-    plain_limit, alert_limit = heights.plain_limit, heights.alert_limit
+    row_lines = heights.row_lines
     for n, values in enumerate(rows, start=1):
         alert = next(hl) if hl is not None else False
         r = start + n - 1
@@ -210,8 +210,7 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
             continue
         rn = str(r + 1)
         cells = []
-        limits = alert_limit if alert else plain_limit
-        most = 1  # lines of the row's tallest cell (TableRowHeights.row, inline)
+        most = row_lines(values, alert)  # lines of the row's tallest wrapping cell, as write_table measures
         for c, v in enumerate(values):
             if c >= ws.xls_colmax:
                 break
@@ -219,10 +218,6 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 cols.append(xl_col_to_name(c))
                 plain_fmts.append(fmts.wrap if c in wrap else fmts.text)
             t = v.__class__
-            if t is str and (len(v) > (limits[c] * most if c < len(limits) else -1) or "\n" in v):
-                lines = heights.lines(v, c, alert)
-                if lines > most:
-                    most = lines
             if t is str or v is None:  # text and blanks, most cells: write_table's format is known
                 fmt = fmts.alert if alert else plain_fmts[c]
                 xf = xfs.get(id(fmt))
@@ -245,10 +240,6 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 else:
                     cells.append(xml.string(cols[c] + rn, clean_text(v), fmt))
             else:
-                if isinstance(v, str) and (len(v) > (limits[c] * most if c < len(limits) else -1) or "\n" in v):
-                    lines = heights.lines(v, c, alert)  # a str subclass: measured as write_table measures it
-                    if lines > most:
-                        most = lines
                 if alert:
                     fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
                 elif isinstance(v, (dt.date, dt.datetime)):

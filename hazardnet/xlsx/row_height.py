@@ -9,7 +9,8 @@ therefore gives rows whose text needs several lines an explicit height from this
   ASCII 1, other two-byte characters 1.5 — computed from the UTF-8 length, which runs at C speed;
 - each line break starts a line; each paragraph wraps at the column's width less a cell margin, with 10 %
   slack for words and punctuation that cannot be split at the line's end;
-- a merged cell wraps at the merged width; a cell without text_wrap shows only its explicit line breaks;
+- a merged cell wraps at the merged width; a cell without text_wrap keeps to one line (its line breaks
+  are not shown either);
 - a line is 1.55 × the font size tall (Noto CJK, LibreOffice's stand-in for 宋体, needs 1.45), plus a margin;
   never above Excel's limit of 409 points, so no row is taller than a printed page.
 
@@ -40,10 +41,11 @@ def text_units(text: str) -> float:
 
 
 def text_lines(text: str, width: float, font_size: float = DEFAULT_FONT_SIZE, wrap: bool = True) -> int:
-    """Lines that `text` takes in a cell `width` characters wide (wrapped, or only at its line breaks)."""
-    paragraphs = text.split("\n")
+    """Lines that `text` takes in a cell `width` characters wide; one line where the cell does not wrap
+    (Excel and LibreOffice show a line break only in a wrapping cell)."""
     if not wrap:
-        return len(paragraphs)
+        return 1
+    paragraphs = text.split("\n")
     usable = max(width - CELL_MARGIN, 1.0)
     scale = SLACK * max(font_size, DEFAULT_FONT_SIZE) / DEFAULT_FONT_SIZE
     lines = 0
@@ -83,49 +85,54 @@ def ht_attribute(points: float) -> str:
 class TableRowHeights:
     """Heights of a table's rows (the table writers' columns: widths, wrapped columns, one font size).
 
-    A text cell is worth measuring only when it is long enough that it might not fit (`limit`: a text of
-    at most that many characters fits even if every one is as wide as a character can be) or holds a line break; the writers check
-    that inline, so most cells cost two comparisons. A row's text cells that cannot need more lines than
-    one measured before are not measured (`limit × lines so far`)."""
+    Only wrapping cells are measured: the wrapped columns, and every column of an alert row (the alert
+    format wraps). A text is measured only when it is long enough that it might not fit (`limit`: a text of
+    at most that many characters fits even if every one is as wide as a character can be) — or than the
+    lines already found in the row — or holds a line break, so most cells cost two comparisons."""
 
     def __init__(self, widths: Sequence[float] | None, ncols: int, wrap: Iterable[int],
                  font_size: float = DEFAULT_FONT_SIZE):
-        wrap = set(wrap)
-        n = max(ncols, len(widths or ()))
+        self.wrap_cols = sorted(set(wrap))
+        n = max(ncols, len(widths or ()), self.wrap_cols[-1] + 1 if self.wrap_cols else 0)
         self.widths = [float(widths[c]) if widths is not None and c < len(widths) and widths[c] is not None
                        else DEFAULT_COL_WIDTH for c in range(n)]
         self.font_size = font_size
         scale = 2 * SLACK * max(font_size, DEFAULT_FONT_SIZE) / DEFAULT_FONT_SIZE
         # a character is at most 2.5 units wide (a 4-byte UTF-8 character: (4 + 1) / 2)
-        fits = [max(w - CELL_MARGIN, 1.0) / (1.25 * scale) for w in self.widths]
-        self.wrap = [c in wrap for c in range(n)]
+        self.limit = [max(w - CELL_MARGIN, 1.0) / (1.25 * scale) for w in self.widths]
         # lines of a one-paragraph text = ceil((UTF-8 length + length) * per_unit[c]), text_lines' formula
         self.per_unit = [scale / 4 / max(w - CELL_MARGIN, 1.0) for w in self.widths]
-        self.plain_limit = [fits[c] if self.wrap[c] else math.inf for c in range(n)]  # outside alert rows
-        self.alert_limit = fits  # alert rows: every text cell wraps (the alert format wraps)
+        self.default_limit = max(DEFAULT_COL_WIDTH - CELL_MARGIN, 1.0) / (1.25 * scale)
 
     def width(self, c: int) -> float:
         return self.widths[c] if c < len(self.widths) else DEFAULT_COL_WIDTH
 
-    def lines(self, text: str, c: int, alert: bool) -> int:
-        """Lines of `text` in column `c` (wrapped if the column wraps or the row is an alert row)."""
-        wraps = alert or (c < len(self.wrap) and self.wrap[c])
+    def lines(self, text: str, c: int) -> int:
+        """Lines of `text` wrapped in column `c`."""
         if c < len(self.per_unit) and "\n" not in text:  # the common case, text_lines' arithmetic inline
-            if not wraps:
-                return 1
             return max(1, math.ceil((len(text.encode("utf-8", "surrogatepass")) + len(text)) * self.per_unit[c]))
-        return text_lines(text, self.width(c), self.font_size, wraps)
+        return text_lines(text, self.width(c), self.font_size)
+
+    def row_lines(self, values: Sequence[Any], alert: bool = False) -> int:
+        """Lines of the row's tallest wrapping cell (1 when everything fits on one line)."""
+        most = 1
+        nv = len(values)
+        limit = self.limit
+        nl = len(limit)
+        for c in (range(nv) if alert else self.wrap_cols):
+            if c >= nv:
+                break
+            v = values[c]
+            # a text of at most limit × most characters cannot need more than `most` lines
+            if isinstance(v, str) and (len(v) > (limit[c] if c < nl else self.default_limit) * most or "\n" in v):
+                n = self.lines(v, c)
+                if n > most:
+                    most = n
+        return most
 
     def row(self, values: Sequence[Any], alert: bool = False) -> float | None:
         """The height row `values` needs in points, None when every cell fits on one line."""
-        limits = self.alert_limit if alert else self.plain_limit
-        most = 1
-        for c, v in enumerate(values):
-            # a text of at most limit × most characters cannot need more than `most` lines
-            if isinstance(v, str) and (c >= len(limits) or len(v) > limits[c] * most or "\n" in v):
-                n = self.lines(v, c, alert)
-                if n > most:
-                    most = n
+        most = self.row_lines(values, alert)
         return lines_height(most, self.font_size) if most > 1 else None
 
     def header(self, headers: Sequence[str], at_least: float) -> float:
