@@ -99,6 +99,7 @@ case "$cmd" in
   test)
     setup
     bash scripts/ensure_postgres.sh   # the store tests also run against a real PostgreSQL server
+    bash scripts/ensure_libreoffice.sh   # the paper-copy tests convert real workbooks to PDF (LibreOffice, pdftotext)
     exec .venv/bin/python -m pytest "$@"
     ;;
   setup)

@@ -27,7 +27,7 @@ from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from hazardnet.xlsx.row_height import TableRowHeights, ht_attribute, lines_height
+from hazardnet.xlsx.row_height import TableRowHeights
 from hazardnet.xlsx.style import (HEADER_HEIGHT, Formats, clean_text, looks_like_rich_xml, setup_print, write_row_cells,
                                   write_table)
 
@@ -257,8 +257,7 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 max_col = c
         if cells:
             if most > 1:  # the <row> xlsxwriter writes after set_row(r, height)
-                ht = ht_attribute(lines_height(most, heights.font_size))
-                buffer.append(f'<row r="{rn}" ht="{ht}" customHeight="1">{"".join(cells)}</row>')
+                buffer.append(f'<row r="{rn}" ht="{heights.ht(most)}" customHeight="1">{"".join(cells)}</row>')
             else:
                 buffer.append(f'<row r="{rn}">{"".join(cells)}</row>')
             max_row = r

@@ -103,6 +103,7 @@ class TableRowHeights:
         # lines of a one-paragraph text = ceil((UTF-8 length + length) * per_unit[c]), text_lines' formula
         self.per_unit = [scale / 4 / max(w - CELL_MARGIN, 1.0) for w in self.widths]
         self.default_limit = max(DEFAULT_COL_WIDTH - CELL_MARGIN, 1.0) / (1.25 * scale)
+        self._ht: dict[int, str] = {}
 
     def width(self, c: int) -> float:
         return self.widths[c] if c < len(self.widths) else DEFAULT_COL_WIDTH
@@ -117,18 +118,32 @@ class TableRowHeights:
         """Lines of the row's tallest wrapping cell (1 when everything fits on one line)."""
         most = 1
         nv = len(values)
-        limit = self.limit
+        limit, per_unit = self.limit, self.per_unit
         nl = len(limit)
         for c in (range(nv) if alert else self.wrap_cols):
             if c >= nv:
                 break
             v = values[c]
-            # a text of at most limit × most characters cannot need more than `most` lines
-            if isinstance(v, str) and (len(v) > (limit[c] if c < nl else self.default_limit) * most or "\n" in v):
+            if not isinstance(v, str):
+                continue
+            if c < nl and "\n" not in v:
+                # a text of at most limit × most characters cannot need more than `most` lines
+                if len(v) > limit[c] * most:
+                    n = math.ceil((len(v.encode("utf-8", "surrogatepass")) + len(v)) * per_unit[c])  # self.lines
+                    if n > most:
+                        most = n
+            elif len(v) > self.default_limit * most or "\n" in v:
                 n = self.lines(v, c)
                 if n > most:
                     most = n
         return most
+
+    def ht(self, lines: int) -> str:
+        """The `ht` attribute of a row of `lines` lines (what set_row(row, row height) writes)."""
+        text = self._ht.get(lines)
+        if text is None:
+            text = self._ht[lines] = ht_attribute(lines_height(lines, self.font_size))
+        return text
 
     def row(self, values: Sequence[Any], alert: bool = False) -> float | None:
         """The height row `values` needs in points, None when every cell fits on one line."""
