@@ -360,11 +360,12 @@ def test_bulletin_pdf_command(prefect_harness, cli_home):
 
 
 def test_bulletin_pdf_without_libreoffice_exits_2_after_sending(prefect_harness, cli_home):
+    # --resend: the copied store's ledger has this month's bulletin delivered already
     proc = cli("bulletin", "--month", "2026-11", "--as-of", AS_OF.isoformat(), "--home", str(cli_home), "--pdf",
-               env={"HAZARDNET_SOFFICE": "/nonexistent/soffice"})
+               "--resend", env={"HAZARDNET_SOFFICE": "/nonexistent/soffice"})
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines[-1].startswith("错误：") and "apt-get install libreoffice-calc-nogui fonts-noto-cjk" in lines[-1]
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("错误：")]
+    assert len(errors) == 1 and "apt-get install libreoffice-calc-nogui fonts-noto-cjk" in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
     # the rest of the run went on: every bulletin written and mailed (.eml), no paper copies
     assert len(list((cli_home / "outbox" / "mail").glob("*.eml"))) > 10
