@@ -174,7 +174,8 @@ def outputs(tmp_path_factory):
     from hazardnet.delivery.mail import EmlFileTransport
     from hazardnet.pipeline import ingest
     from hazardnet.publish.bulletin import Period, send_monthly_bulletin
-    from hazardnet.publish.quarterly import Quarter, write_quarterly_summaries
+    from hazardnet.publish.quarterly import Quarter
+    from hazardnet.publish.quarterly_workbook import write_quarterly_summaries
     from hazardnet.publish.template import write_register_template
     from hazardnet.settings import load_settings
     from hazardnet.store import Store
@@ -185,7 +186,7 @@ def outputs(tmp_path_factory):
     result = ingest(settings, AS_OF)
     store = Store(settings.database_url)
     send_monthly_bulletin(settings, store, Period(2026, 11), AS_OF, EmlFileTransport(settings.outbox / "mail"))
-    books = write_quarterly_summaries(store, settings, Quarter.containing(AS_OF))
+    books = write_quarterly_summaries(store, settings, Quarter.containing(AS_OF), as_of=AS_OF)
     template = write_register_template(settings.outbox / "模板.xlsx", "格尔木市", settings)
     reports = [Path(f.report) for f in result.files if f.report]
     yield {"settings": settings, "store": store, "consolidated": settings.consolidated_path,
@@ -374,7 +375,7 @@ def test_bulletin_pdf_without_libreoffice_exits_2_after_sending(prefect_harness,
 
 @needs_libreoffice
 def test_quarterly_pdf_command(prefect_harness, cli_home):
-    proc = cli("quarterly", "--quarter", "2026Q4", "--home", str(cli_home), "--pdf")
+    proc = cli("quarterly", "--quarter", "2026Q4", "--as-of", AS_OF.isoformat(), "--home", str(cli_home), "--pdf")
     assert proc.returncode == 0, proc.stderr
     pdfs = list((cli_home / "outbox" / "quarterly" / "2026Q4" / "纸质版").glob("*.pdf"))
     assert len(pdfs) == 7, pdfs
