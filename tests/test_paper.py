@@ -102,13 +102,14 @@ def test_estimate_counts_cjk_double_line_breaks_and_width():
     assert text_lines("隐" * 10, 10) == 3  # 20 units × 1.1 slack in 9 usable characters
     assert text_lines("a" * 10, 10) == 2
     assert text_lines("一\n二\n三", 30) == 3  # each line break starts a line
-    assert text_lines("一\n二\n三", 30, wrap=False) == 1  # a cell that does not wrap shows one line
+    assert text_lines("一\n二\n三", 30, wrap=False) == 3  # even where the cell does not wrap
     assert text_lines("隐" * 100, 30, wrap=False) == 1
     assert text_lines("隐" * 10, 10, font_size=14) > text_lines("隐" * 10, 10)
     heights = TableRowHeights([10, 30], 2, wrap=[0])
     assert heights.row(["短", "短"]) is None
     assert heights.row(["隐" * 10, "短"]) >= 3 * 15
     assert heights.row(["短", "隐" * 40]) is None  # column 1 does not wrap
+    assert heights.row(["短", "一\n二"]) >= 2 * 15  # but its line breaks count
     assert heights.row(["短", "隐" * 40], alert=True) >= 3 * 15  # an alert row wraps every text cell
     assert heights.row(["隐" * 100000, "x"]) == MAX_POINTS  # never taller than a printed page
 

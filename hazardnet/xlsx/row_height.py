@@ -9,8 +9,7 @@ therefore gives rows whose text needs several lines an explicit height from this
   ASCII 1, other two-byte characters 1.5 — computed from the UTF-8 length, which runs at C speed;
 - each line break starts a line; each paragraph wraps at the column's width less a cell margin, with 10 %
   slack for words and punctuation that cannot be split at the line's end;
-- a merged cell wraps at the merged width; a cell without text_wrap keeps to one line (its line breaks
-  are not shown either);
+- a merged cell wraps at the merged width; a cell without text_wrap takes only its explicit line breaks;
 - a line is 1.55 × the font size tall (Noto CJK, LibreOffice's stand-in for 宋体, needs 1.45), plus a margin;
   never above Excel's limit of 409 points, so no row is taller than a printed page.
 
@@ -41,11 +40,11 @@ def text_units(text: str) -> float:
 
 
 def text_lines(text: str, width: float, font_size: float = DEFAULT_FONT_SIZE, wrap: bool = True) -> int:
-    """Lines that `text` takes in a cell `width` characters wide; one line where the cell does not wrap
-    (Excel and LibreOffice show a line break only in a wrapping cell)."""
-    if not wrap:
-        return 1
+    """Lines that `text` takes in a cell `width` characters wide (wrapped, or only at its line breaks where the
+    cell does not wrap: Excel then shows one line, other programs may break it, so its rows are sized too)."""
     paragraphs = text.split("\n")
+    if not wrap:
+        return len(paragraphs)
     usable = max(width - CELL_MARGIN, 1.0)
     scale = SLACK * max(font_size, DEFAULT_FONT_SIZE) / DEFAULT_FONT_SIZE
     lines = 0
@@ -85,14 +84,15 @@ def ht_attribute(points: float) -> str:
 class TableRowHeights:
     """Heights of a table's rows (the table writers' columns: widths, wrapped columns, one font size).
 
-    Only wrapping cells are measured: the wrapped columns, and every column of an alert row (the alert
-    format wraps). A text is measured only when it is long enough that it might not fit (`limit`: a text of
+    Wrapping cells are measured: the wrapped columns, and every column of an alert row (the alert format
+    wraps); other text cells count their line breaks only. A text is measured only when it is long enough that it might not fit (`limit`: a text of
     at most that many characters fits even if every one is as wide as a character can be) — or than the
     lines already found in the row — or holds a line break, so most cells cost two comparisons."""
 
     def __init__(self, widths: Sequence[float] | None, ncols: int, wrap: Iterable[int],
                  font_size: float = DEFAULT_FONT_SIZE):
         self.wrap_cols = sorted(set(wrap))
+        self.wrapping = [c in self.wrap_cols for c in range(self.wrap_cols[-1] + 1 if self.wrap_cols else 0)]
         n = max(ncols, len(widths or ()), self.wrap_cols[-1] + 1 if self.wrap_cols else 0)
         self.widths = [float(widths[c]) if widths is not None and c < len(widths) and widths[c] is not None
                        else DEFAULT_COL_WIDTH for c in range(n)]
@@ -136,6 +136,13 @@ class TableRowHeights:
                 n = self.lines(v, c)
                 if n > most:
                     most = n
+        if not alert:  # a line break in a cell that does not wrap still starts a line
+            wrapping = self.wrapping
+            for c, v in enumerate(values):
+                if isinstance(v, str) and "\n" in v and not (c < len(wrapping) and wrapping[c]):
+                    n = v.count("\n") + 1
+                    if n > most:
+                        most = n
         return most
 
     def ht(self, lines: int) -> str:
