@@ -27,7 +27,7 @@ LAYERS = [
     ("hazardnet.delivery",),
     ("hazardnet.intake",),
     ("hazardnet.store", "hazardnet.xlsx", "hazardnet.settings", "hazardnet.home_lock", "hazardnet.failpoints",
-     "hazardnet.processes", "hazardnet"),
+     "hazardnet.runtime", "hazardnet"),
     ("schemas",),
 ]
 

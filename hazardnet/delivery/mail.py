@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
 import smtplib
 import socket
 import ssl
-import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings
 
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"  # every subject the network sends starts with it
@@ -171,18 +170,7 @@ class EmlFileTransport:
         return self.folder / f"{safe_file_name(mail.file_stem)}_{tag}.eml"
 
     def deliver(self, mail: OutgoingMail, recipients: Sequence[str]) -> Receipt:
-        path = self.path_for(mail)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".eml", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(mail.data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        path = write_atomically(self.path_for(mail), lambda fh: fh.write(mail.data))
         return Receipt("written", accepted=list(recipients), location=str(path))
 
 

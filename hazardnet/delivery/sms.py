@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +31,7 @@ from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.ledger import FAILED, SMS, DeliveryLedger, LedgerEntry
 from hazardnet.delivery.mail import PermanentMailError, TemporaryMailError, safe_file_name
 from hazardnet.failpoints import checkpoint
+from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings
 
 SMS_DIR = "sms"
@@ -107,16 +106,8 @@ class SmsFileTransport:
     def deliver(self, sms: OutgoingSms, mobiles: Sequence[str]) -> SmsReceipt:
         receipt = SmsReceipt("written")
         for mobile in mobiles:
-            path = self.path_for(sms, mobile)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".txt", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(f"收件号码：{mobile}\n字数：{len(sms.text)}\n\n{sms.text}\n")
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            text = f"收件号码：{mobile}\n字数：{len(sms.text)}\n\n{sms.text}\n"
+            path = write_atomically(self.path_for(sms, mobile), lambda fh: fh.write(text.encode("utf-8")))
             receipt.accepted.append(mobile)
             receipt.locations.append(str(path))
         return receipt

@@ -25,7 +25,7 @@ from hazardnet.intake.findings import Finding, has_errors
 from hazardnet.intake.reader import WorkbookGrid
 from hazardnet.intake.sheet import RegisterSheet, read_register
 from hazardnet.intake.validation import validate_register
-from hazardnet.processes import exit_with_parent
+from hazardnet.runtime import exit_with_parent
 
 log = logging.getLogger(__name__)
 

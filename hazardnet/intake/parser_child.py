@@ -17,7 +17,7 @@ from hazardnet.intake.grid import (
     SheetGrid,
     WorkbookGrid,
 )
-from hazardnet.processes import exit_with_parent
+from hazardnet.runtime import exit_with_parent
 
 log = logging.getLogger(__name__)
 

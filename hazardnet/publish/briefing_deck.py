@@ -16,8 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-import os
-import tempfile
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
 from hazardnet.publish.quarterly import QuarterlySummary, cell_value
+from hazardnet.runtime import write_atomically
 from schemas.vocab import CATEGORIES, MAJOR_SEVERITY
 
 # ---- look ------------------------------------------------------------------------------------
@@ -565,16 +564,5 @@ def write_briefing_deck(path: Path, s: QuarterlySummary, *, scope: str, as_of: d
         _hazard_slide(prs, rec, n, len(recs), footer, photos, scope)
     _overdue_slides(prs, s, scope, footer)
     _commitment_slides(prs, s, scope, footer, as_of)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pptx", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            prs.save(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = write_atomically(path, prs.save)
     return Deck(path, len(prs.slides), [(r["county"], str(r["hazard_id"])) for r in recs])

@@ -7,8 +7,6 @@ remediated in the quarter, every number taken from the quarterly summary (`Quart
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 from pathlib import Path
 
 from docx import Document
@@ -16,6 +14,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from hazardnet.publish.quarterly import QuarterlySummary, cell_value
+from hazardnet.runtime import write_atomically
 from schemas.vocab import MAJOR_SEVERITY
 
 FONT = "宋体"
@@ -89,16 +88,4 @@ def write_newsletter(path: Path, s: QuarterlySummary, *, as_of: dt.date, company
         p = doc.add_paragraph()
         p.paragraph_format.first_line_indent = Pt(24)
         _font(p.add_run(text), 12)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".docx", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            doc.save(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, doc.save)

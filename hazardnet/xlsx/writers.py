@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from hazardnet.processes import exit_with_parent
+from hazardnet.runtime import exit_with_parent
 
 log = logging.getLogger(__name__)
 
