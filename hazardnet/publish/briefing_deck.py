@@ -490,6 +490,23 @@ def _pages(rows: list, per: int) -> list[list]:
     return [rows[i:i + per] for i in range(0, len(rows), per)] or [[]]
 
 
+def _table_slides(prs, rows: list, per_slide: int, footer: str, headers: list, widths: list, *, name: str,
+                  title: str, empty: str, row_h) -> list:
+    """A table over as many slides as its rows need, titled `title` ("{part}" becomes "（i/n）" when there are
+    several), or one slide saying `empty`. Returns the slides that got a table."""
+    pages, tables = _pages(rows, per_slide), []
+    for i, page in enumerate(pages, start=1):
+        slide = prs.slides.add_slide(prs.slide_layouts[6])
+        _title(slide, title.format(part=f"（{i}/{len(pages)}）" if len(pages) > 1 else ""), footer)
+        if not page:
+            add_text(slide, Inches(0.8), Inches(3.0), Inches(11.7), Inches(1.0), empty, size=24,
+                     align=PP_ALIGN.CENTER, name="说明")
+            continue
+        _table(slide, Inches(0.3), Inches(1.15), Inches(12.7), headers, widths, page, row_h=row_h, name=name)
+        tables.append(slide)
+    return tables
+
+
 def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
     df = s.overdue()
     headers = ["客户名称", "隐患编号", "隐患等级", "首次整改期限", "当前整改期限", "期限变更次数", "逾期天数", "整改状态"]
@@ -504,17 +521,9 @@ def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
                int(rec["days_overdue"]) if cell_value(rec["days_overdue"]) is not None else "",
                cell_value(rec["status"])]
         rows.append([rec["county"], *row] if scope == "prefecture" else row)
-    pages = _pages(rows, OVERDUE_ROWS_PER_SLIDE)
-    for i, page in enumerate(pages, start=1):
-        slide = prs.slides.add_slide(prs.slide_layouts[6])
-        part = f"（{i}/{len(pages)}）" if len(pages) > 1 else ""
-        _title(slide, f"逾期督办{part}：截至{s.quarter.end:%Y年%m月%d日}逾期未整改隐患 {len(rows)} 项", footer)
-        if not page:
-            add_text(slide, Inches(0.8), Inches(3.0), Inches(11.7), Inches(1.0), "本季度末无逾期未整改隐患。",
-                     size=24, align=PP_ALIGN.CENTER, name="说明")
-            continue
-        _table(slide, Inches(0.3), Inches(1.15), Inches(12.7), headers, widths, page, row_h=Inches(0.55),
-               name="逾期督办")
+    for slide in _table_slides(prs, rows, OVERDUE_ROWS_PER_SLIDE, footer, headers, widths, name="逾期督办",
+                               title=f"逾期督办{{part}}：截至{s.quarter.end:%Y年%m月%d日}逾期未整改隐患 {len(rows)} 项",
+                               empty="本季度末无逾期未整改隐患。", row_h=Inches(0.55)):
         add_text(slide, Inches(0.3), Inches(6.7), Inches(12.7), Inches(0.35),
                  "请政府主管部门对上列隐患予以督办；期限变更次数为台账各次报送中整改期限的变更次数。", size=11,
                  colour=GREY, name="督办说明")
@@ -531,17 +540,9 @@ def _commitment_slides(prs, s: QuarterlySummary, scope: str, footer: str, as_of:
         row = [cell_value(rec["customer_name"]), rec["hazard_id"], cell_value(rec["description"]),
                _fmt(rec["deadline"]) or "未明确", "", ""]
         rows.append([rec["county"], *row] if scope == "prefecture" else row)
-    pages = _pages(rows, COMMITMENT_ROWS_PER_SLIDE)
-    for i, page in enumerate(pages, start=1):
-        slide = prs.slides.add_slide(prs.slide_layouts[6])
-        part = f"（{i}/{len(pages)}）" if len(pages) > 1 else ""
-        _title(slide, f"整改承诺{part}：截至{as_of:%Y年%m月%d日}尚未整改的隐患 {len(rows)} 项", footer)
-        if not page:
-            add_text(slide, Inches(0.8), Inches(3.0), Inches(11.7), Inches(1.0), "本季度涉及的隐患均已整改。",
-                     size=24, align=PP_ALIGN.CENTER, name="说明")
-            continue
-        _table(slide, Inches(0.3), Inches(1.15), Inches(12.7), headers, widths, page, row_h=Inches(0.6),
-               name="整改承诺")
+    _table_slides(prs, rows, COMMITMENT_ROWS_PER_SLIDE, footer, headers, widths, name="整改承诺",
+                  title=f"整改承诺{{part}}：截至{as_of:%Y年%m月%d日}尚未整改的隐患 {len(rows)} 项",
+                  empty="本季度涉及的隐患均已整改。", row_h=Inches(0.6))
 
 
 def write_briefing_deck(path: Path, s: QuarterlySummary, *, scope: str, as_of: dt.date, company: str,
