@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from hazardnet.intake import check_pool
+from hazardnet.intake import transaction
 from hazardnet.publish.consolidated import PHOTO_FOLDER, photo_file_name
 from hazardnet.pipeline import ingest
 from hazardnet.delivery.mail import EmlFileTransport
@@ -49,8 +49,8 @@ def consolidated(settings) -> dict[str, dict]:
 @pytest.mark.parametrize("kind,checked_in", [("floating", "here"), ("wps", "here"), ("excel", "here"),
                                               ("openpyxl", "here"), ("floating", "parser"), ("wps", "parser")])
 def test_each_kind_of_picture_reaches_its_own_hazard(settings, as_of, tmp_path, monkeypatch, kind, checked_in):
-    if checked_in == "parser":  # big runs check the register in the parser process: photos come back with it
-        monkeypatch.setattr(check_pool, "START_AFTER", 0)
+    if checked_in == "here":  # registers are checked in the parser process (photos come back with the result);
+        monkeypatch.setattr(transaction, "PARSER_CHECKS_FROM", 10**9)  # big ones here, photos kept here
     photos = {0: pr.photo(1, (1600, 1200)), 2: pr.photo(2, (900, 1200), "PNG"), 3: pr.photo(3)}
     build = {"floating": pr.floating_register, "wps": pr.wps_register, "excel": pr.excel_register,
              "openpyxl": pr.openpyxl_register}[kind]

@@ -69,7 +69,8 @@ def test_worker_processes_find_exactly_what_in_process_checking_finds(settings, 
 def test_parser_process_checks_big_runs_exactly_as_in_process(settings, as_of, monkeypatch, tmp_path):
     from hazardnet.settings import load_settings
 
-    monkeypatch.setattr(register_check, "START_AFTER", 10**9)  # in-process only
+    monkeypatch.setattr(intake, "PARSER_CHECKS_FROM", 10**9)  # in-process only
+    monkeypatch.setattr(register_check, "START_AFTER", 10**9)
     plain = _run(settings, as_of)
     in_process = _comparable(plain, settings.home)
 
@@ -81,7 +82,7 @@ def test_parser_process_checks_big_runs_exactly_as_in_process(settings, as_of, m
         return submit(self, path, then=then)
 
     monkeypatch.setattr(WorkbookReaderPool, "submit", spy)
-    monkeypatch.setattr(register_check, "START_AFTER", 3)  # the parser process checks from the 4th file on
+    monkeypatch.setattr(intake, "PARSER_CHECKS_FROM", 3)  # the parser process checks from the 4th file on
     other = load_settings(tmp_path / "other", settle_seconds=0, workers=2)
     files = _run(other, as_of)
     assert followed.count(False) == 3 and followed.count(True) == len(GOOD) + len(BAD) - 3
@@ -92,3 +93,31 @@ def test_parser_process_checks_big_runs_exactly_as_in_process(settings, as_of, m
     assert rejected >= len(BAD) and len(_reports(files)) == rejected
     assert _reports(files) == _reports(plain)
 
+
+
+def test_the_ingesting_process_leaves_pandera_to_the_parser_processes(settings, as_of):
+    """Registers of ordinary size are checked in the parser processes, which fork from a server that imported
+    pandas and pandera once: the ingesting process itself never imports pandera (a second copy of that
+    import in every run), yet the rejected file still gets its findings."""
+    import json
+    import subprocess
+    import sys
+
+    for i, src in enumerate(GOOD + BAD):
+        drop(settings, src, county="格尔木市" if i % 2 else "德令哈市", name=f"{i:02d}_{src.name}")
+    code = ("import json, sys, datetime as dt\n"
+            "from hazardnet.pipeline import ingest\n"
+            "from hazardnet.settings import load_settings\n"
+            "if __name__ == '__main__':\n"
+            f"    r = ingest(load_settings({str(settings.home)!r}, settle_seconds=0), dt.date.fromisoformat({as_of.isoformat()!r}))\n"
+            "    print(json.dumps({'pandera': sorted(m for m in sys.modules if m.split('.')[0] == 'pandera'),\n"
+            "                      'outcomes': sorted(f.outcome for f in r.files),\n"
+            "                      'findings': sum(len(f.findings) for f in r.files if f.outcome == 'rejected')}))\n")
+    script = settings.home / "run_ingest.py"
+    script.write_text(code, encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
+                         cwd=str(DATA.parent.parent))
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["pandera"] == []
+    assert got["outcomes"].count("accepted") >= 1 and got["outcomes"].count("rejected") >= len(BAD)
+    assert got["findings"] >= len(BAD)

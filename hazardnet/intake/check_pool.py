@@ -2,12 +2,13 @@
 
 Parsing already happens in child processes (workbook_reader). Normalizing and validating the grid is
 pure Python too, and on a run of hundreds of registers it would be most of the work left in the
-ingesting process, where threads share one interpreter lock. So on a big run (after START_AFTER files)
-the parser process checks the register right after parsing it (`check_in_parser`, passed as the
-parser's follow-up): the grid then never travels to this process unless the file is rejected (its
-error report shows the sheet). A bigger register (intake.PARSER_CHECKS_UP_TO) is checked by `CheckPool`,
-worker processes without the parser's memory cap; a run of a handful of files checks in the calling
-thread. The result is the same either way (tests/test_register_check.py).
+ingesting process, where threads share one interpreter lock. So the parser process checks the register
+right after parsing it (`check_in_parser`, passed as the parser's follow-up): the grid then never travels
+to this process unless the file is rejected (its error report shows the sheet). The parser processes
+fork from a server that has imported this module and `validation` (pandas, pandera, its backends) once,
+so no process pays for those imports again. A bigger register (intake.PARSER_CHECKS_UP_TO) is checked by
+`CheckPool`: worker processes without the parser's memory cap once more than START_AFTER such registers
+came, the calling thread before that. The result is the same either way (tests/test_register_check.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from concurrent.futures.process import BrokenProcessPool
 from hazardnet.intake.findings import Finding, has_errors
 from hazardnet.intake.reader import WorkbookGrid
 from hazardnet.intake.sheet import RegisterSheet, read_register
-from hazardnet.intake.validation import validate_register
 from hazardnet.runtime import exit_with_parent
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ START_AFTER = 8  # registers checked in-process before worker processes are wort
 def check_register(book: WorkbookGrid, county: str, counties: list[str], as_of: dt.date,
                    severities: list[str]) -> tuple[RegisterSheet | Finding, list[Finding]]:
     """The register of `book` and every finding about it, or (a file-level Finding, [that finding])."""
+    from hazardnet.intake.validation import validate_register  # pandera: only where registers are checked
+
     parsed = read_register(book, county, counties)
     if isinstance(parsed, Finding):
         return parsed, [parsed]

@@ -63,14 +63,17 @@ _WATCHDOG_TICK_S = 0.5
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers fork from a clean single-threaded server that has python_calamine imported,
-    # so the parent's threads (Prefect's) are never forked and a worker starts in tens of ms (as any
-    # multiprocessing child it re-imports the main module, so scripts need the __main__ guard).
+    # forkserver: workers fork from a clean single-threaded server that has python_calamine imported, and
+    # what checking a register needs (pandas, pandera with its backends registered: `validation` warms them
+    # up on import), so the parent's threads (Prefect's) are never forked, a worker starts in tens of ms, and
+    # those imports are paid once per run, not once per worker (as any multiprocessing child it re-imports the
+    # main module, so scripts need the __main__ guard).
     try:
         ctx = multiprocessing.get_context("forkserver")
     except ValueError:  # pragma: no cover - platforms without fork
         return multiprocessing.get_context("spawn")
-    ctx.set_forkserver_preload([__name__, "python_calamine", "PIL.Image"])
+    ctx.set_forkserver_preload([__name__, "python_calamine", "PIL.Image", "hazardnet.intake.check_pool",
+                                "hazardnet.intake.validation"])
     return ctx
 
 

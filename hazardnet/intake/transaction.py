@@ -22,7 +22,6 @@ from pathlib import Path
 
 from hazardnet.failpoints import checkpoint
 from hazardnet.home_lock import home_lock
-from hazardnet.intake import check_pool as register_check
 from hazardnet.intake.check_pool import CheckPool, check_in_parser
 from hazardnet.intake.error_report import write_error_report
 from hazardnet.intake.findings import Finding, file_finding, has_errors
@@ -36,9 +35,13 @@ from hazardnet.intake.photos import Picture, attach_pictures
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASIDE = ASIDE_PREFIX  # an original renamed aside while it is checked and deleted
-# a register up to this size is checked in the parser process on big runs (a 300-row register is ~30 kB);
-# a bigger one is checked here, as its check needs more memory than the parser's cap is meant for
+# a register up to this size is checked in the parser process (a 300-row register is ~30 kB); a bigger one
+# is checked here (or by a check worker), as its check needs more memory than the parser's cap is meant for
 PARSER_CHECKS_UP_TO = 4 << 20
+# from which file of a run on the parser process checks: from the first, since the parser processes fork
+# from a server that has pandas and pandera imported and warmed up already (reader._mp_context), so the
+# ingesting process never needs pandera for registers of ordinary size (tests set it higher)
+PARSER_CHECKS_FROM = 0
 _NAME_BYTES = 160  # a kept name gets a date/hash prefix or a report suffix: stay under NAME_MAX (255)
 
 
@@ -281,9 +284,9 @@ class Intake:
             return FileOutcome(str(path), county, "duplicate", 0, [finding], str(kept))
 
         check_args = (county, self.settings.counties, self.as_of, self.settings.severities)
-        # On a big run the parser process checks the register too, so the grid never travels here and
-        # back to a check worker; the first few files (and big ones) are checked by self.checker
-        in_parser = next(self._files) >= register_check.START_AFTER and size <= PARSER_CHECKS_UP_TO
+        # The parser process checks the register too, so the grid never travels here (and back to a check
+        # worker); a big file is checked by self.checker
+        in_parser = next(self._files) >= PARSER_CHECKS_FROM and size <= PARSER_CHECKS_UP_TO
         then = (check_in_parser, check_args) if in_parser else None
         try:
             got = self.reader.submit(copy, then=then).result()

@@ -80,3 +80,16 @@ def validate_register(reg: RegisterSheet, county: str, as_of: dt.date, severitie
             col=(col + 1) if col is not None else 0,
         )
     return sorted(findings.values(), key=lambda f: (f.row, f.col, f.message))
+
+
+def _warm_up() -> None:
+    """Let pandera register its pandas backends (importing what they need) now, at import: in the forkserver
+    that preloads this module that happens once for all parser processes, not at each one's first register."""
+    import pandas as pd
+    import pandera.pandas as pa
+
+    schema = pa.DataFrameSchema({"x": pa.Column(None, pa.Check(lambda s: s.notna(), name="warm_up"), nullable=True)})
+    schema.validate(pd.DataFrame({"x": [1]}), lazy=True)
+
+
+_warm_up()
