@@ -68,10 +68,19 @@ def test_setup_with_uv_installs_exactly_the_lock(tmp_path):
     done = run_setup(checkout, PYTHONDONTWRITEBYTECODE="1")  # Python may not write bytecode: set-up writes it
     assert done.returncode == 0, done.stderr
     assert "改用 pip" not in done.stderr  # uv did the work
-    # bytecode written at set-up, as pip does
+    # bytecode written at set-up for what the ingest imports (its command, the flow, the intake's workers) …
     site = next((checkout / ".venv/lib").glob("python3*/site-packages"))
-    assert list((site / "prefect" / "__pycache__").glob("__init__.*.pyc"))
-    assert list((checkout / "hazardnet" / "__pycache__").glob("__init__.*.pyc"))
+    assert list((site / "prefect" / "__pycache__").glob("flow_engine.*.pyc"))
+    assert list((site / "pandera" / "__pycache__").glob("__init__.*.pyc"))
+    assert list((checkout / "hazardnet" / "intake" / "__pycache__").glob("validation.*.pyc"))
+    assert list((checkout / "flows" / "__pycache__").glob("ingest.*.pyc"))
+    # … and not for the rest, which the venv's Python writes when a command first imports it, even though
+    # PYTHONDONTWRITEBYTECODE is set
+    assert not list((checkout / "flows" / "__pycache__").glob("quarterly.*.pyc"))
+    env = {"PATH": os.environ["PATH"], "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([str(checkout / ".venv/bin/python"), "-c", "import flows.quarterly"], cwd=checkout, env=env,
+                   check=True, capture_output=True)
+    assert list((checkout / "flows" / "__pycache__").glob("quarterly.*.pyc"))
     lock = pins(checkout / "requirements.lock")
     have = installed(checkout)
     assert have.pop("hazardnet") == "0.1.0"
