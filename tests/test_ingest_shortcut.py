@@ -113,8 +113,8 @@ def test_the_shortcut_imports_neither_prefect_nor_pandas(ingested):
     out, proc = ingest_cli(ingested, python_flags=("-X", "importtime"))
     assert_no_flow_run(ingested, out, runs)
     imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
-    assert {"hazardnet.intake.inbox", "hazardnet.publish.fingerprint", "sqlalchemy"} <= imported  # it did check
-    assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+    assert {"hazardnet.intake.inbox", "hazardnet.publish.fingerprint", "sqlite3"} <= imported  # it did check
+    assert sorted(m for m in imported if m.split(".")[0] in (*HEAVY, "sqlalchemy")) == []
     # the same command that has to run the flow does import them (so the check above can see them)
     drop(ingested, BAD)
     out, proc = ingest_cli(ingested, python_flags=("-X", "importtime"))
@@ -253,3 +253,38 @@ def test_an_ingest_holding_the_lock_means_a_real_run(ingested):
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert json.loads(out)["flow_run"] in started
+
+
+def test_the_shortcuts_sqlite_reader_answers_as_the_store(prefect_harness, settings):
+    """`_SqliteProbe` (plain sqlite3, so the shortcut needs no SQLAlchemy) gives the Store's answers: with
+    accepted, rejected and unfinalized submissions, on dates before, at and after them, and for outputs
+    recorded or not."""
+    from hazardnet.pipeline import ingest
+    from hazardnet.publish.fingerprint import _read_store, _SqliteProbe, inputs_fingerprint
+
+    drop(settings, GOOD)
+    drop(settings, BAD, county="德令哈市")
+    ingest(settings, AS_OF)
+    store = Store(settings.database_url)
+    try:
+        late = store.record_submission(county="格尔木市", file_name="late.xlsx", sha256="0" * 64,
+                                       as_of=AS_OF + dt.timedelta(days=3), outcome="accepted", findings=[],
+                                       kept_at=None)
+        probe = _read_store(settings.database_url)
+        assert isinstance(probe, _SqliteProbe)
+        try:
+            unfinalized = store.unfinalized()
+            assert [u["id"] for u in unfinalized] == [late] and probe.unfinalized() == unfinalized
+            for day in (AS_OF - dt.timedelta(days=1), AS_OF, AS_OF + dt.timedelta(days=3)):
+                assert probe.accepted_through(day) == store.accepted_through(day)
+                assert inputs_fingerprint(probe, settings, day) == inputs_fingerprint(store, settings, day)
+            assert store.accepted_through(AS_OF) and store.accepted_through(AS_OF) != store.accepted_through(
+                AS_OF + dt.timedelta(days=3))
+            register = str(settings.consolidated_path)
+            assert store.output_hash(register) is not None
+            assert probe.output_hash(register) == store.output_hash(register)
+            assert probe.output_hash(register + ".missing") is None is store.output_hash(register + ".missing")
+        finally:
+            probe.dispose()
+    finally:
+        store.dispose()

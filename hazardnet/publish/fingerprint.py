@@ -1,7 +1,9 @@
 """Whether the consolidated register is up to date, told without reading a hazard row.
 
 Kept apart from `consolidated_register` (which needs pandas and xlsxwriter) so that `hazardnet ingest`
-can tell "nothing new" in a fraction of a second: this module needs only the store and the settings.
+can tell "nothing new" in a fraction of a second: this module needs only the settings and, for a SQLite
+store, Python's own sqlite3 (`_SqliteProbe` asks the three questions `Store` would, in plain SQL, because
+importing SQLAlchemy alone took half the CPU of such a run); other stores are asked through `Store`.
 """
 
 from __future__ import annotations
@@ -9,12 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from hazardnet.home_lock import home_lock
 from hazardnet.intake.inbox import INGEST_LOCK, ensure_inbox, leftovers, scan_inbox
 from hazardnet.settings import Settings
-from hazardnet.store import Store
+
+if TYPE_CHECKING:
+    from hazardnet.store import Store
 
 _CODE_DIGEST: str | None = None
 
@@ -35,7 +42,7 @@ def _code_digest() -> str:
     return _CODE_DIGEST
 
 
-def inputs_fingerprint(store: Store, settings: Settings, as_of: dt.date) -> str:
+def inputs_fingerprint(store: Store | _SqliteProbe, settings: Settings, as_of: dt.date) -> str:
     """What the consolidated register for `as_of` is made of: the accepted submissions up to that day
     (stored hazard rows never change), the date, the title and county order, and the code. Equal
     fingerprints mean an equal workbook, without reading a single hazard row."""
@@ -45,15 +52,56 @@ def inputs_fingerprint(store: Store, settings: Settings, as_of: dt.date) -> str:
 
 
 # ---- "nothing new": the answer of `hazardnet ingest` without a flow run ------------------------------
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL as SQLAlchemy reads it (sqlite:///relative.db,
+    sqlite:////absolute.db, sqlite+pysqlite:///…; "" for sqlite:// in memory); None for any other database."""
+    parts = urlsplit(url)
+    if parts.scheme.split("+")[0] != "sqlite":
+        return None
+    return unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
+
+
 def _store_missing(url: str) -> bool:
     """True for a SQLite store whose file is not there yet (or that lives in memory): a run creates it.
     A server database cannot be told apart without connecting; the fingerprint check covers it."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
+    database = _sqlite_file(url)
+    if database is None:
         return False
-    return parsed.database in (None, "", ":memory:") or not Path(parsed.database).is_file()
+    return database in ("", ":memory:") or not Path(database).is_file()
+
+
+class _SqliteProbe:
+    """The answers of `Store.unfinalized`, `Store.output_hash` and `Store.accepted_through` from a SQLite
+    store file (only read), in the SQL SQLAlchemy sends for them (its Boolean is 0/1, its Date ISO text);
+    tests/test_ingest_shortcut.py checks that both give the same answers."""
+
+    def __init__(self, database: str):
+        self.conn = sqlite3.connect(database, timeout=30)  # not mode=ro: a WAL store's reader may write -shm
+
+    def unfinalized(self) -> list[dict]:
+        rows = self.conn.execute("SELECT id, county, file_name, sha256, kept_at FROM submissions "
+                                 "WHERE finalized = 0 ORDER BY id").fetchall()
+        return [dict(zip(("id", "county", "file_name", "sha256", "kept_at"), r)) for r in rows]
+
+    def output_hash(self, path: str) -> str | None:
+        row = self.conn.execute("SELECT content_hash FROM outputs WHERE path = ?", (path,)).fetchone()
+        return row[0] if row else None
+
+    def accepted_through(self, as_of: dt.date) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM submissions WHERE outcome = 'accepted' "
+                                                "AND as_of <= ? ORDER BY id", (as_of.isoformat(),))]
+
+    def dispose(self) -> None:
+        self.conn.close()
+
+
+def _read_store(url: str) -> Store | _SqliteProbe:
+    database = _sqlite_file(url)
+    if database:
+        return _SqliteProbe(database)
+    from hazardnet.store import Store
+
+    return Store(url)
 
 
 def up_to_date_register(settings: Settings, as_of: dt.date) -> Path | None:
@@ -73,7 +121,7 @@ def up_to_date_register(settings: Settings, as_of: dt.date) -> Path | None:
         with home_lock(settings.home, INGEST_LOCK, timeout_s=0, busy=_Busy()):
             if scan_inbox(settings, settled_only=False) or leftovers(settings) or not path.is_file():
                 return None
-            store = Store(settings.database_url)
+            store = _read_store(settings.database_url)
             try:
                 if store.unfinalized() or store.output_hash(str(path)) != inputs_fingerprint(store, settings, as_of):
                     return None
