@@ -66,3 +66,17 @@ def test_demo_builds_a_working_folder_and_runs_the_pipeline(prefect_harness, tmp
     assert len(rejected) == 1
     issues = openpyxl.load_workbook(rejected[0])["问题清单"]
     assert issues.max_row >= 7  # title, time, header and the four planted mistakes
+
+
+def test_the_command_collects_young_objects_less_often_from_its_first_import():
+    """`hazardnet` raises the collector's young-generation threshold before typer, Prefect or pandas are
+    imported (runtime.collect_young_less_often): some 400 collections fewer while a command starts."""
+    import subprocess
+    import sys
+
+    from hazardnet.runtime import GC_YOUNG_THRESHOLD
+
+    code = "import gc, hazardnet.cli.main; print(gc.get_threshold()[0], gc.get_count()[0])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert int(out[0]) == GC_YOUNG_THRESHOLD
+    assert int(out[1]) > 700  # young objects accumulated past Python's default threshold without a collection

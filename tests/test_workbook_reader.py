@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 import xlsxwriter
 
+from hazardnet.intake.guards import _check_before_parsing
 from hazardnet.intake.reader import (
     SheetGrid,
     UnreadableWorkbook,
@@ -75,24 +76,23 @@ def test_hostile_file_is_rejected_with_its_reason(name):
     digest = sha(path)
     kind, reason = EXPECTED[name]
     assert sniff_kind(path) == kind
-    started = time.perf_counter()
     with pytest.raises(UnreadableWorkbook, match=reason) as caught:
         read_workbook(path, settings())
-    elapsed = time.perf_counter() - started
     assert caught.value.reason == str(caught.value)
     assert "\n" not in caught.value.reason and caught.value.reason.endswith(("。", "）"))
     assert sha(path) == digest  # the original is never touched
-    if name in GUARDED:
-        assert elapsed < 0.25, f"{name} should be refused by the cheap checks, took {elapsed:.3f}s"
+    if name in GUARDED:  # refused by the cheap checks in this process, before any parser sees it
+        with pytest.raises(UnreadableWorkbook, match=reason):
+            _check_before_parsing(path, settings())
     # and the reader still works afterwards
     assert read_workbook(LEGACY_XLS, settings()).sheets[0].rows[2][0] == "00123"
 
 
-def test_zip_bomb_is_refused_in_milliseconds_without_reading_it():
-    started = time.perf_counter()
+def test_zip_bomb_is_refused_without_reading_it():
     with pytest.raises(UnreadableWorkbook, match="压缩比异常"):
         read_workbook(HOSTILE / "zip_bomb.xlsx", settings())
-    assert time.perf_counter() - started < 0.1
+    with pytest.raises(UnreadableWorkbook, match="压缩比异常"):  # by the zip directory alone, before parsing
+        _check_before_parsing(HOSTILE / "zip_bomb.xlsx", settings())
 
 
 def test_declared_uncompressed_size_over_the_limit_is_refused():
@@ -123,10 +123,8 @@ def test_a_file_that_runs_too_long_is_killed():
     # The zip bomb with the zip checks relaxed: calamine would need seconds and ~400 MB for it.
     relaxed = settings(max_compression_ratio=10**6, parse_timeout_s=0.3, workers=1)
     with WorkbookReaderPool(relaxed) as pool:
-        started = time.perf_counter()
-        with pytest.raises(UnreadableWorkbook, match="超过 0.3 秒仍未读完"):
+        with pytest.raises(UnreadableWorkbook, match="超过 0.3 秒仍未读完"):  # the watchdog's reason
             pool.submit(HOSTILE / "zip_bomb.xlsx").result()
-        assert time.perf_counter() - started < 1.5
         assert pool.submit(LEGACY_XLS).result().sheets[0].name == "隐患台账"
 
 
@@ -311,7 +309,7 @@ def test_a_slow_file_does_not_hold_up_the_others(tmp_path):
         done["quick"] = time.perf_counter() - started
         with pytest.raises(UnreadableWorkbook, match="超过 1 秒仍未读完"):
             slow.result()
-    assert done["quick"] < 0.8 < done["slow"]
+    assert done["quick"] < done["slow"]  # the four good files did not wait for the stuck one
 
 
 def test_no_other_exception_for_damaged_workbooks(tmp_path):
@@ -337,3 +335,19 @@ def test_no_other_exception_for_damaged_workbooks(tmp_path):
                 outcomes.add(exc.reason)
     assert outcomes  # whatever they were, each was a grid or one of our sentences
     assert all(o == "WorkbookGrid" or o.endswith(("。", "）")) for o in outcomes)
+
+
+def _collector_state(book: WorkbookGrid) -> tuple[bool, tuple[int, int]]:
+    import gc
+
+    return False, (gc.get_freeze_count(), gc.get_threshold()[0])
+
+
+def test_parser_workers_leave_the_preloaded_modules_to_rest():
+    """A parser worker starts with what the forkserver preloaded (pandas, pandera …) frozen out of the
+    garbage collector's reach and collects young objects less often (runtime.leave_imports_to_rest)."""
+    from hazardnet.runtime import GC_YOUNG_THRESHOLD
+
+    with WorkbookReaderPool(settings(workers=1)) as pool:
+        frozen, young = pool.submit(LEGACY_XLS, then=(_collector_state, ())).result().value
+    assert frozen > 50_000 and young == GC_YOUNG_THRESHOLD  # tens of thousands of objects: the imports

@@ -65,6 +65,9 @@ def ingest(
     if result is None:
         from flows.ingest import ingest_flow
         from hazardnet.cli.progress import progress_bar
+        from hazardnet.runtime import leave_imports_to_rest
+
+        leave_imports_to_rest()
 
         with progress_bar("导入台账", enabled=not json_ and sys.stderr.isatty()):
             state = ingest_flow(home=home_dir, as_of=day, return_state=True)

@@ -10,7 +10,11 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import typer
+from hazardnet.runtime import collect_young_less_often
+
+collect_young_less_often()  # before typer, Prefect, pandas … are imported (see runtime)
+
+import typer  # noqa: E402
 
 from hazardnet.cli import intake_commands  # noqa: F401 - ingest, template
 from hazardnet.cli.app import AsOfOpt, UserError, _as_of, app, err, out

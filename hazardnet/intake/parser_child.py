@@ -17,7 +17,7 @@ from hazardnet.intake.grid import (
     SheetGrid,
     WorkbookGrid,
 )
-from hazardnet.runtime import exit_with_parent
+from hazardnet.runtime import exit_with_parent, leave_imports_to_rest
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # ---- the child process ------------------------------------------------------------------------
 def _child_init(memory_mb: int, parent_pid: int | None = None) -> None:
     """Runs once in each worker: cap its address space, no core dumps, leave Ctrl-C to the parent."""
+    leave_imports_to_rest()  # what the forkserver preloaded (pandas, pandera …) is the same in every worker
     if parent_pid is not None:
         exit_with_parent(parent_pid)  # before the cap: the watcher thread's stack is allocated now
     os.environ["RUST_BACKTRACE"] = "0"  # an abort should not print a page of Rust frames per file
