@@ -376,6 +376,31 @@ def _column_values(rows: pd.DataFrame, name: str) -> list[Any]:
     return values
 
 
+def _field_columns(rows: pd.DataFrame) -> list[list[Any]]:
+    """`_column_values` of every field (FIELD_NAMES order), in one go where the frame allows it: its present
+    field columns all of dtype object (as the checker makes them) are turned into one 2-D object array, whose
+    nulls one `pd.isna` finds (the same test, element by element, as each column's isna) — a few calls
+    instead of several pandas Series operations per column."""
+    import pandas as pd
+
+    present = [name for name in FIELD_NAMES if name in rows.columns]
+    if not present or len(set(rows.columns)) != len(rows.columns) \
+            or any(rows[name].dtype != object for name in present):
+        return [_column_values(rows, name) for name in FIELD_NAMES]
+    block = rows[present].to_numpy(dtype=object, copy=True)
+    nulls = pd.isna(block)
+    if nulls.any():
+        block[nulls] = None
+    by_name = dict(zip(present, block.T.tolist()))
+    n = len(rows)
+    return [by_name[name] if name in by_name else [None] * n for name in FIELD_NAMES]
+
+
+# hazard_rows' INSERT compiled once per dialect (name, driver, paramstyle): (SQL text, the keys in parameter order or
+# None for a named paramstyle)
+_INSERT_SQL: dict[tuple[str, str, str], tuple[str, list[str] | None]] = {}
+
+
 def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame, sub_id: int, as_of: dt.date,
                         county: str) -> None:
     """Insert a register frame's hazard rows with one executemany, built column by column.
@@ -386,18 +411,23 @@ def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame, sub_id: int, as
             *[name if name != "county" else "county_text" for name in FIELD_NAMES]]
     n = len(rows)
     columns = [[sub_id] * n, [as_of] * n, [county] * n, [int(r) + 1 for r in rows["_row"].tolist()],
-               *[_column_values(rows, name) for name in FIELD_NAMES]]
+               *_field_columns(rows)]
     dialect = conn.dialect
     for i, key in enumerate(keys):
         process = hazard_rows.c[key].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
-            columns[i] = _bound(columns[i], process)
-    compiled = hazard_rows.insert().compile(dialect=dialect, column_keys=keys)
-    if compiled.positional:
-        params: list = list(zip(*[columns[keys.index(k)] for k in compiled.positiontup]))
+            columns[i] = _bound(columns[i], process, _BIND_MEMO.setdefault((dialect.name, key), {}))
+    cache_key = (dialect.name, dialect.driver, dialect.paramstyle)
+    compiled = _INSERT_SQL.get(cache_key)
+    if compiled is None:
+        stmt = hazard_rows.insert().compile(dialect=dialect, column_keys=keys)
+        compiled = _INSERT_SQL[cache_key] = (str(stmt), list(stmt.positiontup) if stmt.positional else None)
+    sql, order = compiled
+    if order is not None:
+        params: list = list(zip(*[columns[keys.index(k)] for k in order]))
     else:
         params = [dict(zip(keys, row)) for row in zip(*columns)]
-    conn.exec_driver_sql(str(compiled), params)
+    conn.exec_driver_sql(sql, params)
 
 
 def _insert_photos(conn: sa.Connection, pairs: Sequence[tuple[str, Any]], sub_id: int, county: str) -> None:
@@ -424,9 +454,32 @@ def _insert_photos(conn: sa.Connection, pairs: Sequence[tuple[str, Any]], sub_id
              sheet=pic.sheet, cell=pic.cell) for k, (hazard, pic) in enumerate(pairs)])
 
 
-def _bound(values: list[Any], process) -> list[Any]:
+# (dialect name, hazard_rows column) -> {value class: {value: bound value}}: the dates of one register recur in
+# the next ones; `_bound` remembers them across submissions (cleared when it grows past _BIND_MEMO_MAX values)
+_BIND_MEMO: dict[tuple[str, str], dict[type, dict[Any, Any]]] = {}
+_BIND_MEMO_MAX = 100_000
+
+
+def _bound(values: list[Any], process, remembered: dict[type, dict[Any, Any]] | None = None) -> list[Any]:
     """`process` (a bind processor) applied to every non-null value, once per distinct value: a register's
-    dates repeat, and converting each one again was most of the cost of storing it."""
+    dates repeat, and converting each one again was most of the cost of storing it. `remembered`: values
+    bound before by the same processor (one dict per value class), used and extended."""
+    classes = set(map(type, values))
+    classes.discard(type(None))
+    if len(classes) == 1:  # one class (dates, floats): values equal as keys are equal as values
+        cls = classes.pop()
+        memo = remembered.setdefault(cls, {}) if remembered is not None else {}
+        if len(memo) > _BIND_MEMO_MAX:  # a new dict, not clear(): another thread may be reading this one
+            memo = remembered[cls] = {}
+        try:
+            for v in set(values).difference(memo):
+                if v is not None:
+                    memo[v] = process(v)
+        except TypeError:  # unhashable: the general way below
+            pass
+        else:
+            memo[None] = None
+            return list(map(memo.__getitem__, values))
     memo: dict[tuple[type, Any], Any] = {}
     out = []
     for v in values:

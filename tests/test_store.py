@@ -265,3 +265,42 @@ def test_photos_of_a_rejected_or_failed_submission_are_not_kept(store):
                                 findings=[], kept_at=None, rows=bad, photos=[("GEM-001", a)])
     assert store.hazard_photos("格尔木市", "GEM-001") == []
     assert store.photo_data([a.sha256]) == {}
+
+
+# ---- the fast insert's helpers: the same values as the column-by-column way -------------------------------------
+def test_field_columns_are_each_columns_plain_values_with_every_null_as_none():
+    from hazardnet.store import _column_values, _field_columns
+
+    frame = pd.DataFrame({
+        "_row": [1, 2, 3, 4],
+        "hazard_id": ["A", None, float("nan"), pd.NA],
+        "found_date": [dt.date(2026, 1, 2), pd.NaT, None, dt.date(2026, 1, 3)],
+        "funds": [1.5, float("nan"), 2, None],
+        "remarks": ["x", "", " y ", None],
+    }, dtype=object)
+    want = [_column_values(frame, name) for name in FIELD_NAMES]
+    assert _field_columns(frame) == want
+    assert [type(v) for v in _field_columns(frame)[FIELD_NAMES.index("found_date")]] == \
+        [dt.date, type(None), type(None), dt.date]
+    assert _field_columns(frame)[FIELD_NAMES.index("county")] == [None] * 4  # absent: all None
+    typed = frame.assign(funds=pd.array([1.5, None, 2.0, None], dtype="Float64"))  # not object: column by column
+    assert _field_columns(typed)[FIELD_NAMES.index("funds")] == [1.5, None, 2.0, None]
+
+
+def test_bound_values_keep_their_class_and_are_remembered_per_class():
+    from hazardnet.store import _bound
+
+    calls = []
+
+    def process(v):
+        calls.append(v)
+        return f"{type(v).__name__}:{v}"
+
+    assert _bound([1, 1.0, True, None, 1], process) == ["int:1", "float:1.0", "bool:True", None, "int:1"]
+    remembered: dict = {}
+    days = [dt.date(2026, 1, 1), None, dt.date(2026, 1, 2), dt.date(2026, 1, 1)]
+    assert _bound(days, process, remembered) == ["date:2026-01-01", None, "date:2026-01-02", "date:2026-01-01"]
+    calls.clear()
+    assert _bound(days[:3], process, remembered) == ["date:2026-01-01", None, "date:2026-01-02"]
+    assert calls == []  # bound already, by the same processor
+    assert _bound([[1], None], process) == ["list:[1]", None]  # unhashable: bound one by one
