@@ -108,3 +108,26 @@ def test_shared_strings_give_the_same_cells_as_write_table(tmp_path, seed):
     assert _cells(tmp_path / "sst.xlsx") == _cells(tmp_path / "slow.xlsx")
     assert sum(1 for v in _texts(tmp_path / "slow.xlsx").values() if v) > 1000  # the comparison saw the text
 
+
+
+# values equal as Python keys but written differently, repeated in one column: write_table_fast remembers a cell's
+# XML per column and value, and must keep them apart
+EQUAL_KEYS = [1, 1.0, True, 0, 0.0, -0.0, False, 2.5, float("nan"), dt.date(2026, 3, 5), dt.datetime(2026, 3, 5),
+              pd.Timestamp("2026-03-05"), np.int64(1), "1", None, "", "长文本" * 30, "第一行\n第二行\n第三行"]
+
+
+@pytest.mark.parametrize("shared_strings", [False, True])
+def test_repeated_values_equal_as_keys_keep_their_own_cells(tmp_path, shared_strings):
+    rng = random.Random(7)
+    rows = [[rng.choice(EQUAL_KEYS) for _ in range(5)] for _ in range(400)]
+    flags = [rng.random() < 0.3 for _ in rows]
+    kw = {"wrap_cols": [1, 3], "widths": [8, 12, 30]}
+    slow = _book(tmp_path / "slow.xlsx", write_table, rows, highlight=iter(flags), **kw)
+    fast = _book(tmp_path / "fast.xlsx", write_table_fast, rows, highlight=iter(flags), shared_strings=shared_strings,
+                 **kw)
+    if shared_strings:
+        assert _cells(tmp_path / "fast.xlsx") == _cells(tmp_path / "slow.xlsx")
+    else:
+        assert fast[1] == slow[1]
+    sheet = fast[1]["xl/worksheets/sheet1.xml"].decode()
+    assert "<v>-0</v>" in sheet and "<v>1</v>" in sheet and 'customHeight="1"' in sheet

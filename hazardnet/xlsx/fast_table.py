@@ -168,17 +168,46 @@ def _shared_index(str_table, text: str) -> int:
     return str_table._get_shared_string_index(value)
 
 
+# value classes whose cell XML (after the cell reference) and row-height measure `_append_rows` remembers per
+# column: values of these classes equal as keys give the same cell (1.0 == 1 == True: floats and bools are not
+# remembered), and they all hash
+_REMEMBERED = frozenset({str, type(None), int, dt.date, dt.datetime})
+_CELL_START = '<c r="'
+
+
+_NOT_REMEMBERED = object()
+
+
+def _memo_key(v: Any) -> Any:
+    """`v`'s key in `_append_rows`' per-column memo: the value itself for the _REMEMBERED classes, (float, v) for
+    a float (1.0 == 1, but their cells differ), _NOT_REMEMBERED for anything else (NaN, never equal to itself,
+    and float zeros)."""
+    t = v.__class__
+    if t in _REMEMBERED:
+        return v
+    if t is float and v != 0.0 and not math.isnan(v):  # 0.0 == -0.0, but one is written "0", the other "-0"
+        return float, v
+    return _NOT_REMEMBERED
+
+
 def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], start: int, wrap: set[int],
                  highlight: Iterable[bool] | None, shared_strings: bool = False,
                  heights: TableRowHeights | None = None) -> int:
-    """Write the data rows from `start` on; the per-cell format choice and the row height are write_table's."""
+    """Write the data rows from `start` on; the per-cell format choice and the row height are write_table's.
+
+    A register repeats its values (county, grades, categories, dates, blanks): the XML of a cell after its
+    reference and what it adds to the row height (`TableRowHeights.measure`) are worked out once per column,
+    value and kind of row (alert or not), and later cells reuse them."""
     if heights is None:
         heights = TableRowHeights(None, 0, wrap, fmts.text.font_size)
     ws._write_single_row(start)  # flush the header row, as writing the first data cell would
     fh = ws.fh
     xml = _CellXml(ws)
-    cols: list[str] = []  # column letters
+    names: list[str] = []  # column letters
+    starts: list[str] = []  # '<c r="' + column letters
     plain_fmts: list = []  # write_table's format of a text or blank cell per column, outside alert rows
+    memos: tuple[list[dict], list[dict]] = ([], [])  # [alert][column]: value -> (XML after the reference,
+    #                                                   shared-string reference 0/1, *heights.measure)
     xfs = xml.xf
     hl = iter(highlight) if highlight is not None else None
     max_row = max_col = -1
@@ -188,13 +217,100 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
     sst: dict[str, int] | None = {} if shared_strings else None
     refs = 0
     n = 0
-    row_lines = heights.row_lines
+    measure = heights.measure
+    remembered = _REMEMBERED
+    rowmax, colmax = ws.xls_rowmax, ws.xls_colmax
+
+    def cell(c: int, v: Any, alert: bool, ref: str) -> tuple[str, int]:
+        """The cell's XML as write_table would write it, and whether it refers to a shared string."""
+        t = v.__class__
+        if t is str or v is None:  # text and blanks, most cells: write_table's format is known
+            fmt = fmts.alert if alert else plain_fmts[c]
+            xf = xfs.get(id(fmt))
+            if xf is None:
+                xf = xfs[id(fmt)] = xml.style(fmt)
+            if v is None:
+                return f'<c r="{ref}" s="{xf}"/>', 0
+            if sst is not None and v:
+                i = sst.get(v)
+                if i is None:
+                    i = sst[v] = _shared_index(str_table, v)
+                if i >= 0:
+                    return f'<c r="{ref}" s="{xf}" t="s"><v>{i}</v></c>', 1
+                return xml.string(ref, clean_text(v), fmt), 0  # the string table would write raw XML: inline
+            if len(v) <= 16383 and not _NEEDS_ANY_CHANGE.search(v) and not (v[0].isspace() or v[-1].isspace()):
+                # nothing for clean_text, the control-character escape or XML escaping to change
+                return f'<c r="{ref}" s="{xf}" t="inlineStr"><is><t>{v}</t></is></c>', 0
+            return xml.string(ref, clean_text(v), fmt), 0
+        if alert:
+            fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
+        elif isinstance(v, (dt.date, dt.datetime)):
+            fmt = fmts.date
+        elif c in wrap:
+            fmt = fmts.wrap
+        elif isinstance(v, int) and t is not bool:
+            fmt = fmts.integer
+        elif isinstance(v, float):
+            fmt = fmts.number
+        else:
+            fmt = fmts.text
+        return xml.cell(ref, v, fmt), 0
+
     for n, values in enumerate(rows, start=1):
         alert = next(hl) if hl is not None else False
         r = start + n - 1
-        if r >= ws.xls_rowmax:  # beyond Excel's last row: xlsxwriter ignores such cells
+        if r >= rowmax:  # beyond Excel's last row: xlsxwriter ignores such cells
             continue
-        if any(v.__class__ is str and v.startswith("<r>") and looks_like_rich_xml(clean_text(v)) for v in values):
+        vals = values
+        rich = False
+        if len(values) > colmax:  # cells beyond Excel's last column are ignored, but still checked as before
+            vals = values[:colmax]
+            rich = any(v.__class__ is str and v.startswith("<r>") and looks_like_rich_xml(clean_text(v))
+                       for v in values)
+        nv = len(vals)
+        while len(names) < nv:
+            c = len(names)
+            names.append(xl_col_to_name(c))
+            starts.append(_CELL_START + names[c])
+            plain_fmts.append(fmts.wrap if c in wrap else fmts.text)
+            memos[0].append({})
+            memos[1].append({})
+        memo = memos[1 if alert else 0]
+        rn = str(r + 1)
+        cells: list = []
+        misses: list[tuple[int, tuple]] = []
+        row_refs = 0
+        most = apart = 1  # TableRowHeights.combine, inline
+        if not rich:
+            for c, v in enumerate(vals):
+                t = v.__class__
+                if t in remembered or t is float:
+                    known = memo[c].get(v if t is not float else (float, v))
+                    if known is not None:
+                        tail, shared, k, length, gate = known
+                        cells.append(starts[c] + rn + tail)
+                        row_refs += shared
+                        if k > most:
+                            if length > gate * most:
+                                most = k
+                        elif k < 0 and -k > apart:
+                            apart = -k
+                        continue
+                    if t is str and v.startswith("<r>") and looks_like_rich_xml(clean_text(v)):
+                        rich = True
+                        break
+                # a new value: what it adds to the height now (in column order, as row_lines counts), its
+                # XML once the row is known to take this path (numbering styles and shared strings as met)
+                m = measure(v, c, alert)
+                k, length, gate = m
+                if k > most:
+                    if length > gate * most:
+                        most = k
+                elif k < 0 and -k > apart:
+                    apart = -k
+                misses.append((c, m))
+                cells.append(None)
+        if rich:
             # text xlsxwriter would take for rich-string XML: this row goes through write_table's own path
             fh.write("".join(buffer))
             buffer.clear()
@@ -204,63 +320,30 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
             write_row_cells(ws, fmts, r, values, wrap, alert)
             ws._write_single_row(r + 1)
             max_row = r
-            max_col = max(max_col, min(len(values), ws.xls_colmax) - 1)
+            max_col = max(max_col, min(len(values), colmax) - 1)
             if min_row is None:
                 min_row, min_col = r, 0
             continue
-        rn = str(r + 1)
-        cells = []
-        most = row_lines(values, alert)  # lines of the row's tallest wrapping cell, as write_table measures
-        for c, v in enumerate(values):
-            if c >= ws.xls_colmax:
-                break
-            if c >= len(cols):
-                cols.append(xl_col_to_name(c))
-                plain_fmts.append(fmts.wrap if c in wrap else fmts.text)
-            t = v.__class__
-            if t is str or v is None:  # text and blanks, most cells: write_table's format is known
-                fmt = fmts.alert if alert else plain_fmts[c]
-                xf = xfs.get(id(fmt))
-                if xf is None:
-                    xf = xfs[id(fmt)] = xml.style(fmt)
-                if v is None:
-                    cells.append(f'<c r="{cols[c]}{rn}" s="{xf}"/>')
-                elif sst is not None and v:
-                    i = sst.get(v)
-                    if i is None:
-                        i = sst[v] = _shared_index(str_table, v)
-                    if i >= 0:
-                        refs += 1
-                        cells.append(f'<c r="{cols[c]}{rn}" s="{xf}" t="s"><v>{i}</v></c>')
-                    else:  # text the string table would write as raw XML: inline, escaped, as before
-                        cells.append(xml.string(cols[c] + rn, clean_text(v), fmt))
-                elif len(v) <= 16383 and not _NEEDS_ANY_CHANGE.search(v) and not (v[0].isspace() or v[-1].isspace()):
-                    # nothing for clean_text, the control-character escape or XML escaping to change
-                    cells.append(f'<c r="{cols[c]}{rn}" s="{xf}" t="inlineStr"><is><t>{v}</t></is></c>')
-                else:
-                    cells.append(xml.string(cols[c] + rn, clean_text(v), fmt))
-            else:
-                if alert:
-                    fmt = fmts.alert_date if isinstance(v, (dt.date, dt.datetime)) else fmts.alert
-                elif isinstance(v, (dt.date, dt.datetime)):
-                    fmt = fmts.date
-                elif c in wrap:
-                    fmt = fmts.wrap
-                elif isinstance(v, int) and t is not bool:
-                    fmt = fmts.integer
-                elif isinstance(v, float):
-                    fmt = fmts.number
-                else:
-                    fmt = fmts.text
-                cells.append(xml.cell(cols[c] + rn, v, fmt))
-            if c > max_col:
-                max_col = c
+        for c, m in misses:  # the new values' XML, in column order
+            v = vals[c]
+            ref = names[c] + rn
+            text, shared = cell(c, v, alert, ref)
+            cells[c] = text
+            row_refs += shared
+            key = _memo_key(v)
+            if key is not _NOT_REMEMBERED:
+                memo[c][key] = (text[len(_CELL_START) + len(ref):], shared, *m)
+        if len(values) > colmax:
+            most, apart = heights.row_lines(values, alert), 1
+        refs += row_refs
         if cells:
-            if most > 1:  # the <row> xlsxwriter writes after set_row(r, height)
-                buffer.append(f'<row r="{rn}" ht="{heights.ht(most)}" customHeight="1">{"".join(cells)}</row>')
+            lines = max(most, apart)
+            if lines > 1:  # the <row> xlsxwriter writes after set_row(r, height)
+                buffer.append(f'<row r="{rn}" ht="{heights.ht(lines)}" customHeight="1">{"".join(cells)}</row>')
             else:
                 buffer.append(f'<row r="{rn}">{"".join(cells)}</row>')
             max_row = r
+            max_col = max(max_col, nv - 1)
             if min_row is None:
                 min_row, min_col = r, 0
             if len(buffer) >= 512:

@@ -145,6 +145,35 @@ class TableRowHeights:
                         most = n
         return most
 
+    def measure(self, v: Any, c: int, alert: bool = False) -> tuple[int, int, float]:
+        """What cell `v` in column `c` adds to `row_lines`, for writers that remember it per distinct value:
+        (n, length, gate). n > 1: the cell's lines, counted when n exceeds the lines found so far in the row
+        (`most`) and length > gate × most (row_lines' shortcut, kept so the result is its own to the last
+        rounding); n < 0: a line break in a cell that does not wrap, -n lines, counted apart from `most`;
+        otherwise nothing. `combine` folds the cells of a row, in column order, into row_lines' result."""
+        if not isinstance(v, str):
+            return 1, 0, 0.0
+        if alert or (c < len(self.wrapping) and self.wrapping[c]):
+            if c < len(self.limit) and "\n" not in v:
+                return (math.ceil((len(v.encode("utf-8", "surrogatepass")) + len(v)) * self.per_unit[c]), len(v),
+                        self.limit[c])
+            return self.lines(v, c), len(v), (-math.inf if "\n" in v else self.default_limit)
+        if "\n" in v:
+            return -(v.count("\n") + 1), 0, 0.0
+        return 1, 0, 0.0
+
+    @staticmethod
+    def combine(measures: Iterable[tuple[int, int, float]]) -> int:
+        """`row_lines` of a row from the `measure` of its cells in column order."""
+        most = apart = 1
+        for n, length, gate in measures:
+            if n > most:
+                if length > gate * most:
+                    most = n
+            elif n < 0 and -n > apart:
+                apart = -n
+        return max(most, apart)
+
     def ht(self, lines: int) -> str:
         """The `ht` attribute of a row of `lines` lines (what set_row(row, row height) writes)."""
         text = self._ht.get(lines)
