@@ -206,8 +206,8 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
     names: list[str] = []  # column letters
     starts: list[str] = []  # '<c r="' + column letters
     plain_fmts: list = []  # write_table's format of a text or blank cell per column, outside alert rows
-    memos: tuple[list[dict], list[dict]] = ([], [])  # [alert][column]: value -> (XML after the reference,
-    #                                                   shared-string reference 0/1, *heights.measure)
+    memos: tuple[list[dict], list[dict]] = ([], [])  # [alert][column]: value -> (piece: the cell's XML after
+    #   its reference + the next column's '<c r="' and letters, shared-string reference 0/1, *heights.measure)
     xfs = xml.xf
     hl = iter(highlight) if highlight is not None else None
     max_row = max_col = -1
@@ -268,7 +268,7 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
             rich = any(v.__class__ is str and v.startswith("<r>") and looks_like_rich_xml(clean_text(v))
                        for v in values)
         nv = len(vals)
-        while len(names) < nv:
+        while len(names) <= nv:  # one column beyond the row: its start ends the piece of the row's last cell
             c = len(names)
             names.append(xl_col_to_name(c))
             starts.append(_CELL_START + names[c])
@@ -287,8 +287,8 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
                 if t in remembered or t is float:
                     known = memo[c].get(v if t is not float else (float, v))
                     if known is not None:
-                        tail, shared, k, length, gate = known
-                        cells.append(starts[c] + rn + tail)
+                        piece, shared, k, length, gate = known
+                        cells.append(piece)
                         row_refs += shared
                         if k > most:
                             if length > gate * most:
@@ -328,20 +328,23 @@ def _append_rows(ws: Worksheet, fmts: Formats, rows: Iterable[Sequence[Any]], st
             v = vals[c]
             ref = names[c] + rn
             text, shared = cell(c, v, alert, ref)
-            cells[c] = text
+            cells[c] = piece = text[len(starts[c]) + len(rn):] + starts[c + 1]
             row_refs += shared
             key = _memo_key(v)
             if key is not _NOT_REMEMBERED:
-                memo[c][key] = (text[len(_CELL_START) + len(ref):], shared, *m)
+                memo[c][key] = (piece, shared, *m)
         if len(values) > colmax:
             most, apart = heights.row_lines(values, alert), 1
         refs += row_refs
         if cells:
+            # each piece is a cell's XML after its reference, then the next cell's start up to its row number
+            cells[-1] = cells[-1][:-len(starts[nv])]
             lines = max(most, apart)
             if lines > 1:  # the <row> xlsxwriter writes after set_row(r, height)
-                buffer.append(f'<row r="{rn}" ht="{heights.ht(lines)}" customHeight="1">{"".join(cells)}</row>')
+                buffer.append(f'<row r="{rn}" ht="{heights.ht(lines)}" customHeight="1">{starts[0]}{rn}'
+                              f'{rn.join(cells)}</row>')
             else:
-                buffer.append(f'<row r="{rn}">{"".join(cells)}</row>')
+                buffer.append(f'<row r="{rn}">{starts[0]}{rn}{rn.join(cells)}</row>')
             max_row = r
             max_col = max(max_col, nv - 1)
             if min_row is None:
