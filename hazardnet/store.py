@@ -384,8 +384,10 @@ def _field_columns(rows: pd.DataFrame) -> list[list[Any]]:
     import pandas as pd
 
     present = [name for name in FIELD_NAMES if name in rows.columns]
-    if not present or len(set(rows.columns)) != len(rows.columns) \
-            or any(rows[name].dtype != object for name in present):
+    if not present or not rows.columns.is_unique:
+        return [_column_values(rows, name) for name in FIELD_NAMES]
+    dtypes = rows.dtypes
+    if any(dtypes[name] != object for name in present):
         return [_column_values(rows, name) for name in FIELD_NAMES]
     block = rows[present].to_numpy(dtype=object, copy=True)
     nulls = pd.isna(block)
