@@ -19,6 +19,9 @@ from sqlalchemy.engine import Engine
 
 from hazardnet.failpoints import checkpoint
 from schemas.headers import FIELDS
+from schemas.table import PlainFrame
+from schemas.table import column_values as _column_values  # noqa: F401 - tests compare the two paths
+from schemas.table import field_columns as _field_columns
 
 if TYPE_CHECKING:  # pandas is imported where frames are made: `hazardnet ingest` with nothing to do needs none
     import pandas as pd
@@ -139,7 +142,7 @@ class Store:
 
     def record_submission(self, *, county: str, file_name: str, sha256: str, as_of: dt.date, outcome: str,
                           findings: Sequence[dict], kept_at: str | None,
-                          rows: pd.DataFrame | None = None, photos: Sequence[tuple[str, Any]] = ()) -> int:
+                          rows: pd.DataFrame | PlainFrame | None = None, photos: Sequence[tuple[str, Any]] = ()) -> int:
         """Insert a submission and (for an accepted one) all its hazard rows and photos in one transaction.
 
         `photos` are (hazard_id, picture) pairs, the picture an `intake.photos.Picture` (any object with
@@ -362,48 +365,12 @@ class Store:
             conn.execute(outputs.insert().values(path=path, content_hash=content_hash, written_at=_now()))
 
 
-def _column_values(rows: pd.DataFrame, name: str) -> list[Any]:
-    """A column as plain Python values with every null (None, NaN, NaT) as None; all None if absent."""
-    if name not in rows.columns:
-        return [None] * len(rows)
-    col = rows[name]
-    if col.dtype != object:
-        col = col.astype(object)
-    values = col.tolist()
-    nulls = col.isna()  # the same test as pd.isna(value), for the whole column at once
-    if nulls.any():
-        values = [None if null else v for v, null in zip(values, nulls.tolist())]
-    return values
-
-
-def _field_columns(rows: pd.DataFrame) -> list[list[Any]]:
-    """`_column_values` of every field (FIELD_NAMES order), in one go where the frame allows it: its present
-    field columns all of dtype object (as the checker makes them) are turned into one 2-D object array, whose
-    nulls one `pd.isna` finds (the same test, element by element, as each column's isna) — a few calls
-    instead of several pandas Series operations per column."""
-    import pandas as pd
-
-    present = [name for name in FIELD_NAMES if name in rows.columns]
-    if not present or not rows.columns.is_unique:
-        return [_column_values(rows, name) for name in FIELD_NAMES]
-    dtypes = rows.dtypes
-    if any(dtypes[name] != object for name in present):
-        return [_column_values(rows, name) for name in FIELD_NAMES]
-    block = rows[present].to_numpy(dtype=object, copy=True)
-    nulls = pd.isna(block)
-    if nulls.any():
-        block[nulls] = None
-    by_name = dict(zip(present, block.T.tolist()))
-    n = len(rows)
-    return [by_name[name] if name in by_name else [None] * n for name in FIELD_NAMES]
-
-
 # hazard_rows' INSERT compiled once per dialect (name, driver, paramstyle): (SQL text, the keys in parameter order or
 # None for a named paramstyle)
 _INSERT_SQL: dict[tuple[str, str, str], tuple[str, list[str] | None]] = {}
 
 
-def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame, sub_id: int, as_of: dt.date,
+def _insert_hazard_rows(conn: sa.Connection, rows: pd.DataFrame | PlainFrame, sub_id: int, as_of: dt.date,
                         county: str) -> None:
     """Insert a register frame's hazard rows with one executemany, built column by column.
 

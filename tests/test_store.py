@@ -304,3 +304,26 @@ def test_bound_values_keep_their_class_and_are_remembered_per_class():
     assert _bound(days[:3], process, remembered) == ["date:2026-01-01", None, "date:2026-01-02"]
     assert calls == []  # bound already, by the same processor
     assert _bound([[1], None], process) == ["list:[1]", None]  # unhashable: bound one by one
+
+
+def test_a_plain_frame_stores_exactly_what_its_frame_stores(store):
+    """What a parser process sends back (schemas.table.PlainFrame, no pandas) is stored as the frame it came
+    from would be: every column, every null, every type, on SQLite and PostgreSQL."""
+    from schemas.table import PlainFrame
+
+    rows = [hazard("GEM-011", customer_id="0630100001", funds=3.25, deadline=dt.date(2026, 12, 31),
+                   remarks="第二行\n‘引号’ & <尖括号>"),
+            hazard("GEM-012", funds=float("nan"), notice_date=None, gov_supervised="是"),
+            hazard("GEM-013", funds=7, status="已整改", completed_date=dt.date(2026, 4, 1))]
+    df = frame(*rows)
+    plain = PlainFrame.of(df)
+    assert len(plain) == 3 and plain["hazard_id"].tolist() == ["GEM-011", "GEM-012", "GEM-013"]
+    a = store.record_submission(county="格尔木市", file_name="a.xlsx", sha256="a" * 64, as_of=D3, outcome="accepted",
+                                findings=[], kept_at=None, rows=df)
+    b = store.record_submission(county="德令哈市", file_name="b.xlsx", sha256="b" * 64, as_of=D3, outcome="accepted",
+                                findings=[], kept_at=None, rows=plain)
+    cols = [c for c in hazard_rows.c if c.name not in ("id", "submission_id", "county")]
+    with store.engine.connect() as conn:
+        got = {sub: [tuple(r) for r in conn.execute(sa.select(*cols).where(hazard_rows.c.submission_id == sub)
+                                                   .order_by(hazard_rows.c.source_row))] for sub in (a, b)}
+    assert len(got[a]) == 3 and got[a] == got[b]

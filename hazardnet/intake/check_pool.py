@@ -26,6 +26,7 @@ from hazardnet.intake.findings import Finding, has_errors
 from hazardnet.intake.reader import WorkbookGrid
 from hazardnet.intake.sheet import RegisterSheet, read_register
 from hazardnet.runtime import exit_with_parent
+from schemas.table import PlainFrame
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def _check_in_worker(book: WorkbookGrid, county: str, counties: list[str], as_of
     parsed, findings = check_register(book, county, counties, as_of, severities)
     if isinstance(parsed, RegisterSheet):
         parsed.raw = {}  # the original cells were needed for the findings only; the caller has the grid
+        parsed.frame = PlainFrame.of(parsed.frame)  # plain lists: the caller needs no pandas to take them
     return parsed, findings
 
 

@@ -17,14 +17,16 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from hazardnet.intake.findings import WARNING, Finding, cell_ref, file_finding
 from hazardnet.intake.reader import SheetGrid, WorkbookGrid
 from schemas.headers import FIELD_BY_NAME, FIELDS, REQUIRED_FIELDS, match_header, normalize_label
+from schemas.table import PlainFrame
 from schemas.vocab import GRADE_SYNONYMS, SEVERITY_SYNONYMS, STATUS_SYNONYMS, YES_NO_SYNONYMS
+
+if TYPE_CHECKING:  # pandas only where registers are read and checked (parser processes): see schemas.table
+    import pandas as pd
 
 HEADER_SCAN_ROWS = 30
 MIN_HEADER_MATCHES = 4
@@ -60,12 +62,13 @@ class _RawCells(Mapping):
 
 @dataclass
 class RegisterSheet:
-    """A register read from one sheet: `frame` has one column per field plus `_row` (0-based grid row)."""
+    """A register read from one sheet: `frame` has one column per field plus `_row` (0-based grid row); a
+    parser process sends it back as a PlainFrame (`check_pool`)."""
 
     sheet: str
     header_row: int  # 0-based
     columns: dict[str, int]  # field name -> 0-based column
-    frame: pd.DataFrame
+    frame: pd.DataFrame | PlainFrame
     raw: Mapping[tuple[int, int], Any] = field(default_factory=dict)  # (row, col) -> original value, for reports
     findings: list[Finding] = field(default_factory=list)
     derived_ids: bool = False
@@ -379,6 +382,8 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
     by_field = list(zip(*raw_values)) if raw_values else [() for _ in field_cols]
     for (name, _col), column in zip(field_cols, by_field):
         data[name] = _normalize_column(list(column), _normalizer(name, counties))
+    import pandas as pd
+
     frame = pd.DataFrame({name: pd.Series(data.get(name, [None] * len(kept)), dtype=object)
                           for name in ["_row", *[f.name for f in FIELDS]]})
     raw = _RawCells(grid, set(kept), {col for _name, col in field_cols})

@@ -7,8 +7,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from hazardnet.failpoints import checkpoint
 from hazardnet.publish.fingerprint import inputs_fingerprint
@@ -18,6 +17,9 @@ from hazardnet.xlsx.fast_table import write_table_fast
 from hazardnet.xlsx.style import Formats, atomic_workbook, text_width
 from schemas.headers import FIELDS
 from schemas.vocab import STATUS_DONE
+
+if TYPE_CHECKING:  # the ingest writes the register from plain rows (sheet_rows): no pandas in its process
+    import pandas as pd
 
 DERIVED_HEADERS = {"overdue": "是否逾期", "days_overdue": "逾期天数", "days_open": "存续天数",
                    "absent": "未在最新台账中"}
@@ -33,6 +35,8 @@ WRAP_FIELDS = {"description", "consequence", "suggestion", "contingency", "remar
 
 def add_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Add overdue, days_overdue, days_open and absent (never typed in, always computed)."""
+    import pandas as pd
+
     df = df.copy()
     open_ = df["status"] != STATUS_DONE
     deadline = pd.to_datetime(df["deadline"])
@@ -130,6 +134,8 @@ def column_widths() -> list[float]:
 
 
 def content_hash(df: pd.DataFrame, as_of: dt.date) -> str:
+    import pandas as pd
+
     h = hashlib.sha256(as_of.isoformat().encode())
     h.update(pd.util.hash_pandas_object(df.astype(str), index=False).values.tobytes())
     return h.hexdigest()

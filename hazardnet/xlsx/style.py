@@ -140,17 +140,18 @@ def write_cell(ws: Worksheet, row: int, col: int, value: Any, fmt=None, date_fmt
     elif isinstance(value, dt.date):
         ws.write_datetime(row, col, dt.datetime(value.year, value.month, value.day), date_fmt or fmt)
     else:
-        try:
-            import pandas as pd
+        if not isinstance(value, str):  # pandas' nulls and timestamps; text (the usual case) needs no pandas
+            try:
+                import pandas as pd
 
-            if value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):
-                ws.write_blank(row, col, None, fmt)
-                return
-            if isinstance(value, pd.Timestamp):
-                ws.write_datetime(row, col, value.to_pydatetime(), date_fmt or fmt)
-                return
-        except (TypeError, ValueError):
-            pass
+                if value is pd.NaT or pd.isna(value):
+                    ws.write_blank(row, col, None, fmt)
+                    return
+                if isinstance(value, pd.Timestamp):
+                    ws.write_datetime(row, col, value.to_pydatetime(), date_fmt or fmt)
+                    return
+            except (TypeError, ValueError):
+                pass
         text = clean_text(value)
         if looks_like_rich_xml(text):
             # xlsxwriter copies text of this shape into the sheet as raw XML (its rich-string form), which
