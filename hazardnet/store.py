@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 from hazardnet.failpoints import checkpoint
 from schemas.headers import FIELDS
 from schemas.table import PlainFrame
-from schemas.table import column_values as _column_values  # noqa: F401 - tests compare the two paths
 from schemas.table import field_columns as _field_columns
 
 if TYPE_CHECKING:  # pandas is imported where frames are made: `hazardnet ingest` with nothing to do needs none
@@ -320,23 +319,20 @@ class Store:
 
     def photo_data(self, shas: Iterable[str]) -> dict[str, bytes]:
         """sha256 -> the photo's JPEG rendition."""
-        wanted = list(dict.fromkeys(shas))
-        out: dict[str, bytes] = {}
-        with self.engine.connect() as conn:
-            for i in range(0, len(wanted), 500):
-                q = sa.select(photos.c.sha256, photos.c.jpeg).where(photos.c.sha256.in_(wanted[i:i + 500]))
-                out.update({sha: bytes(data) for sha, data in conn.execute(q)})
-        return out
+        return self._per_photo(photos.c.jpeg, shas, bytes)
 
     def photo_sizes(self, shas: Iterable[str]) -> dict[str, int]:
         """sha256 -> byte length of the photo's JPEG rendition (without loading it)."""
+        return self._per_photo(sa.func.length(photos.c.jpeg), shas, int)
+
+    def _per_photo(self, value: Any, shas: Iterable[str], convert: Any) -> dict[str, Any]:
+        """sha256 -> convert(value) for each distinct sha in `shas` that is stored, 500 per query."""
         wanted = list(dict.fromkeys(shas))
-        out: dict[str, int] = {}
+        out: dict[str, Any] = {}
         with self.engine.connect() as conn:
             for i in range(0, len(wanted), 500):
-                q = (sa.select(photos.c.sha256, sa.func.length(photos.c.jpeg))
-                     .where(photos.c.sha256.in_(wanted[i:i + 500])))
-                out.update({sha: int(n) for sha, n in conn.execute(q)})
+                q = sa.select(photos.c.sha256, value).where(photos.c.sha256.in_(wanted[i:i + 500]))
+                out.update({sha: convert(v) for sha, v in conn.execute(q)})
         return out
 
     def hazard_photos(self, county: str, hazard_id: str, as_of: dt.date | None = None) -> list[bytes]:

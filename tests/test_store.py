@@ -269,7 +269,8 @@ def test_photos_of_a_rejected_or_failed_submission_are_not_kept(store):
 
 # ---- the fast insert's helpers: the same values as the column-by-column way -------------------------------------
 def test_field_columns_are_each_columns_plain_values_with_every_null_as_none():
-    from hazardnet.store import _column_values, _field_columns
+    from schemas.table import column_values as _column_values
+    from schemas.table import field_columns as _field_columns
 
     frame = pd.DataFrame({
         "_row": [1, 2, 3, 4],
