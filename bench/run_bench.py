@@ -9,7 +9,7 @@ tree (and of the Prefect server's processes over the same span):
       (`prefect server start`, the production set-up); a-eph: the same with Prefect's ephemeral server,
       whose start-up alone is timed as well; a-pin: the same with the run on CPU 0…n-2 and the server on
       the last CPU (--rounds N repeats d, a and a-pin interleaved)
-  b   the engine call `hazardnet.pipeline.ingest(settings, as_of)`, no Prefect
+  b   the engine call `hazardnet.jobs.ingest.ingest(settings, as_of)`, no Prefect
   c   naive: pandas.read_excel (openpyxl) per file, concat, to_excel (openpyxl)
   d   floor: python-calamine read of every file + xlsxwriter constant_memory write of the concatenation
   e   re-run after one new file arrived in the already-ingested inbox (e1), and with nothing new (e0)
@@ -122,7 +122,7 @@ def inbox_files(home: Path) -> list[Path]:
 
 # ---- the variants that run inside a measured child process -------------------------------------
 def child_engine(home: str) -> None:
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
     from hazardnet.settings import load_settings
 
     result = ingest(load_settings(home), AS_OF)
@@ -179,7 +179,7 @@ def child_ephemeral_startup(_: str) -> None:
 def child_bulletin_home(home: str, counties: str) -> None:
     """Set up (not timed) a home for the bulletin variants: ingest its registers, write its directory."""
     from hazardnet.cli.sample_data import sample_customers, write_directory
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
     from hazardnet.settings import load_settings
 
     settings = load_settings(home)
@@ -581,7 +581,7 @@ def main() -> None:
         run("d", "floor: calamine read + xlsxwriter constant_memory write", child_cmd("floor", str(home), str(home / "floor.xlsx")))
     if want("b"):
         home = make_home(out, template, "b", "main", names)
-        run("b", "engine: hazardnet.pipeline.ingest (no Prefect)", child_cmd("engine", str(home)))
+        run("b", "engine: hazardnet.jobs.ingest.ingest (no Prefect)", child_cmd("engine", str(home)))
         drop_new_file(template, home)
         run("e1-b", "engine re-run, one new file", child_cmd("engine", str(home)))
         run("e0-b", "engine re-run, nothing new", child_cmd("engine", str(home)))

@@ -1,4 +1,5 @@
-"""Flow 导入县公司隐患台账: inbox → store → consolidated register, one task run per workbook."""
+"""Flow 导入县公司隐患台账: the ingest job (hazardnet.jobs.ingest) with Prefect's runner — one task run per
+workbook — and its artifacts."""
 
 from __future__ import annotations
 
@@ -6,47 +7,18 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
+from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import progress
 from flows.artifacts import publish_link, publish_markdown, publish_table
-from hazardnet.intake.inbox import InboxFile, ensure_inbox, scan_inbox
-from hazardnet.intake.reader import WorkbookReaderPool
-from hazardnet.intake.transaction import FileOutcome, IngestResult, Intake, group_by_county, ingest_lock
-from hazardnet.publish.consolidated import write_consolidated_register
-from hazardnet.settings import Settings, load_settings, today
-from hazardnet.store import Store
+from flows.mailing import delivery_row
+from flows.runner import PrefectRunner
+from hazardnet.intake.transaction import IngestResult
+from hazardnet.jobs.ingest import ingest
+from hazardnet.jobs.runner import RetryPolicy
+from hazardnet.settings import load_settings, today
 
 OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送"}
-
-
-@task(name="扫描收件箱", cache_policy=NO_CACHE)
-def waiting_files(settings: Settings) -> list[InboxFile]:
-    """List the settled workbooks waiting in inbox/<county>/."""
-    ensure_inbox(settings)
-    files = scan_inbox(settings)
-    progress.emit("total", n=len(files))
-    return files
-
-
-@task(name="导入台账", task_run_name="导入 {county}：{file_name}", cache_policy=NO_CACHE)
-def ingested_workbook(intake: Intake, item: InboxFile, county: str, file_name: str) -> FileOutcome:
-    """Accept, reject or mark as duplicate one county workbook."""
-    outcome = intake.ingest_file(item)
-    progress.emit("advance", label=f"{county}：{file_name}")
-    get_run_logger().info("%s %s: %s, %d rows, %d findings", county, file_name, outcome.outcome, outcome.rows,
-                          len(outcome.findings))
-    return outcome
-
-
-@task(name="生成汇总台账", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 5])
-def consolidated_register(store: Store, settings: Settings, as_of: dt.date) -> tuple[str, bool]:
-    """Rewrite outbox/<prefecture>电力安全隐患台账（汇总）.xlsx when its content changed."""
-    path, rewritten = write_consolidated_register(store, settings, as_of)
-    return str(path), rewritten
 
 
 def publish_ingest_artifacts(result: IngestResult) -> None:
@@ -67,6 +39,8 @@ def publish_ingest_artifacts(result: IngestResult) -> None:
                 lines.append(f"| {x.sheet} | {x.cell} | {x.field} | {msg} |")
             lines.append("")
         publish_markdown("ingest-rejections", "\n".join(lines), "被退回台账的全部问题")
+    if result.rejection_mail:
+        publish_table("rejection-emails", [delivery_row(d) for d in result.rejection_mail], "退回报告的邮寄情况")
     if result.consolidated:
         publish_link("consolidated-register", result.consolidated, Path(result.consolidated).name,
                      "汇总隐患台账工作簿")
@@ -85,33 +59,9 @@ def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
     """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
     settings = load_settings(home)
     day = dt.date.fromisoformat(as_of) if as_of else today()
-    ensure_inbox(settings)  # a new home: its folders (and the store's) come first
-    store = Store(settings.database_url)
-    try:
-        with ingest_lock(settings), WorkbookReaderPool(settings) as reader:
-            intake = Intake(settings, store, day, reader)
-            try:
-                futures = []
-                for items in group_by_county(waiting_files(settings)).values():
-                    previous = None  # a county's files go in the order they arrived
-                    for item in items:
-                        previous = ingested_workbook.submit(intake, item, item.county, item.path.name,
-                                                            wait_for=[previous] if previous else None)
-                        futures.append(previous)
-                wait(futures)
-                outcomes = [f.result() for f in futures]
-            finally:
-                intake.close()  # the register check workers of a big run stop now, not when collected
-            path, rewritten = consolidated_register(store, settings, day)
-        result = IngestResult([o for o in outcomes if o.outcome != "skipped"], path, rewritten)
-        publish_ingest_artifacts(result)
-        if any(f.outcome == "rejected" for f in result.files):
-            from flows.mailing import rejection_emails, with_mail_retries  # county contacts get the report
-
-            with_mail_retries(rejection_emails, settings)(settings, store, result)
-        return result.as_json()
-    finally:
-        store.dispose()
+    result = ingest(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
+    publish_ingest_artifacts(result)
+    return result.as_json()
 
 
 def deployments(home: str, poll_minutes: float = 5.0) -> list:

@@ -34,7 +34,7 @@ import pytest
 from hazardnet import failpoints
 from hazardnet.failpoints import CHECKPOINTS
 from hazardnet.intake.inbox import REPORT_SUFFIX
-from hazardnet.pipeline import ingest
+from hazardnet.jobs.ingest import ingest
 from hazardnet.settings import load_settings
 from tests.conftest import AS_OF, DATA
 
@@ -97,7 +97,7 @@ def fill_inbox(home: Path, files: dict[str, bytes]) -> None:
 # ---- running ingest in a subprocess ------------------------------------------------------------
 RUNNER = textwrap.dedent("""
     import datetime as dt, json, sys
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
     from hazardnet.settings import load_settings
     settings = load_settings(sys.argv[1], settle_seconds=0, workers=int(sys.argv[3]))
     result = ingest(settings, dt.date.fromisoformat(sys.argv[2]))

@@ -123,7 +123,7 @@ def test_whole_hostile_corpus_rejected_good_register_accepted(tmp_path):
 
 def test_hostile_file_alone_leaves_the_store_and_register_untouched(settings, as_of):
     """The worst of the corpus in one county and a good register in another: the good one is not held up."""
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
     from hazardnet.store import Store
 
     for name in ("zip_bomb.xlsx", "billion_laughs.xlsx", "far_cell_abort.xlsx", "truncated.xlsx"):
@@ -177,7 +177,7 @@ def test_register_of_1048576_rows_is_rejected_in_bounded_memory(tmp_path):
 
 def test_sheet_over_max_rows_is_rejected_before_its_cells_are_read(settings, as_of):
     """The row limit (settings.max_rows) at work on a small scale: the canonical register is 4 rows."""
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
 
     small = settings.model_copy(update={"max_rows": 3})
     folder = small.inbox / COUNTY

@@ -156,7 +156,7 @@ def test_another_as_of_goes_through_the_flow(ingested):
 
 KILLED_RUN = textwrap.dedent("""
     import datetime as dt, sys
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
     from hazardnet.settings import load_settings
     ingest(load_settings(sys.argv[1], settle_seconds=0), dt.date.fromisoformat(sys.argv[2]))
 """)
@@ -259,7 +259,7 @@ def test_the_shortcuts_sqlite_reader_answers_as_the_store(prefect_harness, setti
     """`_SqliteProbe` (plain sqlite3, so the shortcut needs no SQLAlchemy) gives the Store's answers: with
     accepted, rejected and unfinalized submissions, on dates before, at and after them, and for outputs
     recorded or not."""
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
     from hazardnet.publish.fingerprint import _read_store, _SqliteProbe, inputs_fingerprint
 
     drop(settings, GOOD)

@@ -28,7 +28,7 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from hazardnet.pipeline import ingest
+from hazardnet.jobs.ingest import ingest
 from hazardnet.store import Store
 from hazardnet.xlsx.style import clean_text
 from tests.conftest import DATA

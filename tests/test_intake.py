@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from hazardnet.pipeline import ingest
+from hazardnet.jobs.ingest import ingest
 from hazardnet.store import Store
 from tests.conftest import DATA, drop
 

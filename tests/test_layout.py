@@ -18,11 +18,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("hazardnet", "flows", "schemas")
 
 # Layers, from the front to the bottom: a module may import its own layer's modules or any lower layer's.
-# cli → flows → pipeline → publish → delivery → intake → {store, xlsx, settings, locks, failpoints} → schemas
+# cli → flows → jobs → publish → delivery → intake → {store, xlsx, settings, locks, failpoints} → schemas
 LAYERS = [
     ("hazardnet.cli", "hazardnet.__main__"),
     ("flows",),
-    ("hazardnet.pipeline",),
+    ("hazardnet.jobs",),
     ("hazardnet.publish",),
     ("hazardnet.delivery",),
     ("hazardnet.intake",),
@@ -157,7 +157,8 @@ def test_only_the_front_knows_prefect():
 def test_the_layout_checks_can_fail():
     """The checks above see what they claim to: a known edge, a known layer order."""
     edges = graph()
-    assert "hazardnet.publish.consolidated" in edges["flows.ingest"]
+    assert "hazardnet.publish.consolidated" in edges["hazardnet.jobs.ingest"]
+    assert "hazardnet.jobs.ingest" in edges["flows.ingest"]
     assert "hazardnet.xlsx.style" in edges["hazardnet.publish.bulletin"]
     assert layer_of("hazardnet.cli.demo") < layer_of("flows.ingest") < layer_of("hazardnet.publish.bulletin")
     assert layer_of("hazardnet.delivery.ledger") < layer_of("hazardnet.intake.transaction") < layer_of("schemas.vocab")

@@ -98,7 +98,7 @@ def test_prefect_yaml_matches_the_served_deployments():
 
 
 def test_status_lists_waiting_files_and_unresolved_rejections(prefect_harness, settings, as_of):
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
 
     drop(settings, DATA / "bad" / "unknown_vocab.xlsx")
     ingest(settings, as_of)

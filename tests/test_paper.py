@@ -173,7 +173,7 @@ def outputs(tmp_path_factory):
     written for every recipient (.eml), the quarter's summaries and a county template."""
     from hazardnet.cli.demo import write_demo_inbox
     from hazardnet.delivery.mail import EmlFileTransport
-    from hazardnet.pipeline import ingest
+    from hazardnet.jobs.ingest import ingest
     from hazardnet.publish.bulletin import Period, send_monthly_bulletin
     from hazardnet.publish.quarterly import Quarter
     from hazardnet.publish.quarterly_workbook import write_quarterly_summaries

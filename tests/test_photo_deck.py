@@ -10,7 +10,7 @@ import hashlib
 from pptx import Presentation
 from pptx.enum.shapes import MSO_SHAPE_TYPE
 
-from hazardnet.pipeline import ingest
+from hazardnet.jobs.ingest import ingest
 from hazardnet.publish.quarterly import Quarter
 from hazardnet.publish.quarterly_workbook import write_quarter
 from hazardnet.store import Store

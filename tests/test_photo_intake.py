@@ -16,7 +16,7 @@ from PIL import Image
 
 from hazardnet.intake import transaction
 from hazardnet.publish.consolidated import PHOTO_FOLDER, photo_file_name
-from hazardnet.pipeline import ingest
+from hazardnet.jobs.ingest import ingest
 from hazardnet.delivery.mail import EmlFileTransport
 from hazardnet.publish.bulletin import Period, send_monthly_bulletin, thumbnail
 from hazardnet.store import Store

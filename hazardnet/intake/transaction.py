@@ -72,6 +72,7 @@ class IngestResult:
     files: list[FileOutcome]
     consolidated: str | None
     consolidated_rewritten: bool = False
+    rejection_mail: list[dict] = field(default_factory=list)  # the rejected registers' reports mailed back
 
     def as_json(self) -> dict:
         return {"files": [f.as_json() for f in self.files], "consolidated": self.consolidated}
