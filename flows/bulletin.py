@@ -1,48 +1,28 @@
-"""Flow 月度电力安全隐患通报: directory → one scoped workbook and mail per recipient, each delivered once.
+"""Flow 月度电力安全隐患通报: the bulletin job (hazardnet.jobs.bulletin) with Prefect's runner — one task run per
+recipient — and its artifacts.
 
 Mail goes over SMTP when HAZARDNET_SMTP_HOST is set, otherwise into outbox/mail/ as .eml files.
-A temporary server error is retried with back-off (task retries); the run ends Failed, naming them,
-when some recipient could not be served. Deployed monthly: 08:00 on the 15th (Asia/Shanghai), so that
+A temporary server error is retried with back-off (the runner's one retry policy); the run ends Failed, naming
+them, when some recipient could not be served. Deployed monthly: 08:00 on the 15th (Asia/Shanghai), so that
 mail arrives before the 20th as the 1+1+1 agreement requires.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
+from prefect import flow
 from prefect.schedules import Cron
 from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import (  # noqa: F401
-    directory_problems_mail,
-    STATUS_ZH,
-    delivery_row,
-    mail_transport,
-    outcome,
-    sms_transport,
-    with_mail_retries,
-)
-from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
-from hazardnet.delivery.ledger import bulletin_lock, failed_record, failure_summary, undelivered
-from hazardnet.delivery.mail import Transport
-from hazardnet.publish.bulletin import (
-    BulletinRun,
-    Period,
-    bulletin_result,
-    default_as_of,
-    deliver_bulletin,
-    prepare_bulletin,
-)
-from hazardnet.publish.paper import PaperResult, bulletin_paper_copies
-from hazardnet.settings import Settings, load_settings, today
-from hazardnet.store import Store
-from hazardnet.xlsx.writers import WorkbookWriters
+from flows.mailing import STATUS_ZH, delivery_row, publish_directory_mail
+from flows.runner import PrefectRunner
+from hazardnet.jobs.bulletin import DELIVERY_THREADS, bulletin
+from hazardnet.jobs.runner import RetryPolicy
+from hazardnet.publish.bulletin import Period, default_as_of
+from hazardnet.settings import load_settings, today
 
 
 class UndeliveredBulletins(Exception):
@@ -53,31 +33,6 @@ class UndeliveredBulletins(Exception):
         super().__init__(message)
         self.result = result
         self.delivery_problem = delivery_problem
-
-
-@task(name="读取通讯录", cache_policy=NO_CACHE)
-def recipient_directory(settings: Settings, store: Store, as_of: dt.date) -> DirectoryResult:
-    """The valid directory to use: the file in inbox/, or the last valid one if the file has errors."""
-    return load_directory(settings, store, as_of)
-
-
-@task(name="准备通报", cache_policy=NO_CACHE)
-def bulletin_run(settings: Settings, store: Store, period: Period, as_of: dt.date, resend: bool,
-                 writers: WorkbookWriters | None = None) -> BulletinRun:
-    """The register as of the report date and the delivery ledger."""
-    return prepare_bulletin(settings, store, period, as_of, resend, writers, sms_transport(settings))
-
-
-@task(name="发送通报", task_run_name="通报 {label}", cache_policy=NO_CACHE)
-def delivered_bulletin(run: BulletinRun, recipient: Recipient, transport: Transport, label: str) -> dict:
-    """Write one recipient's workbook and deliver it once (temporary SMTP errors raise and are retried)."""
-    return deliver_bulletin(run, recipient, transport)
-
-
-@task(name="生成纸质版", cache_policy=NO_CACHE)
-def paper_copies(run: BulletinRun, recipients: list[Recipient]) -> PaperResult:
-    """The paper copy (PDF, by LibreOffice) of every government authority's bulletin, in 纸质版/."""
-    return bulletin_paper_copies(run, recipients)
 
 
 def publish_bulletin_artifacts(result: dict) -> None:
@@ -102,11 +57,6 @@ def resolve_period(month: str | None, as_of: str | None) -> tuple[Period, dt.dat
     return period, day or default_as_of(period, today())
 
 
-# Recipients served at once: each task run writes its workbook (in a worker process on big runs) and then
-# mails it, so a few per core keep both busy without opening hundreds of SMTP connections at once.
-DELIVERY_THREADS = 2 * max(1, min(8, os.cpu_count() or 1))
-
-
 @flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS))
 def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str | None = None,
                   resend: bool = False, pdf: bool | None = None) -> dict:
@@ -114,49 +64,19 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
     (default: the paper_copies setting) also write each government authority's paper copy as PDF."""
     settings = load_settings(home)
     period, day = resolve_period(month, as_of)
-    settings.home.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
-    logger = get_run_logger()
-    try:
-        with bulletin_lock(settings):
-            directory = recipient_directory(settings, store, day)
-            directory_problems_mail(settings, store, directory)
-            with WorkbookWriters(settings.workers, len(directory.recipients)) as writers:
-                run = bulletin_run(settings, store, period, day, resend, writers)
-                transport = mail_transport(settings)
-                send = with_mail_retries(delivered_bulletin, settings)
-                futures = [send.submit(run, r, transport, f"{r.county_label} {r.org_name}")
-                           for r in directory.recipients]
-                wait(futures)
-            deliveries = []
-            for recipient, future in zip(directory.recipients, futures):
-                outcome = future.result(raise_on_failure=False)
-                deliveries.append(outcome if isinstance(outcome, dict)
-                                  else failed_record(recipient, getattr(outcome, "reason", None) or str(outcome)))
-        result = bulletin_result(period, day, directory, deliveries)
-        paper = None
-        if (settings.paper_copies if pdf is None else pdf) and directory.usable:
-            paper = paper_copies(run, directory.recipients)
-            result["paper"] = paper.as_json()
-            logger.info("%s 纸质版：%d 份已生成%s", period.key, len(paper.written),
-                        f"；{paper.problem}" if paper.problem else "")
-        publish_bulletin_artifacts(result)
-        counts = {s: sum(1 for d in deliveries if d["status"] == s) for s in STATUS_ZH}
-        logger.info("%s 月度通报：%s", period.key, "，".join(f"{STATUS_ZH[s]} {n}" for s, n in counts.items()))
-        problem = None
-        if not directory.usable:
-            problem = "没有可用的通讯录，未发送任何通报：" + "；".join(
-                f["message"] for f in result["directory"]["findings"])
-        elif undelivered(deliveries):
-            problem = failure_summary(deliveries)
-        message = "；".join(p for p in (problem, paper.problem if paper else None) if p)
-        if message:
-            # a returned Failed state names the recipients in the UI without a traceback; calling the
-            # flow directly raises UndeliveredBulletins, which carries every delivery
-            return Failed(message=message, data=UndeliveredBulletins(message, result, problem))
-        return result
-    finally:
-        store.dispose()
+    runner = PrefectRunner(RetryPolicy.of(settings))
+    outcome = bulletin(settings, period, day, runner=runner, resend=resend, pdf=pdf)
+    result = outcome.result
+    publish_directory_mail(outcome.directory_mail)
+    publish_bulletin_artifacts(result)
+    counts = {s: sum(1 for d in result["deliveries"] if d["status"] == s) for s in STATUS_ZH}
+    runner.info("%s 月度通报：%s", period.key, "，".join(f"{STATUS_ZH[s]} {n}" for s, n in counts.items()))
+    if outcome.problem:
+        # a returned Failed state names the recipients in the UI without a traceback; calling the
+        # flow directly raises UndeliveredBulletins, which carries every delivery
+        return Failed(message=outcome.problem,
+                      data=UndeliveredBulletins(outcome.problem, result, outcome.delivery_problem))
+    return result
 
 
 def deployments(home: str | None = None) -> list:

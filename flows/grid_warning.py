@@ -1,28 +1,20 @@
-"""Flow 电网风险预警: a dispatcher's grid risk warning → mail and SMS to every recipient of the counties named
+"""Flow 电网风险预警: the grid warning job (hazardnet.jobs.grid_warning) with Prefect's runner, and its
+artifacts. A dispatcher's grid risk warning → mail and SMS to every recipient of the counties named
 and every prefecture-level one, each (warning, recipient, channel) once. Deployed without a schedule: the
 dispatcher starts it from the Prefect UI's Run form (counties, text) or with `hazardnet grid-warning`."""
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.states import Failed
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import directory_problems_mail, mail_transport, outcome, sms_transport, with_mail_retries
-from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
-from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failure_summary, undelivered
-from hazardnet.delivery.mail import Transport
-from hazardnet.delivery.sms import SmsTransport
-from hazardnet.publish.grid_warning import (
-    GridWarning,
-    grid_recipients,
-    grid_result,
-    grid_warning,
-    send_grid_warning_to,
-)
-from hazardnet.settings import Settings, load_settings, today
-from hazardnet.store import Store
+from flows.mailing import publish_directory_mail
+from flows.runner import PrefectRunner
+from hazardnet.jobs.grid_warning import send_grid
+from hazardnet.jobs.runner import RetryPolicy
+from hazardnet.publish.grid_warning import grid_warning
+from hazardnet.settings import load_settings, today
 
 STATUS_ZH = {"sent": "已发送", "written": "已写入文件", "skipped": "未发送（已送达过或无手机号）", "failed": "失败"}
 
@@ -33,19 +25,6 @@ class UndeliveredGridWarning(Exception):
     def __init__(self, message: str, result: dict):
         super().__init__(message)
         self.result = result
-
-
-@task(name="读取通讯录", cache_policy=NO_CACHE)
-def recipient_directory(settings: Settings, store: Store, day) -> DirectoryResult:
-    """The directory in use: the valid rows of the file, or the last valid version."""
-    return load_directory(settings, store, day)
-
-
-@task(name="发送电网风险预警", task_run_name="电网风险预警：{name}", cache_policy=NO_CACHE)
-def grid_delivery(ledger: DeliveryLedger, transport: Transport, sms: SmsTransport, settings: Settings,
-                  recipient: Recipient, warning: GridWarning, day, name: str) -> dict:
-    """Mail and text one recipient the warning (temporary failures raise and are retried)."""
-    return send_grid_warning_to(ledger, transport, sms, settings, recipient, warning, day)
 
 
 def publish_grid_artifacts(result: dict) -> None:
@@ -75,30 +54,14 @@ def grid_warning_flow(counties: list[str], text: str, home: str | None = None):
         warning = grid_warning(settings, counties, text)
     except ValueError as exc:
         return Failed(message=str(exc))
-    day = today()
-    settings.home.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database_url)
-    try:
-        with bulletin_lock(settings):
-            directory = recipient_directory(settings, store, day)
-            directory_problems_mail(settings, store, directory)
-            if not directory.usable:
-                problem = "没有可用的通讯录，未发送电网风险预警：" + "；".join(f.message for f in directory.findings)
-                return Failed(message=problem)
-            ledger, transport, sms = DeliveryLedger(store), mail_transport(settings), sms_transport(settings)
-            send = with_mail_retries(grid_delivery, settings)
-            futures = [(r, send.submit(ledger, transport, sms, settings, r, warning, day, f"{r.county_label} {r.org_name}"))
-                       for r in grid_recipients(directory.recipients, warning)]
-            deliveries = [outcome(r, f) for r, f in futures]
-        result = grid_result(warning, day, directory, deliveries)
-        publish_grid_artifacts(result)
-        get_run_logger().info("grid warning %s: %d recipients", warning.key, len(deliveries))
-        if undelivered(deliveries):
-            problem = failure_summary(deliveries)
-            return Failed(message=problem, data=UndeliveredGridWarning(problem, result))
-        return result
-    finally:
-        store.dispose()
+    outcome = send_grid(settings, warning, today(), runner=PrefectRunner(RetryPolicy.of(settings)))
+    publish_directory_mail(outcome.directory_mail)
+    if not outcome.sent:
+        return Failed(message=outcome.problem)
+    publish_grid_artifacts(outcome.result)
+    if outcome.problem:
+        return Failed(message=outcome.problem, data=UndeliveredGridWarning(outcome.problem, outcome.result))
+    return outcome.result
 
 
 def deployments(home: str | None = None) -> list:

@@ -22,7 +22,8 @@ from pptx.util import Emu
 
 from hazardnet.publish.briefing_deck import fit_text, write_briefing_deck
 from hazardnet.publish.quarterly import Quarter, quarter_data, summaries
-from hazardnet.publish.quarterly_workbook import COMMITMENTS, OVERDUE, write_quarter
+from hazardnet.publish.quarterly_workbook import COMMITMENTS, OVERDUE
+from tests.jobs import write_quarter
 from hazardnet.store import Store
 
 from tests.test_quarterly import DLH, G, H, STORY, D, frame, load_story, state_on
@@ -300,7 +301,7 @@ def test_long_texts_and_odd_photos(settings):
                                                              b"not a picture"]}
     s = summaries(quarter_data(store, Q3, as_of=AS_OF), settings)[2]
     path = settings.outbox / "deck.pptx"
-    deck = write_briefing_deck(path, s, scope="county", as_of=AS_OF, company=settings.company,
+    deck = write_briefing_deck(path, s, as_of=AS_OF, company=settings.company,
                                photos=lambda county, hid: photos.get((county, hid), []))
     prs = Presentation(path)
     check_every_text_fits(prs)
@@ -326,7 +327,7 @@ def test_long_texts_and_odd_photos(settings):
             assert abs(pic.width / pic.height - w / h) / (w / h) < 0.01
     assert text_of(slides["L2"], "照片说明") == "（台账未附现场照片）"
     # the mapping form gives the same pictures
-    write_briefing_deck(path, s, scope="county", as_of=AS_OF, company=settings.company, photos=photos)
+    write_briefing_deck(path, s, as_of=AS_OF, company=settings.company, photos=photos)
     assert len([x for x in hazard_slides(Presentation(path))["L1"].shapes if x.name.startswith("隐患照片")]) == 2
     store.dispose()
 

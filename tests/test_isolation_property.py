@@ -31,11 +31,10 @@ from python_calamine import CalamineWorkbook
 
 from hazardnet.delivery.mail import EmlFileTransport
 from hazardnet.delivery.sms import SmsFileTransport
-from hazardnet.publish.bulletin import Period, send_monthly_bulletin
-from hazardnet.publish.grid_warning import grid_warning, send_grid_warning
+from hazardnet.publish.bulletin import Period
+from hazardnet.publish.grid_warning import grid_warning
 from hazardnet.publish.quarterly import Quarter
-from hazardnet.publish.quarterly_mail import send_quarterly_summaries
-from hazardnet.publish.warnings import send_due_warnings
+from tests.jobs import send_bulletin, send_grid_warning, send_quarter, send_warnings
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
 from tests.test_bulletin import H, record_registers, write_directory_file
@@ -171,10 +170,10 @@ def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
             mailbox = Path(tmp) / "mail"
             transport = EmlFileTransport(mailbox)
             sms = SmsFileTransport(Path(tmp) / "sms")
-            bulletin = send_monthly_bulletin(settings, store, Period(2026, 11), AS_OF, transport, sms=sms)
+            bulletin = send_bulletin(settings, store, Period(2026, 11), AS_OF, transport, sms=sms)
             assert not [f for f in bulletin["directory"]["findings"] if f["level"] == "error"], bulletin["directory"]
-            send_due_warnings(settings, store, AS_OF, transport, sms=sms)
-            send_quarterly_summaries(settings, store, Quarter(2026, 3), transport, as_of=AS_OF)
+            send_warnings(settings, store, AS_OF, transport, sms=sms)
+            send_quarter(settings, store, Quarter(2026, 3), transport, as_of=AS_OF)
             grid_counties = sorted({h.county for h in hazards})[:1]
             warning = grid_warning(settings, grid_counties, "GRIDTOKEN 330千伏线路检修，请做好应急准备。")
             send_grid_warning(settings, store, warning, transport, SmsFileTransport(Path(tmp) / "grid"), day=AS_OF)

@@ -166,15 +166,17 @@ def test_settings_from_environment_select_smtp(monkeypatch, tmp_path):
 @pytest.mark.parametrize("text, delays", [("0,0,0", [0, 0, 0]), ("5， 30", [5, 30]), ("[1.5, 2]", [1.5, 2]),
                                           ("[]", []), ("", [10, 60, 300])])
 def test_mail_retry_delays_from_the_environment_drive_the_task_retries(monkeypatch, tmp_path, text, delays):
-    from flows.bulletin import delivered_bulletin
-    from flows.mailing import retry_delays, with_mail_retries
+    from flows.runner import PrefectRunner
+    from hazardnet.jobs.runner import RetryPolicy
 
     monkeypatch.setenv("HAZARDNET_MAIL_RETRY_DELAYS", text)
     s = load_settings(tmp_path)
-    assert s.mail_retry_delays == delays and retry_delays(s) == delays
-    send = with_mail_retries(delivered_bulletin, s)  # what the bulletin flow submits
-    assert send.retries == len(delays) and list(send.retry_delay_seconds or []) == delays
-    assert delivered_bulletin.retries == 0  # the task itself is not changed
+    policy = RetryPolicy.of(s)
+    assert s.mail_retry_delays == delays and list(policy.delays) == delays
+    runner = PrefectRunner(policy)  # what every sending flow hands its job
+    send = runner._task("发送通报", lambda item: item, io=True)  # an I/O step: a recipient's delivery
+    assert (send.retries or 0) == len(delays) and list(send.retry_delay_seconds or []) == delays
+    assert not runner._task("准备通报", lambda item: item, io=False).retries  # other steps are not retried
 
 
 def test_mail_retry_delays_default_file_and_bad_values(monkeypatch, tmp_path):
@@ -197,8 +199,10 @@ def test_password_from_a_prefect_secret_block(prefect_harness, settings, caplog)
     environment; a block name the server does not know is a permanent error that says what to do."""
     from prefect.blocks.system import Secret
 
-    from flows.mailing import mail_transport
+    from flows.runner import PrefectRunner
+    from hazardnet.jobs.wiring import mail_transport
 
+    secret = PrefectRunner().secret  # what a flow's job looks secret blocks up with
     password = "Qm7-block-secret-2211"
     Secret(value=password).save("hazardnet-smtp-test", overwrite=True)
     with LoopbackSMTP(credentials={"bulletin@haixi.example.cn": password}) as server, \
@@ -206,9 +210,9 @@ def test_password_from_a_prefect_secret_block(prefect_harness, settings, caplog)
         base = settings.model_copy(update={"smtp_host": server.host, "smtp_port": server.port, "smtp_security": "none",
                                            "smtp_user": "bulletin@haixi.example.cn", "smtp_password": None,
                                            "smtp_password_block": "hazardnet-smtp-test"})
-        transport = mail_transport(base)
+        transport = mail_transport(base, secret)
         assert transport.deliver(sample(settings), ["a@gem.example.cn"]).accepted == ["a@gem.example.cn"]
         assert server.logins == ["bulletin@haixi.example.cn"] and password not in repr(transport)
         with pytest.raises(PermanentMailError, match="找不到 Prefect Secret 块“no-such-block”"):
-            mail_transport(base.model_copy(update={"smtp_password_block": "no-such-block"}))
+            mail_transport(base.model_copy(update={"smtp_password_block": "no-such-block"}), secret)
     assert password not in caplog.text

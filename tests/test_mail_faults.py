@@ -29,7 +29,6 @@ import pytest
 
 from hazardnet.delivery.ledger import DeliveryLedger
 from hazardnet.delivery.mail import SmtpTransport
-from hazardnet.publish.bulletin import send_monthly_bulletin
 from hazardnet.store import Store
 from tests.smtp_server import LoopbackSMTP, smtp_server  # noqa: F401
 from tests.test_bulletin import AS_OF, CUST_C, DIRECTORY, HAZARDS, NOV, record_registers, write_directory_file
@@ -42,12 +41,13 @@ DELIVERABLE = sorted(set(ALL_ADDRESSES) - {CUST_D})
 SEND = textwrap.dedent("""
     import datetime as dt, json, sys
     from hazardnet.delivery.mail import SmtpTransport
-    from hazardnet.publish.bulletin import Period, send_monthly_bulletin
+    from hazardnet.publish.bulletin import Period
+    from tests.jobs import send_bulletin
     from hazardnet.settings import load_settings
     from hazardnet.store import Store
     settings = load_settings(sys.argv[1])
     store = Store(settings.database_url)
-    result = send_monthly_bulletin(settings, store, Period(2026, 11), dt.date(2026, 11, 15),
+    result = send_bulletin(settings, store, Period(2026, 11), dt.date(2026, 11, 15),
                                    SmtpTransport(settings), retries=int(sys.argv[2]))
     store.dispose()
     print(json.dumps(result, ensure_ascii=False, default=str))

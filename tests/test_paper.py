@@ -174,9 +174,9 @@ def outputs(tmp_path_factory):
     from hazardnet.cli.demo import write_demo_inbox
     from hazardnet.delivery.mail import EmlFileTransport
     from hazardnet.jobs.ingest import ingest
-    from hazardnet.publish.bulletin import Period, send_monthly_bulletin
+    from hazardnet.publish.bulletin import Period
     from hazardnet.publish.quarterly import Quarter
-    from hazardnet.publish.quarterly_workbook import write_quarterly_summaries
+    from tests.jobs import send_bulletin, write_quarter
     from hazardnet.publish.template import write_register_template
     from hazardnet.settings import load_settings
     from hazardnet.store import Store
@@ -186,8 +186,8 @@ def outputs(tmp_path_factory):
     settings = load_settings(home, settle_seconds=0)
     result = ingest(settings, AS_OF)
     store = Store(settings.database_url)
-    send_monthly_bulletin(settings, store, Period(2026, 11), AS_OF, EmlFileTransport(settings.outbox / "mail"))
-    books = write_quarterly_summaries(store, settings, Quarter.containing(AS_OF), as_of=AS_OF)
+    send_bulletin(settings, store, Period(2026, 11), AS_OF, EmlFileTransport(settings.outbox / "mail"))
+    books = write_quarter(store, settings, Quarter.containing(AS_OF), as_of=AS_OF).books
     template = write_register_template(settings.outbox / "模板.xlsx", "格尔木市", settings)
     reports = [Path(f.report) for f in result.files if f.report]
     yield {"settings": settings, "store": store, "consolidated": settings.consolidated_path,

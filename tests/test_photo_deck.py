@@ -12,7 +12,7 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from hazardnet.jobs.ingest import ingest
 from hazardnet.publish.quarterly import Quarter
-from hazardnet.publish.quarterly_workbook import write_quarter
+from tests.jobs import write_quarter
 from hazardnet.store import Store
 
 from . import photo_registers as pr

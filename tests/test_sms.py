@@ -13,7 +13,7 @@ from hazardnet.delivery.sms import (SMS_MAX_CHARS, AppriseSmsTransport, Outgoing
                                     SmsFileTransport, make_sms_transport, redact_url)
 from hazardnet.delivery.ledger import DeliveryLedger, migrate_channel
 from hazardnet.delivery.mail import EmlFileTransport
-from hazardnet.publish.warnings import send_due_warnings
+from tests.jobs import send_bulletin, send_grid_warning, send_warnings
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
 
@@ -54,7 +54,7 @@ def home(settings):
 
 
 def run(s, store, day, sms, retries=0):
-    return send_due_warnings(s, store, day, EmlFileTransport(s.outbox / "mail"), sms=sms, retries=retries)
+    return send_warnings(s, store, day, EmlFileTransport(s.outbox / "mail"), sms=sms, retries=retries)
 
 
 def by_mobile(messages) -> dict[str, list[str]]:
@@ -256,7 +256,7 @@ GRID_TEXT = "12月3日8时至18时330千伏格尔木变检修，格尔木市区�
 
 
 def test_grid_warning_reaches_the_county_and_the_prefecture_once(home, http_gateway):
-    from hazardnet.publish.grid_warning import grid_warning, send_grid_warning
+    from hazardnet.publish.grid_warning import grid_warning
 
     s, store = home
     sms = AppriseSmsTransport(http_gateway.url())
@@ -336,11 +336,11 @@ def test_grid_warning_command_and_deployment(prefect_harness, home, http_gateway
 
 # ---- the monthly bulletin's notice -------------------------------------------------------------------------
 def test_bulletin_notice_by_sms_once_after_the_mail(home, http_gateway):
-    from hazardnet.publish.bulletin import Period, send_monthly_bulletin
+    from hazardnet.publish.bulletin import Period
 
     s, store = home
     sms = AppriseSmsTransport(http_gateway.url())
-    result = send_monthly_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"),
+    result = send_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"),
                                    sms=sms)
     got = by_mobile(http_gateway.messages)
     # customers with hazards in scope and the authorities with a mobile; not the supply companies
@@ -349,7 +349,7 @@ def test_bulletin_notice_by_sms_once_after_the_mail(home, http_gateway):
     assert got[GOV] == ["【海西供电】2026年8月电力安全隐患通报已发至贵单位邮箱，格尔木市未整改3项（逾期1项），请查收。"]
     assert all(len(t) <= 70 for v in got.values() for t in v)
     assert {d["recipient"]: d.get("sms_status") for d in result["deliveries"]}["国网格尔木供电公司"] == "skipped"
-    send_monthly_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"), sms=sms)
+    send_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"), sms=sms)
     assert len(http_gateway.messages) == 5
 
 

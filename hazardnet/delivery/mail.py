@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from hazardnet.delivery.letter import SUBJECT_PREFIX, safe_file_name  # noqa: F401 - re-exported
 from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings
 
-SUBJECT_PREFIX = "【用电安全1+1+1工作网】"  # every subject the network sends starts with it
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 ATTACHMENT_TYPES = {".xlsx": XLSX_TYPE,
@@ -52,7 +52,6 @@ ATTACHMENT_TYPES = {".xlsx": XLSX_TYPE,
 # Generator policy: the legacy API folds long parameters safely (the modern one mangles a long
 # Content-Type subtype next to an RFC 2231 parameter); CRLF because that is what SMTP carries.
 WIRE_POLICY = email_policy.compat32.clone(linesep="\r\n")
-_UNSAFE_FILE_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
 
 class MailError(Exception):
@@ -119,12 +118,6 @@ def new_message_id(settings: Settings) -> str:
 
 def local_now(settings: Settings) -> dt.datetime:
     return dt.datetime.now(ZoneInfo(settings.timezone))
-
-
-def safe_file_name(name: str, limit: int = 120) -> str:
-    """A file name with no path separators or characters Windows refuses."""
-    cleaned = _UNSAFE_FILE_CHARS.sub("_", name).strip().strip(".")
-    return (cleaned or "未命名")[:limit]
 
 
 def build_message(settings: Settings, *, to: Sequence[str], subject: str, body: str,

@@ -28,6 +28,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from hazardnet.delivery.directory import Recipient
+from hazardnet.delivery.letter import SMS_MAX_CHARS, SMS_SINGLE_CHARS, fit, sms_text  # noqa: F401
 from hazardnet.delivery.ledger import FAILED, SMS, DeliveryLedger, LedgerEntry
 from hazardnet.delivery.mail import PermanentMailError, TemporaryMailError, safe_file_name
 from hazardnet.failpoints import checkpoint
@@ -35,8 +36,6 @@ from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings
 
 SMS_DIR = "sms"
-SMS_MAX_CHARS = 140  # the longest message we send: two concatenated parts at most
-SMS_SINGLE_CHARS = 70  # what fits one part (UCS-2): aimed at where the content allows
 SKIPPED = "skipped"
 
 
@@ -238,25 +237,6 @@ def make_sms_transport(settings: Settings, url: str | None = None) -> SmsTranspo
     if url:
         return AppriseSmsTransport(url)
     return SmsFileTransport(settings.outbox / SMS_DIR)
-
-
-# ---- the text --------------------------------------------------------------------------------------
-def sms_text(settings: Settings, body: str) -> str:
-    """The signature and `body`, cut (with …) to SMS_MAX_CHARS."""
-    text = f"{settings.sms_signature}{body}"
-    return text if len(text) <= SMS_MAX_CHARS else text[:SMS_MAX_CHARS - 1] + "…"
-
-
-def fit(parts: Sequence[str], limit: int, joiner: str = "、", more: Callable[[int], str] = lambda n: f"等{n}项") -> str:
-    """As many of `parts` as fit in `limit` characters, then "等N项" (N: all of them)."""
-    out = ""
-    for i, p in enumerate(parts):
-        candidate = p if not out else out + joiner + p
-        tail = "" if i == len(parts) - 1 else more(len(parts))
-        if len(candidate) + len(tail) > limit:
-            return (out + more(len(parts))) if out else more(len(parts))
-        out = candidate
-    return out
 
 
 # ---- exactly once, through the ledger ---------------------------------------------------------------

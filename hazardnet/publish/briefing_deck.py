@@ -545,15 +545,16 @@ def _commitment_slides(prs, s: QuarterlySummary, scope: str, footer: str, as_of:
                   empty="本季度涉及的隐患均已整改。", row_h=Inches(0.6))
 
 
-def write_briefing_deck(path: Path, s: QuarterlySummary, *, scope: str, as_of: dt.date, company: str,
+def write_briefing_deck(path: Path, s: QuarterlySummary, *, as_of: dt.date, company: str,
                         photos: Photos = None) -> Deck:
-    """Write the briefing deck of one summary (scope "county" or "prefecture") atomically.
+    """Write the briefing deck of one summary (its scope "county" or "prefecture") atomically.
 
     `photos` gives each hazard's photos: a mapping ``{(county, hazard_id): [bytes, ...]}`` or a callable
     ``photos(county, hazard_id) -> list[bytes]``, each item the bytes of a JPEG or PNG picture. They are
     placed in the hazard slide's picture area (at most four, in a grid, each scaled to fit with its aspect
     ratio kept); a hazard without photos keeps the empty area with a note. Default: no photos.
     """
+    scope = s.scope
     prs = Presentation()
     prs.slide_width, prs.slide_height = SLIDE_W, SLIDE_H
     footer = f"{s.scope_name}{s.quarter.title}用电安全隐患通报会　数据截至{as_of:%Y年%m月%d日}"

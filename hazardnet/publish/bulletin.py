@@ -8,7 +8,9 @@ company always gets one (a nil report is still a report).
 Customers and authorities with a mobile also get a short notice by SMS once their mail is delivered
 ("本月电力安全隐患通报已发至邮箱……未整改 N 项（逾期 M 项）"), once per month like the mail.
 
-Every mail and SMS goes through the delivery ledger, so a re-run sends only what has not been delivered.
+This module renders (the sections, the workbook, the subject, body and SMS text); the bulletin job
+(hazardnet/jobs/bulletin.py) hands them to the dispatcher, whose ledger makes a re-run send only what has not
+been delivered.
 """
 
 from __future__ import annotations
@@ -25,25 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
-from hazardnet.delivery.ledger import (
-    FAILED,
-    DeliveryLedger,
-    bulletin_lock,
-    deliver_claimed,
-    delivery_record,
-    failed_record,
-)
-from hazardnet.delivery.mail import (
-    SUBJECT_PREFIX,
-    TemporaryMailError,
-    Transport,
-    build_message,
-    new_message_id,
-    safe_file_name,
-)
+from hazardnet.delivery.directory import DirectoryResult, Recipient
+from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter, safe_file_name, sms_text
 from hazardnet.delivery.scope import scope_label, scoped_register
-from hazardnet.delivery.sms import OutgoingSms, SmsDelivery, SmsTransport, deliver_sms_items, sms_text, with_sms
 from hazardnet.publish.consolidated import current_register
 from hazardnet.settings import Settings
 from hazardnet.store import Store
@@ -430,20 +416,17 @@ def bulletin_body(sections: BulletinSections, recipient: Recipient, period: Peri
     return "\n".join(lines)
 
 
-# ---- one delivery --------------------------------------------------------------------------------------
+# ---- one run ------------------------------------------------------------------------------------------
 @dataclass
 class BulletinRun:
-    """Everything a recipient's delivery needs, computed once per run."""
+    """What every recipient's bulletin of a run is rendered from, computed once per run."""
 
     settings: Settings
     store: Store
-    ledger: DeliveryLedger
     period: Period
     as_of: dt.date
     register: pd.DataFrame
-    resend: bool = False
     writers: WorkbookWriters | None = None  # recipients' workbooks written on every core (big runs)
-    sms: SmsTransport | None = None  # the notice by SMS (None: mail only)
     photo_index: dict | None = None  # (county, hazard_id) -> photo hashes, read on first use
     thumbs: dict[str, bytes] = field(default_factory=dict)  # photo hash -> thumbnail
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -454,11 +437,9 @@ class BulletinRun:
 
 
 def prepare_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date,
-                     resend: bool = False, writers: WorkbookWriters | None = None,
-                     sms: SmsTransport | None = None) -> BulletinRun:
-    """The register as of the report date, and the ledger, for one bulletin run."""
-    return BulletinRun(settings, store, DeliveryLedger(store), period, as_of,
-                       current_register(store, settings, as_of), resend, writers, sms)
+                     writers: WorkbookWriters | None = None) -> BulletinRun:
+    """The register as of the report date, for one bulletin run."""
+    return BulletinRun(settings, store, period, as_of, current_register(store, settings, as_of), writers)
 
 
 def notice_text(sections: BulletinSections, recipient: Recipient, period: Period, settings: Settings) -> str:
@@ -470,15 +451,9 @@ def notice_text(sections: BulletinSections, recipient: Recipient, period: Period
                               f"（逾期{n_overdue}项），请查收。")
 
 
-def bulletin_notice(run: BulletinRun, recipient: Recipient, sections: BulletinSections) -> SmsDelivery:
-    """Text the recipient that its bulletin is in its mailbox, once per month (raises TemporarySmsError)."""
-    if run.sms is None or recipient.party not in (PARTY_CUSTOMER, PARTY_GOV) or not recipient.mobiles:
-        return SmsDelivery("skipped", tuple(recipient.mobiles))
-    text = notice_text(sections, recipient, run.period, run.settings)
-    return deliver_sms_items(run.ledger, run.sms, kind="bulletin", recipient=recipient,
-                             items=[(run.period.key, hashlib.sha256(text.encode()).hexdigest())],
-                             build=lambda _p: OutgoingSms(text, f"{run.period.key}_通报短信_{recipient.org_name}"),
-                             resend=run.resend)
+def notice_stem(recipient: Recipient, period: Period) -> str:
+    """The file name of the notice when SMS is written to outbox/sms."""
+    return f"{period.key}_通报短信_{recipient.org_name}"
 
 
 def public_delivery(d: dict) -> dict:
@@ -491,68 +466,26 @@ def _workbook_path(run: BulletinRun, recipient: Recipient) -> Path:
     return run.folder / f"{safe_file_name(name)}.xlsx"
 
 
-def deliver_bulletin(run: BulletinRun, recipient: Recipient, transport: Transport) -> dict:
-    """Deliver one recipient's bulletin at most once per period (unless resend).
+def recipient_sections(run: BulletinRun, recipient: Recipient) -> BulletinSections:
+    """What `recipient` sees of the run's register, split into the bulletin's sections."""
+    return bulletin_sections(scoped_register(run.register, recipient), run.period)
 
-    Returns its delivery record. Raises TemporaryMailError (after recording progress in the ledger)
-    when the server asked to try later, so that the caller can retry with back-off.
-    """
-    sections = bulletin_sections(scoped_register(run.register, recipient), run.period)
-    if recipient.party == PARTY_CUSTOMER and sections.empty:
-        return delivery_record(recipient, status="skipped", note="范围内无隐患，不发送")
-    if not recipient.addresses:
-        return delivery_record(recipient, status=FAILED, rows=sections.rows, error="通讯录中没有该收件人的电子邮箱")
+
+def bulletin_letter(run: BulletinRun, recipient: Recipient, sections: BulletinSections) -> Letter:
+    """Write the recipient's workbook (thumbnails of its open hazards' photos included) and say it in a mail."""
     name = attachment_name(recipient, run.period, run.settings)
-    entry, delivered = run.ledger.claim(
-        "bulletin", run.period.key, recipient.key,
-        content_hash=content_hash(sections, recipient, run.period, run.as_of), addresses=recipient.addresses,
-        resend=run.resend, new_message_id=lambda: new_message_id(run.settings))
-    if delivered:
-        record = delivery_record(recipient, status="skipped", rows=entry.rows, attachment=entry.attachment,
-                                 note=f"已于 {entry.updated_at:%Y-%m-%d %H:%M}（UTC）送达，未重复发送")
-        return with_sms(record, bulletin_notice(run, recipient, sections))
-    todo = entry.missing(recipient.addresses)
     write = run.writers.write if run.writers is not None else _call
     thumbnails = bulletin_thumbnails(run, zip(sections.open["county"], sections.open["hazard_id"])) \
         if len(sections.open) else {}
     path = write(write_bulletin_workbook, _workbook_path(run, recipient), sections, recipient=recipient,
                  period=run.period, as_of=run.as_of, settings=run.settings, thumbnails=thumbnails)
-    mail = build_message(run.settings, to=recipient.addresses, subject=bulletin_subject(recipient, run.period, run.settings),
-                         body=bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name),
-                         attachment=(name, path.read_bytes()), message_id=entry.message_id,
-                         file_stem=f"{run.period.key}_{path.stem}")
-    record = deliver_claimed(run.ledger, entry, mail, todo, transport,
-                             delivery_record(recipient, status="", rows=sections.rows, attachment=name))
-    if record["status"] == FAILED:  # the notice says the mail is there: not before it is
-        return record
-    return with_sms(record, bulletin_notice(run, recipient, sections))
+    return Letter(bulletin_subject(recipient, run.period, run.settings),
+                  bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name),
+                  files=[(name, path)], file_stem=f"{run.period.key}_{path.stem}")
 
 
 def _call(function, *args, **kwargs):
     return function(*args, **kwargs)
-
-
-
-
-def send_monthly_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date, transport: Transport,
-                          *, resend: bool = False, retries: int = 0, sms: SmsTransport | None = None) -> dict:
-    """The whole bulletin without Prefect (tests, scripts): directory, every delivery, the results.
-
-    `retries` immediate retries per recipient on temporary errors (the Prefect flow retries with back-off).
-    """
-    with bulletin_lock(settings):
-        directory = load_directory(settings, store, as_of)
-        run = prepare_bulletin(settings, store, period, as_of, resend, sms=sms)
-        deliveries = []
-        for recipient in directory.recipients:  # one at a time: a crash leaves at most one mail in flight
-            for attempt in range(retries + 1):
-                try:
-                    deliveries.append(deliver_bulletin(run, recipient, transport))
-                    break
-                except TemporaryMailError as exc:
-                    if attempt == retries:
-                        deliveries.append(failed_record(recipient, exc.reason))
-    return bulletin_result(period, as_of, directory, deliveries)
 
 
 def bulletin_result(period: Period, as_of: dt.date, directory: DirectoryResult, deliveries: list[dict]) -> dict:

@@ -16,9 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hazardnet.delivery.directory import Recipient
-from hazardnet.delivery.ledger import DeliveryLedger, deliver_items
-from hazardnet.delivery.mail import SUBJECT_PREFIX, OutgoingMail, TemporaryMailError, Transport, build_message
-from hazardnet.delivery.sms import SMS_MAX_CHARS, OutgoingSms, SmsDelivery, SmsTransport, deliver_sms_items, with_sms
+from hazardnet.delivery.letter import SMS_MAX_CHARS, SUBJECT_PREFIX, Letter
 from hazardnet.settings import Settings
 
 KIND = "grid"
@@ -91,56 +89,15 @@ def mail_body(recipient: Recipient, warning: GridWarning, settings: Settings, da
         "本邮件由用电安全“1+1+1”工作网系统自动发送，同一预警只发送一次。"])
 
 
-def send_grid_warning_to(ledger: DeliveryLedger, transport: Transport, sms: SmsTransport | None,
-                         settings: Settings, recipient: Recipient, warning: GridWarning, day: dt.date) -> dict:
-    """Mail and (with a mobile) text one recipient the warning, once each; both channels are tried before a
-    temporary failure of either is raised."""
-    def build(message_id: str, _periods: list[str]) -> OutgoingMail:
-        return build_message(settings, to=list(recipient.addresses),
-                             subject=f"{SUBJECT_PREFIX}电网风险预警：{warning.area}",
-                             body=mail_body(recipient, warning, settings, day), message_id=message_id,
-                             file_stem=f"电网风险预警_{day:%Y%m%d}_{recipient.county_label}_{recipient.org_name}")
-
-    temporary: list[str] = []
-    record = None
-    try:
-        record = deliver_items(ledger, transport, settings, kind=KIND, recipient=recipient,
-                               items=[(warning.key, warning.digest)], build=build).as_json()
-    except TemporaryMailError as exc:
-        temporary.append(exc.reason)
-    texted = SmsDelivery("skipped")
-    if sms is not None:
-        try:
-            texted = deliver_sms_items(ledger, sms, kind=KIND, recipient=recipient,
-                                       items=[(warning.key, warning.digest)],
-                                       build=lambda _p: OutgoingSms(sms_body(warning, settings),
-                                                                    f"电网风险预警_{day:%Y%m%d}_{recipient.org_name}"))
-        except TemporaryMailError as exc:
-            temporary.append(exc.reason)
-    if temporary:
-        raise TemporaryMailError("；".join(temporary))
-    return with_sms(record, texted)
+def grid_letter(recipient: Recipient, warning: GridWarning, settings: Settings, day: dt.date) -> Letter:
+    """The mail carrying the warning to `recipient`."""
+    return Letter(f"{SUBJECT_PREFIX}电网风险预警：{warning.area}", mail_body(recipient, warning, settings, day),
+                  file_stem=f"电网风险预警_{day:%Y%m%d}_{recipient.county_label}_{recipient.org_name}")
 
 
-def send_grid_warning(settings: Settings, store, warning: GridWarning, transport: Transport,
-                      sms: SmsTransport | None, *, day: dt.date, retries: int = 0) -> dict:
-    """The whole grid warning without Prefect (tests, scripts): directory, every recipient, the results."""
-    from hazardnet.delivery.directory import load_directory
-    from hazardnet.delivery.ledger import bulletin_lock, failed_record
-
-    directory = load_directory(settings, store, day)
-    ledger = DeliveryLedger(store)
-    deliveries = []
-    with bulletin_lock(settings):
-        for recipient in grid_recipients(directory.recipients, warning):
-            for attempt in range(retries + 1):
-                try:
-                    deliveries.append(send_grid_warning_to(ledger, transport, sms, settings, recipient, warning, day))
-                    break
-                except TemporaryMailError as exc:
-                    if attempt == retries:
-                        deliveries.append(failed_record(recipient, exc.reason))
-    return grid_result(warning, day, directory, deliveries)
+def sms_stem(recipient: Recipient, day: dt.date) -> str:
+    """The file name of the warning's SMS in outbox/sms."""
+    return f"电网风险预警_{day:%Y%m%d}_{recipient.org_name}"
 
 
 def grid_result(warning: GridWarning, day: dt.date, directory, deliveries: list[dict]) -> dict:

@@ -307,6 +307,7 @@ class QuarterlySummary:
     severities: list[str]
     as_of: dt.date  # the report date (数据截至)
     by_county: list[dict] = field(default_factory=list)  # [{"county", **figures}], total last (county "合计")
+    scope: str = "prefecture"  # "prefecture" | "county" | "customer": whose summary this is
 
     @property
     def total(self) -> dict:
@@ -432,7 +433,8 @@ def build_summary(flags: pd.DataFrame, reported: pd.DataFrame, quarter: Quarter,
         counties = [county]
     f, r = _scope(flags, reported, counties, customer)
     name = scope_name or (county if county is not None else settings.prefecture)
-    s = QuarterlySummary(quarter, name, counties, f, r, list(settings.severities), as_of)
+    scope = "customer" if customer is not None else ("county" if county is not None else "prefecture")
+    s = QuarterlySummary(quarter, name, counties, f, r, list(settings.severities), as_of, scope=scope)
     rows = []
     for c in counties:
         fc = f[f["county"] == c] if len(f) else f

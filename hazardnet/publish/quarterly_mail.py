@@ -1,20 +1,17 @@
-"""Mailing the quarter's files to the three parties: a county's government authority and supply company get
+"""The quarter's mail to the three parties (rendered here, sent by the quarterly job through the dispatcher): a county's government authority and supply company get
 its workbook and briefing deck, prefecture-level recipients the prefecture's, a customer a workbook of its own
 hazards and no deck (a deck names other customers). Each at most once per quarter (ledger kind "quarterly")."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
-from hazardnet.publish.quarterly import Quarter, QuarterData, customer_summary, quarter_data, summaries
-from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook, write_deck, write_summary
-from hazardnet.settings import Settings, today
-from hazardnet.store import Store
-
+from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter
+from hazardnet.publish.quarterly import Quarter, QuarterData, customer_summary
+from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook, write_summary
+from hazardnet.settings import Settings
 
 QUARTERLY_KIND = "quarterly"
-SUBJECT_PREFIX = "【用电安全1+1+1工作网】"
 
 
 def book_for(recipient, books: list[QuarterlyWorkbook]) -> QuarterlyWorkbook | None:
@@ -38,7 +35,7 @@ def customer_book(data: QuarterData, settings: Settings, recipient) -> Quarterly
     if s is None:
         return None
     s.scope_name = recipient.org_name or s.scope_name
-    return write_summary(s, settings, scope="customer", customer_id=recipient.customer_id)
+    return write_summary(s, settings, customer_id=recipient.customer_id)
 
 
 def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, settings: Settings) -> tuple[str, str]:
@@ -66,67 +63,13 @@ def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, se
     return subject, "\n".join(lines)
 
 
-def send_quarterly_book(ledger, transport, settings: Settings, recipient, book: QuarterlyWorkbook,
-                        quarter: Quarter, resend: bool = False):
-    """Mail one recipient its quarterly workbook (and the deck of its scope, if any), at most once per quarter
-    (ledger kind "quarterly")."""
-    from hazardnet.delivery.ledger import deliver_items
-    from hazardnet.delivery.mail import build_message
-
-    files = [book.path, *([book.deck] if book.deck else [])]
-
-    def build(message_id: str, periods: list[str]):
-        subject, body = quarterly_mail_text(recipient, book, quarter, settings)
-        return build_message(settings, to=list(recipient.addresses), subject=subject, body=body,
-                             attachments=[(Path(f).name, Path(f).read_bytes()) for f in files],
-                             message_id=message_id, file_stem=f"{quarter.label}_{Path(book.path).stem}")
-
-    return deliver_items(ledger, transport, settings, kind=QUARTERLY_KIND, recipient=recipient,
-                         items=[(quarter.label, book.digest)], build=build, rows_of=lambda _: book.hazards,
-                         attachment="、".join(Path(f).name for f in files), resend=resend)
+def quarterly_files(book: QuarterlyWorkbook) -> list[Path]:
+    """What the mail of `book` attaches: the workbook and the briefing deck of its scope, if any."""
+    return [Path(book.path), *([Path(book.deck)] if book.deck else [])]
 
 
-def quarterly_delivery(ledger, transport, settings: Settings, recipient, data: QuarterData,
-                       books: list[QuarterlyWorkbook]) -> dict:
-    """One recipient's quarterly mail: its county's or the prefecture's workbook, a customer its own one
-    (written now); a customer with no hazard in the quarter gets nothing. Returns its delivery record."""
-    from hazardnet.delivery.ledger import delivery_record
-    from schemas.vocab import PARTY_CUSTOMER
-
-    book = customer_book(data, settings, recipient) if recipient.party == PARTY_CUSTOMER else book_for(recipient, books)
-    if book is None:
-        return delivery_record(recipient, status="skipped", note="本季度范围内无隐患，不发送")
-    return send_quarterly_book(ledger, transport, settings, recipient, book, data.quarter).as_json()
-
-
-def send_quarterly_summaries(settings: Settings, store: Store, quarter: Quarter, transport, *,
-                             as_of: dt.date | None = None, retries: int = 0) -> dict:
-    """Write the quarter's workbooks and decks as known on `as_of` (default today) and mail them to every
-    recipient once, without Prefect (tests, scripts)."""
-    from hazardnet.delivery.directory import load_directory
-    from hazardnet.delivery.ledger import DeliveryLedger, bulletin_lock, failed_record
-    from hazardnet.delivery.mail import TemporaryMailError
-
-    data = quarter_data(store, quarter, as_of)
-    books = []
-    for i, s in enumerate(summaries(data, settings)):
-        scope = "prefecture" if i == 0 else "county"
-        book = write_summary(s, settings, scope=scope)
-        book.deck = write_deck(s, settings, scope=scope)
-        books.append(book)
-    directory = load_directory(settings, store, today())
-    ledger = DeliveryLedger(store)
-    deliveries = []
-    with bulletin_lock(settings):
-        for recipient in directory.recipients:
-            for attempt in range(retries + 1):
-                try:
-                    deliveries.append(quarterly_delivery(ledger, transport, settings, recipient, data, books))
-                    break
-                except TemporaryMailError as exc:
-                    if attempt == retries:
-                        deliveries.append(failed_record(recipient, exc.reason))
-    return {"quarter": quarter.label, "as_of": data.as_of.isoformat(), "workbooks": [b.as_json() for b in books],
-            "deliveries": deliveries,
-            "directory": {"source": directory.source, "file": directory.file_name,
-                          "findings": [f.as_json() for f in directory.findings]}}
+def quarterly_letter(recipient, book: QuarterlyWorkbook, quarter: Quarter, settings: Settings) -> Letter:
+    """The mail carrying `book` (and its deck) to `recipient`."""
+    subject, body = quarterly_mail_text(recipient, book, quarter, settings)
+    return Letter(subject, body, files=[(f.name, f) for f in quarterly_files(book)],
+                  file_stem=f"{quarter.label}_{Path(book.path).stem}")

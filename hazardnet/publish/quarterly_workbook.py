@@ -11,17 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from hazardnet.publish.briefing_deck import Photos, deck_name, write_briefing_deck
 from hazardnet.publish.newsletter import newsletter_name, write_newsletter
-from hazardnet.publish.quarterly import (FIGURES, RECONCILIATION, Quarter, QuarterlySummary, cell_value, quarter_data,
-                                         summaries)
+from hazardnet.publish.quarterly import FIGURES, RECONCILIATION, Quarter, QuarterlySummary, cell_value
 from hazardnet.settings import Settings
-from hazardnet.store import Store
 from hazardnet.xlsx.style import Formats, atomic_workbook, setup_print, write_cell, write_table
 from schemas.vocab import CATEGORIES, CUSTOMER_GRADES, MAJOR_SEVERITY
 
@@ -398,59 +396,27 @@ class QuarterlyWorkbook:
                 "as_of": self.as_of.isoformat() if self.as_of else None}
 
 
-def write_summary(s: QuarterlySummary, settings: Settings, *, scope: str, customer_id: str | None = None,
+def write_summary(s: QuarterlySummary, settings: Settings, *, customer_id: str | None = None,
                   folder: Path | None = None) -> QuarterlyWorkbook:
     """Write one summary workbook under outbox/quarterly/<quarter>/ (customers in a 客户 sub-folder)."""
     base = folder or quarterly_dir(settings, s.quarter)
-    if scope == "customer":
+    if s.scope == "customer":
         path = base / "客户" / _safe(f"{s.counties[0]}_{customer_id}_{workbook_name(s.scope_name, s.quarter)}")
     else:
         path = base / _safe(workbook_name(s.scope_name, s.quarter))
     write_quarterly_workbook(path, s, settings)
-    return QuarterlyWorkbook(scope, s.scope_name, None if scope == "prefecture" else s.counties[0], customer_id,
+    return QuarterlyWorkbook(s.scope, s.scope_name, None if s.scope == "prefecture" else s.counties[0], customer_id,
                              path, s.digest(), s.total, int(s.flags["in_quarter"].sum()) if len(s.flags) else 0,
                              as_of=s.as_of)
 
 
-def write_deck(s: QuarterlySummary, settings: Settings, *, scope: str, photos: Photos = None) -> Path:
+def write_deck(s: QuarterlySummary, settings: Settings, *, photos: Photos = None) -> Path:
     """Write the briefing deck of a prefecture or county summary beside its workbook."""
     path = quarterly_dir(settings, s.quarter) / _safe(deck_name(s.scope_name, s.quarter))
-    return write_briefing_deck(path, s, scope=scope, as_of=s.as_of, company=settings.company, photos=photos).path
+    return write_briefing_deck(path, s, as_of=s.as_of, company=settings.company, photos=photos).path
 
 
 def write_quarter_newsletter(s: QuarterlySummary, settings: Settings) -> Path:
     """Write 工作开展情况.docx of the prefecture summary beside the workbooks."""
     return write_newsletter(quarterly_dir(settings, s.quarter) / newsletter_name(s.quarter), s, as_of=s.as_of,
                             company=settings.company)
-
-
-@dataclass
-class QuarterOutputs:
-    """Every file of a quarter: workbooks with their decks (prefecture first), and the newsletter text."""
-
-    books: list[QuarterlyWorkbook] = field(default_factory=list)
-    newsletter: Path | None = None
-
-
-def write_quarter(store: Store, settings: Settings, quarter: Quarter, *, as_of: dt.date | None = None,
-                  photos: Photos = None) -> QuarterOutputs:
-    """The whole quarterly output without Prefect, as known on `as_of` (default today): the prefecture
-    workbook and deck, one workbook and deck per county, and the newsletter text."""
-    data = quarter_data(store, quarter, as_of)
-    if photos is None:  # the hazards' photos from the store, as known on the report date
-        photos = store.photos_by_hazard(data.as_of)
-    out = QuarterOutputs()
-    scoped = summaries(data, settings)
-    for i, s in enumerate(scoped):
-        scope = "prefecture" if i == 0 else "county"
-        book = write_summary(s, settings, scope=scope)
-        book.deck = write_deck(s, settings, scope=scope, photos=photos)
-        out.books.append(book)
-    out.newsletter = write_quarter_newsletter(scoped[0], settings)
-    return out
-
-
-def write_quarterly_summaries(store: Store, settings: Settings, quarter: Quarter, *,
-                              as_of: dt.date | None = None) -> list[QuarterlyWorkbook]:
-    """`write_quarter`'s workbooks (with their decks)."""
-    return write_quarter(store, settings, quarter, as_of=as_of).books

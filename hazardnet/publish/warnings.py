@@ -30,20 +30,8 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from hazardnet.delivery.directory import Recipient
-from hazardnet.delivery.ledger import Delivery, DeliveryLedger, deliver_items
-from hazardnet.delivery.mail import OutgoingMail, Transport, build_message
+from hazardnet.delivery.letter import SMS_MAX_CHARS, SMS_SINGLE_CHARS, Letter, fit, sms_text
 from hazardnet.delivery.scope import scoped_register
-from hazardnet.delivery.sms import (
-    SMS_MAX_CHARS,
-    SMS_SINGLE_CHARS,
-    OutgoingSms,
-    SmsDelivery,
-    SmsTransport,
-    deliver_sms_items,
-    fit,
-    sms_text,
-    with_sms,
-)
 from hazardnet.publish.consolidated import add_derived
 from hazardnet.settings import Settings
 from hazardnet.store import Store
@@ -229,83 +217,12 @@ def sms_body(recipient: Recipient, warnings: list[HazardWarning], settings: Sett
     return sms_text(settings, f"{kind}：{where}{customers}户客户共{len(warnings)}项用电安全隐患{why}，请督促整改，详见邮件。")
 
 
-def send_warning_sms(ledger: DeliveryLedger, sms: SmsTransport, settings: Settings, recipient: Recipient,
-                     warnings: list[HazardWarning], as_of: dt.date) -> SmsDelivery:
-    """Text `recipient` the warnings it has not had by SMS yet (raises TemporarySmsError when a retry may help)."""
-    by_key = {w.key: w for w in warnings}
-
-    def build(keys: list[str]) -> OutgoingSms:
-        return OutgoingSms(sms_body(recipient, [by_key[k] for k in keys], settings),
-                           f"风险预警_{as_of:%Y%m%d}_{recipient.county_label}_{recipient.customer_id or recipient.org_name}")
-
-    return deliver_sms_items(ledger, sms, kind=KIND, recipient=recipient,
-                             items=[(w.key, w.digest) for w in warnings], build=build)
+def message_stem(recipient: Recipient, as_of: dt.date) -> str:
+    """The file name of a recipient's warning (.eml, or the SMS in outbox/sms)."""
+    return f"风险预警_{as_of:%Y%m%d}_{recipient.county_label}_{recipient.customer_id or recipient.org_name}"
 
 
-def warn_recipient(ledger: DeliveryLedger, transport: Transport, sms: SmsTransport | None, settings: Settings,
-                   recipient: Recipient, warnings: list[HazardWarning], as_of: dt.date) -> dict:
-    """Mail and (with a mobile) text one recipient its new warnings; both channels are tried before a
-    temporary failure of either is raised, so a retry sends only what is missing."""
-    from hazardnet.delivery.mail import TemporaryMailError
-
-    temporary: list[str] = []
-    record = None
-    try:
-        record = send_warnings(ledger, transport, settings, recipient, warnings, as_of).as_json()
-    except TemporaryMailError as exc:
-        temporary.append(exc.reason)
-    texted = SmsDelivery("skipped")
-    if sms is not None:
-        try:
-            texted = send_warning_sms(ledger, sms, settings, recipient, warnings, as_of)
-        except TemporaryMailError as exc:
-            temporary.append(exc.reason)
-    if temporary:
-        raise TemporaryMailError("；".join(temporary))
-    return with_sms(record, texted)
-
-
-def send_warnings(ledger: DeliveryLedger, transport: Transport, settings: Settings, recipient: Recipient,
-                  warnings: list[HazardWarning], as_of: dt.date) -> Delivery:
-    """Mail `recipient` the warnings it has not had yet (raises TemporaryMailError when a retry may help)."""
-    by_key = {w.key: w for w in warnings}
-
-    def build(message_id: str, keys: list[str]) -> OutgoingMail:
-        subject, body = message_text(recipient, [by_key[k] for k in keys], as_of, settings)
-        stem = f"风险预警_{as_of:%Y%m%d}_{recipient.county_label}_{recipient.customer_id or recipient.org_name}"
-        return build_message(settings, to=list(recipient.addresses), subject=subject, body=body,
-                             message_id=message_id, file_stem=stem)
-
-    return deliver_items(ledger, transport, settings, kind=KIND, recipient=recipient,
-                         items=[(w.key, w.digest) for w in warnings], build=build)
-
-
-def send_due_warnings(settings: Settings, store: Store, as_of: dt.date, transport: Transport, *,
-                      retries: int = 0, sms: SmsTransport | None = None) -> dict:
-    """The whole warning run without Prefect (tests, scripts): directory, every recipient, the results.
-
-    `retries` immediate retries per recipient on temporary errors (the Prefect flow retries with back-off);
-    `sms`: also text every recipient with a mobile.
-    """
-    from hazardnet.delivery.directory import load_directory
-    from hazardnet.delivery.ledger import bulletin_lock, failed_record
-    from hazardnet.delivery.mail import TemporaryMailError
-
-    warnings = warnings_on(store, as_of)
-    directory = load_directory(settings, store, as_of)
-    deliveries = []
-    if warnings:
-        ledger = DeliveryLedger(store)
-        with bulletin_lock(settings):
-            for recipient, mine in plan(directory.recipients, warnings):
-                for attempt in range(retries + 1):
-                    try:
-                        deliveries.append(warn_recipient(ledger, transport, sms, settings, recipient, mine, as_of))
-                        break
-                    except TemporaryMailError as exc:
-                        if attempt == retries:
-                            deliveries.append(failed_record(recipient, exc.reason))
-    return {"as_of": as_of.isoformat(), "warnings": [w.as_json() for w in warnings], "deliveries": deliveries,
-            "unreachable": [w.as_json() for w in unreachable_customers(directory.recipients, warnings)],
-            "directory": {"source": directory.source, "file": directory.file_name,
-                          "findings": [f.as_json() for f in directory.findings]}}
+def warning_letter(recipient: Recipient, warnings: list[HazardWarning], as_of: dt.date, settings: Settings) -> Letter:
+    """The mail carrying `warnings` to `recipient`."""
+    subject, body = message_text(recipient, warnings, as_of, settings)
+    return Letter(subject, body, file_stem=message_stem(recipient, as_of))
