@@ -16,30 +16,30 @@ def plain(retries: int = 0) -> PlainRunner:
     return PlainRunner(RetryPolicy((0.0,) * retries))
 
 
-def send_bulletin(settings, store, period, as_of, transport, *, resend=False, retries=0, sms=None) -> dict:
+def bulletin_job(settings, store, period, as_of, transport, *, resend=False, retries=0, sms=None) -> dict:
     """The bulletin job's result."""
     return bulletin(settings, period, as_of, store=store, resend=resend, runner=plain(retries),
                     sender=Dispatcher(store, settings, transport, sms)).result
 
 
-def send_warnings(settings, store, as_of, transport, *, retries=0, sms=None) -> dict:
+def warnings_job(settings, store, as_of, transport, *, retries=0, sms=None) -> dict:
     """The warnings job's result."""
     return risk_warnings(settings, as_of, store=store, runner=plain(retries),
                          sender=Dispatcher(store, settings, transport, sms)).result
 
 
-def send_grid_warning(settings, store, warning, transport, sms, *, day, retries=0) -> dict:
+def grid_warning_job(settings, store, warning, transport, sms, *, day, retries=0) -> dict:
     """The grid warning job's result."""
     return send_grid(settings, warning, day, store=store, runner=plain(retries),
                      sender=Dispatcher(store, settings, transport, sms)).result
 
 
-def write_quarter(store, settings, quarter, *, as_of=None, photos=None) -> QuarterOutcome:
+def quarter_job(store, settings, quarter, *, as_of=None, photos=None) -> QuarterOutcome:
     """The quarterly job without sending: workbooks, decks (with the store's photos), newsletter."""
     return quarterly(settings, quarter, as_of, store=store, runner=plain(), photos=photos)
 
 
-def send_quarter(settings, store, quarter, transport, *, as_of=None, retries=0) -> dict:
+def quarter_sent_job(settings, store, quarter, transport, *, as_of=None, retries=0) -> dict:
     """The quarterly job with sending: its result (workbooks, deliveries)."""
     return quarterly(settings, quarter, as_of, send=True, store=store, runner=plain(retries),
                      sender=Dispatcher(store, settings, transport)).result

@@ -23,7 +23,7 @@ from pptx.util import Emu
 from hazardnet.publish.briefing_deck import fit_text, write_briefing_deck
 from hazardnet.publish.quarterly import Quarter, quarter_data, summaries
 from hazardnet.publish.quarterly_workbook import COMMITMENTS, OVERDUE
-from tests.jobs import write_quarter
+from tests.jobs import quarter_job
 from hazardnet.store import Store
 
 from tests.test_quarterly import DLH, G, H, STORY, D, frame, load_story, state_on
@@ -173,7 +173,7 @@ def store(settings):
 
 @pytest.fixture
 def outputs(store, settings):
-    return write_quarter(store, settings, Q3, as_of=AS_OF)
+    return quarter_job(store, settings, Q3, as_of=AS_OF)
 
 
 # ---- tests ------------------------------------------------------------------------------------

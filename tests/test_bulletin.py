@@ -21,7 +21,7 @@ from hazardnet.delivery.ledger import DeliveryLedger
 from hazardnet.delivery.mail import EmlFileTransport, SmtpTransport
 from hazardnet.delivery.rejection_mail import send_rejection_reports
 from hazardnet.publish.bulletin import Period
-from tests.jobs import send_bulletin
+from tests.jobs import bulletin_job
 from hazardnet.store import Store
 from schemas.directory_headers import DIRECTORY_HEADERS
 from schemas.headers import FIELDS
@@ -190,7 +190,7 @@ def messages_by_address(server) -> dict[str, object]:
 
 # ---- the tests ------------------------------------------------------------------------------------------
 def test_every_recipient_gets_exactly_its_scope(smtp_settings, world, smtp_server):  # noqa: F811
-    result = send_bulletin(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
+    result = bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
     by_name = {d["recipient"]: d for d in result["deliveries"]}
     assert len(result["deliveries"]) == 10  # 11 rows, the hospital's two contact rows are one recipient
     assert by_name["茫崖石棉矿业有限公司"]["status"] == "skipped" and by_name["茫崖石棉矿业有限公司"]["rows"] == 0
@@ -234,7 +234,7 @@ def test_every_recipient_gets_exactly_its_scope(smtp_settings, world, smtp_serve
 
 
 def test_nil_report_for_authorities_and_body_states_counts(smtp_settings, world, smtp_server):  # noqa: F811
-    send_bulletin(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
+    bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
     received = messages_by_address(smtp_server)
     my = received[GOV_MY].message
     body = my.get_body(("plain",)).get_content()
@@ -248,7 +248,7 @@ def test_nil_report_for_authorities_and_body_states_counts(smtp_settings, world,
 
 
 def test_overdue_rows_highlighted_with_days_and_summary_calls_them_out(smtp_settings, world, smtp_server):  # noqa: F811
-    send_bulletin(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
+    bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
     book = openpyxl.load_workbook(io.BytesIO(attachment_of(messages_by_address(smtp_server)[GOV_HAIXI].message)[1]))
     ws = book["未整改"]
     header = [c.value for c in ws[1]]
@@ -271,7 +271,7 @@ def test_overdue_rows_highlighted_with_days_and_summary_calls_them_out(smtp_sett
 
 
 def test_register_text_that_looks_like_a_formula_arrives_as_text(smtp_settings, world, smtp_server):  # noqa: F811
-    send_bulletin(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
+    bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
     for address in (GOV_HAIXI, CUST_A[0], CUST_C):
         book = openpyxl.load_workbook(io.BytesIO(attachment_of(messages_by_address(smtp_server)[address].message)[1]))
         for ws in book.worksheets:
@@ -290,12 +290,12 @@ def test_register_text_that_looks_like_a_formula_arrives_as_text(smtp_settings, 
 
 def test_rerun_sends_nothing_and_resend_sends_again(smtp_settings, world, smtp_server):  # noqa: F811
     transport = SmtpTransport(smtp_settings)
-    send_bulletin(smtp_settings, world, NOV, AS_OF, transport)
+    bulletin_job(smtp_settings, world, NOV, AS_OF, transport)
     assert len(smtp_server.messages) == 9
-    again = send_bulletin(smtp_settings, world, NOV, AS_OF + dt.timedelta(days=1), transport)
+    again = bulletin_job(smtp_settings, world, NOV, AS_OF + dt.timedelta(days=1), transport)
     assert len(smtp_server.messages) == 9
     assert {d["status"] for d in again["deliveries"]} == {"skipped"}
-    resent = send_bulletin(smtp_settings, world, NOV, AS_OF, transport, resend=True)
+    resent = bulletin_job(smtp_settings, world, NOV, AS_OF, transport, resend=True)
     assert len(smtp_server.messages) == 18
     assert sum(d["status"] == "sent" for d in resent["deliveries"]) == 9
     first, second = smtp_server.messages[0].message, smtp_server.messages[9].message
@@ -309,7 +309,7 @@ def test_refused_recipient_is_named_others_delivered_and_rerun_sends_only_the_mi
     smtp_server.refuse(CUST_C)
     smtp_server.refuse(CUST_A[1])  # one of customer A's two addresses
     transport = SmtpTransport(smtp_settings)
-    result = send_bulletin(smtp_settings, world, NOV, AS_OF, transport)
+    result = bulletin_job(smtp_settings, world, NOV, AS_OF, transport)
     failed = {d["recipient"]: d for d in result["deliveries"] if d["status"] == "failed"}
     assert set(failed) == {"柴达木纯碱化工有限公司", "青海盐湖钾肥股份有限公司"}
     assert CUST_C in failed["柴达木纯碱化工有限公司"]["error"] and "550" in failed["柴达木纯碱化工有限公司"]["error"]
@@ -318,7 +318,7 @@ def test_refused_recipient_is_named_others_delivered_and_rerun_sends_only_the_mi
         [GOV_HAIXI, UTIL_HAIXI, GOV_GEM, UTIL_GEM, CUST_A[0], CUST_B1, CUST_B2, GOV_DLH, GOV_MY])
 
     smtp_server.reset()  # the mailboxes are fixed
-    second = send_bulletin(smtp_settings, world, NOV, AS_OF, transport)
+    second = bulletin_job(smtp_settings, world, NOV, AS_OF, transport)
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == sorted([CUST_A[1], CUST_C])
     assert [m.rcpt_tos for m in smtp_server.messages if CUST_A[1] in m.rcpt_tos] == [[CUST_A[1]]]
     statuses = {d["recipient"]: d["status"] for d in second["deliveries"]}
@@ -334,7 +334,7 @@ def test_refused_recipient_is_named_others_delivered_and_rerun_sends_only_the_mi
 def test_temporary_errors_are_retried_and_delivered_once(smtp_settings, world, smtp_server):  # noqa: F811
     smtp_server.fail_next(2, code=421)
     smtp_server.drop_next(1)
-    result = send_bulletin(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings), retries=3)
+    result = bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings), retries=3)
     assert all(d["status"] in ("sent", "skipped") for d in result["deliveries"])
     assert len(smtp_server.messages) == 9 and len(messages_by_address(smtp_server)) == 11
     assert sum(t["outcome"].startswith("421") for t in smtp_server.transactions) == 2
@@ -342,7 +342,7 @@ def test_temporary_errors_are_retried_and_delivered_once(smtp_settings, world, s
 
 
 def test_without_smtp_host_every_message_is_an_eml_file(settings, world):
-    result = send_bulletin(settings, world, NOV, AS_OF, EmlFileTransport(settings.outbox / "mail"))
+    result = bulletin_job(settings, world, NOV, AS_OF, EmlFileTransport(settings.outbox / "mail"))
     written = [d for d in result["deliveries"] if d["status"] == "written"]
     assert len(written) == 9
     files = sorted((settings.outbox / "mail").glob("*.eml"))
@@ -354,7 +354,7 @@ def test_without_smtp_host_every_message_is_an_eml_file(settings, world):
     assert "【用电安全1+1+1工作网】2026年11月电力安全隐患通报（海西州）" in subjects
     workbooks = list((settings.outbox / "通报" / "2026-11").glob("*.xlsx"))
     assert len(workbooks) == 9
-    again = send_bulletin(settings, world, NOV, AS_OF, EmlFileTransport(settings.outbox / "mail"))
+    again = bulletin_job(settings, world, NOV, AS_OF, EmlFileTransport(settings.outbox / "mail"))
     assert {d["status"] for d in again["deliveries"]} == {"skipped"}
     assert len(list((settings.outbox / "mail").glob("*.eml"))) == 9
 
@@ -389,7 +389,7 @@ def test_rejected_register_report_is_mailed_to_the_county_supply_company(smtp_se
 
 
 def test_attachment_name_header_decodes_for_old_clients(smtp_settings, world, smtp_server):  # noqa: F811
-    send_bulletin(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
+    bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
     msg = messages_by_address(smtp_server)[CUST_A[0]].message
     [att] = list(msg.iter_attachments())
     assert str(make_header(decode_header(att.get_param("name")))) == "2026年11月电力安全隐患通报（青海盐湖钾肥股份有限公司）.xlsx"
@@ -510,7 +510,7 @@ def test_flow_writes_the_workbooks_in_worker_processes_exactly_as_in_process(pre
         return out
 
     monkeypatch.setenv("HAZARDNET_HOME", str(settings.home))
-    in_process = send_bulletin(settings, world, NOV, AS_OF, EmlFileTransport(settings.outbox / "mail"))
+    in_process = bulletin_job(settings, world, NOV, AS_OF, EmlFileTransport(settings.outbox / "mail"))
     expected = workbooks()
     assert len(expected) == 9
     for path in (settings.outbox / "通报" / "2026-11").glob("*.xlsx"):

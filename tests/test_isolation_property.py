@@ -34,7 +34,7 @@ from hazardnet.delivery.sms import SmsFileTransport
 from hazardnet.publish.bulletin import Period
 from hazardnet.publish.grid_warning import grid_warning
 from hazardnet.publish.quarterly import Quarter
-from tests.jobs import send_bulletin, send_grid_warning, send_quarter, send_warnings
+from tests.jobs import bulletin_job, grid_warning_job, quarter_sent_job, warnings_job
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
 from tests.test_bulletin import H, record_registers, write_directory_file
@@ -170,13 +170,13 @@ def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
             mailbox = Path(tmp) / "mail"
             transport = EmlFileTransport(mailbox)
             sms = SmsFileTransport(Path(tmp) / "sms")
-            bulletin = send_bulletin(settings, store, Period(2026, 11), AS_OF, transport, sms=sms)
+            bulletin = bulletin_job(settings, store, Period(2026, 11), AS_OF, transport, sms=sms)
             assert not [f for f in bulletin["directory"]["findings"] if f["level"] == "error"], bulletin["directory"]
-            send_warnings(settings, store, AS_OF, transport, sms=sms)
-            send_quarter(settings, store, Quarter(2026, 3), transport, as_of=AS_OF)
+            warnings_job(settings, store, AS_OF, transport, sms=sms)
+            quarter_sent_job(settings, store, Quarter(2026, 3), transport, as_of=AS_OF)
             grid_counties = sorted({h.county for h in hazards})[:1]
             warning = grid_warning(settings, grid_counties, "GRIDTOKEN 330千伏线路检修，请做好应急准备。")
-            send_grid_warning(settings, store, warning, transport, SmsFileTransport(Path(tmp) / "grid"), day=AS_OF)
+            grid_warning_job(settings, store, warning, transport, SmsFileTransport(Path(tmp) / "grid"), day=AS_OF)
         finally:
             store.dispose()
         scope_by_mobile = {mobile(i): scope_of(row) for i, row in enumerate(directory)}

@@ -7,6 +7,7 @@ the top of a module."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -154,9 +155,44 @@ def test_only_the_front_knows_prefect():
     assert offenders == []
 
 
+# What sends: publish/ renders (documents, subjects, bodies, SMS texts) and hands them to the dispatcher.
+SENDING = ("hazardnet.delivery.ledger", "hazardnet.delivery.mail", "hazardnet.delivery.sms")
+# A hand-written retry loop ("for attempt in range(retries + 1)"): the runner's one policy retries I/O steps.
+RETRY_LOOP = re.compile(r"\brange\(\s*[\w.]*retr", re.IGNORECASE)
+RETRY_HOME = "hazardnet/jobs/runner.py"
+
+
+def renderers_that_send(edges: dict[str, set[str]]) -> list[str]:
+    """Edges from publish/ to the ledger, the mail or the SMS transports."""
+    return sorted(f"{m} → {t}" for m, targets in edges.items() if m.startswith("hazardnet.publish.")
+                  for t in targets if t in SENDING)
+
+
+def retry_loops(sources: dict[str, str]) -> list[str]:
+    """`path:line` of every hand-written retry loop outside the runner."""
+    return [f"{path}:{n}" for path, text in sources.items() if path != RETRY_HOME
+            for n, line in enumerate(text.splitlines(), 1) if RETRY_LOOP.search(line)]
+
+
+def test_publish_renders_and_never_sends():
+    assert renderers_that_send(graph()) == []
+
+
+def test_one_retry_policy_no_hand_written_retry_loop():
+    sources = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in project_modules().values()}
+    assert retry_loops(sources) == []
+
+
 def test_the_layout_checks_can_fail():
-    """The checks above see what they claim to: a known edge, a known layer order."""
+    """The checks above see what they claim to: a known edge, a known layer order, a renderer that would send,
+    a retry loop where it does not belong."""
     edges = graph()
+    assert renderers_that_send({**edges, "hazardnet.publish.x": {"hazardnet.delivery.mail", "hazardnet.xlsx.style"}}) \
+        == ["hazardnet.publish.x → hazardnet.delivery.mail"]
+    assert "hazardnet.delivery.mail" in edges["hazardnet.jobs.wiring"]  # the real graph sees these modules
+    loop = "def send(retries):\n    for attempt in range(retries + 1):\n        pass\n"
+    assert retry_loops({"hazardnet/publish/x.py": loop, RETRY_HOME: loop}) == ["hazardnet/publish/x.py:2"]
+    assert retry_loops({"a.py": "for i in range(self.max_retries):"}) == ["a.py:1"]
     assert "hazardnet.publish.consolidated" in edges["hazardnet.jobs.ingest"]
     assert "hazardnet.jobs.ingest" in edges["flows.ingest"]
     assert "hazardnet.xlsx.style" in edges["hazardnet.publish.bulletin"]

@@ -42,12 +42,12 @@ SEND = textwrap.dedent("""
     import datetime as dt, json, sys
     from hazardnet.delivery.mail import SmtpTransport
     from hazardnet.publish.bulletin import Period
-    from tests.jobs import send_bulletin
+    from tests.jobs import bulletin_job
     from hazardnet.settings import load_settings
     from hazardnet.store import Store
     settings = load_settings(sys.argv[1])
     store = Store(settings.database_url)
-    result = send_bulletin(settings, store, Period(2026, 11), dt.date(2026, 11, 15),
+    result = bulletin_job(settings, store, Period(2026, 11), dt.date(2026, 11, 15),
                                    SmtpTransport(settings), retries=int(sys.argv[2]))
     store.dispose()
     print(json.dumps(result, ensure_ascii=False, default=str))

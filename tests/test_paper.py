@@ -176,7 +176,7 @@ def outputs(tmp_path_factory):
     from hazardnet.jobs.ingest import ingest
     from hazardnet.publish.bulletin import Period
     from hazardnet.publish.quarterly import Quarter
-    from tests.jobs import send_bulletin, write_quarter
+    from tests.jobs import bulletin_job, quarter_job
     from hazardnet.publish.template import write_register_template
     from hazardnet.settings import load_settings
     from hazardnet.store import Store
@@ -186,8 +186,8 @@ def outputs(tmp_path_factory):
     settings = load_settings(home, settle_seconds=0)
     result = ingest(settings, AS_OF)
     store = Store(settings.database_url)
-    send_bulletin(settings, store, Period(2026, 11), AS_OF, EmlFileTransport(settings.outbox / "mail"))
-    books = write_quarter(store, settings, Quarter.containing(AS_OF), as_of=AS_OF).books
+    bulletin_job(settings, store, Period(2026, 11), AS_OF, EmlFileTransport(settings.outbox / "mail"))
+    books = quarter_job(store, settings, Quarter.containing(AS_OF), as_of=AS_OF).books
     template = write_register_template(settings.outbox / "模板.xlsx", "格尔木市", settings)
     reports = [Path(f.report) for f in result.files if f.report]
     yield {"settings": settings, "store": store, "consolidated": settings.consolidated_path,

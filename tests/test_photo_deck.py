@@ -12,7 +12,7 @@ from pptx.enum.shapes import MSO_SHAPE_TYPE
 
 from hazardnet.jobs.ingest import ingest
 from hazardnet.publish.quarterly import Quarter
-from tests.jobs import write_quarter
+from tests.jobs import quarter_job
 from hazardnet.store import Store
 
 from . import photo_registers as pr
@@ -28,7 +28,7 @@ def sha(data: bytes) -> str:
 def slide_photos(path) -> dict[str, list[str]]:
     """hazard id -> sha256 of each picture on the slide that explains that hazard."""
     out = {}
-    for slide in Presentation(str(path)).slides:
+    for slide in Presentation(path if hasattr(path, "read") else str(path)).slides:
         names = {s.name: s for s in slide.shapes}
         if "隐患描述" not in names:
             continue
@@ -59,7 +59,7 @@ def test_each_photographed_hazards_slide_shows_its_own_photo(settings, tmp_path)
     _two_months_of_registers(settings, tmp_path)
     store = Store(settings.database_url)
     try:
-        outputs = write_quarter(store, settings, Quarter(2026, 3), as_of=OCT)
+        outputs = quarter_job(store, settings, Quarter(2026, 3), as_of=OCT)
     finally:
         store.dispose()
     stored = _stored(settings)
@@ -79,3 +79,44 @@ def test_the_quarterly_flow_puts_the_photos_in_the_decks(prefect_harness, settin
     [deck] = [b["deck"] for b in result["workbooks"] if b["name"] == pr.COUNTY]
     stored = _stored(settings)
     assert slide_photos(deck) == stored and sum(map(len, stored.values())) == 6
+
+
+def test_the_quarterly_mail_attaches_the_decks_with_their_photos(settings, tmp_path):
+    """The quarterly job with send: the county authority's mail carries its county's deck, each hazard's slide
+    with that hazard's photos, and the prefecture's mail the prefecture's deck, its slides with the same photos."""
+    import io
+    from email import policy
+    from email.parser import BytesParser
+
+    import openpyxl
+
+    from hazardnet.delivery.mail import EmlFileTransport
+    from schemas.directory_headers import DIRECTORY_HEADERS
+    from tests.jobs import quarter_sent_job
+
+    _two_months_of_registers(settings, tmp_path)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "通讯录"
+    ws.append(list(DIRECTORY_HEADERS))
+    ws.append(["政府主管部门", pr.COUNTY, None, f"{pr.COUNTY}发展和改革委员会（能源局）", "张工", "gov@county.example.cn", None])
+    ws.append(["政府主管部门", "全州", None, "海西州能源局", "李工", "gov@haixi.example.cn", None])
+    settings.directory_file.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(settings.directory_file)
+    store = Store(settings.database_url)
+    try:
+        result = quarter_sent_job(settings, store, Quarter(2026, 3), EmlFileTransport(settings.outbox / "mail"), as_of=OCT)
+    finally:
+        store.dispose()
+    assert {d["status"] for d in result["deliveries"]} == {"written"}
+    assert result["newsletter"].endswith(".docx")
+    stored = _stored(settings)
+    decks = {}
+    for eml in sorted((settings.outbox / "mail").glob("*.eml")):
+        msg = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+        [deck] = [p for p in msg.iter_attachments() if p.get_filename().endswith(".pptx")]
+        decks[str(msg["To"])] = slide_photos(io.BytesIO(deck.get_content()))
+    assert set(decks) == {"gov@county.example.cn", "gov@haixi.example.cn"}
+    assert decks["gov@county.example.cn"] == stored and sum(map(len, stored.values())) == 6
+    prefecture = decks["gov@haixi.example.cn"]  # the major and the overdue hazards
+    assert prefecture == {h: stored[h] for h in prefecture}

@@ -22,7 +22,7 @@ from hazardnet.publish.bulletin import Period, thumbnail
 from hazardnet.store import Store
 from hazardnet.publish.template import PHOTO_HEADER, PHOTO_HINT, write_register_template
 from schemas.directory_headers import DIRECTORY_HEADERS
-from tests.jobs import send_bulletin
+from tests.jobs import bulletin_job
 
 from . import photo_registers as pr
 from .conftest import DATA, drop
@@ -204,7 +204,7 @@ def test_bulletins_show_each_open_hazards_thumbnail_and_stay_small(settings, as_
     _directory(settings, rows[0][1], rows[0][2])
     store = Store(settings.database_url)
     try:
-        result = send_bulletin(settings, store, Period(2026, 11), as_of,
+        result = bulletin_job(settings, store, Period(2026, 11), as_of,
                                        EmlFileTransport(settings.outbox / "mail"))
         assert {d["status"] for d in result["deliveries"]} == {"written"}
         expected = {pr.hazard_id(i): thumbnail(store.hazard_photos(COUNTY, pr.hazard_id(i))[0]) for i in range(10)}

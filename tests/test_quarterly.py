@@ -31,7 +31,7 @@ from hazardnet.store import Store
 from schemas.headers import FIELDS
 from schemas.vocab import CATEGORIES, CUSTOMER_GRADES
 from tests.conftest import harness_env
-from tests.jobs import send_quarter, write_quarter
+from tests.jobs import quarter_sent_job, quarter_job
 from tests.smtp_server import smtp_server  # noqa: F401  (the fixture)
 
 D = dt.date
@@ -281,7 +281,7 @@ def store(home, settings):
 @pytest.fixture
 def q3_books(store, settings):
     """Q3 as the store stood at its end (as_of = 2026-09-30): the October register does not count yet."""
-    return {b.name: b for b in write_quarter(store, settings, Q3, as_of=Q3.end).books}
+    return {b.name: b for b in quarter_job(store, settings, Q3, as_of=Q3.end).books}
 
 
 # ---- tests ------------------------------------------------------------------------------------
@@ -333,8 +333,8 @@ def test_figures_reconcile_for_every_row(q3_books, settings):
 
 def test_next_quarter_starts_where_the_last_one_ended(store, settings):
     """Without late reports or corrections, last quarter's open at end is this quarter's open at start."""
-    q2 = {b.name: b for b in write_quarter(store, settings, Q2, as_of=Q2.end).books}
-    q3 = {b.name: b for b in write_quarter(store, settings, Q3, as_of=Q3.end).books}
+    q2 = {b.name: b for b in quarter_job(store, settings, Q2, as_of=Q2.end).books}
+    q3 = {b.name: b for b in quarter_job(store, settings, Q3, as_of=Q3.end).books}
     t2 = tables(openpyxl.load_workbook(q2[settings.prefecture].path)[OVERVIEW])["县(市)"]
     t3 = tables(openpyxl.load_workbook(q3[settings.prefecture].path)[OVERVIEW])["县(市)"]
     e2 = expected(Q2)["by_county"]
@@ -457,7 +457,7 @@ def test_text_that_looks_like_a_formula_stays_text(home, settings):
     row["suggestion"] = "+1-2"
     store.record_submission(county=G, file_name="x.xlsx", sha256="a" * 64, as_of=D(2026, 7, 3), outcome="accepted",
                             findings=[], kept_at=None, rows=frame([row]))
-    books = write_quarter(store, settings, Q3, as_of=Q3.end).books
+    books = quarter_job(store, settings, Q3, as_of=Q3.end).books
     wb = openpyxl.load_workbook(books[0].path)
     [hazard] = [r for r in wb[BRIEFING].iter_rows(min_row=4) if isinstance(r[0].value, int)]
     assert hazard[6].value.startswith("=HYPERLINK") and hazard[6].data_type == "s"
@@ -467,7 +467,7 @@ def test_text_that_looks_like_a_formula_stays_text(home, settings):
 
 def test_an_empty_store_gives_nil_reports(home, settings):
     store = Store(settings.database_url)
-    books = write_quarter(store, settings, Q3, as_of=Q3.end).books
+    books = quarter_job(store, settings, Q3, as_of=Q3.end).books
     assert len(books) == 1 + len(settings.counties)
     wb = openpyxl.load_workbook(books[0].path)
     t = tables(wb[OVERVIEW])["县(市)"]
@@ -518,7 +518,7 @@ def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path
 
     s = load_settings(settings.home, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_security="none")
     write_directory_file(s.directory_file, DIRECTORY)
-    result = send_quarter(s, store, Q3, SmtpTransport(s), as_of=Q3.end)
+    result = quarter_sent_job(s, store, Q3, SmtpTransport(s), as_of=Q3.end)
     e = expected(Q3)
     statuses = {d["recipient"]: d["status"] for d in result["deliveries"]}
     assert set(statuses.values()) == {"sent"}, result["deliveries"]
@@ -560,7 +560,7 @@ def test_send_scoped_once_over_smtp(home, store, settings, smtp_server, tmp_path
         assert decks_of(address) == []  # a deck names other customers: customers get none
 
     smtp_server.reset()
-    again = send_quarter(s, store, Q3, SmtpTransport(s), as_of=Q3.end)
+    again = quarter_sent_job(s, store, Q3, SmtpTransport(s), as_of=Q3.end)
     assert {d["status"] for d in again["deliveries"]} == {"skipped"}
     assert smtp_server.messages == []
     entries = DeliveryLedger(store).entries(kind="quarterly", period="2026Q3")

@@ -13,7 +13,7 @@ from hazardnet.delivery.sms import (SMS_MAX_CHARS, AppriseSmsTransport, Outgoing
                                     SmsFileTransport, make_sms_transport, redact_url)
 from hazardnet.delivery.ledger import DeliveryLedger, migrate_channel
 from hazardnet.delivery.mail import EmlFileTransport
-from tests.jobs import send_bulletin, send_grid_warning, send_warnings
+from tests.jobs import bulletin_job, grid_warning_job, warnings_job
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
 
@@ -54,7 +54,7 @@ def home(settings):
 
 
 def run(s, store, day, sms, retries=0):
-    return send_warnings(s, store, day, EmlFileTransport(s.outbox / "mail"), sms=sms, retries=retries)
+    return warnings_job(s, store, day, EmlFileTransport(s.outbox / "mail"), sms=sms, retries=retries)
 
 
 def by_mobile(messages) -> dict[str, list[str]]:
@@ -261,7 +261,7 @@ def test_grid_warning_reaches_the_county_and_the_prefecture_once(home, http_gate
     s, store = home
     sms = AppriseSmsTransport(http_gateway.url())
     warning = grid_warning(s, [G], GRID_TEXT)
-    result = send_grid_warning(s, store, warning, EmlFileTransport(s.outbox / "mail"), sms, day=D(2026, 12, 1))
+    result = grid_warning_job(s, store, warning, EmlFileTransport(s.outbox / "mail"), sms, day=D(2026, 12, 1))
     reached = {d["recipient"] for d in result["deliveries"]}
     assert reached == {"海西州能源局", "国网海西供电公司营销部", "格尔木市发展和改革委员会(能源局)", "国网格尔木供电公司",
                        "青海盐湖钾肥股份有限公司", "格尔木市人民医院", "格尔木炼油厂"}  # not 德令哈
@@ -271,11 +271,11 @@ def test_grid_warning_reaches_the_county_and_the_prefecture_once(home, http_gate
     assert len(list((s.outbox / "mail").glob("电网风险预警_*.eml"))) == 7
     assert {d["sms_status"] for d in result["deliveries"] if d["recipient"] == "国网格尔木供电公司"} == {"skipped"}
 
-    again = send_grid_warning(s, store, grid_warning(s, [G, G], f"  {GRID_TEXT} "), EmlFileTransport(s.outbox / "mail"),
+    again = grid_warning_job(s, store, grid_warning(s, [G, G], f"  {GRID_TEXT} "), EmlFileTransport(s.outbox / "mail"),
                               sms, day=D(2026, 12, 1))
     assert {d["status"] for d in again["deliveries"]} == {"skipped"} and len(http_gateway.messages) == len(expected)
     corrected = grid_warning(s, [G], GRID_TEXT.replace("18时", "20时"))  # a corrected text is a new warning
-    send_grid_warning(s, store, corrected, EmlFileTransport(s.outbox / "mail"), sms, day=D(2026, 12, 1))
+    grid_warning_job(s, store, corrected, EmlFileTransport(s.outbox / "mail"), sms, day=D(2026, 12, 1))
     assert len(http_gateway.messages) == 2 * len(expected)
 
 
@@ -340,7 +340,7 @@ def test_bulletin_notice_by_sms_once_after_the_mail(home, http_gateway):
 
     s, store = home
     sms = AppriseSmsTransport(http_gateway.url())
-    result = send_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"),
+    result = bulletin_job(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"),
                                    sms=sms)
     got = by_mobile(http_gateway.messages)
     # customers with hazards in scope and the authorities with a mobile; not the supply companies
@@ -349,7 +349,7 @@ def test_bulletin_notice_by_sms_once_after_the_mail(home, http_gateway):
     assert got[GOV] == ["【海西供电】2026年8月电力安全隐患通报已发至贵单位邮箱，格尔木市未整改3项（逾期1项），请查收。"]
     assert all(len(t) <= 70 for v in got.values() for t in v)
     assert {d["recipient"]: d.get("sms_status") for d in result["deliveries"]}["国网格尔木供电公司"] == "skipped"
-    send_bulletin(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"), sms=sms)
+    bulletin_job(s, store, Period(2026, 8), D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"), sms=sms)
     assert len(http_gateway.messages) == 5
 
 

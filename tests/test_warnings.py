@@ -15,7 +15,7 @@ from hazardnet.delivery.mail import EmlFileTransport, SmtpTransport
 from hazardnet.publish.consolidated import current_register
 from hazardnet.publish.quarterly import Quarter, quarter_data
 from hazardnet.publish.warnings import ESCALATED, NO_DEADLINE, OVERDUE, warnings_on
-from tests.jobs import send_warnings
+from tests.jobs import warnings_job
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
 from schemas.directory_headers import DIRECTORY_HEADERS
@@ -107,7 +107,7 @@ def by_address(server) -> dict[str, list[set[str]]]:
 
 
 def run(s, store, day, retries=0):
-    return send_warnings(s, store, day, SmtpTransport(s), retries=retries)
+    return warnings_job(s, store, day, SmtpTransport(s), retries=retries)
 
 
 def test_stages(home):
@@ -216,11 +216,11 @@ def test_temporary_failures_and_dropped_connections_are_retried_without_duplicat
 def test_without_a_mail_server_warnings_are_eml_files(home):
     s, store = home
     s = load_settings(s.home, smtp_host=None)
-    result = send_warnings(s, store, D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"))
+    result = warnings_job(s, store, D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"))
     assert {d["status"] for d in result["deliveries"]} == {"written"}
     files = sorted((s.outbox / "mail").glob("风险预警_*.eml"))
     assert len(files) == 3
-    again = send_warnings(s, store, D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"))
+    again = warnings_job(s, store, D(2026, 8, 2), EmlFileTransport(s.outbox / "mail"))
     assert {d["status"] for d in again["deliveries"]} == {"skipped"}
     assert len(list((s.outbox / "mail").glob("*.eml"))) == 3
 

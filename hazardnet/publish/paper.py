@@ -26,7 +26,7 @@ from pathlib import Path
 from schemas.vocab import PARTY_GOV
 
 from hazardnet.delivery.directory import Recipient
-from hazardnet.delivery.mail import safe_file_name
+from hazardnet.delivery.letter import safe_file_name
 from hazardnet.delivery.scope import scoped_register
 from hazardnet.publish.bulletin import BulletinRun, bulletin_sections, write_bulletin_workbook
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook

@@ -2,8 +2,9 @@
 
 The workbook has the sheets 总览 (figures, notes, native charts), 通报清单 (the meeting handout), 逾期督办
 (overdue hazards with their deadline history, for government supervision), 本季度销号 and 整改承诺 (the
-commitment table signed at the meeting). `write_quarter` writes every file of a quarter: the workbooks,
-the briefing decks (`briefing_deck`) and the newsletter text (`newsletter`). Figures: `quarterly`.
+commitment table signed at the meeting). `write_summary` writes one scope's workbook, `write_deck` its briefing
+deck (`briefing_deck`), `write_quarter_newsletter` the newsletter text (`newsletter`); the quarterly job
+(hazardnet/jobs/quarterly.py) writes every file of a quarter. Figures: `quarterly`.
 """
 
 from __future__ import annotations
