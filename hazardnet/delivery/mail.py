@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import smtplib
 import socket
 import ssl
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from hazardnet.delivery.letter import SUBJECT_PREFIX, safe_file_name  # noqa: F401 - re-exported
+from hazardnet.delivery.letter import safe_file_name
 from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from hazardnet.delivery.directory import Recipient, load_directory
 from hazardnet.delivery.ledger import FAILED, DeliveryLedger, deliver_claimed, delivery_record
-from hazardnet.delivery.mail import SUBJECT_PREFIX, TemporaryMailError, Transport, build_message, new_message_id
+from hazardnet.delivery.letter import SUBJECT_PREFIX
+from hazardnet.delivery.mail import TemporaryMailError, Transport, build_message, new_message_id
 from hazardnet.intake.findings import ERROR
 from hazardnet.settings import Settings, today
 from hazardnet.store import Store

@@ -28,7 +28,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from hazardnet.delivery.directory import Recipient
-from hazardnet.delivery.letter import SMS_MAX_CHARS, SMS_SINGLE_CHARS, fit, sms_text  # noqa: F401
+from hazardnet.delivery.letter import SMS_MAX_CHARS
 from hazardnet.delivery.ledger import FAILED, SMS, DeliveryLedger, LedgerEntry
 from hazardnet.delivery.mail import PermanentMailError, TemporaryMailError, safe_file_name
 from hazardnet.failpoints import checkpoint
