@@ -285,6 +285,22 @@ def q3_books(store, settings):
 
 
 # ---- tests ------------------------------------------------------------------------------------
+def test_a_summary_knows_its_own_scope(store, settings):
+    """Prefecture, county or customer: the summary says so itself, whatever order the summaries come in; the
+    workbook (and deck) written from it take its scope."""
+    from hazardnet.publish.quarterly import customer_summary, quarter_data, summaries
+
+    data = quarter_data(store, Q3, Q3.end)
+    scoped = summaries(data, settings)
+    assert [(s.scope, s.scope_name) for s in scoped] == \
+        [("prefecture", settings.prefecture), *[("county", c) for c in settings.counties]]
+    rec = data.flags[data.flags["in_quarter"].astype(bool)].iloc[0]
+    mine = customer_summary(data, settings, rec["county"], rec["customer_id"])
+    assert mine.scope == "customer"
+    books = quarter_job(store, settings, Q3, as_of=Q3.end).books
+    assert [(b.scope, b.name) for b in books] == [(s.scope, s.scope_name) for s in scoped]
+
+
 def test_hand_checked_figures_of_the_story():
     """Guard the independent computation itself with numbers worked out by hand."""
     e = expected(Q3)["by_county"]
