@@ -35,9 +35,11 @@ from hazardnet.xlsx.writers import WorkbookWriters
 from schemas.vocab import PARTY_CUSTOMER, PARTY_GOV
 
 KIND = "bulletin"
-# Recipients served at once: each writes its workbook (in a worker process on big runs) and then mails it, so a
-# few per core keep both busy without opening hundreds of SMTP connections at once.
+# Recipients served at once in a flow (its task runner's threads): each writes its workbook (in a worker process
+# on big runs) and then mails it, so a few per core keep both busy without opening hundreds of SMTP connections.
 DELIVERY_THREADS = 2 * max(1, min(8, os.cpu_count() or 1))
+# The plain runner serves them one at a time: a crash leaves at most one mail in flight.
+ONE_AT_A_TIME = 1
 
 
 @dataclass
@@ -72,7 +74,7 @@ def bulletin(settings: Settings, period: Period, as_of: dt.date, *, runner: Runn
                 deliveries = runner.each("发送通报", delivered, directory.recipients,
                                          label=lambda r: f"通报 {r.county_label} {r.org_name}", io=True,
                                          on_error=lambda r, exc: failed_record(r, failure_reason(exc)),
-                                         threads=DELIVERY_THREADS)
+                                         threads=ONE_AT_A_TIME)
         result = bulletin_result(period, as_of, directory, deliveries)
         paper = None
         if (settings.paper_copies if pdf is None else pdf) and directory.usable:

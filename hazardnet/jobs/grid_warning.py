@@ -48,7 +48,8 @@ def send_grid(settings: Settings, warning: GridWarning, day: dt.date, *, runner:
 
             deliveries = runner.each("发送电网风险预警", warned, grid_recipients(directory.recipients, warning),
                                      label=lambda r: f"电网风险预警：{r.county_label} {r.org_name}", io=True,
-                                     on_error=lambda r, exc: failed_record(r, failure_reason(exc)))
+                                     on_error=lambda r, exc: failed_record(r, failure_reason(exc)),
+                                     threads=1)  # the plain runner: one mail in flight at a time
         runner.info("grid warning %s: %d recipients", warning.key, len(deliveries))
         return JobOutcome(grid_result(warning, day, directory, deliveries),
                           failure_summary(deliveries) if undelivered(deliveries) else None, directory_mail)

@@ -124,7 +124,8 @@ def quarterly_deliveries(settings: Settings, store: Store, data: QuarterData, bo
     with bulletin_lock(settings):
         return runner.each("发送季度汇总", mailed, directory.recipients,
                            label=lambda r: f"发送季度汇总：{r.county_label} {r.org_name}", io=True,
-                           on_error=lambda r, exc: failed_record(r, failure_reason(exc)))
+                           on_error=lambda r, exc: failed_record(r, failure_reason(exc)),
+                           threads=1)  # the plain runner: one mail in flight at a time
 
 
 def quarterly_delivery(sender: Dispatcher, settings: Settings, recipient: Recipient, data: QuarterData,

@@ -53,7 +53,8 @@ def risk_warnings(settings: Settings, as_of: dt.date, *, runner: Runner | None =
                 deliveries = runner.each(
                     "发送风险预警", warned, plan(directory.recipients, warnings),
                     label=lambda p: f"发送风险预警：{p[0].county_label} {p[0].org_name}",
-                    io=True, on_error=lambda p, exc: failed_record(p[0], failure_reason(exc)))
+                    io=True, on_error=lambda p, exc: failed_record(p[0], failure_reason(exc)),
+                    threads=1)  # the plain runner: one mail in flight at a time
         runner.info("%s: %d warnings, %d deliveries", as_of, len(warnings), len(deliveries))
         result = {"as_of": as_of.isoformat(), "warnings": [w.as_json() for w in warnings], "deliveries": deliveries,
                   "unreachable": [w.as_json() for w in unreachable],
