@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from hazardnet import rules
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
 from hazardnet.delivery.ledger import (
     FAILED,
@@ -42,9 +43,9 @@ from hazardnet.delivery.mail import (
     new_message_id,
     safe_file_name,
 )
-from hazardnet.delivery.scope import scope_label, scoped_register
 from hazardnet.delivery.sms import OutgoingSms, SmsDelivery, SmsTransport, deliver_sms_items, sms_text, with_sms
 from hazardnet.publish.consolidated import current_register
+from hazardnet.rules import scope_label
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, setup_print, text_width, write_cell, write_table
@@ -154,7 +155,7 @@ def bulletin_sections(scoped: pd.DataFrame, period: Period) -> BulletinSections:
     if scoped.empty:
         return BulletinSections(scoped, scoped, scoped, scoped)
     found = scoped["found_date"].map(period.contains)
-    done = scoped["status"] == STATUS_DONE
+    done = scoped["status"].map(rules.is_done).astype(bool)
     completed = scoped["completed_date"].map(period.contains)
     return BulletinSections(scoped[found].copy(), scoped[~done].copy(), scoped[done & completed].copy(), scoped)
 
@@ -497,7 +498,7 @@ def deliver_bulletin(run: BulletinRun, recipient: Recipient, transport: Transpor
     Returns its delivery record. Raises TemporaryMailError (after recording progress in the ledger)
     when the server asked to try later, so that the caller can retry with back-off.
     """
-    sections = bulletin_sections(scoped_register(run.register, recipient), run.period)
+    sections = bulletin_sections(rules.scoped(run.register, recipient), run.period)
     if recipient.party == PARTY_CUSTOMER and sections.empty:
         return delivery_record(recipient, status="skipped", note="范围内无隐患，不发送")
     if not recipient.addresses:
