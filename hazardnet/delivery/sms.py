@@ -33,6 +33,7 @@ from hazardnet.delivery.mail import PermanentMailError, TemporaryMailError, safe
 from hazardnet.failpoints import checkpoint
 from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings
+from hazardnet.xlsx.text_width import shorten
 
 SMS_DIR = "sms"
 SMS_MAX_CHARS = 140  # the longest message we send: two concatenated parts at most
@@ -244,7 +245,7 @@ def make_sms_transport(settings: Settings, url: str | None = None) -> SmsTranspo
 def sms_text(settings: Settings, body: str) -> str:
     """The signature and `body`, cut (with …) to SMS_MAX_CHARS."""
     text = f"{settings.sms_signature}{body}"
-    return text if len(text) <= SMS_MAX_CHARS else text[:SMS_MAX_CHARS - 1] + "…"
+    return shorten(text, SMS_MAX_CHARS)
 
 
 def fit(parts: Sequence[str], limit: int, joiner: str = "、", more: Callable[[int], str] = lambda n: f"等{n}项") -> str:

@@ -48,7 +48,8 @@ from hazardnet.publish.consolidated import current_register
 from hazardnet.rules import scope_label
 from hazardnet.settings import Settings
 from hazardnet.store import Store
-from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, setup_print, text_width, write_cell, write_table
+from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, setup_print, write_cell, write_table
+from hazardnet.xlsx.text_width import text_width
 from hazardnet.xlsx.writers import WorkbookWriters
 from schemas.headers import FIELD_BY_NAME
 from schemas.vocab import MAJOR_SEVERITY, PARTY_CUSTOMER, PARTY_GOV, PARTY_UTILITY, STATUS_DONE, STATUSES

@@ -14,7 +14,8 @@ from hazardnet.publish.fingerprint import inputs_fingerprint
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from hazardnet.xlsx.fast_table import write_table_fast
-from hazardnet.xlsx.style import Formats, atomic_workbook, text_width
+from hazardnet.xlsx.style import Formats, atomic_workbook
+from hazardnet.xlsx.text_width import text_width
 from schemas.headers import FIELDS
 
 if TYPE_CHECKING:  # the ingest writes the register from plain rows (sheet_rows): no pandas in its process
