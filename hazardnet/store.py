@@ -550,14 +550,3 @@ def _bound(values: list[Any], process, remembered: dict[type, dict[Any, Any]] | 
             bound = process(v)
         out.append(bound)
     return out
-
-
-def _isnull(v: Any) -> bool:
-    if v is None:
-        return True
-    import pandas as pd
-
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False

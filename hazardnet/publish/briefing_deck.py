@@ -1,6 +1,6 @@
 """The quarterly briefing deck (隐患通报会 PPT): one per county and one for the prefecture (python-pptx).
 
-What the meeting needs, in order (see DOMAIN.md): a title slide; the overview with native charts that stay
+What the meeting needs, in order (see docs/domain.md, 每季度): a title slide; the overview with native charts that stay
 editable in PowerPoint and WPS (chart objects with their data inside the deck, not pictures); one slide per
 hazard found in the quarter with its description, possible consequence, advice and photos (the prefecture
 deck: the major hazards found in the quarter and every overdue one); the 逾期督办 list for the government with
