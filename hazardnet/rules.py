@@ -29,6 +29,8 @@ class Audience(Protocol):
 
 def as_date(v: Any) -> dt.date | None:
     """A date from a store or frame value: None, NaN, NaT and pandas' NA are None; datetimes lose their time."""
+    if v is None or v.__class__ is dt.date:  # what the store gives: the common case first
+        return v
     if isinstance(v, dt.datetime):  # pandas.Timestamp and NaT included
         return None if v != v else v.date()  # NaT is not equal to itself
     if isinstance(v, dt.date):
@@ -114,11 +116,21 @@ def with_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     completed = [as_date(v) for v in df["completed_date"].tolist()]
     df["overdue"] = pd.Series([is_overdue(s, d, as_of) for s, d in zip(status, deadline)], index=df.index,
                               dtype=bool)
-    df["days_overdue"] = pd.array([days_overdue(s, d, as_of) for s, d in zip(status, deadline)], dtype="Int64")
-    df["days_open"] = pd.array([days_open(s, f, c, as_of) for s, f, c in zip(status, found, completed)],
-                               dtype="Int64")
+    df["days_overdue"] = _int_column([days_overdue(s, d, as_of) for s, d in zip(status, deadline)])
+    df["days_open"] = _int_column([days_open(s, f, c, as_of) for s, f, c in zip(status, found, completed)])
     df["absent"] = pd.Series([is_absent(v) for v in df["in_latest"].tolist()], index=df.index, dtype=bool)
     return df
+
+
+def _int_column(values: list[int | None]):
+    """Whole numbers with blanks (None) as a nullable Int64 array, built from a mask (pandas' own
+    conversion of a list with None looks at every value in Python)."""
+    import numpy as np
+    import pandas as pd
+
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    data = np.fromiter((0 if v is None else v for v in values), dtype="int64", count=len(values))
+    return pd.arrays.IntegerArray(data, mask)
 
 
 def scoped(register: pd.DataFrame, audience: Audience) -> pd.DataFrame:
