@@ -94,15 +94,15 @@ def in_scope(county: Any, customer_id: Any, audience: Audience) -> bool:
     return audience.county is None or county == audience.county
 
 
-# A hazard's stage in the loop (未告知 / 已告知 / 整改中 / 待复查 / 已销号, docs/domain.md 从发现到销号) is a
-# derived fact too and belongs beside these.
-
-
 def scope_label(audience: Audience, prefecture: str) -> str:
     """What the scope is called in subjects, headers and file names: 格尔木市, 海西州, or the customer's name."""
     if audience.party == PARTY_CUSTOMER:
         return audience.org_name
     return audience.county or prefecture
+
+
+# A hazard's stage in the loop (未告知 / 已告知 / 整改中 / 待复查 / 已销号, docs/domain.md 从发现到销号) is a
+# derived fact too and belongs beside these.
 
 
 # ---- a register frame (columns as from Store.register_as_of) -------------------------------------
