@@ -89,6 +89,103 @@ outputs = sa.Table(
 
 FIELD_NAMES = [f.name for f in FIELDS]
 
+# The recipients' directory (通讯录, hazardnet.delivery.directory): every version that passed validation.
+directory_versions = sa.Table(
+    "directory_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("file_name", sa.String(512), nullable=False),
+    sa.Column("loaded_at", sa.DateTime, nullable=False),
+    sa.Column("entries", sa.Text, nullable=False),  # JSON list of DirectoryEntry
+)
+
+
+# The delivery ledger (hazardnet.delivery.ledger): each item to each recipient once per channel.
+deliveries = sa.Table(
+    "mail_deliveries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # bulletin | rejection
+    sa.Column("period", sa.String(256), nullable=False),  # 2026-11, or the rejected file for a rejection mail
+    sa.Column("recipient_key", sa.String(512), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False, default="mail", server_default="mail"),  # mail | sms
+    sa.Column("generation", sa.Integer, nullable=False, default=0),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("addresses", sa.Text, nullable=False, default="[]"),  # JSON: every address of the recipient
+    sa.Column("delivered", sa.Text, nullable=False, default="[]"),  # JSON: addresses that have it
+    sa.Column("message_id", sa.String(255), nullable=False),
+    sa.Column("attachment", sa.String(512), nullable=True),
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
+    sa.Column("transport", sa.String(16), nullable=True),
+    sa.Column("location", sa.String(1024), nullable=True),  # .eml path
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("kind", "period", "recipient_key", "channel", "generation", name="uq_delivery_channel"),
+)
+_OLD_COLUMNS = ("id", "kind", "period", "recipient_key", "generation", "content_hash", "status", "addresses",
+                "delivered", "message_id", "attachment", "rows", "transport", "location", "error", "attempts",
+                "created_at", "updated_at")  # the ledger before SMS (migrate_channel)
+
+
+# ---- schema: one create_all, the migrations before it ----------------------------------------
+def _has_channel(conn) -> bool:
+    return "channel" in {c["name"] for c in sa.inspect(conn).get_columns(deliveries.name)}
+
+
+def migrate_channel(engine: Engine) -> bool:
+    """Give a ledger made before SMS existed its channel column (every old row is mail) and the unique
+    constraint that includes it. Idempotent, one transaction; True when something was migrated."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(deliveries.name) or _has_channel(conn):
+            return False
+    if engine.dialect.name == "sqlite":
+        # SQLite cannot drop a constraint: rebuild the table, inside one BEGIN IMMEDIATE (DDL is transactional
+        # there, and the immediate lock keeps a second process from migrating at the same time)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if _has_channel(conn):
+                conn.rollback()
+                return False
+            cols = ", ".join(f'"{c}"' for c in _OLD_COLUMNS)
+            conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} RENAME TO {deliveries.name}_before_sms")
+            deliveries.create(conn)
+            conn.exec_driver_sql(f"INSERT INTO {deliveries.name} ({cols}, channel) "
+                                 f"SELECT {cols}, 'mail' FROM {deliveries.name}_before_sms")
+            conn.exec_driver_sql(f"DROP TABLE {deliveries.name}_before_sms")
+            conn.commit()
+        return True
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"LOCK TABLE {deliveries.name} IN ACCESS EXCLUSIVE MODE")
+        if _has_channel(conn):
+            return False
+        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} ADD COLUMN channel VARCHAR(8) NOT NULL DEFAULT 'mail'")
+        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} DROP CONSTRAINT IF EXISTS uq_mail_delivery")
+        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} ADD CONSTRAINT uq_delivery_channel "
+                             f"UNIQUE (kind, period, recipient_key, channel, generation)")
+    return True
+
+
+MIGRATIONS = (migrate_channel,)  # each idempotent, run in this order before create_all
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring a database to the current schema: the migrations of existing tables, then every table
+    that is missing (the one create_all). Two processes starting on a fresh store race to create
+    the tables: the loser's next check finds the winner's tables."""
+    for attempt in range(5):
+        try:
+            for migrate in MIGRATIONS:
+                migrate(engine)
+            metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -114,14 +211,7 @@ class Store:
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
-        for attempt in range(5):  # two processes starting on a fresh store race to create the tables
-            try:
-                metadata.create_all(self.engine)
-                break
-            except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
-                if attempt == 4:
-                    raise
-                time.sleep(0.05 * (attempt + 1))  # the other one won: the next check finds its tables
+        create_schema(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -460,14 +550,3 @@ def _bound(values: list[Any], process, remembered: dict[type, dict[Any, Any]] | 
             bound = process(v)
         out.append(bound)
     return out
-
-
-def _isnull(v: Any) -> bool:
-    if v is None:
-        return True
-    import pandas as pd
-
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False

@@ -57,10 +57,6 @@ def _blank(v: object) -> bool:
     return v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NaT or (isinstance(v, str) and not v.strip())
 
 
-def _is_date(v: object) -> bool:
-    return _blank(v) or isinstance(v, dt.date)
-
-
 # Checks run on whole columns (one call per column, not one pandera call per cell): each is the
 # element rule applied in a list comprehension, which is what makes validation cheap at scale.
 def _verdict(ok: list[bool] | pd.Series, index: pd.Index) -> bool | pd.Series:

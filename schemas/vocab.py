@@ -1,4 +1,4 @@
-"""Controlled vocabularies of the hazard register and the recipient directory (DOMAIN.md).
+"""Controlled vocabularies of the hazard register and the recipient directory (docs/domain.md, 隐患台账).
 
 Vocabularies are data: the settings may replace the severity list and the county list; the rest
 follow national standards and the 1+1+1 agreement.

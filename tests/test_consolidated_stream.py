@@ -1,5 +1,7 @@
 """The consolidated register is written from plain store rows (`sheet_rows`), not through pandas; it must be
-exactly the workbook the pandas path (`current_register` → `write_register_workbook`) writes."""
+exactly the workbook an independent pandas oracle writes: the store's frame (`Store.register_as_of`) sorted
+as `current_register` sorts it, the derived columns computed column-wise here (not by hazardnet.rules), the
+rows made by `register_rows` below."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import zipfile
 import pandas as pd
 import pytest
 
-from hazardnet.publish.consolidated import current_register, sheet_rows, write_register_workbook, write_sheet_workbook
+from hazardnet.publish.consolidated import (REGISTER_FIELDS, current_register, photo_counts, sheet_rows,
+                                           write_sheet_workbook)
 from hazardnet.intake.photos import Picture
 from hazardnet.store import Store
 from schemas.headers import FIELDS
@@ -34,6 +37,55 @@ def _frame(rng: random.Random, county: str, ids: list[str]) -> pd.DataFrame:
                    notice_date=rng.choice([None, found]), funds=rng.choice([None, 0.0, 2.5, 12.0]), _row=n + 3)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+# ---- the oracle: the register frame's derived columns and sheet rows, column-wise with pandas ----------
+def oracle_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """overdue, days_overdue, days_open and absent, computed column-wise (the rules of docs/domain.md)."""
+    df = df.copy()
+    open_ = df["status"] != STATUS_DONE
+    deadline = pd.to_datetime(df["deadline"])
+    ts = pd.Timestamp(as_of)
+    df["overdue"] = open_ & deadline.notna() & (deadline < ts)
+    df["days_overdue"] = ((ts - deadline).dt.days).where(df["overdue"]).astype("Int64")
+    end = pd.to_datetime(df["completed_date"]).where(~open_, ts)
+    df["days_open"] = (end - pd.to_datetime(df["found_date"])).dt.days.clip(lower=0).astype("Int64")
+    df["absent"] = ~df["in_latest"].astype(bool)
+    return df
+
+
+def oracle_register(store: Store, settings, as_of: dt.date) -> pd.DataFrame:
+    """The register frame as of `as_of` with the oracle's derived columns, in current_register's order."""
+    df = store.register_as_of(as_of)
+    if not len(df):
+        return df.assign(overdue=[], days_overdue=[], days_open=[], absent=[], photos=[])
+    df = oracle_derived(df, as_of)
+    counts = photo_counts(store, as_of)
+    df["photos"] = [counts.get(k) for k in zip(df["county"], df["hazard_id"])]
+    order = {c: i for i, c in enumerate(settings.counties)}
+    return (df.assign(_c=df["county"].map(order).fillna(len(order)))
+            .sort_values(["_c", "customer_id", "hazard_id"], kind="stable").drop(columns="_c").reset_index(drop=True))
+
+
+def _plain(col: pd.Series, convert=None) -> list:
+    """A column as plain Python values, every null (NaN, NaT, NA) as None; `convert` applied to the rest."""
+    return [None if null else (convert(v) if convert else v) for v, null in zip(col.tolist(), col.isna().tolist())]
+
+
+def register_rows(df: pd.DataFrame) -> list[list]:
+    """Rows of the consolidated sheet, in CONSOLIDATED_HEADERS order, as plain Python values."""
+    columns = [_plain(df[n]) for n in ["county", *[f.name for f in REGISTER_FIELDS]]]
+    columns.append(["是" if v else "否" for v in df["overdue"].tolist()])
+    columns.append(_plain(df["days_overdue"], int))
+    columns.append(_plain(df["days_open"], int))
+    columns.append(["是" if v else "否" for v in df["absent"].tolist()])
+    columns.append(_plain(df["photos"], int))
+    return [list(r) for r in zip(*columns)]
+
+
+def write_register_workbook(path, df: pd.DataFrame, *, title: str):
+    """The oracle frame written as the consolidated register's workbook."""
+    return write_sheet_workbook(path, register_rows(df), [bool(x) for x in df["overdue"]], title=title)
 
 
 def _picture(seed: int) -> Picture:
@@ -69,9 +121,11 @@ def test_sheet_rows_write_the_same_workbook_as_the_pandas_path(tmp_path, setting
     store = _store(tmp_path, seed)
     try:
         rows, overdue = sheet_rows(store, settings, AS_OF)
-        df = current_register(store, settings, AS_OF)
+        df = oracle_register(store, settings, AS_OF)
         assert len(rows) == len(df) == 40 + 10 + 30 + 15  # latest version of each hazard, none after as-of
         assert overdue == [bool(x) for x in df["overdue"]]
+        # the frame path (hazardnet.rules.with_derived over the frame) gives the same rows
+        assert register_rows(current_register(store, settings, AS_OF)) == register_rows(df)
         assert any(overdue) and not all(overdue)
         write_sheet_workbook(tmp_path / "stream.xlsx", rows, overdue, title="标题")
         write_register_workbook(tmp_path / "pandas.xlsx", df, title="标题")
@@ -91,7 +145,7 @@ def test_empty_store_writes_the_same_header_only_workbook(tmp_path, settings):
         rows, overdue = sheet_rows(store, settings, AS_OF)
         assert rows == [] and overdue == []
         write_sheet_workbook(tmp_path / "stream.xlsx", rows, overdue, title="标题")
-        write_register_workbook(tmp_path / "pandas.xlsx", current_register(store, settings, AS_OF), title="标题")
+        write_register_workbook(tmp_path / "pandas.xlsx", oracle_register(store, settings, AS_OF), title="标题")
         assert _sheet_parts(tmp_path / "stream.xlsx") == _sheet_parts(tmp_path / "pandas.xlsx")
     finally:
         store.dispose()

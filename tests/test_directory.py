@@ -9,7 +9,7 @@ import pandera.errors as pe
 import pytest
 
 from hazardnet.delivery.directory import DirectoryStore, load_directory, recipients_of
-from hazardnet.delivery.scope import scoped_register
+from hazardnet.rules import scoped
 from hazardnet.store import Store
 from schemas.directory import directory_schema, split_emails
 from tests.test_bulletin import AS_OF, DIRECTORY, HAZARDS, record_registers, write_directory_file
@@ -141,10 +141,10 @@ def test_scope_rules():
                DirectoryEntry("政府主管部门", "德令哈市", None, "德令哈市能源局", None, ("c@x.cn",)),
                DirectoryEntry("供电企业", None, None, "营销部", None, ("d@x.cn",))]
     by_org = {r.org_name: r for r in recipients_of(entries)}
-    assert set(scoped_register(frame, by_org["钾肥"])["hazard_id"]) == {"GEM-001", "GEM-002"}
-    assert scoped_register(frame, by_org["同号不同县"]).empty  # a 户号 counts only in its own county
-    assert set(scoped_register(frame, by_org["德令哈市能源局"])["hazard_id"]) == {"DLH-001", "DLH-002"}
-    assert len(scoped_register(frame, by_org["营销部"])) == len(HAZARDS)
+    assert set(scoped(frame, by_org["钾肥"])["hazard_id"]) == {"GEM-001", "GEM-002"}
+    assert scoped(frame, by_org["同号不同县"]).empty  # a 户号 counts only in its own county
+    assert set(scoped(frame, by_org["德令哈市能源局"])["hazard_id"]) == {"DLH-001", "DLH-002"}
+    assert len(scoped(frame, by_org["营销部"])) == len(HAZARDS)
 
 
 def test_schema_pins_its_messages_inline():

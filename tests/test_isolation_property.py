@@ -1,5 +1,5 @@
 """Isolation as a property: whatever the registers and the directory, no email and no workbook it
-carries holds a hazard outside its recipient's scope (DOMAIN.md "Who sees what").
+carries holds a hazard outside its recipient's scope (docs/domain.md, 可见范围).
 
 Hypothesis generates registers for up to three counties, with 户号 chosen from a small pool so that the
 traps are common: the same 户号 in two counties, 户号 differing only by a leading zero or a trailing

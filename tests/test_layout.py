@@ -223,3 +223,62 @@ def test_xlsxwriter_is_the_version_its_internals_were_checked_against(module):
         f"{module} relies on xlsxwriter internals checked against {checked}, but {xlsxwriter.__version__} is "
         f"installed: re-run tests/test_fast_table.py and tests/test_parallel_zip.py against it, read the "
         f"internals named in {module}'s docstring, then update CHECKED_XLSXWRITER")
+
+
+# ---- each rule and each table in one place ------------------------------------------------------------
+def _calls_named(name: str) -> list[str]:
+    """Modules (with line) that call something `.name(...)` or `name(...)`."""
+    found = []
+    for module, path in project_modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                f = node.func
+                called = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+                if called == name:
+                    found.append(f"{module}:{node.lineno}")
+    return found
+
+
+def _definitions() -> dict[str, list[str]]:
+    """Top-level function name -> the modules that define it."""
+    defined: dict[str, list[str]] = {}
+    for module, path in project_modules().items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                defined.setdefault(node.name, []).append(module)
+    return defined
+
+
+def test_the_schema_is_created_once_and_every_table_lives_in_the_store():
+    [create_all] = _calls_named("create_all")
+    assert create_all.startswith("hazardnet.store:")
+    tables = set()
+    for module, path in project_modules().items():
+        source = path.read_text(encoding="utf-8")
+        if "sqlalchemy" not in source:
+            continue  # a Table of rich or of a document is no store table
+        tables |= {module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)
+                   and (getattr(node.func, "attr", None) or getattr(node.func, "id", None)) == "Table"}
+    assert tables == {"hazardnet.store"}
+
+
+def test_the_derived_facts_and_the_text_width_are_each_written_once():
+    defined = _definitions()
+    for name in ("is_overdue", "days_overdue", "days_open", "is_absent", "done_on", "remediated_in", "in_scope",
+                 "scoped", "scope_label", "with_derived"):
+        assert [m for m in defined.get(name, []) if m != "hazardnet.publish.quarterly"] == ["hazardnet.rules"], name
+    for name in ("text_width", "text_units", "char_units", "shorten"):
+        assert defined.get(name) == ["hazardnet.xlsx.text_width"], name
+    # the copies this replaced: the deck's own character model, style.py's CJK count
+    sources = {m: p.read_text(encoding="utf-8") for m, p in project_modules().items()}
+    assert [m for m, s in sources.items() if "east_asian_width" in s or "0x2E80" in s] == []
+
+
+def test_docstrings_cite_docs_that_exist():
+    cited = set()
+    for path in [*project_modules().values(), *ROOT.glob("tests/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        assert "DOMAIN" + ".md" not in text, path  # a file this repository does not have
+        cited |= set(re.findall(r"docs/[\w./-]+\.md", text))
+    assert "docs/domain.md" in cited
+    assert [c for c in cited if not (ROOT / c).is_file()] == []

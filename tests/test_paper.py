@@ -24,7 +24,8 @@ import pytest
 import xlsxwriter
 from openpyxl.utils import get_column_letter
 
-from hazardnet.xlsx.row_height import MAX_POINTS, TableRowHeights, text_lines, text_units
+from hazardnet.xlsx.row_height import MAX_POINTS, TableRowHeights, text_lines
+from hazardnet.xlsx.text_width import text_units
 from hazardnet.xlsx.style import WORKBOOK_OPTIONS, Formats, atomic_workbook, write_table
 
 AS_OF = dt.date(2026, 11, 15)

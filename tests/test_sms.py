@@ -11,11 +11,11 @@ import pytest
 
 from hazardnet.delivery.sms import (SMS_MAX_CHARS, AppriseSmsTransport, OutgoingSms, PermanentSmsError,
                                     SmsFileTransport, make_sms_transport, redact_url)
-from hazardnet.delivery.ledger import DeliveryLedger, migrate_channel
+from hazardnet.delivery.ledger import DeliveryLedger
 from hazardnet.delivery.mail import EmlFileTransport
 from tests.jobs import bulletin_job, grid_warning_job, warnings_job
 from hazardnet.settings import load_settings
-from hazardnet.store import Store
+from hazardnet.store import Store, migrate_channel
 
 from .postgres import pg_url  # noqa: F401  (the fixture)
 from .sms_gateways import http_gateway, smpp_gateway  # noqa: F401  (the fixtures)

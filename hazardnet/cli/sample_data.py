@@ -30,6 +30,7 @@ from typing import Any
 
 from xlsxwriter.utility import xl_col_to_name
 
+from hazardnet import rules
 from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, setup_print, write_cell
 from schemas.directory_headers import DIRECTORY_HEADERS
 from schemas.headers import FIELDS
@@ -82,8 +83,8 @@ class SampleHazard:
         return {f.name: getattr(self, f.name) for f in FIELDS}
 
     def is_overdue(self, as_of: dt.date) -> bool:
-        """Not 已整改 and the deadline is before `as_of` (DOMAIN.md: derived, never typed in)."""
-        return self.status != STATUS_DONE and self.deadline is not None and self.deadline < as_of
+        """Overdue on `as_of` by the one rule every output uses (hazardnet.rules.is_overdue)."""
+        return rules.is_overdue(self.status, self.deadline, as_of)
 
 
 # ---------------------------------------------------------------------------------------------

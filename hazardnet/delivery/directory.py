@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref, file_finding
 from hazardnet.settings import Settings
-from hazardnet.store import Store, metadata
+from hazardnet.store import Store, directory_versions
 from hazardnet.xlsx.style import Formats, atomic_workbook, setup_print, write_cell
 from schemas.directory import (
     DIRECTORY_ALIASES,
@@ -47,16 +47,6 @@ from schemas.vocab import PARTY_CUSTOMER, PARTY_TYPES, WHOLE_PREFECTURE
 HEADER_SCAN_ROWS = 10
 MIN_HEADER_MATCHES = 3
 REPORT_NAME = "通讯录问题报告.xlsx"
-
-directory_versions = sa.Table(
-    "directory_versions", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
-    sa.Column("file_name", sa.String(512), nullable=False),
-    sa.Column("loaded_at", sa.DateTime, nullable=False),
-    sa.Column("entries", sa.Text, nullable=False),  # JSON list of DirectoryEntry
-)
-
 
 @dataclass(frozen=True)
 class DirectoryEntry:
@@ -329,8 +319,7 @@ class DirectoryStore:
     """Versions of the directory that passed validation; the newest is the one in use."""
 
     def __init__(self, store: Store):
-        self.engine = store.engine
-        metadata.create_all(self.engine, tables=[directory_versions])
+        self.engine = store.engine  # the table comes with the store (hazardnet.store)
 
     def latest(self) -> tuple[list[DirectoryEntry], dict] | None:
         q = sa.select(directory_versions).order_by(directory_versions.c.id.desc()).limit(1)

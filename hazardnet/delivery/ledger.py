@@ -24,76 +24,11 @@ from hazardnet.delivery.mail import OutgoingMail, PermanentMailError, TemporaryM
 from hazardnet.failpoints import checkpoint
 from hazardnet.home_lock import home_lock
 from hazardnet.settings import Settings
-from hazardnet.store import Store, metadata
+from hazardnet.store import Store, deliveries
 
 PENDING, SENT, WRITTEN, FAILED = "pending", "sent", "written", "failed"
 DELIVERED = (SENT, WRITTEN)
 MAIL, SMS = "mail", "sms"
-
-deliveries = sa.Table(
-    "mail_deliveries", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16), nullable=False),  # bulletin | rejection
-    sa.Column("period", sa.String(256), nullable=False),  # 2026-11, or the rejected file for a rejection mail
-    sa.Column("recipient_key", sa.String(512), nullable=False),
-    sa.Column("channel", sa.String(8), nullable=False, default=MAIL, server_default=MAIL),  # mail | sms
-    sa.Column("generation", sa.Integer, nullable=False, default=0),
-    sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("addresses", sa.Text, nullable=False, default="[]"),  # JSON: every address of the recipient
-    sa.Column("delivered", sa.Text, nullable=False, default="[]"),  # JSON: addresses that have it
-    sa.Column("message_id", sa.String(255), nullable=False),
-    sa.Column("attachment", sa.String(512), nullable=True),
-    sa.Column("rows", sa.Integer, nullable=False, default=0),
-    sa.Column("transport", sa.String(16), nullable=True),
-    sa.Column("location", sa.String(1024), nullable=True),  # .eml path
-    sa.Column("error", sa.Text, nullable=True),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-    sa.UniqueConstraint("kind", "period", "recipient_key", "channel", "generation", name="uq_delivery_channel"),
-)
-_OLD_COLUMNS = ("id", "kind", "period", "recipient_key", "generation", "content_hash", "status", "addresses",
-                "delivered", "message_id", "attachment", "rows", "transport", "location", "error", "attempts",
-                "created_at", "updated_at")
-
-
-def _has_channel(conn) -> bool:
-    return "channel" in {c["name"] for c in sa.inspect(conn).get_columns(deliveries.name)}
-
-
-def migrate_channel(engine: sa.Engine) -> bool:
-    """Give a ledger made before SMS existed its channel column (every old row is mail) and the unique
-    constraint that includes it. Idempotent, one transaction; True when something was migrated."""
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table(deliveries.name) or _has_channel(conn):
-            return False
-    if engine.dialect.name == "sqlite":
-        # SQLite cannot drop a constraint: rebuild the table, inside one BEGIN IMMEDIATE (DDL is transactional
-        # there, and the immediate lock keeps a second process from migrating at the same time)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            if _has_channel(conn):
-                conn.rollback()
-                return False
-            cols = ", ".join(f'"{c}"' for c in _OLD_COLUMNS)
-            conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} RENAME TO {deliveries.name}_before_sms")
-            deliveries.create(conn)
-            conn.exec_driver_sql(f"INSERT INTO {deliveries.name} ({cols}, channel) "
-                                 f"SELECT {cols}, 'mail' FROM {deliveries.name}_before_sms")
-            conn.exec_driver_sql(f"DROP TABLE {deliveries.name}_before_sms")
-            conn.commit()
-        return True
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"LOCK TABLE {deliveries.name} IN ACCESS EXCLUSIVE MODE")
-        if _has_channel(conn):
-            return False
-        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} ADD COLUMN channel VARCHAR(8) NOT NULL DEFAULT 'mail'")
-        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} DROP CONSTRAINT IF EXISTS uq_mail_delivery")
-        conn.exec_driver_sql(f"ALTER TABLE {deliveries.name} ADD CONSTRAINT uq_delivery_channel "
-                             f"UNIQUE (kind, period, recipient_key, channel, generation)")
-    return True
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
@@ -139,9 +74,7 @@ class DeliveryLedger:
     """Exactly-once bookkeeping of outgoing mail, in the register store's database."""
 
     def __init__(self, store: Store):
-        self.engine = store.engine
-        migrate_channel(self.engine)
-        metadata.create_all(self.engine, tables=[deliveries])
+        self.engine = store.engine  # the table and its migration come with the store (hazardnet.store)
 
     def latest(self, kind: str, period: str, recipient_key: str, channel: str = MAIL) -> LedgerEntry | None:
         q = (sa.select(deliveries).where(deliveries.c.kind == kind, deliveries.c.period == period,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hazardnet.settings import Settings
+from hazardnet.xlsx.text_width import shorten
 
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"  # every subject the network sends starts with it
 SMS_MAX_CHARS = 140  # the longest message we send: two concatenated parts at most
@@ -36,7 +37,7 @@ def safe_file_name(name: str, limit: int = 120) -> str:
 def sms_text(settings: Settings, body: str) -> str:
     """The signature and `body`, cut (with …) to SMS_MAX_CHARS."""
     text = f"{settings.sms_signature}{body}"
-    return text if len(text) <= SMS_MAX_CHARS else text[:SMS_MAX_CHARS - 1] + "…"
+    return shorten(text, SMS_MAX_CHARS)
 
 
 def fit(parts: Sequence[str], limit: int, joiner: str = "、", more: Callable[[int], str] = lambda n: f"等{n}项") -> str:

@@ -292,11 +292,6 @@ def _normalizer(name: str, counties: list[str]) -> Any:
     return _plain_text
 
 
-def normalize_value(name: str, v: Any, counties: list[str]) -> Any:
-    """Normalize one raw cell value for field `name`."""
-    return _normalizer(name, counties)(v)
-
-
 def _normalize_column(values: list[Any], normalize) -> list[Any]:
     """`normalize` applied to every value, each distinct value computed once (keyed by type as well:
     1, 1.0 and True are equal in Python but not the same cell)."""

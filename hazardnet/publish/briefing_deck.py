@@ -1,6 +1,6 @@
 """The quarterly briefing deck (隐患通报会 PPT): one per county and one for the prefecture (python-pptx).
 
-What the meeting needs, in order (see DOMAIN.md): a title slide; the overview with native charts that stay
+What the meeting needs, in order (see docs/domain.md, 每季度): a title slide; the overview with native charts that stay
 editable in PowerPoint and WPS (chart objects with their data inside the deck, not pictures); one slide per
 hazard found in the quarter with its description, possible consequence, advice and photos (the prefecture
 deck: the major hazards found in the quarter and every overdue one); the 逾期督办 list for the government with
@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from pptx.util import Emu, Inches, Pt
 
 from hazardnet.publish.quarterly import QuarterlySummary, cell_value
 from hazardnet.runtime import write_atomically
+from hazardnet.xlsx.text_width import ELLIPSIS, char_units, ems, shorten
 from schemas.vocab import CATEGORIES, MAJOR_SEVERITY
 
 # ---- look ------------------------------------------------------------------------------------
@@ -59,9 +59,12 @@ Photos = Mapping[tuple[str, str], Sequence[bytes]] | Callable[[str, str], Sequen
 
 
 # ---- fitting text ----------------------------------------------------------------------------
-def char_units(ch: str) -> float:
-    """Width of a character in ems: full width for CJK and full-width forms, a little over half otherwise."""
-    return 1.0 if unicodedata.east_asian_width(ch) in ("W", "F", "A") else 0.6
+NARROW_EM = 0.6  # a Latin character, in ems: a little over half (CJK ones are one em)
+
+
+def char_ems(ch: str) -> float:
+    """Width of a character in ems, by the shared text-width model (hazardnet.xlsx.text_width)."""
+    return ems(char_units(ch), NARROW_EM)
 
 
 def lines_needed(text: str, size_pt: float, width_pt: float) -> int:
@@ -71,7 +74,7 @@ def lines_needed(text: str, size_pt: float, width_pt: float) -> int:
     for para in text.split("\n"):
         lines, used = 1, 0.0
         for ch in para:
-            w = char_units(ch)
+            w = char_ems(ch)
             if used + w > per_line:
                 lines, used = lines + 1, w
             else:
@@ -99,11 +102,11 @@ def fit_text(text: str, width_pt: float, height_pt: float, *, size: float, min_s
     lo, hi = 0, len(text)
     while lo < hi:  # the longest prefix that fits with the ellipsis
         mid = (lo + hi + 1) // 2
-        if fits(text[:mid].rstrip() + "…", min_size, width_pt, height_pt):
+        if fits(text[:mid].rstrip() + ELLIPSIS, min_size, width_pt, height_pt):
             lo = mid
         else:
             hi = mid - 1
-    return text[:lo].rstrip() + "…", min_size
+    return text[:lo].rstrip() + ELLIPSIS, min_size
 
 
 # ---- low-level shapes ------------------------------------------------------------------------
@@ -252,12 +255,6 @@ def _chart(slide, kind, left, top, width, height, categories: list[str], series:
 
 
 # ---- the pieces of the figures the deck shows ---------------------------------------------------
-def short(text: str, n: int) -> str:
-    """`text` cut to `n` characters with "…" (chart category labels)."""
-    text = str(text or "")
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
 def status_at_end(row) -> str:
     """Status of a hazard of the quarter at the quarter's end: 已整改（本季度销号）, or for one still open
     then its status_at_end, 未整改 or 整改中 (see `quarterly.quarter_flags`)."""
@@ -286,7 +283,7 @@ def status_table(s: QuarterlySummary, by: str) -> tuple[list[str], list[tuple[st
             rest = set(keys[MAX_CHART_CUSTOMERS - 1:])
             key_of = key_of.map(lambda k: "其他客户" if k in rest else k)
             keys = keys[:MAX_CHART_CUSTOMERS - 1] + ["其他客户"]
-        labels = [short(cell_value(names.get(k)) or k, 12) if k != "其他客户" else k for k in keys]
+        labels = [shorten(cell_value(names.get(k)) or k, 12) if k != "其他客户" else k for k in keys]
     st = q.apply(status_at_end, axis=1) if len(q) else pd.Series([], dtype=object)
     series = []
     for status in statuses:

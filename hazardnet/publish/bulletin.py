@@ -29,11 +29,13 @@ import pandas as pd
 
 from hazardnet.delivery.directory import DirectoryResult, Recipient
 from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter, safe_file_name, sms_text
-from hazardnet.delivery.scope import scope_label, scoped_register
 from hazardnet.publish.consolidated import current_register
+from hazardnet import rules
+from hazardnet.rules import scope_label
 from hazardnet.settings import Settings
 from hazardnet.store import Store
-from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, setup_print, text_width, write_cell, write_table
+from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, setup_print, write_cell, write_table
+from hazardnet.xlsx.text_width import text_width
 from hazardnet.xlsx.writers import WorkbookWriters
 from schemas.headers import FIELD_BY_NAME
 from schemas.vocab import MAJOR_SEVERITY, PARTY_CUSTOMER, PARTY_GOV, PARTY_UTILITY, STATUS_DONE, STATUSES
@@ -140,7 +142,7 @@ def bulletin_sections(scoped: pd.DataFrame, period: Period) -> BulletinSections:
     if scoped.empty:
         return BulletinSections(scoped, scoped, scoped, scoped)
     found = scoped["found_date"].map(period.contains)
-    done = scoped["status"] == STATUS_DONE
+    done = scoped["status"].map(rules.is_done).astype(bool)
     completed = scoped["completed_date"].map(period.contains)
     return BulletinSections(scoped[found].copy(), scoped[~done].copy(), scoped[done & completed].copy(), scoped)
 
@@ -468,7 +470,7 @@ def _workbook_path(run: BulletinRun, recipient: Recipient) -> Path:
 
 def recipient_sections(run: BulletinRun, recipient: Recipient) -> BulletinSections:
     """What `recipient` sees of the run's register, split into the bulletin's sections."""
-    return bulletin_sections(scoped_register(run.register, recipient), run.period)
+    return bulletin_sections(rules.scoped(run.register, recipient), run.period)
 
 
 def bulletin_letter(run: BulletinRun, recipient: Recipient, sections: BulletinSections) -> Letter:

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hazardnet import rules
 from hazardnet.failpoints import checkpoint
 from hazardnet.publish.fingerprint import inputs_fingerprint
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from hazardnet.xlsx.fast_table import write_table_fast
-from hazardnet.xlsx.style import Formats, atomic_workbook, text_width
+from hazardnet.xlsx.style import Formats, atomic_workbook
+from hazardnet.xlsx.text_width import text_width
 from schemas.headers import FIELDS
-from schemas.vocab import STATUS_DONE
 
 if TYPE_CHECKING:  # the ingest writes the register from plain rows (sheet_rows): no pandas in its process
     import pandas as pd
@@ -33,26 +33,10 @@ SHARED_STRINGS = True
 WRAP_FIELDS = {"description", "consequence", "suggestion", "contingency", "remarks", "customer_name"}
 
 
-def add_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Add overdue, days_overdue, days_open and absent (never typed in, always computed)."""
-    import pandas as pd
-
-    df = df.copy()
-    open_ = df["status"] != STATUS_DONE
-    deadline = pd.to_datetime(df["deadline"])
-    ts = pd.Timestamp(as_of)
-    df["overdue"] = open_ & deadline.notna() & (deadline < ts)
-    df["days_overdue"] = ((ts - deadline).dt.days).where(df["overdue"]).astype("Int64")
-    end = pd.to_datetime(df["completed_date"]).where(~open_, ts)
-    df["days_open"] = (end - pd.to_datetime(df["found_date"])).dt.days.clip(lower=0).astype("Int64")
-    df["absent"] = ~df["in_latest"].astype(bool)
-    return df
-
-
 def current_register(store: Store, settings: Settings, as_of: dt.date) -> pd.DataFrame:
     """The register as of `as_of`, sorted by configured county order, customer and hazard id."""
     df = store.register_as_of(as_of)
-    df = add_derived(df, as_of) if len(df) else df.assign(overdue=[], days_overdue=[], days_open=[], absent=[])
+    df = rules.with_derived(df, as_of) if len(df) else df.assign(overdue=[], days_overdue=[], days_open=[], absent=[])
     counts = photo_counts(store, as_of)
     df["photos"] = [counts.get(k) for k in zip(df["county"], df["hazard_id"])] if len(df) else []
     order = {c: i for i, c in enumerate(settings.counties)}
@@ -61,27 +45,6 @@ def current_register(store: Store, settings: Settings, as_of: dt.date) -> pd.Dat
               .sort_values(["_c", "customer_id", "hazard_id"], kind="stable").drop(columns="_c")
               .reset_index(drop=True))
     return df
-
-
-def _plain(col: pd.Series, convert=None) -> list:
-    """A column as plain Python values, every null (NaN, NaT, NA) as None; `convert` applied to the rest."""
-    values = col.tolist()
-    nulls = col.isna().tolist()  # pd.isna of each value, for the whole column at once
-    if convert is None:
-        return [None if null else v for v, null in zip(values, nulls)] if any(nulls) else values
-    return [None if null else convert(v) for v, null in zip(values, nulls)]
-
-
-def register_rows(df: pd.DataFrame):
-    """Rows of the consolidated sheet, in CONSOLIDATED_HEADERS order, as plain Python values."""
-    names = ["county", *[f.name for f in REGISTER_FIELDS]]
-    columns = [_plain(df[n]) for n in names]
-    columns.append(["是" if v else "否" for v in df["overdue"].tolist()])
-    columns.append(_plain(df["days_overdue"], int))
-    columns.append(_plain(df["days_open"], int))
-    columns.append(["是" if v else "否" for v in df["absent"].tolist()])
-    columns.append(_plain(df["photos"], int) if "photos" in df.columns else [None] * len(df))
-    return map(list, zip(*columns))
 
 
 def photo_counts(store: Store, as_of: dt.date) -> dict[tuple[str, str], int]:
@@ -95,9 +58,8 @@ SHEET_COLUMNS = ["county", *[f.name for f in REGISTER_FIELDS]]  # hazard_rows co
 def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[list], list[bool]]:
     """The consolidated sheet's rows and which of them are overdue, straight from the store without pandas.
 
-    The same rows, values and order as `register_rows(current_register(...))`: configured county order
-    (other counties after them), then customer id (blank ones last) and hazard id; derived columns as
-    in `add_derived`."""
+    The same rows, values and order as `current_register`: configured county order (other counties after
+    them), then customer id (blank ones last) and hazard id; derived columns by hazardnet.rules."""
     rows = store.current_rows(as_of, SHEET_COLUMNS)
     counts = photo_counts(store, as_of)
     at = {name: i for i, name in enumerate(SHEET_COLUMNS)}
@@ -113,13 +75,11 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[l
     overdue_flags: list[bool] = []
     for r in rows:
         status, found, deadline, completed = r[i_status], r[i_found], r[i_deadline], r[i_completed]
-        open_ = status != STATUS_DONE
-        overdue = open_ and deadline is not None and deadline < as_of
-        end = as_of if open_ else completed
-        days_open = max(0, (end - found).days) if end is not None and found is not None else None
+        overdue = rules.is_overdue(status, deadline, as_of)
         row = list(r[:-1])
-        row += ["是" if overdue else "否", (as_of - deadline).days if overdue else None, days_open,
-                "否" if r[-1] else "是", counts.get((r[0], r[i_hazard]))]
+        row += ["是" if overdue else "否", rules.days_overdue(status, deadline, as_of),
+                rules.days_open(status, found, completed, as_of),
+                "是" if rules.is_absent(r[-1]) else "否", counts.get((r[0], r[i_hazard]))]
         out.append(row)
         overdue_flags.append(overdue)
     return out, overdue_flags
@@ -131,20 +91,6 @@ def column_widths() -> list[float]:
         widths.append(max(f.width, min(text_width(f.header) + 2, 40)))
     widths += [8, 8, 8, 10, 6]
     return widths
-
-
-def content_hash(df: pd.DataFrame, as_of: dt.date) -> str:
-    import pandas as pd
-
-    h = hashlib.sha256(as_of.isoformat().encode())
-    h.update(pd.util.hash_pandas_object(df.astype(str), index=False).values.tobytes())
-    return h.hexdigest()
-
-
-def write_register_workbook(path: Path, df: pd.DataFrame, *, title: str, constant_memory: bool = True) -> Path:
-    """Write a register frame (from current_register) as the consolidated register's workbook."""
-    return write_sheet_workbook(path, list(register_rows(df)), [bool(x) for x in df["overdue"]] if len(df) else [],
-                                title=title, constant_memory=constant_memory)
 
 
 def write_sheet_workbook(path: Path, rows: list[list], overdue: list[bool], *, title: str,

@@ -24,21 +24,40 @@ if TYPE_CHECKING:
     from hazardnet.store import Store
 
 _CODE_DIGEST: str | None = None
+CODE_PACKAGES = ("hazardnet", "schemas")  # every module that can shape the consolidated register lives here
+
+
+def code_roots() -> list[Path]:
+    """The folders of CODE_PACKAGES, found without importing them."""
+    from importlib.util import find_spec
+
+    return [Path(next(iter(find_spec(name).submodule_search_locations))) for name in CODE_PACKAGES]
+
+
+def code_files(roots: list[Path]) -> list[tuple[str, Path]]:
+    """(name relative to its package's parent, path) of every .py file under `roots`, sorted."""
+    return sorted((f"{root.name}/{p.relative_to(root).as_posix()}", p) for root in roots for p in root.rglob("*.py"))
+
+
+def code_digest(roots: list[Path]) -> str:
+    """The digest of xlsxwriter's version and every .py file under `roots` (names and bytes). All of them,
+    rather than a list of the modules the consolidated writer imports that someone must keep: a module
+    that does not shape the register only costs one rebuild after an upgrade."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256(version("xlsxwriter").encode())
+    for name, path in code_files(roots):
+        h.update(f"\0{name}\0".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def _code_digest() -> str:
     """The source of everything that shapes the workbook: a new layout means a new workbook. The files
-    are found without importing them (importing xlsxwriter and pandas would cost more than the check)."""
+    are read without importing them (importing xlsxwriter and pandas would cost more than the check)."""
     global _CODE_DIGEST
     if _CODE_DIGEST is None:
-        from importlib.metadata import version
-        from importlib.util import find_spec
-
-        h = hashlib.sha256(version("xlsxwriter").encode())
-        for module in ("hazardnet.publish.consolidated", "hazardnet.xlsx.fast_table", "hazardnet.xlsx.style",
-                       "hazardnet.store", "schemas.headers", "schemas.vocab"):
-            h.update(Path(find_spec(module).origin).read_bytes())
-        _CODE_DIGEST = h.hexdigest()
+        _CODE_DIGEST = code_digest(code_roots())
     return _CODE_DIGEST
 
 

@@ -15,6 +15,7 @@ from docx.shared import Pt
 
 from hazardnet.publish.quarterly import QuarterlySummary, cell_value
 from hazardnet.runtime import write_atomically
+from hazardnet.xlsx.text_width import shorten
 from schemas.vocab import MAJOR_SEVERITY
 
 FONT = "宋体"
@@ -54,7 +55,7 @@ def newsletter_paragraphs(s: QuarterlySummary, *, as_of: dt.date, company: str) 
     majors = rem[rem["severity"] == MAJOR_SEVERITY] if len(rem) else rem
     if len(majors):
         items = [f"{r['county']}{cell_value(r['customer_name']) or r['customer_id']}"
-                 f"“{_clip(cell_value(r['description']) or '', 30)}”"
+                 f"“{shorten(cell_value(r['description']), 30)}”"
                  for r in majors.head(MAX_MAJOR_LISTED).to_dict("records")]
         more = f"等 {len(majors)} 项" if len(majors) > MAX_MAJOR_LISTED else f"共 {len(majors)} 项"
         paras.append("本季度整改销号的重大隐患有：" + "；".join(items) + f"，{more}。")
@@ -63,10 +64,6 @@ def newsletter_paragraphs(s: QuarterlySummary, *, as_of: dt.date, company: str) 
     paras.append(f"季度隐患通报会上，各县(市)供电公司逐项通报本季度隐患的可能后果和整改建议，由客户明确整改完成时间；"
                  f"截至季末逾期的 {t['overdue_at_end']} 项隐患提请政府主管部门督办，全过程跟踪直至销号。")
     return title, paras
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _font(run, size: float, bold: bool = False) -> None:

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from schemas.vocab import PARTY_GOV
 
+from hazardnet import rules
 from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.letter import safe_file_name
-from hazardnet.delivery.scope import scoped_register
 from hazardnet.publish.bulletin import BulletinRun, bulletin_sections, write_bulletin_workbook
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
 from hazardnet.settings import Settings
@@ -207,7 +207,7 @@ def bulletin_paper_copies(run: BulletinRun, recipients: list[Recipient]) -> Pape
     with tempfile.TemporaryDirectory(prefix=".tmp-paper-", dir=_ensure(run.folder)) as tmp:
         jobs = []
         for i, r in enumerate(authorities):
-            sections = bulletin_sections(scoped_register(run.register, r), run.period)
+            sections = bulletin_sections(rules.scoped(run.register, r), run.period)
             book = write_bulletin_workbook(Path(tmp) / f"{i}.xlsx", sections, recipient=r, period=run.period,
                                           as_of=run.as_of, settings=run.settings)
             jobs.append((f"{r.county_label} {r.org_name}", book, folder / bulletin_paper_name(r)))

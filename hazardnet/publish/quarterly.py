@@ -28,7 +28,7 @@ Then, per hazard (each a yes/no flag):
 - **季末未整改 open at quarter end**: found ≤ `qe` and (no *done on*, or *done on* > `qe`);
 - **本季度涉及 hazards of the quarter** = open at start + found in quarter (the two are disjoint): every
   hazard found in or still open during the quarter — the rows of the 通报清单;
-- **季末逾期 overdue at quarter end**: ``consolidated.add_derived(view, qe)["overdue"]`` — the very
+- **季末逾期 overdue at quarter end**: ``rules.with_derived(view, qe)["overdue"]`` — the very
   same rule as the consolidated register and the bulletins — applied to the hazard as it stood at `qe`: a
   hazard done after `qe` counts as not yet done, and its 整改期限 is the one in force at `qe` (the version of
   ``register_as_of(qe)``; for a hazard first reported after `qe`, the version known on the report date), so
@@ -45,7 +45,7 @@ Aggregates over a set of hazards:
 - **涉及客户数 customers with hazards**: distinct 户号 (per county) among the hazards of the quarter;
 - **整改率 remediation rate**: remediated in quarter ÷ hazards of the quarter (blank when there are none);
 - **整改用时中位数 median days to remediate**: median of (*done on* − found) in days over the hazards
-  remediated in the quarter (add_derived's days_open of a done hazard);
+  remediated in the quarter (rules.days_open of a done hazard);
 - **上季度末台账记载未整改 open at start as reported then**: hazards found before `qs` and not done
   before `qs` in the register as the store stood on the previous quarter's report date, i.e. what last
   quarter's summary showed as open at its end. That report date is taken at the same distance after its
@@ -77,10 +77,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from hazardnet.publish.consolidated import add_derived
+from hazardnet import rules
 from hazardnet.settings import Settings, today
 from hazardnet.store import Store
-from schemas.vocab import STATUS_DONE
 
 QUARTER_NUMERALS = {1: "一", 2: "二", 3: "三", 4: "四"}
 
@@ -100,7 +99,6 @@ RECONCILIATION: dict[str, str] = {
     "open_at_start_reported": "上季度末台账记载未整改",
     "restated": "补报及更正",
 }
-INT_FIGURES = ("customers", "hazards", "open_at_start", "found", "remediated", "open_at_end", "overdue_at_end")
 
 
 # ---- quarters --------------------------------------------------------------------------------
@@ -157,25 +155,12 @@ class Quarter:
 
 
 # ---- per-hazard flags ------------------------------------------------------------------------
-def _as_date(v) -> dt.date | None:
-    if v is None or (not isinstance(v, dt.date) and pd.isna(v)):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.date()
-    if isinstance(v, dt.datetime):
-        return v.date()
-    return v
-
-
 def done_on(df: pd.DataFrame) -> pd.Series:
-    """The day each hazard was remediated (None while open); see the module docstring."""
-    def one(status, completed, version_as_of):
-        if status != STATUS_DONE:
-            return None
-        return _as_date(completed) or _as_date(version_as_of)
+    """The day each hazard was remediated (None while open): `rules.done_on` of each row."""
     if not len(df):
         return pd.Series([], dtype=object)
-    return pd.Series([one(s, c, v) for s, c, v in zip(df["status"], df["completed_date"], df["version_as_of"])],
+    return pd.Series([rules.done_on(s, rules.as_date(c), rules.as_date(v))
+                      for s, c, v in zip(df["status"], df["completed_date"], df["version_as_of"])],
                      index=df.index, dtype=object)
 
 
@@ -189,14 +174,14 @@ def quarter_flags(register: pd.DataFrame, quarter: Quarter, at_end: pd.DataFrame
     end, with the per-hazard flags of the module docstring: done_on, open_at_start, found_in_quarter,
     remediated_in_quarter, open_at_end, in_quarter, and, for the hazard as it stood at quarter end
     (status_at_end, deadline_at_end — the deadline of its version in `at_end`, the register as of `qe`),
-    add_derived's overdue / days_overdue / days_open / absent and overdue_at_end."""
+    rules.with_derived's overdue / days_overdue / days_open / absent and overdue_at_end."""
     qs, qe = quarter.start, quarter.end
     if not len(register):
         df = register.copy()
         for col in FLAG_COLUMNS:
             df[col] = pd.Series([], dtype=object)
         return df
-    found = register["found_date"].map(_as_date)
+    found = register["found_date"].map(rules.as_date)
     known = found.map(lambda d: d is not None and d <= qe).astype(bool)
     df = register[known].copy()
     found, done = found[known], done_on(register[known])
@@ -213,7 +198,7 @@ def quarter_flags(register: pd.DataFrame, quarter: Quarter, at_end: pd.DataFrame
         then = dict(zip(zip(at_end["county"], at_end["hazard_id"]), at_end["deadline"]))
         keys = list(zip(df["county"], df["hazard_id"]))
         view["deadline"] = [then[k] if k in then else d for k, d in zip(keys, df["deadline"])]
-    derived = add_derived(view, qe)
+    derived = rules.with_derived(view, qe)
     for col in ("overdue", "days_overdue", "days_open", "absent"):
         df[col] = derived[col]
     df["status_at_end"] = view["status"]
@@ -222,7 +207,7 @@ def quarter_flags(register: pd.DataFrame, quarter: Quarter, at_end: pd.DataFrame
     df["done_on"] = done
     df["open_at_start"] = found.map(lambda d: d < qs) & not_done_before
     df["found_in_quarter"] = found.map(lambda d: qs <= d <= qe)
-    df["remediated_in_quarter"] = done.map(lambda d: d is not None and qs <= d <= qe)
+    df["remediated_in_quarter"] = done.map(lambda d: rules.remediated_in(d, qs, qe))
     df["open_at_end"] = done.map(lambda d: d is None or d > qe)
     df["overdue_at_end"] = df["overdue"].astype(bool)
     df["in_quarter"] = df["open_at_start"] | df["found_in_quarter"]
@@ -259,7 +244,7 @@ def open_reported_at_start(register_before: pd.DataFrame, quarter: Quarter) -> p
     if not len(register_before):
         return register_before
     done = done_on(register_before)
-    found = register_before["found_date"].map(_as_date)
+    found = register_before["found_date"].map(rules.as_date)
     mask = done.map(lambda d: d is None or d >= quarter.start) & found.map(lambda d: d is not None
                                                                            and d < quarter.start)
     return register_before[mask.astype(bool)]
@@ -323,7 +308,7 @@ class QuarterlySummary:
         """Found and remediated per calendar month of the quarter."""
         rows = []
         for m in self.quarter.months:
-            found = sum(1 for d in self.flags["found_date"].map(_as_date) if d is not None and d.month == m
+            found = sum(1 for d in self.flags["found_date"].map(rules.as_date) if d is not None and d.month == m
                         and self.quarter.start <= d <= self.quarter.end) if len(self.flags) else 0
             rem = sum(1 for d in self.flags["done_on"] if d is not None and d.month == m
                       and self.quarter.start <= d <= self.quarter.end) if len(self.flags) else 0
@@ -354,7 +339,7 @@ class QuarterlySummary:
         df["_c"] = df["county"].map(corder).fillna(len(corder))
         df["_s"] = df["severity"].map(rank).fillna(len(rank))
         df["_cust"] = df.groupby(["county", "customer_id"])["_s"].transform("min")
-        df["_f"] = df["found_date"].map(lambda d: _as_date(d) or dt.date.min)
+        df["_f"] = df["found_date"].map(lambda d: rules.as_date(d) or dt.date.min)
         return (df.sort_values(["_c", "_cust", "customer_id", "_s", "_f", "hazard_id"], kind="stable")
                 .drop(columns=["_c", "_s", "_cust", "_f"]).reset_index(drop=True))
 
@@ -387,7 +372,7 @@ class QuarterlySummary:
         f = self.flags
         if not len(f):
             return f.copy()
-        df = f[f["open_at_end"] & (f["status"] != STATUS_DONE)].copy()
+        df = f[f["open_at_end"] & ~f["status"].map(rules.is_done).astype(bool)].copy()
         rank = {s: i for i, s in enumerate(reversed(self.severities))}
         corder = {c: i for i, c in enumerate(self.counties)}
         df["_c"] = df["county"].map(corder).fillna(len(corder))

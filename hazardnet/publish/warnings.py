@@ -1,7 +1,7 @@
 """Risk warnings (风险预警): overdue hazards, and major hazards without a deadline, mailed to the customer
 and its county's government authority — each warning once per recipient.
 
-Which hazards, on report date `as_of` (register as the store stood on that day, `add_derived(df, as_of)`,
+Which hazards, on report date `as_of` (register as the store stood on that day, `rules.with_derived(df, as_of)`,
 so "overdue" means exactly what the consolidated register and the bulletins say):
 
 - stage **overdue (逾期预警)**: overdue and fewer than `ESCALATION_DAYS` days past the deadline;
@@ -14,7 +14,7 @@ agreed extension) that passes again earns a new warning. Each (warning, recipien
 delivery ledger (kind "warning"), so re-running the same day, or every day, never repeats a warning; a
 run that missed days sends the stage that applies now (a hazard first seen 40 days overdue gets the
 escalation, not both). One message per recipient and run carries all its new warnings; a customer's
-message names only its own hazards (`scope.scoped_register`).
+message names only its own hazards (`rules.scoped`).
 
 The same warnings go by SMS to each recipient with a mobile: one short text per recipient and run (at most
 140 characters, 70 where it fits), naming only that recipient's scope — a customer its own hazard ids, an
@@ -29,13 +29,12 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from hazardnet import rules
 from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.letter import SMS_MAX_CHARS, SMS_SINGLE_CHARS, Letter, fit, sms_text
-from hazardnet.delivery.scope import scoped_register
-from hazardnet.publish.consolidated import add_derived
 from hazardnet.settings import Settings
 from hazardnet.store import Store
-from schemas.vocab import MAJOR_SEVERITY, PARTY_CUSTOMER, PARTY_GOV, STATUS_DONE
+from schemas.vocab import MAJOR_SEVERITY, PARTY_CUSTOMER, PARTY_GOV
 
 KIND = "warning"
 ESCALATION_DAYS = 30
@@ -94,8 +93,8 @@ def _text(v) -> str | None:
 
 
 def stage_of(row: dict) -> str | None:
-    """The warning stage a hazard (a row with add_derived's columns) is at, or None."""
-    if row["status"] == STATUS_DONE:
+    """The warning stage a hazard (a row with rules.with_derived's columns) is at, or None."""
+    if rules.is_done(row["status"]):
         return None
     if bool(row["overdue"]):
         return ESCALATED if int(row["days_overdue"]) >= ESCALATION_DAYS else OVERDUE
@@ -108,7 +107,7 @@ def due_warnings(register: pd.DataFrame, as_of: dt.date) -> list[HazardWarning]:
     """Every warning that applies on `as_of` to the register (as from store.register_as_of(as_of))."""
     if not len(register):
         return []
-    df = add_derived(register, as_of)
+    df = rules.with_derived(register, as_of)
     out = []
     for rec in df.to_dict("records"):
         stage = stage_of(rec)
@@ -143,7 +142,7 @@ def warnings_for(recipient: Recipient, warnings: list[HazardWarning]) -> list[Ha
     prefecture-level authority only escalations (everything would drown the escalations it must act on)."""
     if recipient.party not in (PARTY_CUSTOMER, PARTY_GOV):
         return []
-    visible = [warnings[i] for i in scoped_register(_frame(warnings), recipient)["_i"]]
+    visible = [warnings[i] for i in rules.scoped(_frame(warnings), recipient)["_i"]]
     if recipient.party == PARTY_GOV and recipient.county is None:
         return [w for w in visible if w.stage == ESCALATED]
     return visible

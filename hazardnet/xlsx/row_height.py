@@ -5,8 +5,9 @@ second program, and the converter of the PDF paper copies) and a print room's co
 file, so a data row with no height prints its second and third lines over the rows below. Every writer
 therefore gives rows whose text needs several lines an explicit height from this estimate:
 
-- a character's width in Excel's column units (the width of "0"): CJK and other wide characters count 2,
-  ASCII 1, other two-byte characters 1.5 — computed from the UTF-8 length, which runs at C speed;
+- a character's width in Excel's column units (the width of "0"), by the model every output shares
+  (hazardnet.xlsx.text_width): CJK and other wide characters count 2, ASCII 1, other two-byte characters
+  1.5 — computed from the UTF-8 length, which runs at C speed;
 - each line break starts a line; each paragraph wraps at the column's width less a cell margin, with 10 %
   slack for words and punctuation that cannot be split at the line's end;
 - a merged cell wraps at the merged width; a cell without text_wrap takes only its explicit line breaks;
@@ -25,6 +26,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from hazardnet.xlsx.text_width import text_units
+
 DEFAULT_COL_WIDTH = 8.43  # Excel's default column width, in characters
 DEFAULT_FONT_SIZE = 10.0
 SLACK = 1.1  # room for words and punctuation that cannot be broken at a line's end
@@ -32,11 +35,6 @@ CELL_MARGIN = 1.0  # characters of a column's width not available to text (paddi
 LINE_FACTOR = 1.55  # line height / font size
 PAD_POINTS = 4.0
 MAX_POINTS = 409.0  # Excel's largest row height
-
-
-def text_units(text: str) -> float:
-    """Display width of one line of text in Excel column units at 10 pt: CJK counts 2, ASCII 1."""
-    return (len(text.encode("utf-8", "surrogatepass")) + len(text)) / 2
 
 
 def text_lines(text: str, width: float, font_size: float = DEFAULT_FONT_SIZE, wrap: bool = True) -> int:
@@ -57,18 +55,6 @@ def text_lines(text: str, width: float, font_size: float = DEFAULT_FONT_SIZE, wr
 def lines_height(lines: int, font_size: float = DEFAULT_FONT_SIZE) -> float:
     """Row height in points that shows `lines` lines of `font_size` text."""
     return min(MAX_POINTS, lines * LINE_FACTOR * max(font_size, DEFAULT_FONT_SIZE) + PAD_POINTS)
-
-
-def row_points(cells: Iterable[tuple[str, float, float, bool]]) -> float | None:
-    """The height a row needs for its (text, width, font size, wrap) cells; None when one line fits."""
-    need = None
-    for text, width, size, wrap in cells:
-        n = text_lines(text, width, size, wrap)
-        if n > 1:
-            h = lines_height(n, size)
-            if need is None or h > need:
-                need = h
-    return need
 
 
 def pixels(points: float) -> int:

@@ -177,16 +177,6 @@ def _plain_run(ws: Worksheet, fmt):
     return run
 
 
-def text_width(value: Any) -> float:
-    """Display width in Excel character units: CJK characters count double."""
-    if value is None:
-        return 0
-    s = str(value)
-    longest = max((len(line) + sum(1 for ch in line if ord(ch) > 0x2E80) for line in s.splitlines() or [""]),
-                  default=0)
-    return longest
-
-
 def setup_print(ws: Worksheet, *, header_rows: tuple[int, int] | None, landscape: bool = True,
                 page_header: str | None = None, fit_width: bool = True) -> None:
     """A4 print set-up that fits the width, repeats the header row and numbers the pages."""

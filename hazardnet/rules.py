@@ -1,0 +1,145 @@
+"""The derived facts every output uses, each rule written once (docs/domain.md, 派生字段 and 可见范围).
+
+Never typed into a register, always computed from a hazard's fields and a date: whether it is overdue
+(逾期), how many days it has been open (存续天数) and overdue (逾期天数), whether it is absent from its
+county's latest register (未在最新台账中), the day it was remediated and whether that fell in a period
+(销号), and who may see it (可见范围). The rules take plain values of one hazard (dates as
+`datetime.date`, blanks as None) and need no pandas; the frame helpers at the end apply the very same
+functions to every row of a register frame.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Protocol
+
+from schemas.vocab import PARTY_CUSTOMER, STATUS_DONE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Audience(Protocol):
+    """What scope needs of a recipient (hazardnet.delivery.directory.Recipient has it)."""
+    party: str
+    county: str | None
+    customer_id: str | None
+    org_name: str
+
+
+def as_date(v: Any) -> dt.date | None:
+    """A date from a store or frame value: None, NaN, NaT and pandas' NA are None; datetimes lose their time."""
+    if v is None or v.__class__ is dt.date:  # what the store gives: the common case first
+        return v
+    if isinstance(v, dt.datetime):  # pandas.Timestamp and NaT included
+        return None if v != v else v.date()  # NaT is not equal to itself
+    if isinstance(v, dt.date):
+        return v
+    if isinstance(v, str) and v:
+        return dt.date.fromisoformat(v[:10])
+    return None  # None, NaN, pandas.NA
+
+
+# ---- one hazard --------------------------------------------------------------------------------
+def is_done(status: Any) -> bool:
+    """已整改: the only status that closes a hazard."""
+    return status == STATUS_DONE
+
+
+def is_overdue(status: Any, deadline: dt.date | None, as_of: dt.date) -> bool:
+    """逾期: not 已整改 and its 整改期限 is before `as_of` (a hazard without a deadline is never overdue)."""
+    return not is_done(status) and deadline is not None and deadline < as_of
+
+
+def days_overdue(status: Any, deadline: dt.date | None, as_of: dt.date) -> int | None:
+    """逾期天数: days from the deadline to `as_of` for an overdue hazard, None otherwise."""
+    return (as_of - deadline).days if is_overdue(status, deadline, as_of) else None
+
+
+def days_open(status: Any, found: dt.date | None, completed: dt.date | None, as_of: dt.date) -> int | None:
+    """存续天数: days from 发现日期 to 完成日期 (已整改) or to `as_of` (open), never below 0; None when a
+    date it needs is blank."""
+    end = completed if is_done(status) else as_of
+    if end is None or found is None:
+        return None
+    return max(0, (end - found).days)
+
+
+def is_absent(in_latest: Any) -> bool:
+    """未在最新台账中: the hazard is not in its county's latest accepted register (it keeps its last status)."""
+    return not bool(in_latest)
+
+
+def done_on(status: Any, completed: dt.date | None, version_as_of: dt.date | None) -> dt.date | None:
+    """The day a hazard was remediated: its 完成日期 when 已整改; a legacy 已整改 row without one takes the date
+    of the submission that carried it; None while open."""
+    if not is_done(status):
+        return None
+    return completed or version_as_of
+
+
+def remediated_in(done: dt.date | None, start: dt.date, end: dt.date) -> bool:
+    """销号 in a period: remediated on a day from `start` to `end`, both inclusive."""
+    return done is not None and start <= done <= end
+
+
+def in_scope(county: Any, customer_id: Any, audience: Audience) -> bool:
+    """可见范围: whether a hazard of `county` and 户号 `customer_id` is the `audience`'s to see. A customer sees
+    only its own hazards (its 户号 in its county; without 户号 or county nothing); a county authority or
+    county supply company its county; a prefecture-level entry (county blank or 全州) every county."""
+    if audience.party == PARTY_CUSTOMER:
+        if not audience.customer_id or not audience.county:
+            return False
+        return county == audience.county and customer_id is not None and str(customer_id) == audience.customer_id
+    return audience.county is None or county == audience.county
+
+
+def scope_label(audience: Audience, prefecture: str) -> str:
+    """What the scope is called in subjects, headers and file names: 格尔木市, 海西州, or the customer's name."""
+    if audience.party == PARTY_CUSTOMER:
+        return audience.org_name
+    return audience.county or prefecture
+
+
+# A hazard's stage in the loop (未告知 / 已告知 / 整改中 / 待复查 / 已销号, docs/domain.md 从发现到销号) is a
+# derived fact too and belongs beside these.
+
+
+# ---- a register frame (columns as from Store.register_as_of) -------------------------------------
+DERIVED_COLUMNS = ("overdue", "days_overdue", "days_open", "absent")
+
+
+def with_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """A copy of `df` with overdue, days_overdue, days_open and absent, each row by the rules above."""
+    import pandas as pd
+
+    df = df.copy()
+    status = df["status"].tolist()
+    found = [as_date(v) for v in df["found_date"].tolist()]
+    deadline = [as_date(v) for v in df["deadline"].tolist()]
+    completed = [as_date(v) for v in df["completed_date"].tolist()]
+    df["overdue"] = pd.Series([is_overdue(s, d, as_of) for s, d in zip(status, deadline)], index=df.index,
+                              dtype=bool)
+    df["days_overdue"] = _int_column([days_overdue(s, d, as_of) for s, d in zip(status, deadline)])
+    df["days_open"] = _int_column([days_open(s, f, c, as_of) for s, f, c in zip(status, found, completed)])
+    df["absent"] = pd.Series([is_absent(v) for v in df["in_latest"].tolist()], index=df.index, dtype=bool)
+    return df
+
+
+def _int_column(values: list[int | None]):
+    """Whole numbers with blanks (None) as a nullable Int64 array, built from a mask (pandas' own
+    conversion of a list with None looks at every value in Python)."""
+    import numpy as np
+    import pandas as pd
+
+    mask = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+    data = np.fromiter((0 if v is None else v for v in values), dtype="int64", count=len(values))
+    return pd.arrays.IntegerArray(data, mask)
+
+
+def scoped(register: pd.DataFrame, audience: Audience) -> pd.DataFrame:
+    """The rows of `register` the `audience` may see (`in_scope`), as a copy."""
+    if register.empty:
+        return register.copy()
+    mask = [in_scope(c, k, audience) for c, k in zip(register["county"].tolist(), register["customer_id"].tolist())]
+    return register.loc[mask].copy()
