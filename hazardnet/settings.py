@@ -50,6 +50,7 @@ class Settings(BaseSettings):
 
     # intake
     settle_seconds: float = 2.0  # a file whose size/mtime changed this recently is still being written
+    settle_wait_seconds: float = 60.0  # how long an ingest run waits for such files before leaving them for later
     max_file_mb: int = 100
     max_uncompressed_mb: int = 1024
     max_compression_ratio: int = 200

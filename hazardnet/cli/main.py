@@ -33,12 +33,29 @@ def demo(
 
 # the other areas' commands, listed in `hazardnet --help` after these
 from hazardnet.cli import distribution_commands, operations_commands, quarterly_commands  # noqa: E402,F401
+from hazardnet.cli import server_commands  # noqa: E402,F401 - hazardnet server
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="在控制台显示 Prefect 的运行日志（默认只写入日志文件和界面）。")] = False,
+) -> None:
+    """用电安全“1+1+1”工作网隐患台账流水线。"""
+    if verbose:
+        from hazardnet.cli.logs import show_prefect_logs
+
+        show_prefect_logs()
 
 
 def main() -> None:
     """Entry point: user mistakes and run failures are one clear line on stderr, never a traceback."""
+    from hazardnet.cli.logs import take_verbose_flag
+    from hazardnet.cli.server_commands import client_credential_from_file
+
+    args = take_verbose_flag(sys.argv[1:])  # `--verbose` before or after the command
     try:
-        app(standalone_mode=False)
+        client_credential_from_file()
+        app(args=args, prog_name="hazardnet", standalone_mode=False)
     except UserError as exc:
         err.print(f"错误：{exc}")
         sys.exit(2)
