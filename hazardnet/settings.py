@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     max_photos_total_mb: int = 200  # all pictures of one file
     max_photo_pixels: int = 50_000_000  # width × height: a bigger picture is a decompression bomb
 
+    # the recipient directory (通讯录): decides who receives every customer's hazards, so it is read only from a
+    # place the counties do not write (never inbox/); default <home>/config/通讯录.xlsx
+    directory_path: Path | None = None
+
     # mail
     smtp_host: str | None = None
     smtp_port: int | None = None
@@ -126,7 +130,7 @@ class Settings(BaseSettings):
 
     @property
     def directory_file(self) -> Path:
-        return self.inbox / "通讯录.xlsx"
+        return self.directory_path or self.home / "config" / "通讯录.xlsx"
 
     @property
     def consolidated_path(self) -> Path:

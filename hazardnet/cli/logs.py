@@ -63,6 +63,6 @@ def prefect_logs_to_file(home: str | Path, console=None) -> Path | None:
         from rich.console import Console
 
         console = Console(stderr=True)
-    console.print(f"[dim]运行日志：{path}（加 --verbose 在控制台显示）[/]")
+    console.print(f"[dim]运行日志：{path}（加 --verbose 在控制台显示）[/]", soft_wrap=True)
     sys.stderr.flush()
     return path

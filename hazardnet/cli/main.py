@@ -57,7 +57,7 @@ def main() -> None:
         client_credential_from_file()
         app(args=args, prog_name="hazardnet", standalone_mode=False)
     except UserError as exc:
-        err.print(f"错误：{exc}")
+        err.print(f"错误：{exc}", soft_wrap=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         err.print("已中止。")
@@ -72,9 +72,24 @@ def main() -> None:
             sys.exit(exc.exit_code)
         from hazardnet.intake.transaction import IntakeError
 
-        reason = str(exc) if isinstance(exc, IntakeError) else f"{type(exc).__name__}: {exc}"
-        err.print(f"运行失败：{reason}")
+        reason = str(exc) if isinstance(exc, IntakeError) else (server_problem(exc) or f"{type(exc).__name__}: {exc}")
+        err.print(f"运行失败：{reason}", soft_wrap=True)
         sys.exit(1)
+
+
+def server_problem(exc: BaseException) -> str | None:
+    """The Chinese sentence for a Prefect server that refuses us or cannot be reached (None: another problem)."""
+    import os
+
+    import httpx
+
+    url = os.environ.get("PREFECT_API_URL") or "（临时服务器）"
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (401, 403):
+        return (f"Prefect 服务器 {url} 拒绝访问（身份验证失败，HTTP {exc.response.status_code}）：请设置 "
+                "PREFECT_API_AUTH_STRING，或用 HAZARDNET_API_AUTH_FILE 指定存放身份验证字符串的文件。")
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return f"无法连接 Prefect 服务器 {url}：请确认服务器已启动、PREFECT_API_URL 正确。"
+    return None
 
 
 if __name__ == "__main__":
