@@ -210,12 +210,33 @@ def test_ingest_command_waits_and_says_so(prefect_harness, tmp_path):
     settings = load_settings(home)
     env = {**harness_env(), "HAZARDNET_SETTLE_SECONDS": "2"}
     env.pop("HAZARDNET_SETTLE_WAIT_SECONDS", None)
-    drop(settings, DATA / "good" / "canonical.xlsx")  # copied in just now
-    done = cli("ingest", "--home", str(home), "--as-of", AS_OF.isoformat(), env=env)
-    assert done.returncode == 0, done.stderr
-    assert "等待 1 个文件复制完成：格尔木市/canonical.xlsx" in done.stderr
-    assert "已接收" in done.stdout and "没有待导入" not in done.stdout
-    assert not re.search(r"\| *(INFO|WARNING) *\|", done.stdout + done.stderr)  # Prefect's lines: in the log file
+    copied = drop(settings, DATA / "good" / "canonical.xlsx")
+    stop = threading.Event()
+
+    def still_copying() -> None:  # the copy's last bytes keep arriving until the command says it waits
+        while not stop.is_set():
+            os.utime(copied)
+            time.sleep(0.1)
+
+    toucher = threading.Thread(target=still_copying)
+    toucher.start()
+    proc = subprocess.Popen([sys.executable, "-m", "hazardnet.cli", "ingest", "--home", str(home), "--as-of",
+                             AS_OF.isoformat()], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    told = []
+    try:
+        for line in proc.stderr:
+            told.append(line)
+            if "等待" in line:
+                break
+    finally:
+        stop.set()
+        toucher.join()
+    stdout, rest = proc.communicate(timeout=600)
+    stderr = "".join(told) + rest
+    assert proc.returncode == 0, stderr
+    assert "等待 1 个文件复制完成：格尔木市/canonical.xlsx" in stderr
+    assert "已接收" in stdout and "没有待导入" not in stdout and not copied.exists()
+    assert not re.search(r"\| *(INFO|WARNING) *\|", stdout + stderr)  # Prefect's lines: in the log file
     assert "Beginning flow run" in (home / "logs" / "hazardnet.log").read_text(encoding="utf-8")
     verbose = cli("ingest", "--home", str(home), "--as-of", AS_OF.isoformat(), "--always-run", "--verbose", env=env)
     assert verbose.returncode == 0 and re.search(r"\| *INFO *\|", verbose.stderr)
