@@ -55,6 +55,7 @@ def test_the_directory_is_not_read_from_the_counties_inbox(tmp_path, monkeypatch
 
 
 def test_a_changed_directory_is_announced_to_the_previous_prefecture_company_first(settings):
+    settings.home.mkdir(parents=True)
     store = Store(settings.database_url)
     try:
         write_directory_file(settings.directory_file, DIRECTORY)
@@ -90,6 +91,7 @@ def test_a_change_that_cannot_be_announced_is_not_used(settings):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
+    settings.home.mkdir(parents=True)
     store = Store(settings.database_url)
     try:
         write_directory_file(settings.directory_file, DIRECTORY)

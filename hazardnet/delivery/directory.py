@@ -391,7 +391,7 @@ def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path 
         bad_rows = sorted({f.row for f in findings if f.level == ERROR and f.row})
         entries = [e for e in entries_of(parsed, settings) if e.row not in bad_rows] \
             if parsed is not None and not file_errors else []
-        held = bool(entries) and not _change_announced(settings, store, versions, entries, sha, path.name,
+        held = bool(entries) and not _change_announced(settings, versions, entries, sha, path.name,
                                                        transport, findings)
         if entries and not held:
             versions.save(entries, sha, path.name)
@@ -423,7 +423,7 @@ def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path 
                            report)
 
 
-def _change_announced(settings: Settings, store: Store, versions: DirectoryStore, entries: list[DirectoryEntry],
+def _change_announced(settings: Settings, versions: DirectoryStore, entries: list[DirectoryEntry],
                       sha: str, file_name: str, transport, findings: list[Finding]) -> bool:
     """True when the file's version may be used: the first version, the version in use, one that changes no
     recipient, or one whose change was mailed to the previous version's prefecture supply company."""
@@ -434,8 +434,8 @@ def _change_announced(settings: Settings, store: Store, versions: DirectoryStore
     from hazardnet.delivery.mail import MailError, make_transport
 
     try:
-        announce_directory_change(settings, store, current[0], entries, sha, file_name,
-                                  transport or make_transport(settings))
+        announce_directory_change(settings, recipients_of(current[0], settings), recipients_of(entries, settings),
+                                  sha, file_name, transport or make_transport(settings))
         return True
     except (DirectoryChangeNotMailed, MailError) as exc:
         findings.append(file_finding(f"通讯录《{file_name}》有变更，但变更通知未能发给州供电公司（{exc.reason}），"

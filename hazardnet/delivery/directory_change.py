@@ -2,17 +2,18 @@
 customer's hazards, so whoever changes it — by mistake or not — is seen by the prefecture supply company.
 The change (parties added and removed, addresses and mobiles added and removed, 全州 first) is mailed to the
 prefecture supply company's addresses of the *previous* version (an attacker who replaces the file cannot
-redirect the notice too), once per new version and recipient (the delivery ledger)."""
+redirect the notice too). The new version is stored (and used) only once every notice was handed over, so
+each goes out once per version; a retry after a partial failure carries the same Message-ID."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 
-from hazardnet.delivery.directory import DirectoryEntry, Recipient, recipients_of
-from hazardnet.delivery.mail import SUBJECT_PREFIX, MailError, Transport, build_message, new_message_id
+from hazardnet.delivery.mail import SUBJECT_PREFIX, MailError, Transport, build_message, mail_domain
 from hazardnet.settings import Settings
-from hazardnet.store import Store
+
+# Recipient (hazardnet.delivery.directory) is only named here: the directory module calls this one
 from schemas.vocab import PARTY_UTILITY, WHOLE_PREFECTURE
 
 KIND = "directory-change"
@@ -83,43 +84,40 @@ def change_notice_body(changes: list[PartyChange], file_name: str, recipient: Re
     return "\n".join(lines)
 
 
-def announce_directory_change(settings: Settings, store: Store, previous: list[DirectoryEntry],
-                              current: list[DirectoryEntry], sha256: str, file_name: str,
-                              transport: Transport) -> list[dict]:
-    """Mail the change from `previous` to `current` to the previous version's prefecture supply-company
-    recipients, each once. Raises DirectoryChangeNotMailed when one could not be reached (the caller then keeps
+def announce_directory_change(settings: Settings, old: list[Recipient], new: list[Recipient], sha256: str,
+                              file_name: str, transport: Transport) -> list[dict]:
+    """Mail the change from the recipients `old` to `new` to the previous version's prefecture supply-company
+    recipients. Raises DirectoryChangeNotMailed when one could not be reached (the caller then keeps
     using the previous version) — or when the previous version had no such recipient."""
-    from hazardnet.delivery.ledger import DELIVERED, DeliveryLedger, deliver_claimed, delivery_record
-
-    old, new = recipients_of(previous, settings), recipients_of(current, settings)
     changes = directory_changes(old, new, settings)
     if not changes:
         return []
     watchers = [r for r in old if r.party == PARTY_UTILITY and not r.county and r.addresses]
     if not watchers:
         raise DirectoryChangeNotMailed("上一版通讯录中没有州级供电企业的邮箱，无法通知通讯录变更")
-    ledger = DeliveryLedger(store)
     out: list[dict] = []
     problems: list[str] = []
     for recipient in watchers:
         body = change_notice_body(changes, file_name, recipient, settings)
-        record = delivery_record(recipient, status="", rows=len(changes))
-        entry, delivered = ledger.claim(KIND, sha256, recipient.key,
-                                        content_hash=hashlib.sha256(body.encode()).hexdigest(),
-                                        addresses=recipient.addresses, resend=False,
-                                        new_message_id=lambda: new_message_id(settings))
-        if delivered:
-            out.append({**record, "status": "skipped", "note": "已发送过"})
-            continue
+        tag = hashlib.sha256(f"{sha256}|{recipient.key}".encode()).hexdigest()[:20]
         mail = build_message(settings, to=recipient.addresses, subject=f"{SUBJECT_PREFIX}通讯录变更通知（{file_name}）",
-                             body=body, message_id=entry.message_id, file_stem=f"通讯录变更_{sha256[:8]}")
+                             body=body, message_id=f"<{KIND}-{tag}@{mail_domain(settings)}>",
+                             file_stem=f"通讯录变更_{sha256[:8]}")
+        record = {"recipient": recipient.org_name, "party": recipient.party, "county": recipient.county_label,
+                  "rows": len(changes)}
         try:
-            done = deliver_claimed(ledger, entry, mail, entry.missing(recipient.addresses), transport, record)
+            receipt = transport.deliver(mail, list(recipient.addresses))
         except MailError as exc:
-            done = {**record, "status": "failed", "error": exc.reason}
-        out.append(done)
-        if done.get("status") not in DELIVERED:
-            problems.append(f"{recipient.org_name}：{done.get('error') or '未送达'}")
+            out.append({**record, "status": "failed", "error": exc.reason})
+            problems.append(f"{recipient.org_name}：{exc.reason}")
+            continue
+        refused = {**receipt.refused, **receipt.deferred}
+        if refused:
+            why = "；".join(f"{a}（{r}）" for a, r in refused.items())
+            out.append({**record, "status": "failed", "error": why})
+            problems.append(f"{recipient.org_name}：{why}")
+        else:
+            out.append({**record, "status": receipt.status, "note": receipt.location})
     if problems:
         raise DirectoryChangeNotMailed("；".join(problems))
     return out
