@@ -153,11 +153,12 @@ class Cluster:
             self.pg.stop()
 
     def worker_of_runs(self) -> dict[str, str]:
-        """flow run id → the worker that submitted it (from the workers' own logs)."""
+        """flow run name → the worker that started its process (from the workers' own logs; a worker that
+        lost the race for a run logs an aborted submission instead)."""
         found: dict[str, str] = {}
         for log in self.root.glob("worker-*.log"):
-            for run_id in re.findall(r"[Ss]ubmitting flow run '([0-9a-f-]{36})'", log.read_text(errors="replace")):
-                found[run_id] = log.stem
+            for name in re.findall(r"Flow run '([^']+)' submitted to infrastructure", log.read_text(errors="replace")):
+                found[name] = log.stem
         return found
 
 
@@ -182,7 +183,7 @@ def wait_for(run_ids: list[str], timeout: float = 900) -> dict[str, dict]:
             runs = {i: client.read_flow_run(i) for i in run_ids}
             if all(r.state_type and r.state_type.value in FINAL for r in runs.values()) or time.monotonic() > deadline:
                 return {i: {"state": r.state_type.value if r.state_type else None, "name": r.name,
-                            "flow_run_name": r.name, "message": (r.state.message if r.state else None),
+                            "message": (r.state.message if r.state else None),
                             "infrastructure_pid": r.infrastructure_pid, "work_pool": r.work_pool_name,
                             "start": r.start_time.isoformat() if r.start_time else None,
                             "end": r.end_time.isoformat() if r.end_time else None,
@@ -209,7 +210,7 @@ def home_outputs(home: Path, db_url: str) -> dict:
         "submissions": [list(s) for s in subs],
         "consolidated": (home / "outbox" / "海西州电力安全隐患台账（汇总）.xlsx").is_file(),
         "mails": len(list((home / "outbox" / "mail").glob("*.eml"))),
-        "quarterly_workbooks": len(list((home / "outbox" / "quarterly").rglob("*.xlsx"))),
+        "quarterly_workbooks": len(list((home / "outbox" / "quarterly" / "2026Q3").glob("*.xlsx"))),
     }
 
 
@@ -267,8 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             later.append(run(cluster, "quarterly", home, db, quarter="2026Q3", send=True, as_of=AS_OF.isoformat()))
         runs.update(wait_for(later))
         workers = cluster.worker_of_runs()
-        for run_id, r in runs.items():
-            r["worker"] = workers.get(run_id)
+        for r in runs.values():
+            r["worker"] = workers.get(r["name"])
         report["runs"] = runs
         report["homes"] = {str(h): home_outputs(h, db) for h, db in zip(homes, dbs)}
         if args.bench:
