@@ -68,7 +68,8 @@ def assert_flow_ran(settings: Settings, out: dict) -> None:
 
 def assert_no_flow_run(settings: Settings, out: dict, runs_before: dict) -> None:
     """The answer is that of a run with nothing new, and no flow run was created for it."""
-    assert out == {"files": [], "consolidated": str(settings.consolidated_path.resolve()), "flow_run": None}
+    assert out == {"files": [], "consolidated": str(settings.consolidated_path.resolve()), "waiting": [],
+                   "flow_run": None}
     assert ingest_flow_runs(settings).keys() == runs_before.keys()
 
 
