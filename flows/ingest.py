@@ -27,7 +27,9 @@ def publish_ingest_artifacts(result: IngestResult) -> None:
         {"县(市)": f.county, "文件": Path(f.path).name, "结果": OUTCOME_ZH.get(f.outcome, f.outcome),
          "隐患条数": f.rows, "问题数": sum(1 for x in f.findings if x.level == "error"),
          "提示数": sum(1 for x in f.findings if x.level != "error"), "原文件保存于": f.kept_at or ""}
-        for f in result.files], "本次导入的文件与结果")
+        for f in result.files] + [
+        {"县(市)": w["county"], "文件": w["file"], "结果": "仍在复制，留待下次导入", "隐患条数": 0, "问题数": 0,
+         "提示数": 0, "原文件保存于": ""} for w in result.waiting], "本次导入的文件与结果")
     rejected = [f for f in result.files if f.outcome == "rejected"]
     if rejected:
         lines = ["# 退回的台账及问题", ""]

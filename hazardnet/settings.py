@@ -50,6 +50,7 @@ class Settings(BaseSettings):
 
     # intake
     settle_seconds: float = 2.0  # a file whose size/mtime changed this recently is still being written
+    settle_wait_seconds: float = 60.0  # how long an ingest run waits for such files before leaving them for later
     max_file_mb: int = 100
     max_uncompressed_mb: int = 1024
     max_compression_ratio: int = 200
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     max_photo_mb: int = 20  # one picture, as stored in the file
     max_photos_total_mb: int = 200  # all pictures of one file
     max_photo_pixels: int = 50_000_000  # width × height: a bigger picture is a decompression bomb
+
+    # the recipient directory (通讯录): decides who receives every customer's hazards, so it is read only from a
+    # place the counties do not write (never inbox/); default <home>/config/通讯录.xlsx
+    directory_path: Path | None = None
 
     # mail
     smtp_host: str | None = None
@@ -125,7 +130,7 @@ class Settings(BaseSettings):
 
     @property
     def directory_file(self) -> Path:
-        return self.inbox / "通讯录.xlsx"
+        return self.directory_path or self.home / "config" / "通讯录.xlsx"
 
     @property
     def consolidated_path(self) -> Path:

@@ -123,6 +123,7 @@ def record_registers(store: Store, hazards: list[H], as_of: dt.date = AS_OF) -> 
 
 def write_directory_file(path: Path, rows) -> Path:
     """A directory workbook as a person keeps it (openpyxl; every cell typed in as text)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "通讯录"

@@ -68,7 +68,8 @@ def assert_flow_ran(settings: Settings, out: dict) -> None:
 
 def assert_no_flow_run(settings: Settings, out: dict, runs_before: dict) -> None:
     """The answer is that of a run with nothing new, and no flow run was created for it."""
-    assert out == {"files": [], "consolidated": str(settings.consolidated_path.resolve()), "flow_run": None}
+    assert out == {"files": [], "consolidated": str(settings.consolidated_path.resolve()), "waiting": [],
+                   "flow_run": None}
     assert ingest_flow_runs(settings).keys() == runs_before.keys()
 
 
@@ -126,14 +127,17 @@ def test_the_shortcut_imports_neither_prefect_nor_pandas(ingested):
 @pytest.mark.parametrize("settled", [True, False], ids=["settled", "still-being-copied"])
 def test_a_waiting_file_goes_through_the_flow(ingested, settled):
     waiting = drop(ingested, BAD, name="11月台账.xlsx")
-    # a file modified less than HAZARDNET_SETTLE_SECONDS ago is left for later, by the run and by the check
-    out, _ = ingest_cli(ingested, env={"HAZARDNET_SETTLE_SECONDS": "0" if settled else "3600"})
+    # a file modified less than HAZARDNET_SETTLE_SECONDS ago (and not settled within the wait) is left for later,
+    # by the run and by the check, and named
+    out, _ = ingest_cli(ingested, env={"HAZARDNET_SETTLE_SECONDS": "0" if settled else "3600",
+                                       "HAZARDNET_SETTLE_WAIT_SECONDS": "0"})
     assert_flow_ran(ingested, out)
     if settled:
         assert [(Path(f["path"]).name, f["outcome"]) for f in out["files"]] == [("11月台账.xlsx", "rejected")]
         assert not waiting.exists()
     else:
         assert out["files"] == [] and waiting.exists()
+        assert [w["file"] for w in out["waiting"]] == ["11月台账.xlsx"]
 
 
 def test_a_deleted_consolidated_register_is_rewritten(ingested):

@@ -216,9 +216,9 @@ def test_lock_hidden_and_unsettled_files_are_left_alone(settings, as_of):
     for name in ("~$台账.xlsx", ".~lock.台账.xlsx#", ".hidden.xlsx"):
         (folder / name).write_bytes(b"lock")
     fresh = drop(settings, DATA / "good" / "canonical.xlsx", name="正在复制.xlsx")
-    settings.settle_seconds = 30
+    settings.settle_seconds, settings.settle_wait_seconds = 30, 0
     result = ingest(settings, as_of)
-    assert result.files == []
+    assert result.files == [] and [w["file"] for w in result.waiting] == ["正在复制.xlsx"]
     assert fresh.exists() and (folder / "~$台账.xlsx").exists()
     old = time.time() - 60
     os.utime(fresh, (old, old))

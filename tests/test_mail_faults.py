@@ -62,7 +62,7 @@ def home(tmp_path):
     store = Store(f"sqlite:///{home / 'hazardnet.db'}")
     record_registers(store, HAZARDS)
     store.dispose()
-    write_directory_file(home / "inbox" / "通讯录.xlsx", DIRECTORY)
+    write_directory_file(load_settings(home).directory_file, DIRECTORY)
     return home
 
 

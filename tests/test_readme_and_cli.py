@@ -45,6 +45,13 @@ def test_demo_builds_a_working_folder_and_runs_the_pipeline(prefect_harness, tmp
     result = subprocess.run([sys.executable, "-m", "hazardnet.cli", "demo", "--home", str(home), "--as-of",
                              "2026-12-01"], capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
+    # a console a person can read: no Prefect log line (they go to the UI and to <home>/logs), the summaries stay
+    console = result.stdout + result.stderr
+    assert not re.search(r"\| *(DEBUG|INFO|WARNING|ERROR|CRITICAL) *\|", console), console
+    assert "导入结果" in result.stdout and "全部输出位于" in result.stdout
+    log = home / "logs" / "hazardnet.log"
+    assert console.count(f"运行日志：{log}") == 1
+    assert "Beginning flow run" in log.read_text(encoding="utf-8")
     consolidated = next((home / "outbox").glob("*汇总*.xlsx"))
     ws = openpyxl.load_workbook(consolidated)["隐患台账"]
     rows = list(ws.iter_rows(min_row=2, values_only=True))

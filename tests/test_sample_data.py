@@ -368,7 +368,7 @@ def test_directory_headers_module_is_pure_data():
 def test_write_sample_inbox(tmp_path: Path):
     paths = write_sample_inbox(tmp_path / "inbox", AS_OF, COUNTIES)
     assert len(paths) == len(COUNTIES) + 1
-    assert (tmp_path / "inbox" / "通讯录.xlsx").is_file()
+    assert (tmp_path / "config" / "通讯录.xlsx").is_file() and not (tmp_path / "inbox" / "通讯录.xlsx").exists()
     for county in COUNTIES:
         files = list((tmp_path / "inbox" / county).glob("*.xlsx"))
         assert len(files) == 1 and county in files[0].name

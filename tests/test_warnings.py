@@ -38,6 +38,7 @@ SODA = ("dianqi@soda.example.cn",)
 
 def write_directory_file(path: Path, rows: list[tuple]) -> Path:
     """A hand-kept 通讯录.xlsx: DIRECTORY_HEADERS on row 1, one row per unit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "通讯录"

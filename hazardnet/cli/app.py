@@ -12,6 +12,8 @@ from rich.console import Console
 
 # The machine is offline by design: Prefect's server must not try to phone home (it logs errors).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Prefect's logging configuration with mobiles and email addresses masked in every handler (flows/logging.yml)
+os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).resolve().parents[2] / "flows" / "logging.yml"))
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="用电安全“1+1+1”工作网隐患台账流水线。")
 err = Console(stderr=True)

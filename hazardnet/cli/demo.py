@@ -8,6 +8,7 @@ last complete quarter are written and sent.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import os
@@ -67,6 +68,8 @@ def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     from flows.mailing import STATUS_ZH
     from flows.quarterly import quarterly_flow
     from hazardnet.cli.intake_commands import print_ingest
+    from hazardnet.cli.logs import prefect_logs_to_file
+    from hazardnet.cli.progress import progress_bar
     from hazardnet.publish.quarterly import Quarter
 
     day = dt.date.fromisoformat(as_of) if as_of else today()
@@ -74,19 +77,23 @@ def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     os.environ.setdefault("HAZARDNET_SETTLE_SECONDS", "0")  # the demo's files are complete when written
     since = months_back(day, 12)
     console.print(f"演示目录：{home}")
+    prefect_logs_to_file(home)
+    shown = progress_bar if console.is_terminal else (lambda *a, **k: contextlib.nullcontext())
     result: dict = {}
     for back in range(MONTHS - 1, -1, -1):
         month_day = months_back(day, back) if back else day
         files = write_demo_inbox(home, month_day, since=since, with_flaw=back == 0)
         console.print(f"\n[bold]{month_day:%Y年%m月}[/]：{len(files)} 个县(市)报送台账（基准日 {month_day}）")
-        result = ingest_flow(home=str(home), as_of=month_day.isoformat())
+        with shown(f"导入 {month_day:%Y年%m月}台账"):
+            result = ingest_flow(home=str(home), as_of=month_day.isoformat())
         if back == 0:
             print_ingest(result)
         else:
             console.print("，".join(f"{f['county']} {f['rows']} 条" for f in result["files"]))
     summary: dict = {"ingest": result}
     month = f"{day:%Y-%m}"
-    deliveries = bulletin_flow(home=str(home), month=month, as_of=day.isoformat())
+    with shown("发送月度通报"):
+        deliveries = bulletin_flow(home=str(home), month=month, as_of=day.isoformat())
     summary["bulletin"] = deliveries
     sent = deliveries.get("deliveries", [])
     by_status: dict[str, int] = {}
@@ -97,7 +104,8 @@ def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     mail_dir = home / "outbox" / "mail"
     console.print(f"邮件：{mail_dir if not os.environ.get('HAZARDNET_SMTP_HOST') else '已经 SMTP 发出'}")
     quarter = Quarter.containing(day).previous()
-    quarterly = quarterly_flow(home=str(home), quarter=quarter.label, send=True, as_of=day.isoformat())
+    with shown("生成季度汇总"):
+        quarterly = quarterly_flow(home=str(home), quarter=quarter.label, send=True, as_of=day.isoformat())
     summary["quarterly"] = quarterly
     total = quarterly["figures"][-1]
     console.print(f"{quarter.label} 季度汇总（数据截至 {day}）：本季度新发现 {total['found']} 项，"

@@ -79,8 +79,11 @@ def bulletin(
             month = Period.parse(month).key
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    state = bulletin_flow(home=_home(home), month=month, as_of=_as_of(as_of), resend=resend,
-                          pdf=True if pdf else None, return_state=True)
+    from hazardnet.cli.progress import flow_console
+
+    with flow_console(_home(home), "发送月度通报", quiet=json_):
+        state = bulletin_flow(home=_home(home), month=month, as_of=_as_of(as_of), resend=resend,
+                              pdf=True if pdf else None, return_state=True)
     outcome = state.result(raise_on_failure=False)
     failure = None
     if isinstance(outcome, UndeliveredBulletins):
@@ -140,7 +143,10 @@ def grid_warning(
         make_warning(load_settings(_home(home)), county, text)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    state = grid_warning_flow(counties=county, text=text, home=_home(home), return_state=True)
+    from hazardnet.cli.progress import flow_console
+
+    with flow_console(_home(home), "发送电网风险预警", quiet=json_):
+        state = grid_warning_flow(counties=county, text=text, home=_home(home), return_state=True)
     outcome = state.result(raise_on_failure=False)
     failure = None
     if isinstance(outcome, UndeliveredGridWarning):

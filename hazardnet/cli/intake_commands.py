@@ -25,8 +25,11 @@ def print_ingest(result: dict) -> None:
         errors = sum(1 for x in f["findings"] if x.get("level", "error") == "error")
         table.add_row(f["county"], Path(f["path"]).name, names.get(f["outcome"], f["outcome"]), str(f["rows"]),
                       str(errors))
+    waiting = result.get("waiting") or []
     if result["files"]:
         out.print(table)
+    elif waiting:
+        out.print("本次没有可导入的台账。")
     elif "flow_run" in result and result["flow_run"] is None:
         out.print("收件箱中没有新文件，汇总台账已是最新；未启动流程运行。")
     else:
@@ -34,6 +37,8 @@ def print_ingest(result: dict) -> None:
     for f in result["files"]:
         if f["outcome"] == "rejected":
             out.print(f"退回 {Path(f['path']).name} → 问题报告：{f.get('report')}")
+    for w in waiting:
+        out.print(f"[yellow]仍在复制，留待下次导入[/]：{w['county']}/{w['file']}")
     out.print(f"汇总台账：{result['consolidated']}")
 
 
@@ -48,7 +53,7 @@ def _nothing_to_ingest(home: str, as_of: str | None) -> dict | None:
         register = up_to_date_register(settings, dt.date.fromisoformat(as_of) if as_of else today())
     except Exception:  # noqa: BLE001 - whatever is wrong, the real run meets it too and reports it as a run
         return None
-    return None if register is None else {"files": [], "consolidated": str(register), "flow_run": None}
+    return None if register is None else {"files": [], "consolidated": str(register), "waiting": [], "flow_run": None}
 
 
 @app.command()
@@ -64,12 +69,12 @@ def ingest(
     result = None if always_run else _nothing_to_ingest(home_dir, day)
     if result is None:
         from flows.ingest import ingest_flow
-        from hazardnet.cli.progress import progress_bar
+        from hazardnet.cli.progress import flow_console
         from hazardnet.runtime import leave_imports_to_rest
 
         leave_imports_to_rest()
 
-        with progress_bar("导入台账", enabled=not json_ and sys.stderr.isatty()):
+        with flow_console(home_dir, "导入台账", quiet=json_):
             state = ingest_flow(home=home_dir, as_of=day, return_state=True)
         result = {**state.result(), "flow_run": str(state.state_details.flow_run_id)}  # raises what the run raised
     if json_:

@@ -33,14 +33,31 @@ def demo(
 
 # the other areas' commands, listed in `hazardnet --help` after these
 from hazardnet.cli import distribution_commands, operations_commands, quarterly_commands  # noqa: E402,F401
+from hazardnet.cli import server_commands  # noqa: E402,F401 - hazardnet server
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="在控制台显示 Prefect 的运行日志（默认只写入日志文件和界面）。")] = False,
+) -> None:
+    """用电安全“1+1+1”工作网隐患台账流水线。"""
+    if verbose:
+        from hazardnet.cli.logs import show_prefect_logs
+
+        show_prefect_logs()
 
 
 def main() -> None:
     """Entry point: user mistakes and run failures are one clear line on stderr, never a traceback."""
+    from hazardnet.cli.logs import take_verbose_flag
+    from hazardnet.cli.server_commands import client_credential_from_file
+
+    args = take_verbose_flag(sys.argv[1:])  # `--verbose` before or after the command
     try:
-        app(standalone_mode=False)
+        client_credential_from_file()
+        app(args=args, prog_name="hazardnet", standalone_mode=False)
     except UserError as exc:
-        err.print(f"错误：{exc}")
+        err.print(f"错误：{exc}", soft_wrap=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         err.print("已中止。")
@@ -55,9 +72,24 @@ def main() -> None:
             sys.exit(exc.exit_code)
         from hazardnet.intake.transaction import IntakeError
 
-        reason = str(exc) if isinstance(exc, IntakeError) else f"{type(exc).__name__}: {exc}"
-        err.print(f"运行失败：{reason}")
+        reason = str(exc) if isinstance(exc, IntakeError) else (server_problem(exc) or f"{type(exc).__name__}: {exc}")
+        err.print(f"运行失败：{reason}", soft_wrap=True)
         sys.exit(1)
+
+
+def server_problem(exc: BaseException) -> str | None:
+    """The Chinese sentence for a Prefect server that refuses us or cannot be reached (None: another problem)."""
+    import os
+
+    import httpx
+
+    url = os.environ.get("PREFECT_API_URL") or "（临时服务器）"
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (401, 403):
+        return (f"Prefect 服务器 {url} 拒绝访问（身份验证失败，HTTP {exc.response.status_code}）：请设置 "
+                "PREFECT_API_AUTH_STRING，或用 HAZARDNET_API_AUTH_FILE 指定存放身份验证字符串的文件。")
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return f"无法连接 Prefect 服务器 {url}：请确认服务器已启动、PREFECT_API_URL 正确。"
+    return None
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ def serve(
 ) -> None:
     """在一个常驻进程中运行全部定时任务：收件箱轮询、月度通报、季度汇总、每日逾期预警。"""
     from flows.deployments import serve_all
+    from hazardnet.cli.logs import prefect_logs_to_file
 
+    prefect_logs_to_file(_home(home))
     serve_all(_home(home), poll_minutes)
 
 

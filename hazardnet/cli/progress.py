@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from flows.progress import listening
@@ -29,3 +29,25 @@ def progress_bar(description: str, enabled: bool = True):
 
         with listening(on_event):
             yield
+
+
+@contextmanager
+def flow_console(home: str, description: str, *, quiet: bool = False):
+    """Around a flow run started from the console: Prefect's log lines to the home's log file (unless
+    --verbose) and a Chinese progress display on stderr (not with --json, nor when stderr is no terminal)."""
+    import sys
+
+    from hazardnet.cli.logs import prefect_logs_to_file
+
+    from rich.console import Console
+
+    prefect_logs_to_file(home)
+    err = Console(stderr=True)
+
+    def told(event: str, **data: Any) -> None:
+        if event == "waiting":
+            err.print(f"等待 {data['n']} 个文件复制完成：{'、'.join(data.get('files', []))}")
+
+    with listening(told) if not quiet else nullcontext(), \
+            progress_bar(description, enabled=not quiet and sys.stderr.isatty()):
+        yield

@@ -75,7 +75,10 @@ def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: Hom
     if day is not None and dt.date.fromisoformat(day) < resolve_quarter(label).start:
         q = resolve_quarter(label)
         raise UserError(f"数据截至日期 {day} 早于{q.title}的第一天（{q.start}），该季度尚无可统计的台账。")
-    result = quarterly_flow(home=_home(home), quarter=label, send=send, as_of=day, pdf=True if pdf else None)
+    from hazardnet.cli.progress import flow_console
+
+    with flow_console(_home(home), "生成季度汇总", quiet=json_):
+        result = quarterly_flow(home=_home(home), quarter=label, send=send, as_of=day, pdf=True if pdf else None)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
@@ -103,7 +106,10 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
     """风险预警：向客户及所在县(市)政府主管部门发送逾期隐患预警（到期一次、逾期 30 天升级一次），不重复发送。"""
     from flows.warnings import warnings_flow
 
-    result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
+    from hazardnet.cli.progress import flow_console
+
+    with flow_console(_home(home), "发送风险预警", quiet=json_):
+        result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:

@@ -1096,6 +1096,7 @@ def directory_rows(counties: Sequence[str], customers: Sequence[dict[str, str]])
 def write_directory(path: Path | str, counties: Sequence[str], customers: Sequence[dict[str, str]]) -> Path:
     """Write a sample 通讯录.xlsx: headers DIRECTORY_HEADERS on row 1, one row per recipient unit."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     rows = directory_rows(counties, customers)
     widths = (14, 12, 14, 36, 10, 48, 14)
     with atomic_workbook(path) as wb:
@@ -1123,7 +1124,8 @@ def write_directory(path: Path | str, counties: Sequence[str], customers: Sequen
 
 def write_sample_inbox(inbox: Path | str, as_of: dt.date, counties: Sequence[str], *, seed: int = DEFAULT_SEED,
                        styles: dict[str, str] | None = None, since: dt.date | None = None) -> list[Path]:
-    """Fill an inbox folder for a demo: `inbox/<county>/<title>.xlsx` per county plus `inbox/通讯录.xlsx`.
+    """Fill an inbox folder for a demo: `inbox/<county>/<title>.xlsx` per county, plus the directory beside the
+    inbox where the counties do not write: `config/通讯录.xlsx` (the default `Settings.directory_file`).
 
     `styles` maps county -> register style; by default counties alternate canonical / variant.
     """
@@ -1134,5 +1136,7 @@ def write_sample_inbox(inbox: Path | str, as_of: dt.date, counties: Sequence[str
         style = (styles or {}).get(county) or ("canonical" if i % 2 == 0 else "variant")
         written.append(write_register(inbox / county / f"{register_title(county, as_of)}.xlsx", county, hazards,
                                       as_of=as_of, style=style))
-    written.append(write_directory(inbox / "通讯录.xlsx", counties, sample_customers(counties)))
+    directory = inbox.parent / "config" / "通讯录.xlsx"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    written.append(write_directory(directory, counties, sample_customers(counties)))
     return written

@@ -1,6 +1,7 @@
 """The recipient directory (通讯录): read it, judge it, and keep the last valid one in the store.
 
-The directory is a spreadsheet kept by hand (inbox/通讯录.xlsx). A problem in one row never stops the
+The directory is a spreadsheet kept by hand (config/通讯录.xlsx, `HAZARDNET_DIRECTORY_PATH`; never in the inbox the
+counties write to). A problem in one row never stops the
 others: a row with an error is left out and reported at its cell (and in outbox/通讯录问题报告.xlsx) while
 every valid row is served. Only a directory that cannot be used at all (unreadable, no header, no valid row)
 falls back to the last version that was accepted. Mobile numbers are stored normalized (11 digits); a
@@ -360,10 +361,14 @@ def read_directory_file(path: Path, settings: Settings,
     return parsed, validate_directory(parsed, settings, known_customers)
 
 
-def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path | None = None) -> DirectoryResult:
+def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path | None = None, *,
+                   transport=None) -> DirectoryResult:
     """The directory to use now: the valid rows of the file on disk (they then become the stored version;
     rows with errors are left out and reported), otherwise — the file unreadable, without a header or without
-    one valid row — the last valid version in the store, with the file's problems as findings."""
+    one valid row — the last valid version in the store, with the file's problems as findings. A valid file
+    that changes who receives what is used only once the change was mailed to the previous version's
+    prefecture supply company (`directory_change`; `transport`, default the settings' mail transport);
+    until then the previous version stays in use."""
     path = Path(path or settings.directory_file)
     versions = DirectoryStore(store)
     findings: list[Finding] = []
@@ -375,7 +380,9 @@ def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path 
         bad_rows = sorted({f.row for f in findings if f.level == ERROR and f.row})
         entries = [e for e in entries_of(parsed, settings) if e.row not in bad_rows] \
             if parsed is not None and not file_errors else []
-        if entries:
+        held = bool(entries) and not _change_announced(settings, versions, entries, sha, path.name,
+                                                       transport, findings)
+        if entries and not held:
             versions.save(entries, sha, path.name)
             report_path = settings.outbox / REPORT_NAME
             if bad_rows:
@@ -387,21 +394,42 @@ def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path 
                 report_path.unlink(missing_ok=True)  # a stale report would mislead
             return DirectoryResult(recipients_of(entries, settings), findings, "file", path.name,
                                    dt.datetime.now(), report, bad_rows)
-        report = str(write_directory_report(settings.outbox / REPORT_NAME, path.name, findings,
-                                            parsed.grid if parsed is not None else None))
+        if not held:
+            report = str(write_directory_report(settings.outbox / REPORT_NAME, path.name, findings,
+                                                parsed.grid if parsed is not None else None))
     else:
         findings = [file_finding(f"未找到通讯录文件 {path}，沿用上一次有效的通讯录。", level=WARNING)]
     current = versions.latest()
     if current is None:
-        findings.append(file_finding("没有可用的通讯录：请在 inbox/ 中放置通讯录.xlsx（可用 hazardnet template "
-                                     "--directory 生成模板）。"))
+        findings.append(file_finding(f"没有可用的通讯录：请放置 {path}（HAZARDNET_DIRECTORY_PATH；可用 hazardnet "
+                                     "template --directory 生成模板）。"))
         return DirectoryResult([], findings, "none", report=report)
     entries, meta = current
-    if path.is_file():
+    if path.is_file() and any(f.level == ERROR for f in findings):
         findings.append(file_finding(f"通讯录存在错误，未予采用；继续使用 {meta['loaded_at']:%Y-%m-%d %H:%M} 接收的"
                                      f"上一版有效通讯录（{meta['file_name']}）。", level=WARNING))
     return DirectoryResult(recipients_of(entries, settings), findings, "store", meta["file_name"], meta["loaded_at"],
                            report)
+
+
+def _change_announced(settings: Settings, versions: DirectoryStore, entries: list[DirectoryEntry],
+                      sha: str, file_name: str, transport, findings: list[Finding]) -> bool:
+    """True when the file's version may be used: the first version, the version in use, one that changes no
+    recipient, or one whose change was mailed to the previous version's prefecture supply company."""
+    current = versions.latest()
+    if current is None or current[1]["sha256"] == sha:
+        return True
+    from hazardnet.delivery.directory_change import DirectoryChangeNotMailed, announce_directory_change
+    from hazardnet.delivery.mail import MailError, make_transport
+
+    try:
+        announce_directory_change(settings, recipients_of(current[0], settings), recipients_of(entries, settings),
+                                  sha, file_name, transport or make_transport(settings))
+        return True
+    except (DirectoryChangeNotMailed, MailError) as exc:
+        findings.append(file_finding(f"通讯录《{file_name}》有变更，但变更通知未能发给州供电公司（{exc.reason}），"
+                                     f"新通讯录暂不采用，继续使用上一版。", level=WARNING))
+        return False
 
 
 def write_directory_report(path: Path, file_name: str, findings: list[Finding], sheet, partial: bool = False) -> Path:

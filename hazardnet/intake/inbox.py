@@ -67,6 +67,26 @@ def scan_inbox(settings: Settings, *, settled_only: bool = True) -> list[InboxFi
     return found
 
 
+def settled_files(settings: Settings, *, on_wait=None, sleep=time.sleep) -> tuple[list[InboxFile], list[InboxFile]]:
+    """The candidate files of inbox/<folder>/ once those still being written have settled: (settled, still
+    being written). Waits at most `settings.settle_wait_seconds` for a file changed less than `settle_seconds`
+    ago (a register still being copied in), so a run started right after a copy takes the file; what has not
+    settled by then is returned second, for the run to name and leave for later. `on_wait(files)` is called
+    once, when the waiting starts."""
+    deadline = time.monotonic() + max(0.0, settings.settle_wait_seconds)
+    told = False
+    while True:
+        files = scan_inbox(settings, settled_only=False)
+        moving = [f for f in files if not (f.path.is_symlink() or is_settled(f.path, settings.settle_seconds))]
+        left = deadline - time.monotonic()
+        if not moving or left <= 0:
+            return [f for f in files if f not in moving], moving
+        if on_wait is not None and not told:
+            on_wait(moving)
+            told = True
+        sleep(min(left, max(0.05, min(0.5, settings.settle_seconds / 4))))
+
+
 def ensure_inbox(settings: Settings) -> None:
     """Create inbox/<county>/ for every configured county, and outbox/."""
     for county in settings.counties:

@@ -73,9 +73,11 @@ class IngestResult:
     consolidated: str | None
     consolidated_rewritten: bool = False
     rejection_mail: list[dict] = field(default_factory=list)  # the rejected registers' reports mailed back
+    waiting: list[dict] = field(default_factory=list)  # files still being copied in, left for a later run
 
     def as_json(self) -> dict:
-        return {"files": [f.as_json() for f in self.files], "consolidated": self.consolidated}
+        return {"files": [f.as_json() for f in self.files], "consolidated": self.consolidated,
+                "waiting": self.waiting}
 
 
 def ingest_lock(settings: Settings, timeout_s: float = 600.0):

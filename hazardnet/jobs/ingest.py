@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from hazardnet.intake.inbox import InboxFile, ensure_inbox, scan_inbox
+from hazardnet.intake.inbox import InboxFile, ensure_inbox, settled_files
 from hazardnet.intake.reader import WorkbookReaderPool
 from hazardnet.intake.transaction import FileOutcome, IngestResult, Intake, group_by_county, ingest_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
@@ -30,7 +30,7 @@ def ingest(settings: Settings, as_of: dt.date, *, runner: Runner | None = None, 
         with ingest_lock(settings), WorkbookReaderPool(settings) as reader:
             intake = Intake(settings, store, as_of, reader)
             try:
-                files = runner.step("扫描收件箱", waiting_files, settings)
+                files, still_copying = runner.step("扫描收件箱", waiting_files, settings, runner)
                 runner.progress("total", n=len(files))
                 ordered = [item for items in group_by_county(files).values() for item in items]
 
@@ -51,7 +51,9 @@ def ingest(settings: Settings, as_of: dt.date, *, runner: Runner | None = None, 
             finally:
                 intake.close()  # the register check workers of a big run stop now, not when collected
             path, rewritten = runner.step("生成汇总台账", write_consolidated_register, store, settings, as_of)
-        result = IngestResult([o for o in outcomes if o.outcome != "skipped"], str(path), rewritten)
+        result = IngestResult([o for o in outcomes if o.outcome != "skipped"], str(path), rewritten,
+                              waiting=[{"county": f.county, "file": f.path.name, "path": str(f.path)}
+                                       for f in still_copying])
         if mail_rejections and any(f.outcome == "rejected" for f in result.files):
             result.rejection_mail = runner.step(
                 "邮寄退回报告", rejection_reports, settings, store, result, as_of, runner, io=True,
@@ -62,9 +64,14 @@ def ingest(settings: Settings, as_of: dt.date, *, runner: Runner | None = None, 
             store.dispose()
 
 
-def waiting_files(settings: Settings) -> list[InboxFile]:
-    """List the settled workbooks waiting in inbox/<county>/."""
-    return scan_inbox(settings)
+def waiting_files(settings: Settings, runner: Runner) -> tuple[list[InboxFile], list[InboxFile]]:
+    """List the workbooks waiting in inbox/<county>/, after waiting (bounded) for those still being copied in:
+    (settled, still being copied)."""
+    def told(moving: list[InboxFile]) -> None:
+        runner.progress("waiting", n=len(moving), files=[f"{f.county}/{f.path.name}" for f in moving])
+        runner.info("waiting for %d file(s) still being written", len(moving))
+
+    return settled_files(settings, on_wait=told)
 
 
 def rejection_reports(settings: Settings, store: Store, result: IngestResult, as_of: dt.date,
