@@ -38,6 +38,7 @@ class Letter:
     body: str
     files: Sequence[tuple[str, bytes | Path]] = ()  # (name as the recipient sees it, content or path)
     file_stem: str = "mail"  # the .eml file name when mail is written to files
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. In-Reply-To and References of a reply
 
 
 @dataclass
@@ -75,7 +76,8 @@ class Dispatcher:
         files = [(name, content if isinstance(content, bytes) else Path(content).read_bytes())
                  for name, content in letter.files]
         return build_message(self.settings, to=d.recipient.addresses, subject=letter.subject, body=letter.body,
-                             attachments=files, message_id=message_id, file_stem=letter.file_stem)
+                             attachments=files, message_id=message_id, file_stem=letter.file_stem,
+                             headers=letter.headers)
 
     def send(self, d: Dispatch) -> dict:
         """Deliver what `d.recipient` has not had yet; the record of what happened (status sent | written |
