@@ -115,8 +115,27 @@ def _rfc2231_without_charset(part: Message) -> str | None:
     return None
 
 
+_RAW_PARAM = re.compile(r'(?:^|;)\s*(?:file)?name\s*=\s*(?:"([^"]*)"|([^;\s]+))', re.I)
+
+
+def _raw_8bit_name(part: Message) -> str | None:
+    """A name written as raw 8-bit bytes (GBK, or UTF-8) straight into the header, which the email package
+    only hands out as replacement characters."""
+    for header in ("content-disposition", "content-type"):
+        for key, value in part.raw_items():
+            if key.lower() != header or not re.search(r"[\udc80-\udcff]", str(value)):
+                continue
+            m = _RAW_PARAM.search(str(value))
+            if m:
+                return _bytes_to_text(_raw_bytes(m.group(1) if m.group(1) is not None else m.group(2)))
+    return None
+
+
 def attachment_name(part: Message) -> str | None:
     """The decoded name of an attached part (Content-Disposition filename, else Content-Type name)."""
+    raw = _raw_8bit_name(part)
+    if raw is not None:
+        return raw
     for header, param in (("content-disposition", "filename"), ("content-type", "name")):
         value = part.get_param(param, header=header)
         if value is None:
