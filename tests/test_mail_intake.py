@@ -318,3 +318,35 @@ def test_required_server_verdict_quarantines_a_directory_address_without_it(mail
     assert [m["status"] for m in result.messages] == ["quarantined", "placed"]
     assert [str(m.message["In-Reply-To"]) for m in smtp_server.messages if m.message["In-Reply-To"]] == [
         "<outlook.2@gem-power.example.cn>"]
+
+
+def test_the_command_twice_ingests_and_answers_once(prefect_harness, tmp_path, imap_server, smtp_server):  # noqa: F811
+    """`hazardnet mail-intake` as the deployment runs it (the flow, Prefect task runs), twice."""
+    from tests.conftest import harness_env
+
+    home = tmp_path / "home"
+    write_directory(home / "inbox" / "通讯录.xlsx")
+    imap_server.append(outlook_message(GOOD.read_bytes()))
+    imap_server.append(foxmail_message(BAD.read_bytes()))
+    imap_server.append(stranger_message(GOOD.read_bytes()))
+    imap_server.append(precheck_message(SEVERAL.read_bytes()))
+    env = {**harness_env(), "HAZARDNET_SMTP_HOST": smtp_server.host, "HAZARDNET_SMTP_PORT": str(smtp_server.port),
+           "HAZARDNET_SMTP_SECURITY": "none", "HAZARDNET_MAIL_RETRY_DELAYS": "[]",
+           "HAZARDNET_IMAP_HOST": imap_server.host, "HAZARDNET_IMAP_PORT": str(imap_server.port),
+           "HAZARDNET_IMAP_SECURITY": "none", "HAZARDNET_IMAP_USER": imap_server.user,
+           "HAZARDNET_IMAP_PASSWORD": imap_server.password}
+    env.pop("HAZARDNET_SETTLE_SECONDS")  # the default: the placed files must count as settled anyway
+    runs = [subprocess.run([sys.executable, "-m", "hazardnet", "mail-intake", "--home", str(home), "--json"],
+                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=600) for _ in range(2)]
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert imap_server.password not in proc.stdout + proc.stderr
+    first, second = (json.loads(p.stdout) for p in runs)
+    assert sorted(m["status"] for m in first["messages"]) == ["checked", "placed", "placed", "quarantined"]
+    assert second["messages"] == [] and second["replies"] == []
+    s = load_settings(home)
+    assert sorted(r[0] for r in db(s, "select outcome from submissions")) == ["accepted", "rejected"]
+    verdicts = [m for m in smtp_server.messages if m.message["In-Reply-To"]]
+    assert sorted((m.message["To"], str(m.message["In-Reply-To"])) for m in verdicts) == sorted([
+        (UTIL_GEM, "<outlook.1@gem-power.example.cn>"), (UTIL_HAIXI, "<202611161000.fox@haixi-power.example.cn>"),
+        (UTIL_GEM, "<check.1@gem-power.example.cn>")])
