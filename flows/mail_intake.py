@@ -10,6 +10,7 @@ from prefect import flow
 from flows.artifacts import publish_table
 from flows.ingest import publish_ingest_artifacts
 from flows.runner import PrefectRunner
+from hazardnet.intake.findings import Finding
 from hazardnet.intake.transaction import FileOutcome, IngestResult
 from hazardnet.jobs.mail_intake import mail_intake
 from hazardnet.jobs.runner import RetryPolicy
@@ -35,8 +36,9 @@ def mail_intake_flow(home: str | None = None, as_of: str | None = None) -> dict:
             {"县(市)": r.get("county"), "台账": r.get("file"), "结果": r.get("outcome"), "隐患条数": r.get("rows"),
              "回复": r.get("status"), "错误": r.get("error") or ""} for r in result.replies], "审核结果回复")
     if result.ingest:
-        publish_ingest_artifacts(IngestResult([FileOutcome(**{k: v for k, v in f.items() if k != "findings"})
-                                               for f in result.ingest["files"]], result.ingest["consolidated"]))
+        publish_ingest_artifacts(IngestResult(
+            [FileOutcome(**{**f, "findings": [Finding(**x) for x in f["findings"]]}) for f in result.ingest["files"]],
+            result.ingest["consolidated"]))
     return result.as_json()
 
 

@@ -350,3 +350,25 @@ def test_the_command_twice_ingests_and_answers_once(prefect_harness, tmp_path, i
     assert sorted((m.message["To"], str(m.message["In-Reply-To"])) for m in verdicts) == sorted([
         (UTIL_GEM, "<outlook.1@gem-power.example.cn>"), (UTIL_HAIXI, "<202611161000.fox@haixi-power.example.cn>"),
         (UTIL_GEM, "<check.1@gem-power.example.cn>")])
+
+
+def test_without_a_directory_nothing_is_read(mail_settings, imap_server, smtp_server):  # noqa: F811
+    from hazardnet.jobs.mail_intake import MailIntakeError
+
+    mail_settings.directory_file.unlink()
+    imap_server.append(outlook_message(GOOD.read_bytes()))
+    with pytest.raises(MailIntakeError, match="没有可用的通讯录"):
+        mail_intake(mail_settings, AS_OF)
+    assert [flags for flags, _ in imap_server.folder("INBOX")] == ["\\Recent"] or \
+        all("\\Seen" not in f for f, _ in imap_server.folder("INBOX"))
+    assert imap_server.folder("Quarantine") == [] and smtp_server.messages == []
+
+
+def test_prefecture_sender_without_a_county_in_the_subject_is_asked_for_it(mail_settings, imap_server, smtp_server):  # noqa: F811
+    raw = foxmail_message(BAD.read_bytes()).replace(rfc2047("代报格尔木市隐患台账", "gbk"), rfc2047("代报台账", "gbk"))
+    imap_server.append(raw)
+    result = mail_intake(mail_settings, AS_OF)
+    assert [m["status"] for m in result.messages] == ["done"] and result.replies == []
+    assert db(mail_settings, "select count(*) from submissions") == [(0,)]
+    [reply] = [m.message for m in smtp_server.messages]
+    assert reply["To"] == UTIL_HAIXI and "无法确定台账所属的县(市)" in reply.get_body(("plain",)).get_content()

@@ -52,6 +52,7 @@ from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
 from hazardnet.jobs.wiring import SecretLookup, dispatcher, no_secret_blocks
 from hazardnet.publish import mail_replies
 from hazardnet.settings import Settings
+from hazardnet.settings import today as local_today
 from hazardnet.store import Store, mail_cursors, mail_messages, mail_registers, submissions
 from schemas.vocab import PARTY_UTILITY
 
@@ -98,6 +99,8 @@ def mail_intake(settings: Settings, as_of: dt.date, *, runner: Runner | None = N
         with home_lock(settings.home, "hazardnet-mail", busy=MailIntakeError("另一个邮件收取任务仍在运行，本次未执行。")):
             password = imap_password(settings, runner.secret)
             directory = runner.step("读取通讯录", load_directory, settings, store, as_of)
+            if not directory.usable:  # without it every sender would be a stranger: leave the mail unread
+                raise MailIntakeError("没有可用的通讯录（inbox/通讯录.xlsx）：无法识别发件人，邮件留待下次读取。")
             book = MailBook(store, mailbox_name(settings))
             fetched = runner.step("读取新邮件", new_messages, settings, password, book, io=True)
             runner.progress("total", n=len(fetched))
@@ -619,7 +622,7 @@ def answer_register(settings: Settings, book: MailBook, post, reg: dict) -> dict
 def quarantine_digest(settings: Settings, book: MailBook, post, recipients: list[Recipient],
                       as_of: dt.date) -> list[dict]:
     """Once a day: the messages quarantined since the last list, to the prefecture supply company."""
-    today = dt.date.today()
+    today = local_today()
     waiting = book.unlisted_quarantine()
     if not waiting or book.listed_on(today):
         return []
