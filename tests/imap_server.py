@@ -8,7 +8,8 @@ maildirs in a temporary folder, a free port), started and stopped by the test. D
         settings(imap_host=imap_server.host, imap_port=imap_server.port, imap_security="none",
                  imap_user=imap_server.user, imap_password=imap_server.password)
 
-`DovecotServer(folder, ssl_certificate=cert)` serves implicit TLS (port 993 style) with that certificate.
+`DovecotServer(ssl_certificate=cert)` serves implicit TLS (port 993 style) with that certificate;
+`DovecotServer(ssl_certificate=cert, starttls=True)` plain IMAP that requires STARTTLS before login.
 """
 
 from __future__ import annotations
@@ -43,14 +44,14 @@ class DovecotServer:
     user = "registers@haixi.example.cn"
     password = "imap-test-password-8d1f"  # noqa: S105 - a test server's own password
 
-    def __init__(self, ssl_certificate=None):
+    def __init__(self, ssl_certificate=None, starttls: bool = False):
         binary = dovecot_binary()
         if binary is None:
             pytest.skip("Dovecot is not installed (scripts/ensure_dovecot.sh installs dovecot-imapd as root)")
         self.binary = binary
         self.host = "127.0.0.1"
         self.port = free_port()
-        self.ssl = ssl_certificate is not None
+        self.ssl = ssl_certificate is not None and not starttls  # implicit TLS from the first byte
         # not under pytest's tmp_path: Dovecot's unprivileged processes must be able to walk into it
         self.root = Path(tempfile.mkdtemp(prefix="hazardnet-dovecot-"))
         self.root.chmod(0o755)
@@ -66,7 +67,7 @@ class DovecotServer:
         (self.root / "passwd").write_text(
             f"{self.user}:{{PLAIN}}{self.password}:{mail_uid}:{mail_gid}::{mail}/home::\n")
         ssl_lines = (f"ssl = required\nssl_cert = <{ssl_certificate.cert_file}\nssl_key = <{ssl_certificate.key_file}\n"
-                     if self.ssl else "ssl = no\n")
+                     if ssl_certificate is not None else "ssl = no\n")
         listener = (f"  inet_listener imap {{\n    port = 0\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n"
                     f"    port = {self.port}\n    ssl = yes\n  }}\n" if self.ssl else
                     f"  inet_listener imap {{\n    address = 127.0.0.1\n    port = {self.port}\n  }}\n"
@@ -146,6 +147,13 @@ namespace inbox {{
             imap = imaplib.IMAP4_SSL(self.host, self.port, ssl_context=ctx)
         else:
             imap = imaplib.IMAP4(self.host, self.port)
+            if "STARTTLS" in imap.capabilities:
+                import ssl
+
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                imap.starttls(ssl_context=ctx)
         imap.login(self.user, self.password)
         return imap
 

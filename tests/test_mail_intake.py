@@ -278,16 +278,17 @@ def test_check_command_gives_the_intakes_findings_and_stores_nothing(tmp_path):
     assert ok.returncode == 0 and "预检通过" in ok.stdout
 
 
-def test_mail_intake_over_implicit_tls_with_the_sites_ca(tmp_path, monkeypatch, smtp_server):  # noqa: F811
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_mail_intake_over_tls_with_the_sites_ca(security, tmp_path, monkeypatch, smtp_server):  # noqa: F811
     cert = make_certificate(tmp_path / "cert")
-    server = DovecotServer(ssl_certificate=cert)
+    server = DovecotServer(ssl_certificate=cert, starttls=security == "starttls")
     try:
         server.append(outlook_message(GOOD.read_bytes()))
         for var in ("HAZARDNET_HOME", "HAZARDNET_SMTP_HOST", "HAZARDNET_DB_URL", "HAZARDNET_IMAP_HOST"):
             monkeypatch.delenv(var, raising=False)
         s = load_settings(tmp_path / "home", settle_seconds=0, smtp_host=smtp_server.host, smtp_port=smtp_server.port,
                           smtp_security="none", mail_retry_delays=[], imap_host="127.0.0.1", imap_port=server.port,
-                          imap_security="ssl", imap_ca_file=cert.ca_file, imap_user=server.user,
+                          imap_security=security, imap_ca_file=cert.ca_file, imap_user=server.user,
                           imap_password=server.password)
         write_directory(s.directory_file)
         result = mail_intake(s, AS_OF)
@@ -372,3 +373,18 @@ def test_prefecture_sender_without_a_county_in_the_subject_is_asked_for_it(mail_
     assert db(mail_settings, "select count(*) from submissions") == [(0,)]
     [reply] = [m.message for m in smtp_server.messages]
     assert reply["To"] == UTIL_HAIXI and "无法确定台账所属的县(市)" in reply.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("limit, says", [({"mail_max_attachments": 1}, "超过 1 个的上限"),
+                                         ({"mail_max_total_mb": 0}, "附件合计超过 0 MB"),
+                                         ({"mail_max_attachment_mb": 0}, "超过 0 MB，未予处理")])
+def test_limits_are_answered_and_nothing_over_them_is_ingested(limit, says, mail_settings, imap_server, smtp_server,  # noqa: F811
+                                                               tmp_path):
+    s = mail_settings.model_copy(update=limit)
+    imap_server.append(wps_forward(delingha_register(tmp_path / "d.xlsx"), SEVERAL.read_bytes()))
+    result = mail_intake(s, AS_OF)
+    assert result.replies == [] and db(s, "select count(*) from submissions") == [(0,)]
+    [reply] = [m.message for m in smtp_server.messages]
+    text = reply.get_body(("plain",)).get_content()
+    assert reply["To"] == UTIL_DLH and says in text and "压缩包" in text
+    assert str(reply["In-Reply-To"]) == "<wps.42@dlh-power.example.cn>"
