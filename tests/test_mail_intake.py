@@ -388,3 +388,25 @@ def test_limits_are_answered_and_nothing_over_them_is_ingested(limit, says, mail
     text = reply.get_body(("plain",)).get_content()
     assert reply["To"] == UTIL_DLH and says in text and "压缩包" in text
     assert str(reply["In-Reply-To"]) == "<wps.42@dlh-power.example.cn>"
+
+
+NAME = "格尔木市11月隐患台账（修订版）.xlsx"
+_U8 = "".join(f"%{b:02X}" for b in NAME.encode())
+_GBK = "".join(f"%{b:02X}" for b in NAME.encode("gbk"))
+
+
+@pytest.mark.parametrize("disposition", [
+    f"filename*=utf-8''{_U8}".encode(),  # RFC 2231 with a charset (Outlook, Thunderbird)
+    f"filename*=gbk''{_GBK}".encode(),  # RFC 2231 in GBK
+    f"filename*={_U8}".encode(),  # RFC 2231 without a charset
+    f"filename*0*=utf-8''{_U8[:45]};\r\n filename*1*={_U8[45:]}".encode(),  # continued
+    f'filename*0="{_U8[:45]}"; filename*1="{_U8[45:]}"'.encode(),  # continued, percent-escaped, no charset
+    b'filename="' + rfc2047(NAME, "utf-8") + b'"',
+    b'filename="' + rfc2047(NAME, "gb2312") + b'"',  # GBK text labelled gb2312 (read as GB18030)
+    b'filename="' + rfc2047(NAME, "gb18030") + b'"',
+    b'filename="' + NAME.encode("gbk") + b'"',  # raw GBK bytes (Foxmail)
+    b'filename="' + NAME.encode("utf-8") + b'"',  # raw UTF-8 bytes
+])
+def test_one_name_in_every_encoding(disposition):
+    raw = message([b"From: a@b.cn", b"Message-ID: <n@b.cn>"], "x", [part(GOOD.read_bytes(), disposition)])
+    assert [a.name for a in attachments(parse_message(raw))] == [NAME]

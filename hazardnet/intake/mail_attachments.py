@@ -103,18 +103,6 @@ def decode_name(value: object) -> str | None:
     return _bytes_to_text(data)
 
 
-def _rfc2231_without_charset(part: Message) -> str | None:
-    """`filename*=%E6%A0…` (no charset'' prefix), which the email package leaves percent-encoded."""
-    for header in ("content-disposition", "content-type"):
-        raw = part.get(header)
-        if raw is None:
-            continue
-        m = re.search(r"(?:file)?name\*=\s*\"?([^\";]+)\"?", str(raw), re.I)
-        if m and "'" not in m.group(1):
-            return _bytes_to_text(urllib.parse.unquote_to_bytes(m.group(1).strip()))
-    return None
-
-
 _RAW_PARAM = re.compile(r'(?:^|;)\s*(?:file)?name\s*=\s*(?:"([^"]*)"|([^;\s]+))', re.I)
 
 
@@ -141,8 +129,12 @@ def attachment_name(part: Message) -> str | None:
         if value is None:
             continue
         name = decode_name(value)
-        if name and "%" in name and not isinstance(value, tuple):
-            name = _rfc2231_without_charset(part) or name
+        if name and not isinstance(value, tuple) and re.search(r"%[0-9A-Fa-f]{2}", name):
+            # RFC 2231 without a charset (filename*=%E6…, or continuations filename*0=…): percent-encoded
+            # bytes the email package leaves as they are
+            decoded = _bytes_to_text(urllib.parse.unquote_to_bytes(name))
+            if decoded and any(ord(c) > 127 for c in decoded):
+                name = decoded
         return name
     return None
 

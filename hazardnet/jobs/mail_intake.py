@@ -134,8 +134,7 @@ def mail_intake(settings: Settings, as_of: dt.date, *, runner: Runner | None = N
                                          label=lambda reg: f"回复 {reg['county']}：{reg['file_name']}", io=True,
                                          on_error=lambda reg, exc: {"file": reg["file_name"], "status": "failed",
                                                                     "error": _reason(exc)})
-            result.registers = book.registers_of([m.get("key") for m in result.messages]) + [
-                r for r in todo if r["message_key"] not in {m.get("key") for m in result.messages}]
+            result.registers = book.registers_of([m.get("key") for m in result.messages])
             result.quarantine_list = runner.step("隔离邮件清单", quarantine_digest, settings, book, post,
                                                  directory.recipients, as_of, io=True,
                                                  on_error=lambda exc: [{"status": "failed", "error": _reason(exc)}])
@@ -401,15 +400,19 @@ def sort_message(settings: Settings, store: Store, book: MailBook, post, recipie
         workbooks = []
     reply_to = _reply_headers(message)
     if SELF_CHECK_WORD in subject:
-        results = [self_check(settings, as_of, a, county) for a in workbooks]
-        for a, checked in zip(workbooks, results):
-            _send(post, Dispatch("mail_check", sender.recipient, [(_period(key, a.sha256), a.sha256)],
-                                 letter=lambda _p, c=checked: _letter(mail_replies.self_check(settings, c, subject),
-                                                                      reply_to, c.report)))
+        results = []
+        for a in workbooks:
+            with tempfile.TemporaryDirectory(prefix="hazardnet-precheck-") as folder:  # nothing of it is kept
+                checked = self_check(settings, as_of, a, county, Path(folder))
+                _send(post, Dispatch("mail_check", sender.recipient, [(_period(key, a.sha256), a.sha256)],
+                                     letter=lambda _p, c=checked: _letter(mail_replies.self_check(settings, c, subject),
+                                                                          reply_to, c.report,
+                                                                          f"预检_{Path(c.file_name).stem}")))
+                results.append({**checked.as_json(), "report": None})
         if problems:
             _send(post, _problem_dispatch(settings, sender, key, subject, problems, reply_to))
         book.add_message(**record, county=county, status=CHECKED, note="预检")
-        return {**summary, "status": CHECKED, "checks": [c.as_json() for c in results], "problems": problems}
+        return {**summary, "status": CHECKED, "checks": results, "problems": problems}
     kept = keep_message(settings, raw, as_of)
     checkpoint("mailbox_after_archive")
     if problems:
@@ -462,10 +465,10 @@ def _reply_headers(message: Message) -> dict[str, str]:
     return headers
 
 
-def _letter(rendered: tuple[str, str], headers: dict[str, str], report: str | None) -> Letter:
+def _letter(rendered: tuple[str, str], headers: dict[str, str], report: str | None, stem: str = "回复") -> Letter:
     subject, body = rendered
     files = [(Path(report).name, Path(report))] if report else []
-    return Letter(subject, body, files, file_stem="回复", headers=headers)
+    return Letter(subject, body, files, file_stem=stem, headers=headers)
 
 
 def _problem_dispatch(settings, sender: Sender, key: str, subject: str, problems: list[str],
@@ -481,9 +484,8 @@ def _send(post, d: Dispatch) -> dict:
     return post.send(d)
 
 
-def self_check(settings: Settings, as_of: dt.date, a: Attachment, county: str):
-    """A 预检 attachment checked as the intake would check it; the report in a private folder, nothing kept."""
-    folder = Path(tempfile.mkdtemp(prefix="hazardnet-precheck-"))
+def self_check(settings: Settings, as_of: dt.date, a: Attachment, county: str, folder: Path):
+    """A 预检 attachment checked as the intake would check it, its report written in `folder` (a private one)."""
     src = folder / f"upload{Path(a.name).suffix}"
     src.write_bytes(a.data)
     result = check_register(settings, src, county, as_of, folder / "report", file_name=a.name)
@@ -611,7 +613,8 @@ def answer_register(settings: Settings, book: MailBook, post, reg: dict) -> dict
     record = post.send(Dispatch(
         "mail_verdict", recipient, [(_period(reg["message_key"], reg["sha256"]), reg["sha256"])],
         letter=lambda _p: _letter(mail_replies.verdict(settings, reg["county"], reg["file_name"], sub["outcome"],
-                                                       sub["rows"], findings, reg["subject"]), headers, report),
+                                                       sub["rows"], findings, reg["subject"]), headers, report,
+                                    f"回复_{reg['county']}_{Path(reg['file_name']).stem}"),
         attachment=Path(report).name if report else None))
     if record.get("status") in ("sent", "written", "skipped"):
         book.mark_replied(reg["id"], reg["message_key"])
