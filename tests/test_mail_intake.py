@@ -4,15 +4,11 @@ replies (tests/smtp_server.py): messages as Outlook, Foxmail and WPS mail write 
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import email
 import hashlib
 import json
 import sqlite3
 import subprocess
 import sys
-from email import policy
-from email.header import Header
 from pathlib import Path
 
 import openpyxl

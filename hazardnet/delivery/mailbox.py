@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
 
+from pydantic import SecretStr
+
 from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.mail import PermanentMailError, TemporaryMailError, tls_context
 from hazardnet.settings import Settings
@@ -45,7 +47,7 @@ def _quote(folder: str) -> str:
 class Mailbox:
     """One IMAP session on the configured folder (a context manager)."""
 
-    def __init__(self, settings: Settings, password: str | None):
+    def __init__(self, settings: Settings, password: SecretStr | None):
         self.settings = settings
         self._password = password
         self._imap: imaplib.IMAP4 | None = None
@@ -72,7 +74,7 @@ class Mailbox:
             raise MailboxUnavailable(f"无法连接收件邮箱服务器 {where}：{type(exc).__name__}") from None
         self._imap = imap
         try:
-            imap.login(s.imap_user or "", self._password or "")
+            imap.login(s.imap_user or "", self._password.get_secret_value() if self._password is not None else "")
         except imaplib.IMAP4.error:
             self.close()
             raise MailboxError(f"收件邮箱 {s.imap_user}@{s.imap_host} 登录被拒绝：请检查 HAZARDNET_IMAP_USER 与密码"

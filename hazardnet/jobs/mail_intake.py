@@ -28,6 +28,7 @@ from email.message import Message
 from pathlib import Path
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from hazardnet.delivery.directory import Recipient, load_directory
 from hazardnet.delivery.dispatch import Dispatch, Letter
@@ -148,13 +149,14 @@ def _reason(exc: BaseException) -> str:
     return getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}"
 
 
-def imap_password(settings: Settings, secret: SecretLookup = no_secret_blocks) -> str | None:
-    """The mailbox password: HAZARDNET_IMAP_PASSWORD, or the Prefect Secret block HAZARDNET_IMAP_PASSWORD_BLOCK."""
+def imap_password(settings: Settings, secret: SecretLookup = no_secret_blocks) -> SecretStr | None:
+    """The mailbox password: HAZARDNET_IMAP_PASSWORD, or the Prefect Secret block HAZARDNET_IMAP_PASSWORD_BLOCK
+    (kept a SecretStr all the way to the login: a step's arguments never show it)."""
     if settings.imap_password is not None:
-        return settings.imap_password.get_secret_value()
+        return settings.imap_password
     if settings.imap_password_block:
         try:
-            return secret(settings.imap_password_block)
+            return SecretStr(secret(settings.imap_password_block))
         except KeyError:
             raise MailIntakeError(
                 f"找不到 Prefect Secret 块“{settings.imap_password_block}”（HAZARDNET_IMAP_PASSWORD_BLOCK）：请用 "
@@ -294,7 +296,7 @@ def _public(reg: dict) -> dict:
 
 
 # ---- reading ------------------------------------------------------------------------------------------
-def new_messages(settings: Settings, password: str | None, book: MailBook) -> list[tuple[int, bytes, bool]]:
+def new_messages(settings: Settings, password: SecretStr | None, book: MailBook) -> list[tuple[int, bytes, bool]]:
     """(UID, exact bytes, oversized) of every message after the last UID kept (a message too big for the limits
     comes as its header only: it is answered, not read)."""
     cap = (settings.mail_max_total_mb << 20) * 4 // 3 + (2 << 20)  # base64 and the text around it
@@ -569,7 +571,7 @@ def _attachment_of(book: MailBook, reg: dict) -> bytes | None:
     return None
 
 
-def tidy_mailbox(settings: Settings, password: str | None, book: MailBook,
+def tidy_mailbox(settings: Settings, password: SecretStr | None, book: MailBook,
                  fetched: list[tuple[int, bytes, bool]]) -> int:
     """Mark the sorted messages seen, move the quarantined ones, and keep the last UID up to which every message
     is recorded (a message not yet recorded is read again next run)."""
