@@ -14,6 +14,8 @@ from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _hom
 
 STATUS_ZH = {"placed": "已放入收件箱并导入", "done": "已处理", "quarantined": "已隔离（发件人不在通讯录）",
              "checked": "已预检并回复", "seen": "此前已处理", "error": "出错，下次重试"}
+OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送"}
+SENT_ZH = {"sent": "回复已发送", "written": "回复已写入 outbox/mail/", "skipped": "此前已回复", "failed": "回复发送失败"}
 
 
 @app.command("mail-intake")
@@ -36,9 +38,11 @@ def mail_intake(home: HomeOpt = None, as_of: AsOfOpt = None, json_: JsonOpt = Fa
     for m in result["messages"]:
         out.print(f"邮件 {m.get('uid')}：{STATUS_ZH.get(m.get('status'), m.get('status'))}"
                   f"{'（' + m['county'] + '）' if m.get('county') else ''}"
-                  f"{'：' + '、'.join(m['registers']) if m.get('registers') else ''}")
+                  f"{'：' + '、'.join(m['registers']) if m.get('registers') else ''}"
+                  f"{'：' + m['error'] if m.get('error') else ''}")
     for r in result["replies"]:
-        out.print(f"回复 {r.get('county')}：{r.get('file')} → {r.get('outcome')}，{r.get('status')}")
+        out.print(f"回复 {r.get('county')}：{r.get('file')} → {OUTCOME_ZH.get(r.get('outcome'), r.get('outcome'))}，"
+                  f"{SENT_ZH.get(r.get('status'), r.get('status'))}{'：' + r['error'] if r.get('error') else ''}")
 
 
 @app.command()
