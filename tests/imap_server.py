@@ -14,6 +14,7 @@ maildirs in a temporary folder, a free port), started and stopped by the test. D
 
 from __future__ import annotations
 
+import grp
 import imaplib
 import os
 import pwd
@@ -56,10 +57,11 @@ class DovecotServer:
         self.root = Path(tempfile.mkdtemp(prefix="hazardnet-dovecot-"))
         self.root.chmod(0o755)
         if os.geteuid() == 0:  # Dovecot refuses mail access as root: the mail belongs to nobody
-            login_user, internal_user = "dovenull", "dovecot"
+            login_user, internal_user, internal_group = "dovenull", "dovecot", "dovecot"
             mail_uid, mail_gid = pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid
-        else:
+        else:  # everything runs as this user
             login_user = internal_user = pwd.getpwuid(os.geteuid()).pw_name
+            internal_group = grp.getgrgid(os.getegid()).gr_name
             mail_uid, mail_gid = os.geteuid(), os.getegid()
         mail = self.root / "mail"
         mail.mkdir()
@@ -83,6 +85,7 @@ listen = 127.0.0.1
 auth_mechanisms = plain login
 default_login_user = {login_user}
 default_internal_user = {internal_user}
+default_internal_group = {internal_group}
 first_valid_uid = {min(mail_uid, 100)}
 mail_location = maildir:{mail}/%u
 passdb {{
@@ -94,7 +97,11 @@ userdb {{
   args = username_format=%u {self.root}/passwd
 }}
 service imap-login {{
+  chroot =
 {listener}}}
+service anvil {{
+  chroot =
+}}
 service stats {{
   unix_listener stats-reader {{
     mode = 0666
