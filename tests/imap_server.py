@@ -9,7 +9,8 @@ maildirs in a temporary folder, a free port), started and stopped by the test. D
                  imap_user=imap_server.user, imap_password=imap_server.password)
 
 `DovecotServer(ssl_certificate=cert)` serves implicit TLS (port 993 style) with that certificate;
-`DovecotServer(ssl_certificate=cert, starttls=True)` plain IMAP that requires STARTTLS before login.
+`DovecotServer(ssl_certificate=cert, starttls=True)` plain IMAP that requires STARTTLS before login;
+`DovecotServer(prefix="INBOX.")` keeps every folder under INBOX. (as Courier-style servers do).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class DovecotServer:
     user = "registers@haixi.example.cn"
     password = "imap-test-password-8d1f"  # noqa: S105 - a test server's own password
 
-    def __init__(self, ssl_certificate=None, starttls: bool = False):
+    def __init__(self, ssl_certificate=None, starttls: bool = False, prefix: str = ""):
         binary = dovecot_binary()
         if binary is None:
             pytest.skip("Dovecot is not installed (scripts/ensure_dovecot.sh installs dovecot-imapd as root)")
@@ -112,7 +113,8 @@ service stats {{
 }}
 namespace inbox {{
   inbox = yes
-  separator = /
+  separator = {"." if prefix else "/"}
+  prefix = {prefix}
 }}
 """)
         self.process = subprocess.Popen([self.binary, "-F", "-c", str(self.conf)], stdout=subprocess.PIPE,

@@ -406,3 +406,20 @@ _GBK = "".join(f"%{b:02X}" for b in NAME.encode("gbk"))
 def test_one_name_in_every_encoding(disposition):
     raw = message([b"From: a@b.cn", b"Message-ID: <n@b.cn>"], "x", [part(GOOD.read_bytes(), disposition)])
     assert [a.name for a in attachments(parse_message(raw))] == [NAME]
+
+
+def test_quarantine_under_a_servers_namespace_prefix(tmp_path, monkeypatch, smtp_server):  # noqa: F811
+    server = DovecotServer(prefix="INBOX.")
+    try:
+        server.append(stranger_message(GOOD.read_bytes()))
+        for var in ("HAZARDNET_HOME", "HAZARDNET_SMTP_HOST", "HAZARDNET_DB_URL", "HAZARDNET_IMAP_HOST"):
+            monkeypatch.delenv(var, raising=False)
+        s = load_settings(tmp_path / "home", settle_seconds=0, smtp_host=smtp_server.host, smtp_port=smtp_server.port,
+                          smtp_security="none", mail_retry_delays=[], imap_host="127.0.0.1", imap_port=server.port,
+                          imap_security="none", imap_user=server.user, imap_password=server.password)
+        write_directory(s.directory_file)
+        result = mail_intake(s, AS_OF)
+        assert [m["status"] for m in result.messages] == ["quarantined"]
+        assert len(server.folder("INBOX.Quarantine")) == 1 and server.folder("INBOX") == []
+    finally:
+        server.stop()

@@ -140,7 +140,25 @@ class Mailbox:
         self._uid("STORE", str(uid), "+FLAGS", "(\\Seen)")
 
     def move(self, uid: int, folder: str) -> None:
-        """Move message `uid` to `folder` (created when missing)."""
+        """Move message `uid` to `folder` (created when missing; under the personal namespace's prefix, e.g.
+        INBOX., when the server keeps every folder there)."""
+        try:
+            self._move(uid, folder)
+        except MailboxError:
+            prefix = self._personal_prefix()
+            if not prefix or folder.startswith(prefix):
+                raise
+            self._move(uid, prefix + folder)
+
+    def _personal_prefix(self) -> str:
+        try:
+            typ, data = self._imap.namespace()
+        except (OSError, imaplib.IMAP4.error):
+            return ""
+        m = re.match(rb'\(\("([^"]*)"', data[0] or b"") if typ == "OK" and data else None
+        return m.group(1).decode() if m else ""
+
+    def _move(self, uid: int, folder: str) -> None:
         try:
             self._imap.create(_quote(folder))  # NO when it exists: fine
         except imaplib.IMAP4.error:

@@ -34,6 +34,7 @@ from hazardnet.delivery.directory import Recipient, load_directory
 from hazardnet.delivery.dispatch import Dispatch, Letter
 from hazardnet.delivery.mailbox import (
     Mailbox,
+    MailboxError,
     Sender,
     directory_sender,
     from_address,
@@ -587,7 +588,10 @@ def tidy_mailbox(settings: Settings, password: SecretStr | None, book: MailBook,
             if state is None:
                 break
             if state == QUARANTINED:
-                box.move(uid, settings.imap_quarantine_folder)
+                try:
+                    box.move(uid, settings.imap_quarantine_folder)
+                except MailboxError:  # a server refusing the folder: the message stays, unread and unanswered
+                    pass
             else:
                 box.mark_seen(uid)
             last = max(last, uid)
