@@ -107,6 +107,7 @@ case "$cmd" in
     setup
     bash scripts/ensure_postgres.sh   # the store tests also run against a real PostgreSQL server
     bash scripts/ensure_libreoffice.sh   # the paper-copy tests convert real workbooks to PDF (LibreOffice, pdftotext)
+    bash scripts/ensure_dovecot.sh   # the mail-intake tests read a real IMAP mailbox (a private Dovecot on loopback)
     exec .venv/bin/python -m pytest "$@"
     ;;
   setup)

@@ -47,6 +47,11 @@ CHECKPOINTS: dict[str, str] = {
     "mail_after_record": "mail: the outcome is in the ledger (the next recipient not yet started)",
     "sms_before_send": "sms: the ledger entries are claimed (pending), the text not yet handed to the gateway",
     "sms_after_send": "sms: the gateway answered for every number, the ledger does not know it yet",
+    "mailbox_after_archive": "mail intake: a message is kept in archive/mail/, the store knows nothing of it",
+    "mailbox_after_record": "mail intake: the message and its registers are recorded, no file is in the inbox yet",
+    "mailbox_after_place": "mail intake: a register is written to inbox/<county>/, not yet marked placed",
+    "mailbox_before_tidy": "mail intake: every new message sorted; none marked seen or moved, last UID not kept",
+    "mailbox_before_reply": "mail intake: a register's outcome is known, its verdict not yet replied",
 }
 
 _lock = threading.Lock()

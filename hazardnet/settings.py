@@ -86,6 +86,27 @@ class Settings(BaseSettings):
     mail_from: str = "yongdian-anquan@haixi.example.cn"
     mail_from_name: str = "国网海西供电公司营销部"
 
+    # mail intake (hazardnet mail-intake): an IMAP mailbox as a second inbox. The password never appears in a
+    # log, an artifact or an error: SecretStr, or the name of a Prefect Secret block holding it.
+    imap_host: str | None = None
+    imap_port: int | None = None  # default: 993 for ssl, 143 otherwise
+    imap_user: str | None = None
+    imap_password: SecretStr | None = None
+    imap_password_block: str | None = None
+    imap_folder: str = "INBOX"
+    imap_security: Literal["ssl", "starttls", "none"] = "ssl"
+    imap_ca_file: Path | None = None  # as smtp_ca_file
+    imap_timeout_s: float = 60.0
+    imap_quarantine_folder: str = "Quarantine"  # where mail from senders outside the directory is moved
+    mail_max_attachment_mb: int = 20  # one attachment
+    mail_max_attachments: int = 10  # workbooks in one message
+    mail_max_total_mb: int = 40  # all attachments of one message
+    # the mail server's verdict a sender must have, from its Authentication-Results header: e.g. "dmarc", or
+    # "spf,dkim" (each must be "pass"); empty: the directory check alone. mail_auth_server: the authserv-id the
+    # header must carry (the site's own server; a header added by anyone else is ignored)
+    mail_require_auth: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    mail_auth_server: str | None = None
+
     # SMS: one Apprise URL with {mobile} for the recipient's number (json://…?:mobile={mobile}, smpp://…/{mobile});
     # unset: text files under outbox/sms/. The URL holds secrets: SecretStr, never logged.
     sms_url: SecretStr | None = None
@@ -109,6 +130,14 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [x.strip() for x in value.replace("，", ",").split(",") if x.strip()]
         return value
+
+    @field_validator("mail_require_auth", mode="before")
+    @classmethod
+    def _comma_separated_methods(cls, value: Any) -> Any:
+        """Text from the environment: "dmarc" or "spf,dkim" (lower-cased)."""
+        if isinstance(value, str):
+            value = value.replace("，", ",").split(",")
+        return [str(v).strip().lower() for v in value or () if str(v).strip()]
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

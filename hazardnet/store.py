@@ -87,6 +87,49 @@ outputs = sa.Table(
     sa.Column("written_at", sa.DateTime, nullable=False),
 )
 
+# Mail intake (jobs/mail_intake.py): each message read from the IMAP mailbox once (by its Message-ID), each
+# register it carried once (by message and attachment hash) from the inbox file to the verdict reply, and the
+# last UID read per mailbox and UIDVALIDITY.
+mail_messages = sa.Table(
+    "mail_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_key", sa.String(255), nullable=False, unique=True),  # Message-ID, or sha256 of the bytes
+    sa.Column("mailbox", sa.String(512), nullable=False),
+    sa.Column("uid", sa.Integer, nullable=False),
+    sa.Column("sender", sa.String(320), nullable=False),  # the directory address (a stranger: From as written)
+    sa.Column("org", sa.String(256), nullable=True),  # the sender's organisation in the directory
+    sa.Column("sender_county", sa.String(64), nullable=True),  # the organisation's county (None: prefecture)
+    sa.Column("header_id", sa.String(998), nullable=True),  # its Message-ID header (the reply's In-Reply-To)
+    sa.Column("subject", sa.Text, nullable=False, default=""),
+    sa.Column("county", sa.String(64), nullable=True),  # the county its registers are for
+    sa.Column("status", sa.String(16), nullable=False),  # received | placed | done | quarantined | checked
+    sa.Column("note", sa.Text, nullable=True),  # why quarantined, why not ingested
+    sa.Column("kept_at", sa.String(1024), nullable=True),  # archive/mail/… (the message byte for byte)
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("listed_on", sa.Date, nullable=True),  # quarantined: the day it was listed for the prefecture
+)
+
+mail_registers = sa.Table(
+    "mail_registers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_key", sa.String(255), nullable=False, index=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("file_name", sa.String(512), nullable=False),  # the name in inbox/<county>/
+    sa.Column("county", sa.String(64), nullable=False),
+    sa.Column("placed", sa.Boolean, nullable=False, default=False),  # the file was written to the inbox
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("submission_id", sa.Integer, nullable=True),  # the intake's record of it, once ingested
+    sa.Column("replied", sa.Boolean, nullable=False, default=False),
+    sa.UniqueConstraint("message_key", "sha256", name="uq_mail_register"),
+)
+
+mail_cursors = sa.Table(
+    "mail_cursors", metadata,
+    sa.Column("mailbox", sa.String(512), primary_key=True),  # user@host:port/folder
+    sa.Column("uidvalidity", sa.BigInteger, nullable=False),
+    sa.Column("last_uid", sa.BigInteger, nullable=False),
+)
+
 FIELD_NAMES = [f.name for f in FIELDS]
 
 # The recipients' directory (通讯录, hazardnet.delivery.directory): every version that passed validation.

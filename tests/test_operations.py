@@ -19,6 +19,7 @@ from tests.conftest import DATA, drop, harness_env
 ROOT = Path(__file__).parent.parent
 EXPECTED = {  # deployment name -> (flow name, schedule)
     "收件箱轮询": ("导入县公司隐患台账", "interval"),
+    "邮箱轮询": ("收取邮件中的隐患台账", "interval"),
     "月度通报": ("月度电力安全隐患通报", "0 8 15 * *"),
     "季度汇总": ("季度隐患治理情况汇总", "0 8 5 1,4,7,10 *"),
     "每日风险预警": ("风险预警", "0 9 * * *"),

@@ -74,7 +74,8 @@ class Dispatcher:
         files = [(name, content if isinstance(content, bytes) else Path(content).read_bytes())
                  for name, content in letter.files]
         return build_message(self.settings, to=list(d.recipient.addresses), subject=letter.subject, body=letter.body,
-                             attachments=files, message_id=message_id, file_stem=letter.file_stem)
+                             attachments=files, message_id=message_id, file_stem=letter.file_stem,
+                             headers=letter.headers)
 
     def _mail_once(self, d: Dispatch) -> dict:
         """One item in one message: the record of an earlier delivery says when, and what it carried."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hazardnet.settings import Settings
@@ -26,6 +26,7 @@ class Letter:
     body: str
     files: Sequence[tuple[str, bytes | Path]] = ()  # (name as the recipient sees it, content or path)
     file_stem: str = "mail"  # the .eml file name when mail is written to files
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. In-Reply-To and References of a reply
 
 
 def safe_file_name(name: str, limit: int = 120) -> str:

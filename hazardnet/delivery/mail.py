@@ -25,7 +25,7 @@ import smtplib
 import socket
 import ssl
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email import encoders
 from email import policy as email_policy
@@ -122,7 +122,8 @@ def local_now(settings: Settings) -> dt.datetime:
 def build_message(settings: Settings, *, to: Sequence[str], subject: str, body: str,
                   attachment: tuple[str, bytes] | None = None, message_id: str | None = None,
                   date: dt.datetime | None = None, file_stem: str = "mail",
-                  attachments: Sequence[tuple[str, bytes]] = ()) -> OutgoingMail:
+                  attachments: Sequence[tuple[str, bytes]] = (),
+                  headers: Mapping[str, str] | None = None) -> OutgoingMail:
     """The exact bytes of a Chinese plain-text message with an optional workbook attachment (or several
     files in `attachments`: workbooks, briefing decks, documents, typed by their extension)."""
     msg = MIMEMultipart("mixed")
@@ -133,6 +134,8 @@ def build_message(settings: Settings, *, to: Sequence[str], subject: str, body: 
     mid = message_id or new_message_id(settings)
     msg["Message-ID"] = mid
     msg["Content-Language"] = "zh-CN"
+    for name, value in (headers or {}).items():  # In-Reply-To, References, Auto-Submitted of a reply
+        msg[name] = value
     msg.preamble = "This is a MIME-formatted message."
     msg.attach(MIMEText(body, "plain", "utf-8"))  # utf-8 text goes base64: 7-bit clean on any server
     files = [*([attachment] if attachment is not None else []), *attachments]

@@ -286,34 +286,13 @@ class Intake:
             self.store.finalize(sub)
             return FileOutcome(str(path), county, "duplicate", 0, [finding], str(kept))
 
-        check_args = (county, self.settings.counties, self.as_of, self.settings.severities)
         # The parser process checks the register too, so the grid never travels here (and back to a check
         # worker); a big file is checked by self.checker
         in_parser = next(self._files) >= PARSER_CHECKS_FROM and size <= PARSER_CHECKS_UP_TO
-        then = (check_in_parser, check_args) if in_parser else None
-        try:
-            got = self.reader.submit(copy, then=then).result()
-        except UnreadableWorkbook as exc:
-            return self._reject(item, copy, sha, [file_finding(exc.reason)], None)
-        scan = got.photos
-        if isinstance(got, Followed) and got.error is None:
-            book, (parsed, findings) = got.book, got.value
-        else:
-            book = got.book if isinstance(got, Followed) else got
-            if book is not None:
-                book.photos = None  # the pictures stay here: a check worker process needs the cells only
-            parsed, findings = self.checker.check(book, *check_args)
-        if isinstance(parsed, Finding):
-            return self._reject(item, copy, sha, [parsed], book.sheets[0] if book and book.sheets else None)
-        if not len(parsed.frame) and not has_errors(findings):
-            findings.append(file_finding("台账中没有任何隐患记录（表头以下为空），请填写后重新报送。", sheet=parsed.sheet))
-        if has_errors(findings):
-            sheet = next((s for s in book.sheets if s.name == parsed.sheet), None) if book else None
-            return self._reject(item, copy, sha, findings, sheet)
-        frame = parsed.frame
-        linked, photo_findings = attach_pictures(scan, parsed.sheet, frame["_row"].tolist(),
-                                                 frame["hazard_id"].tolist())
-        return self._accept(item, copy, sha, parsed, findings + photo_findings, linked)
+        seen = examine(self.settings, self.reader, self.checker, copy, county, self.as_of, in_parser=in_parser)
+        if seen.rejected:
+            return self._reject(item, copy, sha, seen.findings, seen.sheet)
+        return self._accept(item, copy, sha, seen.parsed, seen.findings, seen.photos)
 
     def _archive_path(self, county: str, sha: str, name: str) -> Path:
         return self.settings.archive / county / f"{self.as_of:%Y%m%d}_{sha[:12]}_{safe_name(name)}"
@@ -364,6 +343,51 @@ class Intake:
 
     def _reject_unread(self, item: InboxFile, reason: str) -> FileOutcome:
         return self._reject(item, None, None, [file_finding(reason)], None)
+
+
+@dataclass
+class Examination:
+    """What reading and checking one workbook found (nothing stored, nothing moved)."""
+
+    findings: list[Finding]
+    parsed: RegisterSheet | None = None  # the register sheet, when the workbook has one
+    sheet: SheetGrid | None = None  # the grid the error report copies (failing cells in red)
+    photos: list = field(default_factory=list)  # (hazard_id, Picture) of an acceptable register
+
+    @property
+    def rejected(self) -> bool:
+        return self.parsed is None or has_errors(self.findings)
+
+
+def examine(settings: Settings, reader: WorkbookReaderPool, checker: CheckPool, copy: Path, county: str,
+            as_of: dt.date, *, in_parser: bool = True) -> Examination:
+    """Read, parse and check one workbook as the intake does: the findings, the register sheet and its
+    photos. Used by the intake and by the self-check (`hazardnet check`, a 预检 mail), which stores nothing."""
+    check_args = (county, settings.counties, as_of, settings.severities)
+    then = (check_in_parser, check_args) if in_parser else None
+    try:
+        got = reader.submit(copy, then=then).result()
+    except UnreadableWorkbook as exc:
+        return Examination([file_finding(exc.reason)])
+    scan = got.photos
+    if isinstance(got, Followed) and got.error is None:
+        book, (parsed, findings) = got.book, got.value
+    else:
+        book = got.book if isinstance(got, Followed) else got
+        if book is not None:
+            book.photos = None  # the pictures stay here: a check worker process needs the cells only
+        parsed, findings = checker.check(book, *check_args)
+    if isinstance(parsed, Finding):
+        return Examination([parsed], sheet=book.sheets[0] if book and book.sheets else None)
+    if not len(parsed.frame) and not has_errors(findings):
+        findings.append(file_finding("台账中没有任何隐患记录（表头以下为空），请填写后重新报送。", sheet=parsed.sheet))
+    if has_errors(findings):
+        sheet = next((s for s in book.sheets if s.name == parsed.sheet), None) if book else None
+        return Examination(findings, parsed, sheet)
+    frame = parsed.frame
+    linked, photo_findings = attach_pictures(scan, parsed.sheet, frame["_row"].tolist(),
+                                             frame["hazard_id"].tolist())
+    return Examination(findings + photo_findings, parsed, None, linked)
 
 
 def group_by_county(files: list[InboxFile]) -> dict[str, list[InboxFile]]:
