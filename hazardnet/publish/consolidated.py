@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from hazardnet.failpoints import checkpoint
 from hazardnet.publish.fingerprint import inputs_fingerprint
+from hazardnet.rules import days_in_stage, stage
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from hazardnet.xlsx.fast_table import write_table_fast
@@ -22,7 +23,9 @@ if TYPE_CHECKING:  # the ingest writes the register from plain rows (sheet_rows)
     import pandas as pd
 
 DERIVED_HEADERS = {"overdue": "是否逾期", "days_overdue": "逾期天数", "days_open": "存续天数",
-                   "absent": "未在最新台账中"}
+                   "absent": "未在最新台账中", "stage": "阶段", "days_in_stage": "阶段天数"}
+STAGE_FIELDS = ("status", "notice_date", "found_date", "completed_date", "owner", "reinspect_date", "reinspector",
+                "reinspect_result")  # what rules.stage reads
 REGISTER_FIELDS = [f for f in FIELDS if f.name != "county"]
 PHOTO_HEADER = "照片"  # how many photos the hazard has; the photos are under outbox/照片/<县(市)>/
 PHOTO_FOLDER = "照片"
@@ -46,13 +49,17 @@ def add_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     end = pd.to_datetime(df["completed_date"]).where(~open_, ts)
     df["days_open"] = (end - pd.to_datetime(df["found_date"])).dt.days.clip(lower=0).astype("Int64")
     df["absent"] = ~df["in_latest"].astype(bool)
+    facts = df[list(STAGE_FIELDS)].astype(object).where(df[list(STAGE_FIELDS)].notna(), None).to_dict("records")
+    df["stage"] = [stage(h) for h in facts]
+    df["days_in_stage"] = pd.array([days_in_stage(h, as_of) for h in facts], dtype="Int64")
     return df
 
 
 def current_register(store: Store, settings: Settings, as_of: dt.date) -> pd.DataFrame:
     """The register as of `as_of`, sorted by configured county order, customer and hazard id."""
     df = store.register_as_of(as_of)
-    df = add_derived(df, as_of) if len(df) else df.assign(overdue=[], days_overdue=[], days_open=[], absent=[])
+    df = add_derived(df, as_of) if len(df) else df.assign(overdue=[], days_overdue=[], days_open=[], absent=[],
+                                                           stage=[], days_in_stage=[])
     counts = photo_counts(store, as_of)
     df["photos"] = [counts.get(k) for k in zip(df["county"], df["hazard_id"])] if len(df) else []
     order = {c: i for i, c in enumerate(settings.counties)}
@@ -80,6 +87,8 @@ def register_rows(df: pd.DataFrame):
     columns.append(_plain(df["days_overdue"], int))
     columns.append(_plain(df["days_open"], int))
     columns.append(["是" if v else "否" for v in df["absent"].tolist()])
+    columns.append(df["stage"].tolist())
+    columns.append(_plain(df["days_in_stage"], int))
     columns.append(_plain(df["photos"], int) if "photos" in df.columns else [None] * len(df))
     return map(list, zip(*columns))
 
@@ -104,6 +113,7 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[l
     i_status, i_found, i_deadline, i_completed = (at["status"], at["found_date"], at["deadline"],
                                                   at["completed_date"])
     i_customer, i_hazard = at["customer_id"], at["hazard_id"]
+    stage_at = [(name, at[name]) for name in STAGE_FIELDS]
     order = {c: i for i, c in enumerate(settings.counties)}
     unknown = len(order)
     # counties outside the configuration keep the store's order (county, hazard id), as the stable sort did
@@ -118,8 +128,9 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[l
         end = as_of if open_ else completed
         days_open = max(0, (end - found).days) if end is not None and found is not None else None
         row = list(r[:-1])
+        facts = {name: r[i] for name, i in stage_at}
         row += ["是" if overdue else "否", (as_of - deadline).days if overdue else None, days_open,
-                "否" if r[-1] else "是", counts.get((r[0], r[i_hazard]))]
+                "否" if r[-1] else "是", stage(facts), days_in_stage(facts, as_of), counts.get((r[0], r[i_hazard]))]
         out.append(row)
         overdue_flags.append(overdue)
     return out, overdue_flags
@@ -129,7 +140,7 @@ def column_widths() -> list[float]:
     widths = [8.0]
     for f in REGISTER_FIELDS:
         widths.append(max(f.width, min(text_width(f.header) + 2, 40)))
-    widths += [8, 8, 8, 10, 6]
+    widths += [8, 8, 8, 10, 8, 8, 6]
     return widths
 
 
