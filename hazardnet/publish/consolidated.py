@@ -22,8 +22,8 @@ from schemas.vocab import STATUS_DONE
 if TYPE_CHECKING:  # the ingest writes the register from plain rows (sheet_rows): no pandas in its process
     import pandas as pd
 
-DERIVED_HEADERS = {"overdue": "是否逾期", "days_overdue": "逾期天数", "days_open": "存续天数",
-                   "absent": "未在最新台账中", "stage": "阶段", "days_in_stage": "阶段天数"}
+DERIVED_HEADERS = {"stage": "阶段", "days_in_stage": "阶段天数", "overdue": "是否逾期", "days_overdue": "逾期天数",
+                   "days_open": "存续天数", "absent": "未在最新台账中"}
 STAGE_FIELDS = ("status", "notice_date", "found_date", "completed_date", "owner", "reinspect_date", "reinspector",
                 "reinspect_result")  # what rules.stage reads
 REGISTER_FIELDS = [f for f in FIELDS if f.name != "county"]
@@ -83,12 +83,12 @@ def register_rows(df: pd.DataFrame):
     """Rows of the consolidated sheet, in CONSOLIDATED_HEADERS order, as plain Python values."""
     names = ["county", *[f.name for f in REGISTER_FIELDS]]
     columns = [_plain(df[n]) for n in names]
+    columns.append(df["stage"].tolist())
+    columns.append(_plain(df["days_in_stage"], int))
     columns.append(["是" if v else "否" for v in df["overdue"].tolist()])
     columns.append(_plain(df["days_overdue"], int))
     columns.append(_plain(df["days_open"], int))
     columns.append(["是" if v else "否" for v in df["absent"].tolist()])
-    columns.append(df["stage"].tolist())
-    columns.append(_plain(df["days_in_stage"], int))
     columns.append(_plain(df["photos"], int) if "photos" in df.columns else [None] * len(df))
     return map(list, zip(*columns))
 
@@ -129,8 +129,9 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[l
         days_open = max(0, (end - found).days) if end is not None and found is not None else None
         row = list(r[:-1])
         facts = {name: r[i] for name, i in stage_at}
-        row += ["是" if overdue else "否", (as_of - deadline).days if overdue else None, days_open,
-                "否" if r[-1] else "是", stage(facts), days_in_stage(facts, as_of), counts.get((r[0], r[i_hazard]))]
+        row += [stage(facts), days_in_stage(facts, as_of), "是" if overdue else "否",
+                (as_of - deadline).days if overdue else None, days_open, "否" if r[-1] else "是",
+                counts.get((r[0], r[i_hazard]))]
         out.append(row)
         overdue_flags.append(overdue)
     return out, overdue_flags
@@ -140,7 +141,7 @@ def column_widths() -> list[float]:
     widths = [8.0]
     for f in REGISTER_FIELDS:
         widths.append(max(f.width, min(text_width(f.header) + 2, 40)))
-    widths += [8, 8, 8, 10, 8, 8, 6]
+    widths += [8, 8, 8, 8, 8, 10, 6]
     return widths
 
 
