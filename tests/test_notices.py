@@ -374,3 +374,39 @@ def test_stage_of_every_hazard_and_the_four_quarter_figures_match_an_independent
     got = {rec["county"]: {k: rec[k] for k in per_county[G]} for rec in prefecture.by_county}
     assert got[G] == per_county[G] and got[DLH] == per_county[DLH]
     assert got["合计"] == {k: per_county[G][k] + per_county[DLH][k] for k in per_county[G]}
+
+
+def test_the_decks_show_each_hazards_stage_and_the_prefecture_lists_hazards_awaiting_reinspection(home, tmp_path):
+    from pptx import Presentation
+
+    from hazardnet.publish.briefing_deck import write_briefing_deck
+
+    for day in sorted(MONTHS):
+        submit_month(home, day)
+    as_of = D(2026, 10, 8)
+    store = Store(home.database_url)
+    try:
+        data = quarter_data(store, Quarter(2026, 3), as_of)
+    finally:
+        store.dispose()
+    prefecture, *counties = summaries(data, home)
+    golmud = next(s for s in counties if s.scope_name == G)
+    write_briefing_deck(tmp_path / "g.pptx", golmud, scope="county", as_of=as_of, company=home.company)
+    now = latest(as_of)
+    seen = []
+    for slide in Presentation(tmp_path / "g.pptx").slides:
+        text = "\n".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame)
+        m = re.search(r"隐患 \d+/\d+\s+(G\d)", text)
+        if m:
+            assert f"阶段：{expected_stage(now[(G, m.group(1))])}" in text
+            seen.append(m.group(1))
+    assert len(seen) >= 5
+    write_briefing_deck(tmp_path / "p.pptx", prefecture, scope="prefecture", as_of=as_of, company=home.company)
+    due = {hid for (c, hid), r in now.items()
+           if expected_stage(r) == "待复查" and (as_of - r["completed"]).days > 10}
+    listed = set()
+    for slide in Presentation(tmp_path / "p.pptx").slides:
+        if any(sh.name == "待复查" for sh in slide.shapes):
+            table = next(sh for sh in slide.shapes if sh.has_table).table
+            listed |= {table.cell(r, 2).text for r in range(1, len(table.rows))}
+    assert listed == due == {"G3", "G6", "D1"}

@@ -112,6 +112,7 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
 
     result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
     result["reinspection"] = reminders_flow(home=_home(home), as_of=_as_of(as_of))  # 复查提醒, 未书面告知
+    result["reinspection_reminders"] = result["reinspection"]["reinspection_reminders"]
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:

@@ -32,7 +32,14 @@ class RemindersResult:
         return {"as_of": self.as_of.isoformat(),
                 "reinspection_due": [r.as_json() for r in self.reinspection_due],
                 "unnotified": [r.as_json() for r in self.unnotified],
-                "reminders": self.reminders, "unreachable_counties": self.unreachable}
+                "reminders": self.reminders, "unreachable_counties": self.unreachable,
+                # the re-inspection reminders alone, one per supply company: which hazards, to whom
+                "reinspection_reminders": [
+                    {"county": r["county"], "recipient": r["recipient"], "party": r["party"],
+                     "addresses": r["addresses"], "mobiles": r.get("mobiles") or [], "hazard_ids": r["hazard_ids"],
+                     "sent_hazard_ids": r.get("sent_hazard_ids", []), "status": r["status"],
+                     "sms_status": r.get("sms_status")}
+                    for r in self.reminders if r.get("kind") == REINSPECTION]}
 
 
 def _reminder(kind: str, h: dict, as_of: dt.date, notice_number: str | None = None) -> Reminder:
