@@ -410,3 +410,56 @@ def test_the_decks_show_each_hazards_stage_and_the_prefecture_lists_hazards_awai
             table = next(sh for sh in slide.shapes if sh.has_table).table
             listed |= {table.cell(r, 2).text for r in range(1, len(table.rows))}
     assert listed == due == {"G3", "G6", "D1"}
+
+
+def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
+    import json
+
+    from typer.testing import CliRunner
+
+    from hazardnet.cli.main import app
+
+    submit_month(home, D(2026, 7, 10))
+    notices(home, D(2026, 7, 10), runner=PlainRunner(), send=True)
+    for day in sorted(MONTHS)[1:]:
+        submit_month(home, day)
+    out = home.home / "D1.xlsx"
+    result = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D1",
+                                      "--as-of", "2026-10-08", "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert [v["as_of"] for v in record["versions"]] == ["2026-07-10", "2026-08-10", "2026-09-10"]
+    assert [v["status"] for v in record["versions"]] == ["未整改", "整改中", "已整改"]
+    assert [(n["number"], n["served"], n["served_on"], n["signed_by"]) for n in record["notices"]] == \
+        [("德令哈-2026-0001", True, "2026-07-15", ["冯工"])]
+    assert {(m["kind"], m["channel"]) for m in record["messages"]} == {("notice", "mail")}
+    assert record["stage"] == "待复查" and record["days_in_stage"] == (D(2026, 10, 8) - D(2026, 8, 20)).days
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["一患一档", "台账版本", "通知书", "期限变更", "复查", "预警与消息"]
+    assert [r[0] for r in book["台账版本"].iter_rows(min_row=2, values_only=True)] == \
+        ["2026-07-10", "2026-08-10", "2026-09-10"]
+    result = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D3",
+                                      "--as-of", "2026-10-08", "--json"])
+    d3 = json.loads(result.output)
+    assert [(r["reinspect_date"], r["reinspect_result"]) for r in d3["reinspections"]] == \
+        [("2026-06-15", "不合格"), ("2026-07-20", "不合格"), ("2026-08-20", "合格")]
+    assert d3["stage"] == "已销号"
+    missing = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "NOPE"])
+    assert missing.exit_code != 0
+
+
+def test_a_notice_prints_to_pdf_with_both_copies(home):
+    import shutil
+    import subprocess
+
+    if not shutil.which("soffice") or not shutil.which("pdftotext"):
+        pytest.skip("LibreOffice (soffice) or pdftotext not installed: scripts/ensure_libreoffice.sh installs them")
+    submit_month(home, D(2026, 7, 10))
+    run = notices(home, D(2026, 7, 10), runner=PlainRunner(), pdf=True)
+    assert run.pdf["failed"] == [] and run.pdf["unavailable"] is None
+    for n in run.notices:
+        pdf = Path(n["path"]).with_suffix(".pdf")
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "第一联（客户留存）" in text and "第二联（供电企业存档）" in text and n["number"] in text
+        assert all(hid in text for hid in n["hazard_ids"])
