@@ -19,7 +19,7 @@ def print_notices(result: dict) -> None:
               f"（累计 {len(result['issued'])} 份）。")
     for n in result["notices"]:
         out.print(f"  {n['number']} {n['county']} {n['customer_name']}（户号 {n['customer_id']}）："
-                  f"{'、'.join(n['hazard_ids'])} → {n['path']}")
+                  f"{'、'.join(n['hazard_ids'])} → {n['path']}", soft_wrap=True)
     for d in result.get("deliveries", []):
         out.print(f"{d.get('number')} → {d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
                   + (f"；短信：{d['sms_status']}" if d.get("sms_status") else "")
