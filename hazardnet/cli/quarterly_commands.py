@@ -110,9 +110,12 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
     from flows.reminders import reminders_flow
     from flows.warnings import warnings_flow
 
-    result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
-    result["reinspection"] = reminders_flow(home=_home(home), as_of=_as_of(as_of))  # 复查提醒, 未书面告知
-    result["reinspection_reminders"] = result["reinspection"]["reinspection_reminders"]
+    try:
+        result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
+    finally:  # the supply companies' reminders (复查提醒, 未书面告知) do not wait on the risk warnings' outcome
+        reminders = reminders_flow(home=_home(home), as_of=_as_of(as_of))
+    result["reinspection"] = reminders
+    result["reinspection_reminders"] = reminders["reinspection_reminders"]
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
