@@ -463,3 +463,23 @@ def test_a_notice_prints_to_pdf_with_both_copies(home):
                               check=True).stdout
         assert "第一联（客户留存）" in text and "第二联（供电企业存档）" in text and n["number"] in text
         assert all(hid in text for hid in n["hazard_ids"])
+
+
+def test_the_flows_run_the_jobs_once(prefect_harness, home, smtp_server, monkeypatch):
+    from flows.notices import notices_flow
+    from flows.reminders import reminders_flow
+
+    for var, value in (("HAZARDNET_SMTP_HOST", smtp_server.host), ("HAZARDNET_SMTP_PORT", str(smtp_server.port)),
+                       ("HAZARDNET_SMTP_SECURITY", "none"), ("HAZARDNET_MAIL_RETRY_DELAYS", "[]")):
+        monkeypatch.setenv(var, value)
+    submit_month(home, D(2026, 7, 10))
+    first = notices_flow(home=str(home.home), as_of="2026-07-10", send=True)
+    assert {(n["county"], n["customer_id"]): set(n["hazard_ids"]) for n in first["notices"]} == \
+        unnotified_customers(D(2026, 7, 10), set())
+    assert {d["status"] for d in first["deliveries"]} == {"sent"}
+    rem = reminders_flow(home=str(home.home), as_of="2026-07-10")
+    assert [(r["recipient"], sorted(r["hazard_ids"])) for r in rem["reinspection_reminders"]] == \
+        [("国网格尔木供电公司", ["G4", "G6"])]
+    count = len(smtp_server.messages)
+    again = notices_flow(home=str(home.home), as_of="2026-07-10", send=True)
+    assert again["notices"] == [] and len(smtp_server.messages) == count
