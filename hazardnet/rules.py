@@ -3,7 +3,9 @@
 Never typed into a register, always computed from a hazard's fields and a date: whether it is overdue
 (逾期), how many days it has been open (存续天数) and overdue (逾期天数), whether it is absent from its
 county's latest register (未在最新台账中), the day it was remediated and whether that fell in a period
-(销号), and who may see it (可见范围). The rules take plain values of one hazard (dates as
+(销号), and who may see it (可见范围); and the loop from found to closed: a hazard's stage (阶段), whether it
+is closed (销号 after a passing re-inspection), reopened by a failed one, due for re-inspection, or due for a
+written notice. The rules take plain values of one hazard (dates as
 `datetime.date`, blanks as None) and need no pandas; the frame helpers at the end apply the very same
 functions to every row of a register frame.
 """
@@ -11,9 +13,10 @@ functions to every row of a register frame.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from schemas.vocab import PARTY_CUSTOMER, STATUS_DONE
+from schemas.vocab import PARTY_CUSTOMER, REINSPECT_FAIL, REINSPECT_PASS, STATUS_DONE, STATUS_OPEN
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -101,16 +104,118 @@ def scope_label(audience: Audience, prefecture: str) -> str:
     return audience.county or prefecture
 
 
-# A hazard's stage in the loop (未告知 / 已告知 / 整改中 / 待复查 / 已销号, docs/domain.md 从发现到销号) is a
-# derived fact too and belongs beside these.
+# ---- the loop from found to closed (阶段, 销号, 复查, 书面告知; docs/domain.md 从发现到销号) ---------------
+# the stages of a hazard's life, in order
+UNNOTIFIED, NOTIFIED, IN_PROGRESS, AWAITING_REINSPECTION, CLOSED = "未告知", "已告知", "整改中", "待复查", "已销号"
+STAGES: tuple[str, ...] = (UNNOTIFIED, NOTIFIED, IN_PROGRESS, AWAITING_REINSPECTION, CLOSED)
+
+REINSPECTION_DAYS = 10  # on-site acceptance within 10 days of the report that a hazard is fixed
+NOTICE_DAYS = 7  # a hazard found this many days ago still without 告知日期 is listed (未书面告知)
+
+
+_day = as_date  # the loop's rules read dates as every other rule does
+
+
+def _text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and v != v):
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def closed(h: Mapping[str, Any]) -> bool:
+    """销号: 已整改 with 复查结论 合格, a 复查日期 not before the 完成日期, by a 复查人 who is not the hazard's
+    整改责任人."""
+    if h.get("status") != STATUS_DONE or _text(h.get("reinspect_result")) != REINSPECT_PASS:
+        return False
+    when = _day(h.get("reinspect_date"))
+    if when is None:
+        return False
+    completed = _day(h.get("completed_date"))
+    if completed is not None and when < completed:
+        return False
+    inspector = _text(h.get("reinspector"))
+    return inspector is not None and inspector != _text(h.get("owner"))
+
+
+def reopened(h: Mapping[str, Any]) -> bool:
+    """A failed re-inspection (复查结论 不合格 with its 复查日期): the hazard counts as 整改中 from that day."""
+    return _text(h.get("reinspect_result")) == REINSPECT_FAIL and _day(h.get("reinspect_date")) is not None
+
+
+def stage(h: Mapping[str, Any]) -> str:
+    """The hazard's stage: 未告知 (未整改, no 告知日期), 已告知 (未整改 with 告知日期), 整改中 (整改中, or reopened by
+    不合格), 待复查 (已整改, not closed), 已销号 (closed)."""
+    if closed(h):
+        return CLOSED
+    if reopened(h):
+        return IN_PROGRESS
+    status = h.get("status")
+    if status == STATUS_DONE:
+        return AWAITING_REINSPECTION
+    if status == "整改中":
+        return IN_PROGRESS
+    return NOTIFIED if _day(h.get("notice_date")) is not None else UNNOTIFIED
+
+
+def stage_since(h: Mapping[str, Any]) -> dt.date | None:
+    """The day the hazard entered its stage, as the register row tells it: 未告知 its 发现日期, 已告知 its 告知日期,
+    整改中 the failed 复查日期 (reopened) or else its 告知日期 (发现日期 without one), 待复查 its 完成日期, 已销号 its
+    复查日期."""
+    s = stage(h)
+    found = _day(h.get("found_date"))
+    if s == UNNOTIFIED:
+        return found
+    if s == NOTIFIED:
+        return _day(h.get("notice_date"))
+    if s == IN_PROGRESS:
+        if reopened(h):
+            return _day(h.get("reinspect_date"))
+        return _day(h.get("notice_date")) or found
+    if s == AWAITING_REINSPECTION:
+        return _day(h.get("completed_date")) or found
+    return _day(h.get("reinspect_date"))
+
+
+def days_in_stage(h: Mapping[str, Any], as_of: dt.date) -> int | None:
+    """Days from `stage_since` to `as_of` (never negative), None when the row has no such date."""
+    since = stage_since(h)
+    return None if since is None else max(0, (as_of - since).days)
+
+
+def needs_notice(h: Mapping[str, Any]) -> bool:
+    """Whether the hazard still needs a written notice: open (未整改 / 整改中) and no 告知日期."""
+    return h.get("status") in STATUS_OPEN and _day(h.get("notice_date")) is None
+
+
+def unnotified_due(h: Mapping[str, Any], as_of: dt.date, days: int = NOTICE_DAYS) -> bool:
+    """未书面告知: needs a notice and was found more than `days` days before `as_of`."""
+    found = _day(h.get("found_date"))
+    return needs_notice(h) and found is not None and (as_of - found).days > days
+
+
+def reinspection_due(h: Mapping[str, Any], as_of: dt.date, days: int = REINSPECTION_DAYS) -> bool:
+    """待复查 for more than `days` days: 已整改 since its 完成日期 without a passing re-inspection."""
+    if stage(h) != AWAITING_REINSPECTION:
+        return False
+    completed = _day(h.get("completed_date"))
+    return completed is not None and (as_of - completed).days > days
+
+
+def closed_on(h: Mapping[str, Any]) -> dt.date | None:
+    """The 复查日期 that closed the hazard, or None when it is not closed."""
+    return _day(h.get("reinspect_date")) if closed(h) else None
 
 
 # ---- a register frame (columns as from Store.register_as_of) -------------------------------------
-DERIVED_COLUMNS = ("overdue", "days_overdue", "days_open", "absent")
+DERIVED_COLUMNS = ("overdue", "days_overdue", "days_open", "absent", "stage", "days_in_stage")
+STAGE_FIELDS = ("status", "notice_date", "found_date", "completed_date", "owner", "reinspect_date", "reinspector",
+                "reinspect_result")  # what `stage` reads of a hazard
 
 
 def with_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """A copy of `df` with overdue, days_overdue, days_open and absent, each row by the rules above."""
+    """A copy of `df` with overdue, days_overdue, days_open, absent, stage and days_in_stage, each row by the
+    rules above."""
     import pandas as pd
 
     df = df.copy()
@@ -123,6 +228,10 @@ def with_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     df["days_overdue"] = _int_column([days_overdue(s, d, as_of) for s, d in zip(status, deadline)])
     df["days_open"] = _int_column([days_open(s, f, c, as_of) for s, f, c in zip(status, found, completed)])
     df["absent"] = pd.Series([is_absent(v) for v in df["in_latest"].tolist()], index=df.index, dtype=bool)
+    present = [f for f in STAGE_FIELDS if f in df.columns]
+    facts = df[present].astype(object).where(df[present].notna(), None).to_dict("records")
+    df["stage"] = [stage(h) for h in facts]
+    df["days_in_stage"] = _int_column([days_in_stage(h, as_of) for h in facts])
     return df
 
 

@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     sms_url_block: str | None = None  # name of a Prefect Secret block holding the URL
     sms_signature: str = "【海西供电】"  # put before every text message
 
+    # from found to closed (rules.py): a hazard found this many days ago without 告知日期 is listed for its county
+    # supply company (未书面告知); one 已整改 this many days without a passing re-inspection earns a reminder
+    notice_days: int = 7
+    reinspection_days: int = 10
+
     # paper copies (纸质版 PDF, by LibreOffice headless): the deployments write them when paper_copies is on
     paper_copies: bool = False
     soffice: str | None = None  # the LibreOffice executable; None: soffice (or libreoffice) on PATH

@@ -130,6 +130,32 @@ mail_cursors = sa.Table(
     sa.Column("last_uid", sa.BigInteger, nullable=False),
 )
 
+# Written notices (《用电安全隐患整改通知书》): a record before it is a file. 通知书编号 is unique per county and
+# year; a hazard is on one notice at most (the unique key of notice_hazards), whatever runs at the same time.
+notices = sa.Table(
+    "notices", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("county", sa.String(64), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("number", sa.String(64), nullable=False, unique=True),
+    sa.Column("customer_id", sa.Text, nullable=False),
+    sa.Column("customer_name", sa.Text, nullable=True),
+    sa.Column("issued_on", sa.Date, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("path", sa.String(1024), nullable=True),  # the .docx under outbox/通知书/
+    sa.UniqueConstraint("county", "year", "seq", name="uq_notices_county_year_seq"),
+)
+
+notice_hazards = sa.Table(
+    "notice_hazards", metadata,
+    sa.Column("notice_id", sa.Integer, sa.ForeignKey("notices.id"), nullable=False, index=True),
+    sa.Column("county", sa.String(64), nullable=False),
+    sa.Column("hazard_id", sa.Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.UniqueConstraint("county", "hazard_id", name="uq_notice_hazards_hazard"),
+)
+
 FIELD_NAMES = [f.name for f in FIELDS]
 
 # The recipients' directory (通讯录, hazardnet.delivery.directory): every version that passed validation.
@@ -492,6 +518,89 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(outputs.delete().where(outputs.c.path == path))
             conn.execute(outputs.insert().values(path=path, content_hash=content_hash, written_at=_now()))
+
+    # ---- notices ---------------------------------------------------------------------------
+    def noticed_hazards(self, county: str | None = None) -> dict[tuple[str, str], str]:
+        """(county, hazard_id) -> the number of the notice that carries it."""
+        q = (sa.select(notice_hazards.c.county, notice_hazards.c.hazard_id, notices.c.number)
+             .join(notices, notices.c.id == notice_hazards.c.notice_id))
+        if county is not None:
+            q = q.where(notice_hazards.c.county == county)
+        with self.engine.connect() as conn:
+            return {(c, h): n for c, h, n in conn.execute(q)}
+
+    def issue_notice(self, *, county: str, number_prefix: str, year: int, customer_id: str,
+                     customer_name: str | None, issued_on: dt.date, hazard_ids: Sequence[str]) -> dict | None:
+        """Record a new notice for the hazards of `hazard_ids` not on any notice yet, numbered next in its county
+        and year (`number_prefix`-year-0001…), in one transaction; None when every hazard already has a notice."""
+        with self._writing, self.engine.begin() as conn:
+            taken = set(conn.execute(sa.select(notice_hazards.c.hazard_id).where(
+                notice_hazards.c.county == county, notice_hazards.c.hazard_id.in_(list(hazard_ids)))).scalars())
+            ids = [h for h in dict.fromkeys(hazard_ids) if h not in taken]
+            if not ids:
+                return None
+            seq = (conn.execute(sa.select(sa.func.max(notices.c.seq)).where(
+                notices.c.county == county, notices.c.year == year)).scalar() or 0) + 1
+            number = f"{number_prefix}-{year}-{seq:04d}"
+            notice_id = conn.execute(notices.insert().values(
+                county=county, year=year, seq=seq, number=number, customer_id=customer_id,
+                customer_name=customer_name, issued_on=issued_on, created_at=_now())).inserted_primary_key[0]
+            conn.execute(notice_hazards.insert(), [dict(notice_id=notice_id, county=county, hazard_id=h, position=i)
+                                                   for i, h in enumerate(ids)])
+        return self.notice(number)
+
+    def set_notice_path(self, number: str, path: str) -> None:
+        with self._writing, self.engine.begin() as conn:
+            conn.execute(notices.update().where(notices.c.number == number).values(path=path))
+
+    def notice(self, number: str) -> dict | None:
+        """One notice with its hazard ids (in notice order), or None."""
+        found = self.notices_list(number=number)
+        return found[0] if found else None
+
+    def notices_list(self, *, county: str | None = None, customer_id: str | None = None,
+                     number: str | None = None, hazard_id: str | None = None,
+                     issued_until: dt.date | None = None) -> list[dict]:
+        """Stored notices (oldest first), each a dict of its columns plus `hazard_ids`."""
+        q = sa.select(notices).order_by(notices.c.id)
+        if county is not None:
+            q = q.where(notices.c.county == county)
+        if customer_id is not None:
+            q = q.where(notices.c.customer_id == customer_id)
+        if number is not None:
+            q = q.where(notices.c.number == number)
+        if issued_until is not None:
+            q = q.where(notices.c.issued_on <= issued_until)
+        if hazard_id is not None:
+            q = q.where(notices.c.id.in_(sa.select(notice_hazards.c.notice_id).where(
+                notice_hazards.c.hazard_id == hazard_id)))
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+            ids = [r["id"] for r in rows]
+            hazards: dict[int, list[str]] = {}
+            for i in range(0, len(ids), 500):
+                for nid, hid in conn.execute(sa.select(notice_hazards.c.notice_id, notice_hazards.c.hazard_id)
+                                             .where(notice_hazards.c.notice_id.in_(ids[i:i + 500]))
+                                             .order_by(notice_hazards.c.notice_id, notice_hazards.c.position)):
+                    hazards.setdefault(nid, []).append(hid)
+        for r in rows:
+            r["hazard_ids"] = hazards.get(r["id"], [])
+        return rows
+
+    def reinspection_versions(self, as_of: dt.date, counties: Iterable[str] | None = None) -> list[dict]:
+        """Every stored version (accepted submissions up to `as_of`) that carries a 复查结论: county, hazard_id,
+        reinspect_date, reinspect_result, as_of of the version. One re-inspection may be carried by several
+        versions; callers count distinct (county, hazard_id, reinspect_date)."""
+        q = (sa.select(hazard_rows.c.county, hazard_rows.c.hazard_id, hazard_rows.c.reinspect_date,
+                       hazard_rows.c.reinspect_result, hazard_rows.c.reinspector, hazard_rows.c.as_of)
+             .join(submissions, submissions.c.id == hazard_rows.c.submission_id)
+             .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of,
+                    hazard_rows.c.reinspect_result.is_not(None))
+             .order_by(hazard_rows.c.as_of, hazard_rows.c.submission_id))
+        if counties is not None:
+            q = q.where(hazard_rows.c.county.in_(list(counties)))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
 
 
 # hazard_rows' INSERT compiled once per dialect (name, driver, paramstyle): (SQL text, the keys in parameter order or

@@ -40,6 +40,10 @@ FIELDS: tuple[Field, ...] = (
     Field("status", "整改状态", ("治理状态", "状态", "整改情况", "status"), True, "vocab", 8),
     Field("completed_date", "完成日期", ("整改完成时间", "实际完成时间", "完成时间", "整改完成日期", "completed date"), kind="date", width=12),
     Field("gov_supervised", "政府督办", ("是否督办", "是否政府督办", "government supervised"), kind="vocab", width=8),
+    Field("reinspect_date", "复查日期", ("验收日期", "复查时间", "验收时间", "reinspection date"), kind="date", width=12),
+    Field("reinspector", "复查人", ("验收人", "复查人员", "reinspector"), width=10),
+    Field("reinspect_result", "复查结论", ("验收结论", "复查意见", "验收意见", "reinspection result"), kind="vocab", width=8),
+    Field("signed_by", "签收人", ("通知书签收人", "客户签收人", "signed by"), width=10),
     Field("remarks", "备注", ("remarks", "note", "notes"), width=16),
 )
 

@@ -16,7 +16,16 @@ import pandas as pd
 import pandera.pandas as pa
 
 from schemas.headers import FIELDS, REQUIRED_FIELDS
-from schemas.vocab import CATEGORIES, CUSTOMER_GRADES, DEFAULT_SEVERITIES, INDUSTRIES, STATUS_DONE, STATUSES, YES_NO
+from schemas.vocab import (
+    CATEGORIES,
+    CUSTOMER_GRADES,
+    DEFAULT_SEVERITIES,
+    INDUSTRIES,
+    REINSPECT_RESULTS,
+    STATUS_DONE,
+    STATUSES,
+    YES_NO,
+)
 
 # check name -> (field the finding points at, Chinese message template; {value} is the cell's value)
 CHECK_MESSAGES: dict[str, str] = {
@@ -39,6 +48,9 @@ CHECK_MESSAGES: dict[str, str] = {
     "notice_not_before_found": "告知日期“{value}”早于发现日期",
     "completed_date_when_done": "整改状态为“已整改”，但未填写完成日期",
     "text_too_long": "内容过长（超过 {limit} 个字符）",
+    "vocab_reinspect_result": "复查结论“{value}”不在可选范围内（合格、不合格；也可写通过/不通过、符合/不符合）",
+    "reinspect_not_before_found": "复查日期“{value}”早于发现日期",
+    "reinspect_not_before_completed": "复查日期“{value}”早于完成日期",
 }
 
 # frame-level checks: check name -> the field whose cell the finding points at
@@ -47,6 +59,8 @@ FRAME_CHECK_FIELDS: dict[str, str] = {
     "completed_not_before_found": "completed_date",
     "notice_not_before_found": "found_date",
     "completed_date_when_done": "completed_date",
+    "reinspect_not_before_found": "reinspect_date",
+    "reinspect_not_before_completed": "reinspect_date",
 }
 
 MAX_TEXT = 2000
@@ -112,6 +126,12 @@ def _dates_not_before(field: str, name: str):
     return _check(check, name)
 
 
+def _reinspect_not_before_completed(df: pd.DataFrame) -> bool | pd.Series:
+    ok = [not (isinstance(a, dt.date) and isinstance(b, dt.date)) or a >= b
+          for a, b in zip(df["reinspect_date"].tolist(), df["completed_date"].tolist())]
+    return _verdict(ok, df.index)
+
+
 def _notice_not_before_found(df: pd.DataFrame) -> bool | pd.Series:
     return _pairs_ok(df, "notice_date")
 
@@ -153,6 +173,8 @@ def register_schema(
             checks.append(_vocab_check("severity", severities))
         elif f.name == "status":
             checks.append(_vocab_check("status", STATUSES))
+        elif f.name == "reinspect_result":
+            checks.append(_vocab_check("reinspect_result", REINSPECT_RESULTS))
         elif f.name == "gov_supervised":
             checks.append(_vocab_check("gov_supervised", YES_NO))
         elif f.name == "county":
@@ -177,6 +199,8 @@ def register_schema(
             _dates_not_before("completed_date", "completed_not_before_found"),
             _check(_notice_not_before_found, "notice_not_before_found"),
             _check(_completed_when_done, "completed_date_when_done"),
+            _dates_not_before("reinspect_date", "reinspect_not_before_found"),
+            _check(_reinspect_not_before_completed, "reinspect_not_before_completed"),
         ],
         strict=False,
         coerce=False,

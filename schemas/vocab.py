@@ -38,6 +38,18 @@ STATUS_SYNONYMS: dict[str, str] = {
     "已闭环": "已整改",
 }
 
+# 复查结论 (re-inspection verdict): 合格 closes a 已整改 hazard (销号), 不合格 reopens it
+REINSPECT_PASS = "合格"
+REINSPECT_FAIL = "不合格"
+REINSPECT_RESULTS: tuple[str, ...] = (REINSPECT_PASS, REINSPECT_FAIL)
+REINSPECT_SYNONYMS: dict[str, str] = {
+    "合格": "合格", "通过": "合格", "符合": "合格", "验收合格": "合格", "复查合格": "合格",
+    "不合格": "不合格", "不通过": "不合格", "未通过": "不合格", "不符合": "不合格", "验收不合格": "不合格",
+    "复查不合格": "不合格",
+}
+# statuses that claim a closure (销号) the register must back with a passing re-inspection
+CLOSED_STATUS_WORDS: tuple[str, ...] = ("已销号", "已闭环", "销号", "闭环")
+
 YES_NO_SYNONYMS: dict[str, str] = {
     "是": "是", "否": "否", "y": "是", "n": "否", "yes": "是", "no": "否",
     "√": "是", "×": "否", "已督办": "是", "未督办": "否", "true": "是", "false": "否",

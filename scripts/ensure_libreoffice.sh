@@ -27,7 +27,7 @@ echo "ensure_libreoffice: installing LibreOffice Calc (headless), Noto CJK fonts
 export DEBIAN_FRONTEND=noninteractive
 if apt-get update -qq >/dev/null 2>&1 \
    && apt-get install -y -qq --no-install-recommends \
-        libreoffice-calc-nogui fonts-noto-cjk poppler-utils >/dev/null 2>&1 \
+        libreoffice-calc-nogui libreoffice-writer-nogui fonts-noto-cjk poppler-utils >/dev/null 2>&1 \
    && have_all; then
   echo "ensure_libreoffice: installed $(command -v soffice), $(command -v pdftotext) and the Noto CJK fonts"
 else

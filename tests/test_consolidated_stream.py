@@ -34,7 +34,9 @@ def _frame(rng: random.Random, county: str, ids: list[str]) -> pd.DataFrame:
                    deadline=rng.choice([None, found + dt.timedelta(days=rng.randint(-10, 500))]),
                    completed_date=rng.choice([None, found + dt.timedelta(days=rng.randint(0, 90))])
                    if status == STATUS_DONE else None,
-                   notice_date=rng.choice([None, found]), funds=rng.choice([None, 0.0, 2.5, 12.0]), _row=n + 3)
+                   notice_date=rng.choice([None, found]), funds=rng.choice([None, 0.0, 2.5, 12.0]), _row=n + 3,
+                   reinspect_date=rng.choice([None, found + dt.timedelta(days=rng.randint(0, 120))]),
+                   reinspect_result=rng.choice([None, "合格", "不合格"]))
         rows.append(row)
     return pd.DataFrame(rows)
 

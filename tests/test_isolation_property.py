@@ -5,7 +5,8 @@ Hypothesis generates registers for up to three counties, with 户号 chosen from
 traps are common: the same 户号 in two counties, 户号 differing only by a leading zero or a trailing
 digit. It generates a valid directory over them (authorities and supply companies per county or for the
 whole prefecture, customers with one or two contact rows, customers of a county without a register).
-The monthly bulletin, the risk warnings and the quarterly summaries are then mailed through the .eml
+The monthly bulletin, the risk warnings, the quarterly summaries, the written notices (整改通知书) and the
+supply companies' re-inspection reminders are then mailed through the .eml
 transport, and every message is read back: its envelope must belong to one scope, and neither its
 subject, its body nor any cell of its attachment may name a hazard id or a customer outside that scope.
 The same holds for every text message (each directory row has a mobile, written in one of the forms people
@@ -31,6 +32,8 @@ from python_calamine import CalamineWorkbook
 
 from hazardnet.delivery.mail import EmlFileTransport
 from hazardnet.delivery.sms import SmsFileTransport
+from hazardnet.jobs.notices import notices
+from hazardnet.jobs.reminders import reminders
 from hazardnet.publish.bulletin import Period
 from hazardnet.publish.grid_warning import grid_warning
 from hazardnet.publish.quarterly import Quarter
@@ -150,6 +153,12 @@ def message_text(path: Path) -> str:
             parts.append(content)
         elif (part.get_filename() or "").endswith(".pptx"):  # a briefing deck: every text, cell and chart label
             parts.extend(deck_text(content))
+        elif (part.get_filename() or "").endswith(".docx"):  # a written notice: every paragraph and cell
+            from docx import Document
+
+            doc = Document(io.BytesIO(content))
+            parts.extend(p.text for p in doc.paragraphs)
+            parts.extend(c.text for t in doc.tables for r in t.rows for c in r.cells)
         else:  # an attached workbook: every cell of every sheet
             book = CalamineWorkbook.from_filelike(io.BytesIO(content))
             for name in book.sheet_names:
@@ -177,10 +186,16 @@ def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
             grid_counties = sorted({h.county for h in hazards})[:1]
             warning = grid_warning(settings, grid_counties, "GRIDTOKEN 330千伏线路检修，请做好应急准备。")
             grid_warning_job(settings, store, warning, transport, SmsFileTransport(Path(tmp) / "grid"), day=AS_OF)
+            # the written notices and the reminders to supply companies: their own transports (outbox/mail, outbox/sms)
+            issued = notices(settings, AS_OF, store=store, send=True)
+            reminders(settings, AS_OF, store=store)
+            for n in issued.notices:  # each notice names exactly its customer's own open hazards
+                mine = {h.hazard_id for h in hazards if h.county == n["county"] and h.customer_id == n["customer_id"]}
+                assert set(n["hazard_ids"]) <= mine and n["hazard_ids"]
         finally:
             store.dispose()
         scope_by_mobile = {mobile(i): scope_of(row) for i, row in enumerate(directory)}
-        sent = texts(Path(tmp) / "sms")
+        sent = texts(Path(tmp) / "sms") + texts(settings.outbox / "sms")
         for number, text in sent:
             scope = scope_by_mobile[number]
             assert len(text) <= 140
@@ -193,7 +208,8 @@ def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
         assert {m for m, _ in grid} == {m for m, sc in scope_by_mobile.items()
                                         if sc[1] is None or sc[1] in grid_counties}
         scope_by_address = {row[5]: scope_of(row) for row in directory}
-        messages = sorted(mailbox.rglob("*.eml")) if mailbox.exists() else []
+        messages = [*(sorted(mailbox.rglob("*.eml")) if mailbox.exists() else []),
+                    *sorted((settings.outbox / "mail").rglob("*.eml"))]
         for path in messages:
             msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
             addresses = [a.addr_spec for a in msg["To"].addresses]

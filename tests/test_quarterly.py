@@ -178,6 +178,12 @@ def expected(q: Quarter, story=STORY) -> dict[str, dict]:
         if reported_keys is not None:
             out["上季度末台账记载未整改"] = len(reported_keys)
             out["补报及更正"] = out["季初未整改"] - len(reported_keys)
+            # the closure columns (no re-inspection in this story: nothing closed, nothing failed)
+            out["本季度复查销号"] = 0
+            out["季末待复查"] = sum(1 for k in keys if hazards[k]["status"] == "已整改"
+                                and hazards[k]["completed_date"] <= qe)
+            out["本季度复查不合格"] = 0
+            out["本季度新发现其中已告知"] = sum(1 for k in keys if fl[k]["found"] and hazards[k].get("notice_date"))
         return out
 
     reported = [k for k, h in before.items() if h["found_date"] < qs and (done(h) is None or done(h) >= qs)]

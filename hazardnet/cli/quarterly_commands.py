@@ -99,17 +99,29 @@ def print_warnings(result: dict) -> None:
         if sms:
             line += f"；短信（{'、'.join(d.get('mobiles') or [])}）：{sms}"
         out.print(line + (f"——{d['error']}" if d.get("error") else ""))
+    rem = result.get("reinspection") or {}
+    for r in [*rem.get("reinspection_due", []), *rem.get("unnotified", [])]:
+        out.print(f"  {r['kind_name']} {r['county']} {r['hazard_id']} {r['customer_name']}：{r['reason']}")
+    for d in rem.get("reminders", []):
+        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
+                  f"（{'、'.join(d.get('hazard_ids') or [])}）")
 
 
 @app.command()
 def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False) -> None:
     """风险预警：向客户及所在县(市)政府主管部门发送逾期隐患预警（到期一次、逾期 30 天升级一次），不重复发送。"""
+    from flows.reminders import reminders_flow
     from flows.warnings import warnings_flow
 
     from hazardnet.cli.progress import flow_console
 
     with flow_console(_home(home), "发送风险预警", quiet=json_):
-        result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
+        try:
+            result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
+        finally:  # the supply companies' reminders (复查提醒, 未书面告知) do not wait on the risk warnings' outcome
+            reminders = reminders_flow(home=_home(home), as_of=_as_of(as_of))
+    result["reinspection"] = reminders
+    result["reinspection_reminders"] = reminders["reinspection_reminders"]
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:

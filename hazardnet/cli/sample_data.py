@@ -76,7 +76,11 @@ class SampleHazard:
     status: str
     completed_date: dt.date | None
     gov_supervised: str | None
-    remarks: str | None
+    reinspect_date: dt.date | None = None  # 复查: the sample registers carry none (every 已整改 is 待复查)
+    reinspector: str | None = None
+    reinspect_result: str | None = None
+    signed_by: str | None = None
+    remarks: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Field name -> value, in FIELDS order."""
@@ -801,6 +805,10 @@ VARIANT_HEADERS: dict[str, str] = {
     "completed_date": "实际完成时间",
     "gov_supervised": "是否督办",
     "remarks": "备  注",
+    "reinspect_date": "验收日期",
+    "reinspector": "验收人",
+    "reinspect_result": "验收结论",
+    "signed_by": "客户签收人",
 }
 # Column order of the variant: the id right after 序号, as many counties keep it.
 VARIANT_ORDER: tuple[str, ...] = ("hazard_id",) + tuple(f.name for f in FIELDS if f.name != "hazard_id")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from hazardnet.delivery.mail import SUBJECT_PREFIX, MailError, Transport, build_message, mail_domain
+from hazardnet.delivery.letter import SUBJECT_PREFIX
+from hazardnet.delivery.mail import MailError, Transport, build_message, mail_domain
 from hazardnet.settings import Settings
 
 # Recipient (hazardnet.delivery.directory) is only named here: the directory module calls this one

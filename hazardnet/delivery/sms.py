@@ -30,7 +30,8 @@ from urllib.parse import urlsplit
 from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.letter import SMS_MAX_CHARS
 from hazardnet.delivery.ledger import FAILED, SMS, DeliveryLedger, LedgerEntry
-from hazardnet.delivery.mail import PermanentMailError, TemporaryMailError, safe_file_name
+from hazardnet.delivery.letter import safe_file_name
+from hazardnet.delivery.mail import PermanentMailError, TemporaryMailError
 from hazardnet.failpoints import checkpoint
 from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings

@@ -41,7 +41,9 @@ def check_register(book: WorkbookGrid, county: str, counties: list[str], as_of: 
     parsed = read_register(book, county, counties)
     if isinstance(parsed, Finding):
         return parsed, [parsed]
-    return parsed, parsed.findings + validate_register(parsed, county, as_of, severities)
+    from hazardnet.intake.closure import closure_findings
+
+    return parsed, parsed.findings + validate_register(parsed, county, as_of, severities) + closure_findings(parsed)
 
 
 def _check_in_worker(book: WorkbookGrid, county: str, counties: list[str], as_of: dt.date,

@@ -23,7 +23,13 @@ from hazardnet.intake.findings import WARNING, Finding, cell_ref, file_finding
 from hazardnet.intake.reader import SheetGrid, WorkbookGrid
 from schemas.headers import FIELD_BY_NAME, FIELDS, REQUIRED_FIELDS, match_header, normalize_label
 from schemas.table import PlainFrame
-from schemas.vocab import GRADE_SYNONYMS, SEVERITY_SYNONYMS, STATUS_SYNONYMS, YES_NO_SYNONYMS
+from schemas.vocab import (
+    GRADE_SYNONYMS,
+    REINSPECT_SYNONYMS,
+    SEVERITY_SYNONYMS,
+    STATUS_SYNONYMS,
+    YES_NO_SYNONYMS,
+)
 
 if TYPE_CHECKING:  # pandas only where registers are read and checked (parser processes): see schemas.table
     import pandas as pd
@@ -236,6 +242,7 @@ _VOCAB_INDEXES: dict[str, dict[str, str]] = {
     "customer_grade": _vocab_index(GRADE_SYNONYMS),
     "severity": _vocab_index(SEVERITY_SYNONYMS),
     "gov_supervised": _vocab_index(YES_NO_SYNONYMS),
+    "reinspect_result": _vocab_index(REINSPECT_SYNONYMS),
     "industry": {},
     "category": {},
 }

@@ -32,6 +32,7 @@ from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
 from hazardnet.publish.quarterly import QuarterlySummary, cell_value
+from hazardnet.rules import REINSPECTION_DAYS, reinspection_due, stage
 from hazardnet.runtime import write_atomically
 from hazardnet.xlsx.text_width import ELLIPSIS, char_units, ems, shorten
 from schemas.vocab import CATEGORIES, MAJOR_SEVERITY
@@ -451,7 +452,7 @@ def _hazard_slide(prs, rec: dict, n: int, total: int, footer: str, photos: Photo
     if rec.get("remediated_in_quarter"):
         status = f"{status}（{_fmt(rec['done_on'])}完成）"
     facts = (f"隐患类别：{cell_value(rec['category']) or ''}　发现日期：{_fmt(rec['found_date'])}\n"
-             f"整改期限：{deadline}　整改状态：{status}")
+             f"整改期限：{deadline}　整改状态：{status}　阶段：{stage(_facts(rec))}")
     if rec.get("overdue_at_end"):
         facts += f"　季末逾期 {int(rec['days_overdue'])} 天" if cell_value(rec.get("days_overdue")) is not None \
             else "　季末逾期"
@@ -526,6 +527,24 @@ def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
                  colour=GREY, name="督办说明")
 
 
+def _facts(rec: dict) -> dict:
+    """A flags row as rules.stage reads it (every null as None)."""
+    return {k: cell_value(v) for k, v in rec.items()}
+
+
+def _awaiting_reinspection_slides(prs, s: QuarterlySummary, footer: str, as_of: dt.date,
+                                  days: int = REINSPECTION_DAYS) -> None:
+    """The prefecture deck: hazards 已整改 for more than `days` days without a passing re-inspection (待复查)."""
+    recs = s.flags.to_dict("records") if len(s.flags) else []
+    due = [r for r in recs if reinspection_due(_facts(r), as_of, days)]
+    rows = [[r["county"], cell_value(r["customer_name"]), r["hazard_id"], r["severity"], _fmt(r["completed_date"]),
+             (as_of - cell_value(r["completed_date"])).days] for r in due]
+    _table_slides(prs, rows, OVERDUE_ROWS_PER_SLIDE, footer,
+                  ["县(市)", "客户名称", "隐患编号", "隐患等级", "完成日期", "待复查天数"], [1.2, 4.0, 2.2, 1.2, 1.8, 1.4],
+                  name="待复查", title=f"待复查{{part}}：已整改超过 {days} 天尚未复查销号的隐患 {len(rows)} 项",
+                  empty=f"没有已整改超过 {days} 天尚未复查的隐患。", row_h=Inches(0.55))
+
+
 def _commitment_slides(prs, s: QuarterlySummary, scope: str, footer: str, as_of: dt.date) -> None:
     df = s.commitments()
     headers = ["客户名称", "隐患编号", "隐患描述", "当前整改期限", "承诺完成日期", "责任人（签字）"]
@@ -562,6 +581,8 @@ def write_briefing_deck(path: Path, s: QuarterlySummary, *, as_of: dt.date, comp
     for n, rec in enumerate(recs, start=1):
         _hazard_slide(prs, rec, n, len(recs), footer, photos, scope)
     _overdue_slides(prs, s, scope, footer)
+    if scope == "prefecture":
+        _awaiting_reinspection_slides(prs, s, footer, as_of)
     _commitment_slides(prs, s, scope, footer, as_of)
     path = write_atomically(path, prs.save)
     return Deck(path, len(prs.slides), [(r["county"], str(r["hazard_id"])) for r in recs])

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from hazardnet import rules
 from hazardnet.failpoints import checkpoint
 from hazardnet.publish.fingerprint import inputs_fingerprint
+from hazardnet.rules import STAGE_FIELDS, days_in_stage, stage
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from hazardnet.xlsx.fast_table import write_table_fast
@@ -21,8 +22,8 @@ from schemas.headers import FIELDS
 if TYPE_CHECKING:  # the ingest writes the register from plain rows (sheet_rows): no pandas in its process
     import pandas as pd
 
-DERIVED_HEADERS = {"overdue": "是否逾期", "days_overdue": "逾期天数", "days_open": "存续天数",
-                   "absent": "未在最新台账中"}
+DERIVED_HEADERS = {"stage": "阶段", "days_in_stage": "阶段天数", "overdue": "是否逾期", "days_overdue": "逾期天数",
+                   "days_open": "存续天数", "absent": "未在最新台账中"}
 REGISTER_FIELDS = [f for f in FIELDS if f.name != "county"]
 PHOTO_HEADER = "照片"  # how many photos the hazard has; the photos are under outbox/照片/<县(市)>/
 PHOTO_FOLDER = "照片"
@@ -36,7 +37,8 @@ WRAP_FIELDS = {"description", "consequence", "suggestion", "contingency", "remar
 def current_register(store: Store, settings: Settings, as_of: dt.date) -> pd.DataFrame:
     """The register as of `as_of`, sorted by configured county order, customer and hazard id."""
     df = store.register_as_of(as_of)
-    df = rules.with_derived(df, as_of) if len(df) else df.assign(overdue=[], days_overdue=[], days_open=[], absent=[])
+    df = rules.with_derived(df, as_of) if len(df) else df.assign(overdue=[], days_overdue=[], days_open=[], absent=[],
+                                                                 stage=[], days_in_stage=[])
     counts = photo_counts(store, as_of)
     df["photos"] = [counts.get(k) for k in zip(df["county"], df["hazard_id"])] if len(df) else []
     order = {c: i for i, c in enumerate(settings.counties)}
@@ -66,6 +68,7 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[l
     i_status, i_found, i_deadline, i_completed = (at["status"], at["found_date"], at["deadline"],
                                                   at["completed_date"])
     i_customer, i_hazard = at["customer_id"], at["hazard_id"]
+    stage_at = [(name, at[name]) for name in STAGE_FIELDS]
     order = {c: i for i, c in enumerate(settings.counties)}
     unknown = len(order)
     # counties outside the configuration keep the store's order (county, hazard id), as the stable sort did
@@ -77,8 +80,9 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[l
         status, found, deadline, completed = r[i_status], r[i_found], r[i_deadline], r[i_completed]
         overdue = rules.is_overdue(status, deadline, as_of)
         row = list(r[:-1])
-        row += ["是" if overdue else "否", rules.days_overdue(status, deadline, as_of),
-                rules.days_open(status, found, completed, as_of),
+        facts = {name: r[i] for name, i in stage_at}
+        row += [stage(facts), days_in_stage(facts, as_of), "是" if overdue else "否",
+                rules.days_overdue(status, deadline, as_of), rules.days_open(status, found, completed, as_of),
                 "是" if rules.is_absent(r[-1]) else "否", counts.get((r[0], r[i_hazard]))]
         out.append(row)
         overdue_flags.append(overdue)
@@ -89,7 +93,7 @@ def column_widths() -> list[float]:
     widths = [8.0]
     for f in REGISTER_FIELDS:
         widths.append(max(f.width, min(text_width(f.header) + 2, 40)))
-    widths += [8, 8, 8, 10, 6]
+    widths += [8, 8, 8, 8, 8, 10, 6]
     return widths
 
 

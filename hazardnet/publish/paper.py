@@ -93,11 +93,14 @@ class PaperConverter:
         with self._lock:
             job = Path(tempfile.mkdtemp(prefix="job-", dir=self.root))
             try:
-                source = job / "book.xlsx"  # a plain name: soffice names its output after its input
+                # a plain name: soffice names its output after its input; a .docx (a notice) prints with Writer
+                document = Path(workbook).suffix.lower() == ".docx"
+                source = job / ("book.docx" if document else "book.xlsx")
                 shutil.copyfile(workbook, source)
+                export = "pdf:writer_pdf_Export" if document else "pdf:calc_pdf_Export"
                 cmd = [self.soffice, f"-env:UserInstallation={self.profile.as_uri()}", "--headless", "--invisible",
                        "--norestore", "--nologo", "--nodefault", "--nolockcheck", "--nofirststartwizard",
-                       "--convert-to", "pdf:calc_pdf_Export", "--outdir", str(job), str(source)]
+                       "--convert-to", export, "--outdir", str(job), str(source)]
                 self._run(cmd, job)
                 produced = job / "book.pdf"
                 if not produced.is_file() or produced.stat().st_size == 0:

@@ -78,6 +78,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from hazardnet import rules
+from hazardnet.publish.closure_figures import (
+    CLOSURE_FIGURES,
+    awaiting_at_end,
+    closed_in_quarter,
+    failed_reinspections,
+    found_notified,
+)
 from hazardnet.settings import Settings, today
 from hazardnet.store import Store
 
@@ -166,7 +173,7 @@ def done_on(df: pd.DataFrame) -> pd.Series:
 
 FLAG_COLUMNS = ("overdue", "days_overdue", "days_open", "absent", "done_on", "status_at_end", "deadline_at_end",
                 "open_at_start", "found_in_quarter", "remediated_in_quarter", "open_at_end", "overdue_at_end",
-                "in_quarter", "first_deadline", "deadline_changes")
+                "in_quarter", "first_deadline", "deadline_changes", *CLOSURE_FIGURES)
 
 
 def quarter_flags(register: pd.DataFrame, quarter: Quarter, at_end: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -216,6 +223,11 @@ def quarter_flags(register: pd.DataFrame, quarter: Quarter, at_end: pd.DataFrame
         df[col] = df[col].astype(bool)
     df["first_deadline"] = df["deadline"]
     df["deadline_changes"] = 0
+    facts = df.astype(object).where(df.notna(), None).to_dict("records")
+    df["closed_in_quarter"] = [closed_in_quarter(h, qs, qe) for h in facts]
+    df["awaiting_at_end"] = [awaiting_at_end(h, qe) for h in facts]
+    df["failed_in_quarter"] = 0  # from every stored version: quarter_data
+    df["found_notified"] = [found_notified(h, qs, qe) for h in facts]
     return df
 
 
@@ -266,6 +278,7 @@ def figures_of(flags: pd.DataFrame, reported: pd.DataFrame | None = None) -> dic
         "overdue_at_end": int(flags["overdue_at_end"].sum()) if len(flags) else 0,
         "remediation_rate": (n_rem / hazards) if hazards else None,
         "median_days": float(pd.Series(days).median()) if len(days) else None,
+        **{k: int(flags[k].sum()) if len(flags) and k in flags.columns else 0 for k in CLOSURE_FIGURES},
     }
     if reported is not None:
         out["open_at_start_reported"] = len(reported)
@@ -451,6 +464,8 @@ def quarter_data(store: Store, quarter: Quarter, as_of: dt.date | None = None) -
         overdue = flags[flags["overdue_at_end"]]
         history = store.deadline_history(as_of, zip(overdue["county"], overdue["hazard_id"]))
         flags = with_deadline_history(flags, history)
+        failed = failed_reinspections(store.reinspection_versions(as_of), quarter.start, quarter.end)
+        flags["failed_in_quarter"] = [failed.get((c, str(h)), 0) for c, h in zip(flags["county"], flags["hazard_id"])]
     before = store.register_as_of(previous_report_date(quarter, as_of))
     return QuarterData(quarter, flags, open_reported_at_start(before, quarter), as_of)
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from hazardnet.publish.briefing_deck import Photos, deck_name, write_briefing_deck
 from hazardnet.publish.newsletter import newsletter_name, write_newsletter
+from hazardnet.publish.closure_figures import CLOSURE_FIGURES
 from hazardnet.publish.quarterly import FIGURES, RECONCILIATION, Quarter, QuarterlySummary, cell_value
 from hazardnet.settings import Settings
 from hazardnet.xlsx.style import Formats, atomic_workbook, setup_print, write_cell, write_table
@@ -102,8 +103,9 @@ def _write_figures_table(ws, st: _Styles, row: int, label: str, rows: list[dict]
                          with_reconciliation: bool, total: bool) -> tuple[int, int, int]:
     """Write a figures table with header at `row`. Returns (first data row, last data row, next free row)."""
     f = st.f
-    headers = [label, *FIGURES.values(), *(RECONCILIATION.values() if with_reconciliation else ())]
-    keys = [*FIGURES, *(RECONCILIATION if with_reconciliation else ())]
+    headers = [label, *FIGURES.values(), *(RECONCILIATION.values() if with_reconciliation else ()),
+               *(CLOSURE_FIGURES.values() if with_reconciliation else ())]
+    keys = [*FIGURES, *(RECONCILIATION if with_reconciliation else ()), *(CLOSURE_FIGURES if with_reconciliation else ())]
     ws.set_row(row, 30)
     for c, h in enumerate(headers):
         ws.write_string(row, c, h, f.header)

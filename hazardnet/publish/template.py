@@ -25,6 +25,7 @@ from schemas.vocab import (
     PARTY_GOV,
     PARTY_TYPES,
     PARTY_UTILITY,
+    REINSPECT_RESULTS,
     STATUS_SYNONYMS,
     STATUSES,
     WHOLE_PREFECTURE,
@@ -64,6 +65,10 @@ _FIELD_HELP: dict[str, str] = {
     "status": "当前整改状态",
     "completed_date": "整改状态为“已整改”时必填，不得早于发现日期",
     "gov_supervised": "是否由政府主管部门挂牌督办",
+    "reinspect_date": "供电企业现场复查（验收）的日期，不得早于完成日期，不得晚于报送日",
+    "reinspector": "供电企业复查人员姓名，不得为客户整改责任人",
+    "reinspect_result": "复查结论：合格（销号）或不合格（隐患重新计为整改中）",
+    "signed_by": "客户在整改通知书上签收的人员姓名",
     "remarks": "其他需要说明的情况",
 }
 
@@ -82,6 +87,7 @@ def _vocab(field: Field, settings, county: str | None) -> tuple[str, ...] | None
         "severity": tuple(settings.severities),
         "status": STATUSES,
         "gov_supervised": YES_NO,
+        "reinspect_result": REINSPECT_RESULTS,
     }.get(field.name)
 
 

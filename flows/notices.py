@@ -1,0 +1,49 @@
+"""Flow 整改通知书: the notices job (hazardnet.jobs.notices) with Prefect's runner — one task run per customer's
+notice and per delivery — and its artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+
+from flows.artifacts import publish_table
+from flows.runner import PrefectRunner
+from hazardnet.delivery.ledger import failure_summary, undelivered
+from hazardnet.jobs.notices import notices
+from hazardnet.jobs.runner import RetryPolicy
+from hazardnet.settings import load_settings, today
+
+
+@flow(name="整改通知书", log_prints=True)
+def notices_flow(home: str | None = None, as_of: str | None = None, send: bool = False, pdf: bool = False) -> dict:
+    """Issue a written notice to every customer with unnotified hazards; with `send`, mail it to that customer."""
+    settings = load_settings(home)
+    day = dt.date.fromisoformat(as_of) if as_of else today()
+    result = notices(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), send=send, pdf=pdf)
+    publish_table("notices", [
+        {"县(市)": n["county"], "户号": n["customer_id"], "客户名称": n["customer_name"], "通知书编号": n["number"],
+         "隐患编号": "、".join(n["hazard_ids"]), "文件": n["path"]} for n in result.notices], "本次签发的整改通知书")
+    if result.deliveries:
+        publish_table("notice-deliveries", [
+            {"通知书编号": d.get("number"), "客户": d["recipient"], "邮箱": "、".join(d["addresses"]),
+             "结果": d["status"], "短信结果": d.get("sms_status") or "", "说明": d.get("error") or d.get("note") or ""}
+            for d in result.deliveries], "通知书送达结果（每份只发一次）")
+    out = result.as_json()
+    if undelivered(result.deliveries):
+        raise RuntimeError(failure_summary(result.deliveries))
+    return out
+
+
+def deployments(home: str | None = None) -> list:
+    """Monthly, on the 5th at 10:00 Asia/Shanghai (after the month's registers are in): issue and send notices."""
+    from prefect.schedules import Cron
+
+    return [notices_flow.to_deployment(
+        name="每月整改通知书",
+        schedule=Cron("0 10 5 * *", timezone="Asia/Shanghai"),
+        parameters={"home": home, "send": True},
+        concurrency_limit=1,
+        description="每月向有未书面告知隐患的客户签发《用电安全隐患整改通知书》并发送到客户邮箱和手机（每份只发一次）。",
+        tags=["hazardnet", "notices"],
+    )]

@@ -1,0 +1,44 @@
+"""Flow 复查提醒: the reminders job (hazardnet.jobs.reminders) with Prefect's runner — each county supply company
+told once per hazard about its hazards due for re-inspection and those not yet notified in writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+
+from flows.artifacts import publish_table
+from flows.runner import PrefectRunner
+from hazardnet.delivery.ledger import failure_summary, undelivered
+from hazardnet.jobs.reminders import reminders
+from hazardnet.jobs.runner import RetryPolicy
+from hazardnet.settings import load_settings, today
+
+
+@flow(name="复查提醒", log_prints=True)
+def reminders_flow(home: str | None = None, as_of: str | None = None) -> dict:
+    """Remind each county supply company of its hazards awaiting re-inspection or a written notice, once each."""
+    settings = load_settings(home)
+    day = dt.date.fromisoformat(as_of) if as_of else today()
+    result = reminders(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
+    publish_table("reminders", [
+        {"类型": r.as_json()["kind_name"], "县(市)": r.county, "隐患编号": r.hazard_id, "客户名称": r.customer_name,
+         "情况": r.reason} for r in [*result.reinspection_due, *result.unnotified]], "待复查与未书面告知的隐患")
+    out = result.as_json()
+    if undelivered(result.reminders):
+        raise RuntimeError(failure_summary(result.reminders))
+    return out
+
+
+def deployments(home: str | None = None) -> list:
+    """Daily at 09:10 Asia/Shanghai, after the risk warnings."""
+    from prefect.schedules import Cron
+
+    return [reminders_flow.to_deployment(
+        name="每日复查提醒",
+        schedule=Cron("10 9 * * *", timezone="Asia/Shanghai"),
+        parameters={"home": home},
+        concurrency_limit=1,
+        description="每天提醒各县(市)供电公司：已整改超过 10 天未复查销号、发现超过 7 天未书面告知的隐患（每项只提醒一次）。",
+        tags=["hazardnet", "reminders"],
+    )]

@@ -1,0 +1,59 @@
+"""One hazard's file (一患一档) as a workbook: its summary, every version, notices, re-inspections, messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import xlsxwriter
+
+SHEETS = (
+    ("台账版本", "versions", (("as_of", "报送基准日"), ("file", "台账文件"), ("status", "整改状态"),
+                            ("deadline", "整改期限"), ("owner", "整改责任人"), ("notice_date", "告知日期"),
+                            ("signed_by", "签收人"), ("completed_date", "完成日期"), ("reinspect_date", "复查日期"),
+                            ("reinspector", "复查人"), ("reinspect_result", "复查结论"))),
+    ("通知书", "notices", (("number", "通知书编号"), ("issued_on", "签发日期"), ("served", "已送达"),
+                         ("served_on", "告知日期"), ("signed_by", "签收人"), ("path", "文件"))),
+    ("期限变更", "deadline_changes", (("as_of", "报送基准日"), ("previous", "原期限"), ("deadline", "新期限"))),
+    ("复查", "reinspections", (("reinspect_date", "复查日期"), ("reinspector", "复查人"),
+                             ("reinspect_result", "复查结论"), ("reported_in", "载于台账"))),
+    ("预警与消息", "messages", (("kind", "类别"), ("period", "事项"), ("recipient", "收件方"), ("channel", "渠道"),
+                           ("status", "结果"), ("sent_at", "时间"))),
+)
+
+
+def _show(v) -> object:
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, list):
+        return "、".join(map(str, v))
+    return "" if v is None else v
+
+
+def write_hazard_file(path: Path, record: dict) -> Path:
+    """Write the hazard's file as an .xlsx (a summary sheet, then one sheet per part of its life)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = xlsxwriter.Workbook(str(path))
+    bold = book.add_format({"bold": True, "font_name": "宋体"})
+    sheet = book.add_worksheet("一患一档")
+    sheet.set_column(0, 0, 14)
+    sheet.set_column(1, 1, 60)
+    summary = [("县(市)", record["county"]), ("隐患编号", record["hazard_id"]), ("户号", record["customer_id"]),
+               ("客户名称", record["customer_name"]), ("阶段", record["stage"]),
+               ("在本阶段天数", record["days_in_stage"]), ("数据截至", record["as_of"]),
+               ("照片数", len(record["photos"]))]
+    summary += [(k, record["current"].get(k)) for k in ("description", "severity", "deadline", "status")]
+    names = {"description": "隐患描述", "severity": "隐患等级", "deadline": "整改期限", "status": "整改状态"}
+    for i, (k, v) in enumerate(summary):
+        sheet.write(i, 0, names.get(k, k), bold)
+        sheet.write(i, 1, _show(v))
+    for title, key, columns in SHEETS:
+        ws = book.add_worksheet(title)
+        for c, (_name, header) in enumerate(columns):
+            ws.write(0, c, header, bold)
+            ws.set_column(c, c, 14)
+        for r, item in enumerate(record[key], 1):
+            for c, (name, _header) in enumerate(columns):
+                ws.write(r, c, _show(item.get(name)))
+    book.close()
+    return path
