@@ -10,6 +10,8 @@ import random
 import zipfile
 
 import pandas as pd
+
+from hazardnet.rules import STAGE_FIELDS, days_in_stage, stage
 import pytest
 
 from hazardnet.publish.consolidated import (REGISTER_FIELDS, current_register, photo_counts, sheet_rows,
@@ -60,8 +62,11 @@ def oracle_register(store: Store, settings, as_of: dt.date) -> pd.DataFrame:
     """The register frame as of `as_of` with the oracle's derived columns, in current_register's order."""
     df = store.register_as_of(as_of)
     if not len(df):
-        return df.assign(overdue=[], days_overdue=[], days_open=[], absent=[], photos=[])
+        return df.assign(overdue=[], days_overdue=[], days_open=[], absent=[], stage=[], days_in_stage=[], photos=[])
     df = oracle_derived(df, as_of)
+    facts = df[list(STAGE_FIELDS)].astype(object).where(df[list(STAGE_FIELDS)].notna(), None).to_dict("records")
+    df["stage"] = [stage(h) for h in facts]  # the stage rules have their own tests (test_notices.py)
+    df["days_in_stage"] = pd.array([days_in_stage(h, as_of) for h in facts], dtype="Int64")
     counts = photo_counts(store, as_of)
     df["photos"] = [counts.get(k) for k in zip(df["county"], df["hazard_id"])]
     order = {c: i for i, c in enumerate(settings.counties)}
@@ -77,6 +82,8 @@ def _plain(col: pd.Series, convert=None) -> list:
 def register_rows(df: pd.DataFrame) -> list[list]:
     """Rows of the consolidated sheet, in CONSOLIDATED_HEADERS order, as plain Python values."""
     columns = [_plain(df[n]) for n in ["county", *[f.name for f in REGISTER_FIELDS]]]
+    columns.append(df["stage"].tolist())
+    columns.append(_plain(df["days_in_stage"], int))
     columns.append(["是" if v else "否" for v in df["overdue"].tolist()])
     columns.append(_plain(df["days_overdue"], int))
     columns.append(_plain(df["days_open"], int))
