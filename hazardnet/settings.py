@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     sms_url_block: str | None = None  # name of a Prefect Secret block holding the URL
     sms_signature: str = "【海西供电】"  # put before every text message
 
+    # supervision (hazardnet.jobs.supervision): reminders before a deadline and the ladder after it
+    reminder_days: Annotated[list[Annotated[int, Field(ge=1)]], NoDecode] = Field(
+        default_factory=lambda: [10, 3])  # days before 整改期限 a customer is reminded (env "10,3")
+    supervision_county_days: int = 30  # overdue this long: 县级督办 (a 重大 hazard: as soon as it is overdue)
+    supervision_prefecture_days: int = 90  # overdue this long: 州级挂牌督办
+    supervision_major_prefecture_days: int = 30  # a 重大 hazard overdue this long: 州级挂牌督办
+    supervision_term_days: int = 15  # the 督办期限 a letter suggests: this many days after the letter
+
     # paper copies (纸质版 PDF, by LibreOffice headless): the deployments write them when paper_copies is on
     paper_copies: bool = False
     soffice: str | None = None  # the LibreOffice executable; None: soffice (or libreoffice) on PATH
@@ -100,6 +108,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             if not value.strip():
                 return list(DEFAULT_MAIL_RETRY_DELAYS)
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [x.strip() for x in value.replace("，", ",").split(",") if x.strip()]
+        return value
+
+    @field_validator("reminder_days", mode="before")
+    @classmethod
+    def _comma_separated_days(cls, value: Any) -> Any:
+        """Text from the environment: "10,3" (a full-width comma too) or a JSON list."""
+        if isinstance(value, str):
             if value.strip().startswith("["):
                 return json.loads(value)
             return [x.strip() for x in value.replace("，", ",").split(",") if x.strip()]

@@ -96,14 +96,22 @@ def print_warnings(result: dict) -> None:
         if sms:
             line += f"；短信（{'、'.join(d.get('mobiles') or [])}）：{sms}"
         out.print(line + (f"——{d['error']}" if d.get("error") else ""))
+    for r in result.get("reminders", []):
+        out.print(f"整改期限提醒：{r['county']} {r['customer_name']} {r['hazard_id']}（{r['days_before']} 天后到期）")
+    for x in result.get("letters", []):
+        out.print(f"《隐患督办建议函》{x['number']}（{x['rung_name']}，{len(x['hazard_ids'])} 项）：{x['path']}")
 
 
 @app.command()
-def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False) -> None:
-    """风险预警：向客户及所在县(市)政府主管部门发送逾期隐患预警（到期一次、逾期 30 天升级一次），不重复发送。"""
+def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False, pdf: PdfOpt = False) -> None:
+    """风险预警与督办：逾期隐患预警，整改期限前 10 天、3 天提醒客户，县级督办、州级挂牌督办的《隐患督办建议函》，不重复发送。"""
+    from flows.supervision import supervision_flow
     from flows.warnings import warnings_flow
 
     result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
+    supervised = supervision_flow(home=_home(home), as_of=_as_of(as_of), pdf=pdf)
+    result.update(reminders=supervised["reminders"], rungs=supervised["rungs"], letters=supervised["letters"],
+                  supervision=supervised)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:

@@ -23,14 +23,16 @@ from pathlib import Path
 from hazardnet.failpoints import checkpoint
 from hazardnet.home_lock import home_lock
 from hazardnet.intake.check_pool import CheckPool, check_in_parser
+from hazardnet.intake.commitments import CommitmentSheet, check_commitments
+from hazardnet.intake.extensions import extension_findings
 from hazardnet.intake.error_report import write_error_report
 from hazardnet.intake.findings import Finding, file_finding, has_errors
 
 from hazardnet.intake.inbox import ASIDE_PREFIX, INGEST_LOCK, REJECTED_DIR, REPORT_SUFFIX, InboxFile
-from hazardnet.intake.reader import Followed, SheetGrid, UnreadableWorkbook, WorkbookReaderPool
+from hazardnet.intake.reader import Followed, SheetGrid, UnreadableWorkbook, WorkbookGrid, WorkbookReaderPool
 from hazardnet.intake.sheet import RegisterSheet
 from hazardnet.settings import Settings
-from hazardnet.store import Store
+from hazardnet.store import COMMITMENTS_OUTCOME, Store
 from hazardnet.intake.photos import Picture, attach_pictures
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -55,7 +57,7 @@ class FileOutcome:
 
     path: str
     county: str
-    outcome: str  # accepted | rejected | duplicate
+    outcome: str  # accepted | rejected | duplicate | commitments (a meeting's commitment table, accepted)
     rows: int = 0
     findings: list[Finding] = field(default_factory=list)
     kept_at: str | None = None
@@ -303,6 +305,8 @@ class Intake:
             parsed, findings = self.checker.check(book, *check_args)
         if isinstance(parsed, Finding):
             return self._reject(item, copy, sha, [parsed], book.sheets[0] if book and book.sheets else None)
+        if isinstance(parsed, CommitmentSheet):
+            return self._commitments(item, copy, sha, parsed, book)
         if not len(parsed.frame) and not has_errors(findings):
             findings.append(file_finding("台账中没有任何隐患记录（表头以下为空），请填写后重新报送。", sheet=parsed.sheet))
         if has_errors(findings):
@@ -311,7 +315,24 @@ class Intake:
         frame = parsed.frame
         linked, photo_findings = attach_pictures(scan, parsed.sheet, frame["_row"].tolist(),
                                                  frame["hazard_id"].tolist())
-        return self._accept(item, copy, sha, parsed, findings + photo_findings, linked)
+        findings = findings + photo_findings + extension_findings(self.store, county, self.as_of, parsed)
+        return self._accept(item, copy, sha, parsed, findings, linked)
+
+    def _commitments(self, item: InboxFile, copy: Path, sha: str, table: CommitmentSheet,
+                     book: WorkbookGrid | None) -> FileOutcome:
+        """A meeting's commitment table: accepted whole (each commitment stored) or rejected with findings."""
+        rows, findings = check_commitments(self.store, table, item.county, self.settings.counties, self.as_of)
+        if has_errors(findings):
+            sheet = next((s for s in book.sheets if s.name == table.sheet), None) if book else None
+            return self._reject(item, copy, sha, findings, sheet)
+        kept = _unique(self._archive_path(item.county, sha, item.path.name), sha)
+        _place(copy, kept)
+        sub = self.store.record_commitments(county=item.county, file_name=item.path.name, sha256=sha,
+                                            as_of=self.as_of, findings=[f.as_json() for f in findings],
+                                            kept_at=str(kept), rows=rows)
+        _remove_original(item.path, sha)
+        self.store.finalize(sub)
+        return FileOutcome(str(item.path), item.county, COMMITMENTS_OUTCOME, len(rows), findings, str(kept))
 
     def _archive_path(self, county: str, sha: str, name: str) -> Path:
         return self.settings.archive / county / f"{self.as_of:%Y%m%d}_{sha[:12]}_{safe_name(name)}"
