@@ -172,6 +172,7 @@ def write_commitment_table(path: Path, rows: list[tuple]) -> Path:
     ws.append(list(COMMITMENT_HEADERS))
     for r in rows:
         ws.append(list(r))
+    path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
 

@@ -64,6 +64,11 @@ _FIELD_HELP: dict[str, str] = {
     "status": "当前整改状态",
     "completed_date": "整改状态为“已整改”时必填，不得早于发现日期",
     "gov_supervised": "是否由政府主管部门挂牌督办",
+    "extension_reason": "整改期限比上月台账推迟时必填：延期的原因（未填写的，台账接收时提示）",
+    "extension_approval": "重大隐患延期时必填：批准延期的单位",
+    "supervisor": "政府主管部门督办时填写：督办单位",
+    "supervised_date": "政府主管部门下达督办的日期",
+    "supervision_deadline": "政府主管部门督办要求的完成日期",
     "remarks": "其他需要说明的情况",
 }
 
