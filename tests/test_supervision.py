@@ -323,6 +323,7 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
         reached = store.rungs_reached()
         assert reached[(DLH, "D1")] == {OVERDUE: D(2026, 8, 10), COUNTY: D(2026, 8, 10), PREFECTURE: D(2026, 8, 30)}
         assert reached[(G, "G3")][COUNTY] == D(2026, 10, 26)
+        check_quarterly_rungs(s, store)
         # the commitment is a deadline version; a later register moving it later without a reason is warned
         events = store.deadline_events(D(2026, 11, 1), [G])[(G, "G3")]
         assert deadline_history(events).current == COMMITTED
@@ -332,6 +333,37 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
         assert [c for c, _ in moved] == ["J4"] and "2026-10-25" in moved[0][1]  # G3 (row 4); G1 had a reason
     finally:
         store.dispose()
+
+
+def check_quarterly_rungs(s, store):
+    """The 2026Q3 workbook (report date 2026-10-05) and deck: each overdue hazard's rung and the day it reached
+    it; the figures count the hazards that reached 县级督办 and 州级挂牌督办 in the quarter."""
+    from pptx import Presentation
+
+    from hazardnet.publish.quarterly import Quarter, quarter_data, summaries
+    from hazardnet.publish.quarterly_workbook import OVERDUE, OVERVIEW, write_deck, write_quarterly_workbook
+    from tests.test_quarterly import tables
+
+    data = quarter_data(store, Quarter(2026, 3), D(2026, 10, 5))
+    prefecture = summaries(data, s)[0]
+    path = write_quarterly_workbook(s.outbox / "q3.xlsx", prefecture, s)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[OVERDUE]
+    header = [c.value for c in ws[2]]
+    rows = {r[header.index("隐患编号")]: (r[header.index("督办层级")], r[header.index("到达日期")])
+            for r in ws.iter_rows(min_row=3, values_only=True) if r[0]}
+    day = lambda v: v.date() if isinstance(v, dt.datetime) else v  # noqa: E731
+    assert {k: (r, day(d)) for k, (r, d) in rows.items()} == {
+        "G1": ("县级督办", D(2026, 9, 19)), "G3": ("逾期", D(2026, 9, 26)),
+        "D1": ("州级挂牌督办", D(2026, 8, 30)), "D2": ("州级挂牌督办", D(2026, 9, 28))}
+    figures = tables(wb[OVERVIEW])["县(市)"]
+    assert (figures[G]["本季度县级督办"], figures[G]["本季度州级挂牌督办"]) == (1, 0)  # G1
+    assert (figures[DLH]["本季度县级督办"], figures[DLH]["本季度州级挂牌督办"]) == (2, 2)  # D1, D2
+    assert (figures["合计"]["本季度县级督办"], figures["合计"]["本季度州级挂牌督办"]) == (3, 2)
+    deck = Presentation(write_deck(prefecture, s, scope="prefecture"))
+    cells = [[c.text for c in r.cells] for slide in deck.slides for shape in slide.shapes
+             if shape.has_table and shape.name == "逾期督办" for r in shape.table.rows]
+    assert any(r[2] == "D1" and r[-1] == "州级挂牌督办（2026-08-30）" for r in cells), cells
 
 
 def test_rules_by_hand():

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
-from hazardnet.delivery.dispatch import Dispatch, Letter, failed_record
+from hazardnet.delivery.dispatch import Dispatch, Dispatcher, Letter, failed_record
 from hazardnet.delivery.ledger import bulletin_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
 from hazardnet.publish.supervision import (
@@ -307,8 +307,9 @@ def _label(d: Dispatch) -> str:
 
 # ---- the job -------------------------------------------------------------------------------------------
 def supervision(settings: Settings, as_of: dt.date, *, runner: Runner | None = None, store: Store | None = None,
-                pdf: bool = False, send: bool = True) -> SupervisionResult:
-    """Reminders before the deadline and the supervision ladder after it, for report date `as_of`."""
+                pdf: bool = False, send: bool = True, sender: Dispatcher | None = None) -> SupervisionResult:
+    """Reminders before the deadline and the supervision ladder after it, for report date `as_of`. `sender`:
+    the dispatcher to use (default: the one jobs.wiring makes from the settings)."""
     runner = runner or PlainRunner(RetryPolicy.of(settings))
     own_store = store is None
     store = store or Store(settings.database_url)
@@ -327,9 +328,10 @@ def supervision(settings: Settings, as_of: dt.date, *, runner: Runner | None = N
         runner.info("%s: %d reminders, %d letters, %d dispatches", as_of, len(result.reminders), len(result.letters),
                     len(planned))
         if planned:
-            from hazardnet.jobs.wiring import dispatcher
+            if sender is None:
+                from hazardnet.jobs.wiring import dispatcher
 
-            sender = dispatcher(settings, store, runner.secret)
+                sender = dispatcher(settings, store, runner.secret)
 
             def failed(d: Dispatch, exc: BaseException) -> dict:
                 return {**failed_record(d.recipient, getattr(exc, "reason", None) or str(exc)), **d.extra}
