@@ -381,3 +381,34 @@ def test_rules_by_hand():
                           DeadlineEvent(D(2026, 4, 1), D(2026, 6, 1), reason="停产")])
     assert (h.first, h.current, h.committed) == (D(2026, 3, 1), D(2026, 6, 1), D(2026, 4, 1))
     assert [c.reason for c in h.changes] == ["通报会承诺", "停产"]
+
+
+def test_warnings_cli_runs_the_supervision_job_once(prefect_harness, home, smtp_server, http_gateway):
+    """`hazardnet warnings --as-of D --json`: the warnings and the supervision flows; JSON lists reminders, rungs
+    and letters (number, rung, county, hazard ids, path, recipients); a second run sends nothing new."""
+    import json
+
+    from tests.conftest import harness_env
+    from tests.test_quarterly import run_cli
+
+    s, _, _ = home
+    env = {**harness_env(), "HAZARDNET_SMTP_HOST": smtp_server.host, "HAZARDNET_SMTP_PORT": str(smtp_server.port),
+           "HAZARDNET_SMTP_SECURITY": "none", "HAZARDNET_SMS_URL": http_gateway.url(),
+           "HAZARDNET_MAIL_RETRY_DELAYS": "[]"}
+    proc = run_cli("warnings", "--as-of", "2026-08-10", "--home", str(s.home), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [(r["hazard_id"], r["customer_id"], r["days_before"]) for r in out["reminders"]] == [("G1", POTASH, 10)]
+    assert [w["addresses"] for w in out["reminders"][0]["recipients"]] == [[MAIL[POTASH]]]
+    assert {r["hazard_id"]: r["rung"] for r in out["rungs"]} == expected_rungs(D(2026, 8, 10))
+    (letter,) = out["letters"]
+    assert (letter["rung"], letter["county"], sorted(letter["hazard_ids"])) == (COUNTY, DLH, ["D1", "D2"])
+    assert letter["number"] == "德令哈市督办建议〔2026〕001号" and Path(letter["path"]).is_file()
+    assert sorted(a for w in letter["recipients"] for a in w["addresses"]) == sorted([MAIL["D_GOV"], MAIL["D_UTIL"]])
+    assert {w["status"] for w in letter["recipients"]} == {"sent"}
+    sent = len(smtp_server.messages), len(http_gateway.messages)
+    proc = run_cli("warnings", "--as-of", "2026-08-10", "--home", str(s.home), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (len(smtp_server.messages), len(http_gateway.messages)) == sent
+    again = json.loads(proc.stdout)
+    assert {w["status"] for x in again["letters"] for w in x["recipients"]} == {"skipped"}
