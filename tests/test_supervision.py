@@ -92,8 +92,9 @@ REGISTERS = [
 ]
 # November: G3's deadline moved past the meeting's commitment without a reason: a warning; G1 moved with one
 LATE_REGISTER = (G, D(2026, 11, 10), CANON, [
-    row("G1", POTASH, D(2026, 7, 1), D(2026, 12, 31), reason="停产检修期间整改", supervisor="格尔木市能源局"),
-    row("G2", POTASH, D(2026, 7, 2), D(2026, 10, 31), "重大", interim="临时加装围栏", reason="设备到货延迟"),
+    row("G1", POTASH, D(2026, 7, 1), D(2026, 12, 31), reason="停产检修期间整改"),
+    row("G2", POTASH, D(2026, 7, 2), D(2026, 10, 31), "重大", interim="临时加装围栏", reason="设备到货延迟",
+        supervisor="格尔木市能源局"),
     row("G3", HOSPITAL, D(2026, 7, 3), D(2026, 12, 31)),
     row("G4", REFINERY, D(2026, 7, 4), D(2026, 8, 25), status="已整改", completed=D(2026, 9, 5)),
     row("G5", REFINERY, D(2026, 7, 5), D(2026, 10, 20), interim="专人巡视")])
@@ -262,6 +263,10 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
                 src = write_commitment_table(tmp / "c" / "格尔木市整改承诺表.xlsx", commit_rows({"G3": COMMITTED}))
                 got = ingest_on(s, day, [(G, src)])
                 assert [f.outcome for f in got.files] == ["commitments"]
+                again = ingest_on(s, day, [(G, src)])  # the same table dropped twice is taken once
+                assert [f.outcome for f in again.files] == ["duplicate"]
+                assert [(c["hazard_id"], c["committed_date"], c["person"], c["quarter"])
+                        for c in store.commitments_through(day)] == [("G3", COMMITTED, "张三", "2026Q3")]
             before_mail, before_sms = len(smtp_server.messages), len(http_gateway.messages)
             result = supervision(s, day, runner=PlainRunner(), store=store)
             out = result.as_json()
@@ -331,6 +336,9 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
                                                                   LATE_REGISTER[2]))])
         moved = [(f.cell, f.message) for f in late.files[0].findings if "推迟" in f.message]
         assert [c for c, _ in moved] == ["J4"] and "2026-10-25" in moved[0][1]  # G3 (row 4); G1 had a reason
+        rungs = {r["hazard_id"]: r for r in supervision(s, D(2026, 11, 10), store=store, send=False).as_json()["rungs"]}
+        assert (rungs["G2"]["rung"], rungs["G2"]["supervisor"]) == (COUNTY, "格尔木市能源局")  # the authority's act
+        assert "G1" not in rungs  # extended with a reason: off the ladder until the new deadline passes
     finally:
         store.dispose()
 

@@ -273,7 +273,8 @@ class Intake:
             _remove_original(path, sha)
             self.store.finalize(pending["id"])
             return FileOutcome(str(path), county, pending["outcome"], pending["rows"], [], pending["kept_at"])
-        if self.store.find_submission(county, sha, outcome="accepted") is not None:
+        if (self.store.find_submission(county, sha, outcome="accepted") is not None
+                or self.store.find_submission(county, sha, outcome=COMMITMENTS_OUTCOME) is not None):
             kept = _unique(self._archive_path(county, sha, path.name), sha)
             _place(copy, kept)  # atomic: the accepted original may already be at `kept`
             checkpoint("after_duplicate_keep")

@@ -68,6 +68,7 @@ class HazardState:
     reminder: int | None
     missed_commitment: bool
     committed: dt.date | None
+    acts: dict = field(default_factory=dict)  # what the register says the authority did: 督办单位, 督办日期, 督办期限, 政府督办
 
     @property
     def key(self) -> tuple[str, str]:
@@ -95,7 +96,7 @@ class SupervisionResult:
                           "hazard_id": h.hazard_id, "severity": h.severity, "rung": s.rung, "rung_name": RUNG_ZH[s.rung],
                           "reached_on": self.reached.get(s.key, {}).get(s.rung), "deadline": h.deadline,
                           "days_overdue": h.days_overdue, "why": h.why, "committed": s.committed,
-                          "missed_commitment": s.missed_commitment})
+                          "missed_commitment": s.missed_commitment, **s.acts})
         reminders = []
         for r in self.reminders:
             sent = [d for d in self.deliveries if d.get("kind") == REMINDER_KIND and r.key in d.get("items", [])]
@@ -170,8 +171,11 @@ def hazard_states(store: Store, settings: Settings, as_of: dt.date) -> list[Haza
             hazard_id=key[1], severity=rec["severity"], description=_text(rec["description"]) or "",
             first_deadline=history.first or deadline, deadline=deadline, changes=tuple(history.changes),
             days_overdue=late, contingency=_text(rec.get("contingency")), why=why)
+        acts = {"supervisor": _text(rec.get("supervisor")), "supervised_date": _date(rec.get("supervised_date")),
+                "supervision_deadline": _date(rec.get("supervision_deadline")),
+                "gov_supervised": _text(rec.get("gov_supervised"))}
         out.append(HazardState(hazard, rec["status"], top, reminder_due(row, as_of, settings.reminder_days),
-                               missed, history.committed))
+                               missed, history.committed, acts))
     return out
 
 
