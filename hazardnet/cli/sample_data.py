@@ -76,6 +76,11 @@ class SampleHazard:
     completed_date: dt.date | None
     gov_supervised: str | None
     remarks: str | None
+    extension_reason: str | None = None
+    extension_approval: str | None = None
+    supervisor: str | None = None
+    supervised_date: dt.date | None = None
+    supervision_deadline: dt.date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Field name -> value, in FIELDS order."""
