@@ -40,13 +40,13 @@ FIELDS: tuple[Field, ...] = (
     Field("status", "整改状态", ("治理状态", "状态", "整改情况", "status"), True, "vocab", 8),
     Field("completed_date", "完成日期", ("整改完成时间", "实际完成时间", "完成时间", "整改完成日期", "completed date"), kind="date", width=12),
     Field("gov_supervised", "政府督办", ("是否督办", "是否政府督办", "government supervised"), kind="vocab", width=8),
+    Field("remarks", "备注", ("remarks", "note", "notes"), width=16),
     # supervision (督办) and extensions (延期): what the authority did, why a deadline moved and who approved it
     Field("extension_reason", "延期原因", ("延期理由", "延期说明", "extension reason"), width=20),
     Field("extension_approval", "延期批准", ("批准单位", "延期批准单位", "extension approval"), width=12),
     Field("supervisor", "督办单位", ("督办部门", "supervising authority"), width=12),
     Field("supervised_date", "督办日期", ("督办时间", "supervised date"), kind="date", width=12),
     Field("supervision_deadline", "督办期限", ("督办要求完成时间", "督办完成期限", "supervision deadline"), kind="date", width=12),
-    Field("remarks", "备注", ("remarks", "note", "notes"), width=16),
 )
 
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

@@ -805,6 +805,11 @@ VARIANT_HEADERS: dict[str, str] = {
     "completed_date": "实际完成时间",
     "gov_supervised": "是否督办",
     "remarks": "备  注",
+    "extension_reason": "延期理由",
+    "extension_approval": "批准单位",
+    "supervisor": "督办部门",
+    "supervised_date": "督办时间",
+    "supervision_deadline": "督办要求完成时间",
 }
 # Column order of the variant: the id right after 序号, as many counties keep it.
 VARIANT_ORDER: tuple[str, ...] = ("hazard_id",) + tuple(f.name for f in FIELDS if f.name != "hazard_id")
