@@ -18,7 +18,7 @@ from hazardnet.jobs.ingest import ingest
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.settings import load_settings, today
 
-OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送"}
+OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送", "commitments": "已接收（整改承诺表）"}
 
 
 def publish_ingest_artifacts(result: IngestResult) -> None:

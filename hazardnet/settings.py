@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     # supply company (未书面告知); one 已整改 this many days without a passing re-inspection earns a reminder
     notice_days: int = 7
     reinspection_days: int = 10
+    # supervision (hazardnet.jobs.supervision): reminders before a deadline and the ladder after it
+    reminder_days: Annotated[list[Annotated[int, Field(ge=1)]], NoDecode] = Field(
+        default_factory=lambda: [10, 3])  # days before 整改期限 a customer is reminded (env "10,3")
+    supervision_county_days: int = 30  # overdue this long: 县级督办 (a 重大 hazard: as soon as it is overdue)
+    supervision_prefecture_days: int = 90  # overdue this long: 州级挂牌督办
+    supervision_major_prefecture_days: int = 30  # a 重大 hazard overdue this long: 州级挂牌督办
+    supervision_term_days: int = 15  # the 督办期限 a letter suggests: this many days after the letter
 
     # paper copies (纸质版 PDF, by LibreOffice headless): the deployments write them when paper_copies is on
     paper_copies: bool = False
@@ -143,6 +150,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.replace("，", ",").split(",")
         return [str(v).strip().lower() for v in value or () if str(v).strip()]
+    @field_validator("reminder_days", mode="before")
+    @classmethod
+    def _comma_separated_days(cls, value: Any) -> Any:
+        """Text from the environment: "10,3" (a full-width comma too) or a JSON list."""
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [x.strip() for x in value.replace("，", ",").split(",") if x.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,

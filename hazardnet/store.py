@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -158,6 +158,62 @@ notice_hazards = sa.Table(
 
 FIELD_NAMES = [f.name for f in FIELDS]
 
+# ---- supervision (hazardnet.jobs.supervision) ---------------------------------------------------------
+# The day each hazard first stood on each rung of the ladder (逾期, 县级督办, 州级挂牌督办).
+supervision_rungs = sa.Table(
+    "supervision_rungs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("county", sa.String(64), nullable=False),
+    sa.Column("hazard_id", sa.Text, nullable=False),
+    sa.Column("rung", sa.String(16), nullable=False),  # rules.RUNGS
+    sa.Column("reached_on", sa.Date, nullable=False),
+    sa.Column("why", sa.Text, nullable=True),  # e.g. 重大隐患逾期, 未兑现通报会承诺
+    sa.UniqueConstraint("county", "hazard_id", "rung", name="uq_supervision_rung"),
+)
+
+# 《隐患督办建议函》: a record before it is a file; each hazard on at most one letter per rung.
+supervision_letters = sa.Table(
+    "supervision_letters", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("number", sa.String(64), nullable=False, unique=True),  # 格尔木市督办〔2026〕003号
+    sa.Column("rung", sa.String(16), nullable=False),
+    sa.Column("county", sa.String(64), nullable=False),  # the county, or the prefecture's name for 州级挂牌督办
+    sa.Column("issued_on", sa.Date, nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("path", sa.String(1024), nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("county", "rung", "year", "seq", name="uq_supervision_letter_seq"),
+)
+
+supervision_letter_hazards = sa.Table(
+    "supervision_letter_hazards", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("letter_id", sa.Integer, sa.ForeignKey("supervision_letters.id"), nullable=False, index=True),
+    sa.Column("rung", sa.String(16), nullable=False),
+    sa.Column("county", sa.String(64), nullable=False),
+    sa.Column("hazard_id", sa.Text, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.UniqueConstraint("rung", "county", "hazard_id", name="uq_letter_hazard_rung"),
+)
+
+# The quarterly meeting's commitments (整改承诺表 filled in and sent back): each a deadline version.
+commitments = sa.Table(
+    "commitments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("submission_id", sa.Integer, sa.ForeignKey("submissions.id"), nullable=False, index=True),
+    sa.Column("county", sa.String(64), nullable=False),
+    sa.Column("hazard_id", sa.Text, nullable=False),
+    sa.Column("committed_date", sa.Date, nullable=False),
+    sa.Column("person", sa.Text, nullable=True),
+    sa.Column("quarter", sa.String(16), nullable=True),  # 2026Q3
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("sheet", sa.Text, nullable=True),
+    sa.Column("cell", sa.String(16), nullable=True),
+    sa.Index("ix_commitments_key", "county", "hazard_id"),
+)
+COMMITMENTS_OUTCOME = "commitments"  # a submission that was an accepted commitment table, not a register
+
 # The recipients' directory (通讯录, hazardnet.delivery.directory): every version that passed validation.
 directory_versions = sa.Table(
     "directory_versions", metadata,
@@ -236,7 +292,8 @@ def migrate_channel(engine: Engine) -> bool:
     return True
 
 
-MIGRATIONS = (migrate_channel,)  # each idempotent, run in this order before create_all
+MIGRATIONS = (migrate_channel, lambda engine: _add_missing_field_columns(engine))  # each idempotent, in this order,
+# before create_all
 
 
 def create_schema(engine: Engine) -> None:
@@ -601,6 +658,166 @@ class Store:
             q = q.where(hazard_rows.c.county.in_(list(counties)))
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+
+    # ---- supervision -----------------------------------------------------------------------
+    def record_rungs(self, reached: Iterable[tuple[str, str, str, dt.date, str | None]]) -> int:
+        """Remember (county, hazard_id, rung, day, why) for every pair not recorded before; how many were new."""
+        reached = list(reached)
+        if not reached:
+            return 0
+        new = 0
+        with self._writing, self.engine.begin() as conn:
+            have = {(c, h, r) for c, h, r in conn.execute(
+                sa.select(supervision_rungs.c.county, supervision_rungs.c.hazard_id, supervision_rungs.c.rung))}
+            rows = []
+            for county, hazard_id, rung, day, why in reached:
+                if (county, hazard_id, rung) not in have:
+                    have.add((county, hazard_id, rung))
+                    rows.append(dict(county=county, hazard_id=hazard_id, rung=rung, reached_on=day, why=why))
+            if rows:
+                conn.execute(supervision_rungs.insert(), rows)
+                new = len(rows)
+        return new
+
+    def rungs_reached(self, as_of: dt.date | None = None) -> dict[tuple[str, str], dict[str, dt.date]]:
+        """(county, hazard_id) -> {rung: the day it was first reached} (on or before `as_of`)."""
+        q = sa.select(supervision_rungs.c.county, supervision_rungs.c.hazard_id, supervision_rungs.c.rung,
+                      supervision_rungs.c.reached_on)
+        if as_of is not None:
+            q = q.where(supervision_rungs.c.reached_on <= as_of)
+        out: dict[tuple[str, str], dict[str, dt.date]] = {}
+        with self.engine.connect() as conn:
+            for county, hazard_id, rung, day in conn.execute(q):
+                out.setdefault((county, hazard_id), {})[rung] = day
+        return out
+
+    def issue_letter(self, *, rung: str, county: str, issued_on: dt.date, hazards: Sequence[tuple[str, str]],
+                     number: Callable[[int], str]) -> dict | None:
+        """Record a letter of `rung` for `county` naming those of `hazards` ((county, hazard_id)) that are on
+        no letter of this rung yet, numbered `number(seq)` (seq: next in the county's year); None when no
+        hazard is left. One transaction: a hazard is never on two letters of one rung."""
+        with self._writing, self.engine.begin() as conn:
+            done = set(conn.execute(sa.select(supervision_letter_hazards.c.county, supervision_letter_hazards.c.hazard_id)
+                                    .where(supervision_letter_hazards.c.rung == rung)).all())
+            todo = [h for h in dict.fromkeys(hazards) if h not in done]
+            if not todo:
+                return None
+            seq = (conn.execute(sa.select(sa.func.max(supervision_letters.c.seq)).where(
+                supervision_letters.c.county == county, supervision_letters.c.year == issued_on.year)).scalar() or 0) + 1
+            letter_id = conn.execute(supervision_letters.insert().values(
+                number=number(seq), rung=rung, county=county, issued_on=issued_on, year=issued_on.year, seq=seq,
+                created_at=_now())).inserted_primary_key[0]
+            conn.execute(supervision_letter_hazards.insert(), [
+                dict(letter_id=letter_id, rung=rung, county=c, hazard_id=h, position=i)
+                for i, (c, h) in enumerate(todo)])
+        return self.letter(int(letter_id))
+
+    def set_letter_path(self, letter_id: int, path: str) -> None:
+        with self._writing, self.engine.begin() as conn:
+            conn.execute(supervision_letters.update().where(supervision_letters.c.id == letter_id).values(path=path))
+
+    def letter(self, letter_id: int) -> dict:
+        return self.letters(ids=[letter_id])[0]
+
+    def letters(self, *, since: dt.date | None = None, until: dt.date | None = None,
+                ids: Sequence[int] | None = None) -> list[dict]:
+        """Letters (number, rung, county, issued_on, path, hazards: [(county, hazard_id)]) in issue order."""
+        q = sa.select(supervision_letters).order_by(supervision_letters.c.id)
+        if since is not None:
+            q = q.where(supervision_letters.c.issued_on >= since)
+        if until is not None:
+            q = q.where(supervision_letters.c.issued_on <= until)
+        if ids is not None:
+            q = q.where(supervision_letters.c.id.in_(list(ids)))
+        with self.engine.connect() as conn:
+            out = [dict(r) for r in conn.execute(q).mappings()]
+            if out:
+                hq = (sa.select(supervision_letter_hazards.c.letter_id, supervision_letter_hazards.c.county,
+                                supervision_letter_hazards.c.hazard_id)
+                      .where(supervision_letter_hazards.c.letter_id.in_([x["id"] for x in out]))
+                      .order_by(supervision_letter_hazards.c.letter_id, supervision_letter_hazards.c.position))
+                by_letter: dict[int, list] = {}
+                for letter_id, county, hazard_id in conn.execute(hq):
+                    by_letter.setdefault(letter_id, []).append((county, hazard_id))
+                for x in out:
+                    x["hazards"] = by_letter.get(x["id"], [])
+        return out
+
+    def record_commitments(self, *, county: str, file_name: str, sha256: str, as_of: dt.date,
+                           findings: Sequence[dict], kept_at: str | None, rows: Sequence[dict]) -> int:
+        """An accepted commitment table: its submission (outcome "commitments") and every commitment
+        (hazard_id, committed_date, person, quarter, sheet, cell), in one transaction."""
+        with self._writing, self.engine.begin() as conn:
+            sub_id = conn.execute(submissions.insert().values(
+                county=county, file_name=file_name, sha256=sha256, received_at=_now(), as_of=as_of,
+                outcome=COMMITMENTS_OUTCOME, rows=len(rows),
+                findings=json.dumps(list(findings), ensure_ascii=False), kept_at=kept_at, finalized=False,
+            )).inserted_primary_key[0]
+            if rows:
+                conn.execute(commitments.insert(), [dict(submission_id=sub_id, county=county, as_of=as_of, **r)
+                                                    for r in rows])
+        return int(sub_id)
+
+    def commitments_through(self, as_of: dt.date, counties: Iterable[str] | None = None) -> list[dict]:
+        """Every commitment recorded on or before `as_of`, oldest first."""
+        q = (sa.select(commitments).where(commitments.c.as_of <= as_of)
+             .order_by(commitments.c.as_of, commitments.c.id))
+        if counties is not None:
+            q = q.where(commitments.c.county.in_(list(counties)))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def deadline_events(self, as_of: dt.date, counties: Iterable[str] | None = None, *,
+                        before_submission: int | None = None) -> dict[tuple[str, str], list]:
+        """(county, hazard_id) -> its deadline versions (rules.DeadlineEvent) from the accepted registers
+        and the commitments dated on or before `as_of` (only those recorded before submission id
+        `before_submission`, when given)."""
+        from hazardnet.rules import COMMITMENT_REASON, DeadlineEvent
+
+        q = (sa.select(hazard_rows.c.county, hazard_rows.c.hazard_id, hazard_rows.c.as_of, hazard_rows.c.deadline,
+                       hazard_rows.c.extension_reason, hazard_rows.c.extension_approval, hazard_rows.c.submission_id)
+             .join(submissions, submissions.c.id == hazard_rows.c.submission_id)
+             .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of))
+        cq = (sa.select(commitments.c.county, commitments.c.hazard_id, commitments.c.as_of, commitments.c.committed_date,
+                        commitments.c.person, commitments.c.submission_id).where(commitments.c.as_of <= as_of))
+        if counties is not None:
+            q = q.where(hazard_rows.c.county.in_(list(counties)))
+            cq = cq.where(commitments.c.county.in_(list(counties)))
+        if before_submission is not None:
+            q = q.where(hazard_rows.c.submission_id < before_submission)
+            cq = cq.where(commitments.c.submission_id < before_submission)
+        out: dict[tuple[str, str], list] = {}
+        with self.engine.connect() as conn:
+            for county, hazard_id, day, deadline, reason, approval, sub in conn.execute(q):
+                out.setdefault((county, hazard_id), []).append(
+                    DeadlineEvent(day, deadline, "register", reason, approval, sub))
+            for county, hazard_id, day, committed, person, sub in conn.execute(cq):
+                why = COMMITMENT_REASON + (f"（责任人：{person}）" if person else "")
+                out.setdefault((county, hazard_id), []).append(
+                    DeadlineEvent(day, committed, "commitment", why, None, sub))
+        return out
+
+    def max_submission_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(submissions.c.id))).scalar() or 0)
+
+
+def _add_missing_field_columns(engine: Engine) -> None:
+    """A store made before a register field existed gets its column (nullable, so old rows read blank)."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(hazard_rows.name):
+            return  # a new store: create_all makes the table with every column
+        have = {c["name"] for c in sa.inspect(conn).get_columns(hazard_rows.name)}
+    missing = [c for c in hazard_rows.columns if c.name not in have]
+    if not missing:
+        return
+    with engine.begin() as conn:
+        have = {c["name"] for c in sa.inspect(conn).get_columns(hazard_rows.name)}
+        for c in missing:
+            if c.name not in have:
+                conn.exec_driver_sql(f"ALTER TABLE {hazard_rows.name} ADD COLUMN {c.name} "
+                                     f"{c.type.compile(dialect=engine.dialect)}")
 
 
 # hazard_rows' INSERT compiled once per dialect (name, driver, paramstyle): (SQL text, the keys in parameter order or

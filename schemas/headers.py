@@ -45,6 +45,12 @@ FIELDS: tuple[Field, ...] = (
     Field("reinspect_result", "复查结论", ("验收结论", "复查意见", "验收意见", "reinspection result"), kind="vocab", width=8),
     Field("signed_by", "签收人", ("通知书签收人", "客户签收人", "signed by"), width=10),
     Field("remarks", "备注", ("remarks", "note", "notes"), width=16),
+    # supervision (督办) and extensions (延期): what the authority did, why a deadline moved and who approved it
+    Field("extension_reason", "延期原因", ("延期理由", "延期说明", "extension reason"), width=20),
+    Field("extension_approval", "延期批准", ("批准单位", "延期批准单位", "extension approval"), width=12),
+    Field("supervisor", "督办单位", ("督办部门", "supervising authority"), width=12),
+    Field("supervised_date", "督办日期", ("督办时间", "supervised date"), kind="date", width=12),
+    Field("supervision_deadline", "督办期限", ("督办要求完成时间", "督办完成期限", "supervision deadline"), kind="date", width=12),
 )
 
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

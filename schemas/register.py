@@ -64,7 +64,7 @@ FRAME_CHECK_FIELDS: dict[str, str] = {
 }
 
 MAX_TEXT = 2000
-FUTURE_DATE_FIELDS = frozenset({"deadline"})  # a deadline is a plan; every other date records the past
+FUTURE_DATE_FIELDS = frozenset({"deadline", "supervision_deadline"})  # a deadline is a plan; every other date records the past
 
 
 def _blank(v: object) -> bool:

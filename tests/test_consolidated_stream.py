@@ -38,7 +38,8 @@ def _frame(rng: random.Random, county: str, ids: list[str]) -> pd.DataFrame:
                    if status == STATUS_DONE else None,
                    notice_date=rng.choice([None, found]), funds=rng.choice([None, 0.0, 2.5, 12.0]), _row=n + 3,
                    reinspect_date=rng.choice([None, found + dt.timedelta(days=rng.randint(0, 120))]),
-                   reinspect_result=rng.choice([None, "合格", "不合格"]))
+                   reinspect_result=rng.choice([None, "合格", "不合格"]),
+                   supervised_date=rng.choice([None, found]), supervision_deadline=None)
         rows.append(row)
     return pd.DataFrame(rows)
 

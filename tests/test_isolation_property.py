@@ -30,12 +30,15 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
+from hazardnet.delivery.dispatch import Dispatcher
 from hazardnet.delivery.mail import EmlFileTransport
 from hazardnet.delivery.sms import SmsFileTransport
 from hazardnet.jobs.notices import notices
 from hazardnet.jobs.reminders import reminders
 from hazardnet.publish.bulletin import Period
 from hazardnet.publish.grid_warning import grid_warning
+from hazardnet.jobs.runner import PlainRunner
+from hazardnet.jobs.supervision import supervision
 from hazardnet.publish.quarterly import Quarter
 from tests.jobs import bulletin_job, grid_warning_job, quarter_sent_job, warnings_job
 from hazardnet.settings import load_settings
@@ -142,6 +145,13 @@ def deck_text(content: bytes) -> list[str]:
     return out
 
 
+def docx_text(content: bytes) -> list[str]:
+    from docx import Document
+
+    doc = Document(io.BytesIO(content))
+    return [p.text for p in doc.paragraphs] + [c.text for t in doc.tables for r in t.rows for c in r.cells]
+
+
 def message_text(path: Path) -> str:
     msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     parts = [str(msg["Subject"])]
@@ -151,14 +161,10 @@ def message_text(path: Path) -> str:
         content = part.get_content()
         if isinstance(content, str):
             parts.append(content)
+        elif (part.get_filename() or "").endswith(".docx"):  # a 督办建议函 or a written notice: every paragraph and cell
+            parts.extend(docx_text(content))
         elif (part.get_filename() or "").endswith(".pptx"):  # a briefing deck: every text, cell and chart label
             parts.extend(deck_text(content))
-        elif (part.get_filename() or "").endswith(".docx"):  # a written notice: every paragraph and cell
-            from docx import Document
-
-            doc = Document(io.BytesIO(content))
-            parts.extend(p.text for p in doc.paragraphs)
-            parts.extend(c.text for t in doc.tables for r in t.rows for c in r.cells)
         else:  # an attached workbook: every cell of every sheet
             book = CalamineWorkbook.from_filelike(io.BytesIO(content))
             for name in book.sheet_names:
@@ -183,6 +189,9 @@ def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
             assert not [f for f in bulletin["directory"]["findings"] if f["level"] == "error"], bulletin["directory"]
             warnings_job(settings, store, AS_OF, transport, sms=sms)
             quarter_sent_job(settings, store, Quarter(2026, 3), transport, as_of=AS_OF)
+            # supervision: reminders and the 督办建议函 letters (python-docx attachments)
+            supervision(settings, AS_OF, runner=PlainRunner(), store=store,
+                        sender=Dispatcher(store, settings, transport, sms))
             grid_counties = sorted({h.county for h in hazards})[:1]
             warning = grid_warning(settings, grid_counties, "GRIDTOKEN 330千伏线路检修，请做好应急准备。")
             grid_warning_job(settings, store, warning, transport, SmsFileTransport(Path(tmp) / "grid"), day=AS_OF)
@@ -216,6 +225,8 @@ def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
             scopes = {scope_by_address[a] for a in addresses}
             assert len(scopes) == 1, f"one message to several scopes: {addresses}"
             [scope] = scopes
+            if "隐患督办建议函" in str(msg["Subject"]):  # a letter goes to authorities and supply companies only
+                assert scope[0] == "authority", f"{path.name}: a letter to a customer {addresses}"
             text = message_text(path)
             for h in hazards:
                 if not visible(scope, h):
@@ -253,3 +264,38 @@ def test_the_traps_are_mailed_at_all():
                   ("政府主管部门", "全州", "", "海西州能源局", "联系人", "gov@haixi.example.cn", written_mobile(5))]
     mails, texts_sent = check_world(hazards, directory)
     assert mails >= 6 and texts_sent >= 6
+
+
+def test_letters_are_mailed_in_a_world_and_stay_in_their_county():
+    """A fixed world where both rungs are reached in two counties: the county letters and the prefecture letter
+    are mailed (the property above then holds for them), and no customer gets one."""
+    hazards = [H("格尔木市", "0630100001", customer_name(0), hazard_token(0), D(2026, 1, 10), "重大", "未整改",
+                 deadline=D(2026, 6, 30)),
+               H("德令哈市", "0630100001", customer_name(1), hazard_token(1), D(2026, 1, 10), "一般", "整改中",
+                 deadline=D(2026, 10, 1))]
+    directory = [("用电客户", h.county, h.customer_id, h.customer_name, "联系人", f"c{i}@x.example.cn",
+                  written_mobile(i)) for i, h in enumerate(hazards)]
+    directory += [("政府主管部门", "格尔木市", "", "格尔木市能源局", "联系人", "gov@gem.example.cn", written_mobile(2)),
+                  ("政府主管部门", "德令哈市", "", "德令哈市能源局", "联系人", "gov@dlh.example.cn", written_mobile(3)),
+                  ("供电企业", "德令哈市", "", "德令哈供电公司", "联系人", "util@dlh.example.cn", written_mobile(4)),
+                  ("政府主管部门", "全州", "", "海西州能源局", "联系人", "gov@haixi.example.cn", written_mobile(5))]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(Path(tmp) / "home", settle_seconds=0)
+        settings.home.mkdir(parents=True)
+        store = Store(settings.database_url)
+        try:
+            record_registers(store, hazards, as_of=D(2026, 11, 5))
+            write_directory_file(settings.directory_file, directory)
+            transport = EmlFileTransport(Path(tmp) / "mail")
+            out = supervision(settings, AS_OF, runner=PlainRunner(), store=store,
+                              sender=Dispatcher(store, settings, transport, SmsFileTransport(Path(tmp) / "sms")))
+        finally:
+            store.dispose()
+        letters = {(x["rung"], x["county"]): (x["hazard_ids"], sorted(w["recipient"] for w in x["recipients"]))
+                   for x in out.as_json()["letters"]}
+        assert letters == {
+            ("county", "格尔木市"): ([hazard_token(0)], ["格尔木市能源局"]),
+            ("county", "德令哈市"): ([hazard_token(1)], ["德令哈供电公司", "德令哈市能源局"]),
+            ("prefecture", "海西州"): ([hazard_token(0)], ["海西州能源局"])}
+    mails, _ = check_world(hazards, directory)
+    assert mails >= 5

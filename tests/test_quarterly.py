@@ -37,7 +37,7 @@ from tests.smtp_server import smtp_server  # noqa: F401  (the fixture)
 D = dt.date
 Q2, Q3 = Quarter(2026, 2), Quarter(2026, 3)
 FIGURE_HEADERS = ["涉及客户数", "本季度涉及隐患", "季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期",
-                  "整改率", "整改用时中位数(天)"]
+                  "整改率", "整改用时中位数(天)", "本季度县级督办", "本季度州级挂牌督办"]
 
 CUSTOMERS = {
     "0630100001": ("青海盐湖钾肥股份有限公司", "一级", "危险化学品"),
@@ -174,7 +174,8 @@ def expected(q: Quarter, story=STORY) -> dict[str, dict]:
                "季末未整改": sum(fl[k]["end"] for k in keys),
                "季末逾期": sum(fl[k]["overdue"] for k in keys),
                "整改率": len(rem) / len(quarter) if quarter else "—",
-               "整改用时中位数(天)": statistics.median(days) if days else "—"}
+               "整改用时中位数(天)": statistics.median(days) if days else "—",
+               "本季度县级督办": 0, "本季度州级挂牌督办": 0}  # no supervision run in this story
         if reported_keys is not None:
             out["上季度末台账记载未整改"] = len(reported_keys)
             out["补报及更正"] = out["季初未整改"] - len(reported_keys)

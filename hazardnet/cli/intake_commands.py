@@ -17,7 +17,8 @@ def print_ingest(result: dict) -> None:
     """Human summary of an ingest run."""
     from rich.table import Table
 
-    names = {"accepted": "[green]已接收[/]", "rejected": "[red]已退回[/]", "duplicate": "[yellow]重复报送[/]"}
+    names = {"accepted": "[green]已接收[/]", "rejected": "[red]已退回[/]", "duplicate": "[yellow]重复报送[/]",
+             "commitments": "[green]已接收（整改承诺表）[/]"}
     table = Table(title="导入结果")
     for col in ("县(市)", "文件", "结果", "隐患条数", "问题数"):
         table.add_column(col)

@@ -105,12 +105,18 @@ def print_warnings(result: dict) -> None:
     for d in rem.get("reminders", []):
         out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
                   f"（{'、'.join(d.get('hazard_ids') or [])}）")
+    for r in result.get("reminders", []):
+        out.print(f"整改期限提醒：{r['county']} {r['customer_name']} {r['hazard_id']}（{r['days_before']} 天后到期）")
+    for x in result.get("letters", []):
+        out.print(f"《隐患督办建议函》{x['number']}（{x['rung_name']}，{len(x['hazard_ids'])} 项）：{x['path']}")
 
 
 @app.command()
-def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False) -> None:
-    """风险预警：向客户及所在县(市)政府主管部门发送逾期隐患预警（到期一次、逾期 30 天升级一次），不重复发送。"""
+def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False, pdf: PdfOpt = False) -> None:
+    """风险预警与督办：逾期隐患预警，整改期限前 10 天、3 天提醒客户，县级督办、州级挂牌督办的《隐患督办建议函》，
+    复查提醒与未书面告知清单，不重复发送。"""
     from flows.reminders import reminders_flow
+    from flows.supervision import supervision_flow
     from flows.warnings import warnings_flow
 
     from hazardnet.cli.progress import flow_console
@@ -118,10 +124,13 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
     with flow_console(_home(home), "发送风险预警", quiet=json_):
         try:
             result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
-        finally:  # the supply companies' reminders (复查提醒, 未书面告知) do not wait on the risk warnings' outcome
+        finally:  # the reminders and the ladder do not wait on the risk warnings' outcome
             reminders = reminders_flow(home=_home(home), as_of=_as_of(as_of))
+            supervised = supervision_flow(home=_home(home), as_of=_as_of(as_of), pdf=pdf)
     result["reinspection"] = reminders
     result["reinspection_reminders"] = reminders["reinspection_reminders"]
+    result.update(reminders=supervised["reminders"], rungs=supervised["rungs"], letters=supervised["letters"],
+                  supervision=supervised)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:

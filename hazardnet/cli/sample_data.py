@@ -81,6 +81,11 @@ class SampleHazard:
     reinspect_result: str | None = None
     signed_by: str | None = None
     remarks: str | None = None
+    extension_reason: str | None = None
+    extension_approval: str | None = None
+    supervisor: str | None = None
+    supervised_date: dt.date | None = None
+    supervision_deadline: dt.date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Field name -> value, in FIELDS order."""
@@ -809,6 +814,11 @@ VARIANT_HEADERS: dict[str, str] = {
     "reinspector": "验收人",
     "reinspect_result": "验收结论",
     "signed_by": "客户签收人",
+    "extension_reason": "延期理由",
+    "extension_approval": "批准单位",
+    "supervisor": "督办部门",
+    "supervised_date": "督办时间",
+    "supervision_deadline": "督办要求完成时间",
 }
 # Column order of the variant: the id right after 序号, as many counties keep it.
 VARIANT_ORDER: tuple[str, ...] = ("hazard_id",) + tuple(f.name for f in FIELDS if f.name != "hazard_id")

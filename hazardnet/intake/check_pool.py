@@ -22,6 +22,7 @@ import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from hazardnet.intake.commitments import CommitmentSheet, read_commitment_table
 from hazardnet.intake.findings import Finding, has_errors
 from hazardnet.intake.reader import WorkbookGrid
 from hazardnet.intake.sheet import RegisterSheet, read_register
@@ -38,6 +39,9 @@ def check_register(book: WorkbookGrid, county: str, counties: list[str], as_of: 
     """The register of `book` and every finding about it, or (a file-level Finding, [that finding])."""
     from hazardnet.intake.validation import validate_register  # pandera: only where registers are checked
 
+    table = read_commitment_table(book)  # a meeting's 整改承诺表 comes back: checked against the store later
+    if table is not None:
+        return table, list(table.findings)
     parsed = read_register(book, county, counties)
     if isinstance(parsed, Finding):
         return parsed, [parsed]
@@ -60,7 +64,7 @@ def check_in_parser(book: WorkbookGrid, county: str, counties: list[str], as_of:
     """`check_register` as a follow-up in the parser process (WorkbookReaderPool.submit(then=...)): the
     grid comes back only when the file will be rejected, for its error report."""
     parsed, findings = _check_in_worker(book, county, counties, as_of, severities)
-    rejected = (isinstance(parsed, Finding) or has_errors(findings)
+    rejected = (isinstance(parsed, (Finding, CommitmentSheet)) or has_errors(findings)
                 or (isinstance(parsed, RegisterSheet) and not len(parsed.frame)))
     return rejected, (parsed, findings)
 

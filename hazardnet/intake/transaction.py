@@ -23,14 +23,16 @@ from pathlib import Path
 from hazardnet.failpoints import checkpoint
 from hazardnet.home_lock import home_lock
 from hazardnet.intake.check_pool import CheckPool, check_in_parser
+from hazardnet.intake.commitments import CommitmentSheet, check_commitments
+from hazardnet.intake.extensions import extension_findings
 from hazardnet.intake.error_report import write_error_report
 from hazardnet.intake.findings import Finding, file_finding, has_errors
 
 from hazardnet.intake.inbox import ASIDE_PREFIX, INGEST_LOCK, REJECTED_DIR, REPORT_SUFFIX, InboxFile
-from hazardnet.intake.reader import Followed, SheetGrid, UnreadableWorkbook, WorkbookReaderPool
+from hazardnet.intake.reader import Followed, SheetGrid, UnreadableWorkbook, WorkbookGrid, WorkbookReaderPool
 from hazardnet.intake.sheet import RegisterSheet
 from hazardnet.settings import Settings
-from hazardnet.store import Store
+from hazardnet.store import COMMITMENTS_OUTCOME, Store
 from hazardnet.intake.photos import Picture, attach_pictures
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -55,7 +57,7 @@ class FileOutcome:
 
     path: str
     county: str
-    outcome: str  # accepted | rejected | duplicate
+    outcome: str  # accepted | rejected | duplicate | commitments (a meeting's commitment table, accepted)
     rows: int = 0
     findings: list[Finding] = field(default_factory=list)
     kept_at: str | None = None
@@ -273,7 +275,8 @@ class Intake:
             _remove_original(path, sha)
             self.store.finalize(pending["id"])
             return FileOutcome(str(path), county, pending["outcome"], pending["rows"], [], pending["kept_at"])
-        if self.store.find_submission(county, sha, outcome="accepted") is not None:
+        if (self.store.find_submission(county, sha, outcome="accepted") is not None
+                or self.store.find_submission(county, sha, outcome=COMMITMENTS_OUTCOME) is not None):
             kept = _unique(self._archive_path(county, sha, path.name), sha)
             _place(copy, kept)  # atomic: the accepted original may already be at `kept`
             checkpoint("after_duplicate_keep")
@@ -290,9 +293,27 @@ class Intake:
         # worker); a big file is checked by self.checker
         in_parser = next(self._files) >= PARSER_CHECKS_FROM and size <= PARSER_CHECKS_UP_TO
         seen = examine(self.settings, self.reader, self.checker, copy, county, self.as_of, in_parser=in_parser)
+        if isinstance(seen.parsed, CommitmentSheet):
+            return self._commitments(item, copy, sha, seen.parsed, seen.sheet)
         if seen.rejected:
             return self._reject(item, copy, sha, seen.findings, seen.sheet)
-        return self._accept(item, copy, sha, seen.parsed, seen.findings, seen.photos)
+        findings = seen.findings + extension_findings(self.store, county, self.as_of, seen.parsed)
+        return self._accept(item, copy, sha, seen.parsed, findings, seen.photos)
+
+    def _commitments(self, item: InboxFile, copy: Path, sha: str, table: CommitmentSheet,
+                     sheet) -> FileOutcome:
+        """A meeting's commitment table: accepted whole (each commitment stored) or rejected with findings."""
+        rows, findings = check_commitments(self.store, table, item.county, self.settings.counties, self.as_of)
+        if has_errors(findings):
+            return self._reject(item, copy, sha, findings, sheet)
+        kept = _unique(self._archive_path(item.county, sha, item.path.name), sha)
+        _place(copy, kept)
+        sub = self.store.record_commitments(county=item.county, file_name=item.path.name, sha256=sha,
+                                            as_of=self.as_of, findings=[f.as_json() for f in findings],
+                                            kept_at=str(kept), rows=rows)
+        _remove_original(item.path, sha)
+        self.store.finalize(sub)
+        return FileOutcome(str(item.path), item.county, COMMITMENTS_OUTCOME, len(rows), findings, str(kept))
 
     def _archive_path(self, county: str, sha: str, name: str) -> Path:
         return self.settings.archive / county / f"{self.as_of:%Y%m%d}_{sha[:12]}_{safe_name(name)}"
@@ -379,6 +400,9 @@ def examine(settings: Settings, reader: WorkbookReaderPool, checker: CheckPool, 
         parsed, findings = checker.check(book, *check_args)
     if isinstance(parsed, Finding):
         return Examination([parsed], sheet=book.sheets[0] if book and book.sheets else None)
+    if isinstance(parsed, CommitmentSheet):  # a meeting's commitment table: the intake checks it against the store
+        return Examination(findings, parsed, next((s for s in book.sheets if s.name == parsed.sheet), None)
+                           if book else None)
     if not len(parsed.frame) and not has_errors(findings):
         findings.append(file_finding("台账中没有任何隐患记录（表头以下为空），请填写后重新报送。", sheet=parsed.sheet))
     if has_errors(findings):

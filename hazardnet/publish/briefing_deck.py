@@ -505,10 +505,17 @@ def _table_slides(prs, rows: list, per_slide: int, footer: str, headers: list, w
     return tables
 
 
+def _rung_text(rec: dict) -> str:
+    """县级督办（2026-09-19）: the hazard's rung on the ladder and the day it reached it (blank: none recorded)."""
+    rung = cell_value(rec.get("rung"))
+    return f"{rung}（{_fmt(rec.get('rung_reached'))}）" if rung else ""
+
+
 def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
     df = s.overdue()
-    headers = ["客户名称", "隐患编号", "隐患等级", "首次整改期限", "当前整改期限", "期限变更次数", "逾期天数", "整改状态"]
-    widths = [3.0, 1.9, 0.9, 1.4, 1.4, 1.1, 0.9, 1.1]
+    headers = ["客户名称", "隐患编号", "隐患等级", "首次整改期限", "当前整改期限", "期限变更次数", "逾期天数", "整改状态",
+               "督办层级（到达日期）"]
+    widths = [2.3, 1.7, 0.8, 1.3, 1.3, 1.0, 0.8, 0.9, 1.6]
     if scope == "prefecture":
         headers, widths = ["县(市)", *headers], [1.0, *widths]
     rows = []
@@ -517,7 +524,7 @@ def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
                _fmt(rec.get("first_deadline")) or _fmt(rec["deadline"]), _fmt(rec["deadline"]),
                int(cell_value(rec.get("deadline_changes")) or 0),
                int(rec["days_overdue"]) if cell_value(rec["days_overdue"]) is not None else "",
-               cell_value(rec["status"])]
+               cell_value(rec["status"]), _rung_text(rec)]
         rows.append([rec["county"], *row] if scope == "prefecture" else row)
     for slide in _table_slides(prs, rows, OVERDUE_ROWS_PER_SLIDE, footer, headers, widths, name="逾期督办",
                                title=f"逾期督办{{part}}：截至{s.quarter.end:%Y年%m月%d日}逾期未整改隐患 {len(rows)} 项",

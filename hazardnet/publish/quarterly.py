@@ -101,6 +101,8 @@ FIGURES: dict[str, str] = {
     "overdue_at_end": "季末逾期",
     "remediation_rate": "整改率",
     "median_days": "整改用时中位数(天)",
+    "county_supervised": "本季度县级督办",
+    "prefecture_supervised": "本季度州级挂牌督办",
 }
 RECONCILIATION: dict[str, str] = {
     "open_at_start_reported": "上季度末台账记载未整改",
@@ -279,11 +281,36 @@ def figures_of(flags: pd.DataFrame, reported: pd.DataFrame | None = None) -> dic
         "remediation_rate": (n_rem / hazards) if hazards else None,
         "median_days": float(pd.Series(days).median()) if len(days) else None,
         **{k: int(flags[k].sum()) if len(flags) and k in flags.columns else 0 for k in CLOSURE_FIGURES},
+        # hazards that reached the rung in the quarter (the supervision job records the day: store.supervision_rungs)
+        "county_supervised": _count(flags, "county_supervised_in_quarter"),
+        "prefecture_supervised": _count(flags, "prefecture_supervised_in_quarter"),
     }
     if reported is not None:
         out["open_at_start_reported"] = len(reported)
         out["restated"] = out["open_at_start"] - len(reported)
     return out
+
+
+def _count(flags: pd.DataFrame, column: str) -> int:
+    return int(flags[column].sum()) if len(flags) and column in flags.columns else 0
+
+
+def with_supervision(flags: pd.DataFrame, reached: dict, quarter: Quarter) -> pd.DataFrame:
+    """Each hazard's rung on the ladder (the highest reached, `rung`, and the day, `rung_reached`) and whether it
+    reached 县级督办 / 州级挂牌督办 in the quarter; `reached` from ``Store.rungs_reached`` ((county, hazard_id) ->
+    {rung: day})."""
+    from hazardnet.rules import COUNTY, PREFECTURE, RUNG_ZH, RUNGS
+
+    flags = flags.copy()
+    got = [reached.get(key, {}) for key in zip(flags["county"], flags["hazard_id"].astype(str))]
+    tops = [next((r for r in reversed(RUNGS) if r in g), None) for g in got]
+    flags["rung"] = [RUNG_ZH[t] if t else None for t in tops]
+    flags["rung_reached"] = [g[t] if t else None for g, t in zip(got, tops)]
+    flags["county_supervised_in_quarter"] = [quarter.start <= g[COUNTY] <= quarter.end if COUNTY in g else False
+                                             for g in got]
+    flags["prefecture_supervised_in_quarter"] = [quarter.start <= g[PREFECTURE] <= quarter.end
+                                                 if PREFECTURE in g else False for g in got]
+    return flags
 
 
 def _ordered(values: Iterable[str], preferred: Sequence[str]) -> list[str]:
@@ -466,6 +493,7 @@ def quarter_data(store: Store, quarter: Quarter, as_of: dt.date | None = None) -
         flags = with_deadline_history(flags, history)
         failed = failed_reinspections(store.reinspection_versions(as_of), quarter.start, quarter.end)
         flags["failed_in_quarter"] = [failed.get((c, str(h)), 0) for c, h in zip(flags["county"], flags["hazard_id"])]
+        flags = with_supervision(flags, store.rungs_reached(as_of), quarter)
     before = store.register_as_of(previous_report_date(quarter, as_of))
     return QuarterData(quarter, flags, open_reported_at_start(before, quarter), as_of)
 

@@ -51,8 +51,8 @@ BRIEFING_HEADERS = ["序号", "隐患编号", "隐患等级", "隐患类别", "�
 BRIEFING_WIDTHS = [5, 14, 7, 10, 11, 9, 30, 22, 22, 11, 9, 8, 11, 7, 7]
 OVERDUE_HEADERS = ["县(市)", "户号", "客户名称", "重要用户等级", "隐患编号", "隐患等级", "隐患类别", "隐患描述",
                    "发现日期", "告知日期", "首次整改期限", "季末整改期限", "当前整改期限", "整改期限变更次数", "逾期天数",
-                   "整改状态", "整改责任人", "防控措施", "政府督办"]
-OVERDUE_WIDTHS = [9, 13, 22, 8, 14, 7, 10, 30, 11, 11, 11, 11, 11, 8, 7, 8, 9, 20, 7]
+                   "整改状态", "整改责任人", "防控措施", "政府督办", "督办层级", "到达日期"]
+OVERDUE_WIDTHS = [9, 13, 22, 8, 14, 7, 10, 30, 11, 11, 11, 11, 11, 8, 7, 8, 9, 20, 7, 11, 11]
 COMMITMENT_HEADERS = ["序号", "县(市)", "户号", "客户名称", "隐患编号", "隐患等级", "隐患描述", "当前整改期限", "整改状态",
                       "承诺完成日期", "责任人（签字）"]
 COMMITMENT_WIDTHS = [5, 9, 13, 22, 14, 7, 40, 11, 8, 13, 13]
@@ -318,7 +318,8 @@ def write_overdue(wb, st: _Styles, s: QuarterlySummary) -> int:
             "description", "found_date", "notice_date", "first_deadline", "deadline_at_end", "deadline",
             lambda r: int(cell_value(r["deadline_changes"]) or 0),
             lambda r: int(r["days_overdue"]) if cell_value(r["days_overdue"]) is not None else None,
-            "status", "owner", "contingency", lambda r: _yes_no(r["gov_supervised"]) or "否"]
+            "status", "owner", "contingency", lambda r: _yes_no(r["gov_supervised"]) or "否",
+            lambda r: cell_value(r.get("rung")), lambda r: cell_value(r.get("rung_reached"))]
     return write_table(wb, ws, st.f, OVERDUE_HEADERS, _rows(df, cols) if len(df) else [], first_row=1,
                        widths=OVERDUE_WIDTHS, wrap_cols=[2, 7, 17],
                        page_header=f"{s.scope_name}{s.quarter.title}逾期督办清单")

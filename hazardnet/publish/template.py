@@ -69,6 +69,11 @@ _FIELD_HELP: dict[str, str] = {
     "reinspector": "供电企业复查人员姓名，不得为客户整改责任人",
     "reinspect_result": "复查结论：合格（销号）或不合格（隐患重新计为整改中）",
     "signed_by": "客户在整改通知书上签收的人员姓名",
+    "extension_reason": "整改期限比上月台账推迟时必填：延期的原因（未填写的，台账接收时提示）",
+    "extension_approval": "重大隐患延期时必填：批准延期的单位",
+    "supervisor": "政府主管部门督办时填写：督办单位",
+    "supervised_date": "政府主管部门下达督办的日期",
+    "supervision_deadline": "政府主管部门督办要求的完成日期",
     "remarks": "其他需要说明的情况",
 }
 

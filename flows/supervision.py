@@ -1,0 +1,41 @@
+"""Flow 督办: the supervision job (hazardnet.jobs.supervision) with Prefect's runner — reminders before a
+deadline, the ladder (县级督办, 州级挂牌督办) and its letters — and its artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+
+from flows.artifacts import publish_table
+from flows.runner import PrefectRunner
+from hazardnet.jobs.runner import RetryPolicy
+from hazardnet.jobs.supervision import SupervisionResult, supervision
+from hazardnet.settings import load_settings, today
+
+
+def publish_supervision_artifacts(result: dict) -> None:
+    """The hazards on the ladder, the letters and who got them."""
+    publish_table("supervision-rungs", [
+        {"县(市)": r["county"], "客户名称": r["customer_name"], "隐患编号": r["hazard_id"], "隐患等级": r["severity"],
+         "督办层级": r["rung_name"], "到达日期": r["reached_on"], "逾期天数": r["days_overdue"], "情况": r["why"]}
+        for r in result["rungs"]], "督办层级（逾期、县级督办、州级挂牌督办）")
+    publish_table("supervision-letters", [
+        {"编号": x["number"], "层级": x["rung_name"], "县(市)": x["county"], "隐患数": len(x["hazard_ids"]),
+         "隐患编号": "、".join(x["hazard_ids"]), "文件": x["path"],
+         "收件单位": "、".join(f"{w['recipient']}（{w['status']}）" for w in x["recipients"])}
+        for x in result["letters"]], "隐患督办建议函")
+    publish_table("supervision-reminders", [
+        {"县(市)": r["county"], "客户名称": r["customer_name"], "隐患编号": r["hazard_id"], "整改期限": r["deadline"],
+         "提前天数": r["days_before"]} for r in result["reminders"]], "整改期限提醒")
+
+
+@flow(name="督办", log_prints=True)
+def supervision_flow(home: str | None = None, as_of: str | None = None, pdf: bool = False) -> dict:
+    """Remind customers before their deadlines; letters to the authorities for hazards newly up the ladder."""
+    settings = load_settings(home)
+    day = dt.date.fromisoformat(as_of) if as_of else today()
+    result: SupervisionResult = supervision(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), pdf=pdf)
+    out = result.as_json()
+    publish_supervision_artifacts(out)
+    return out

@@ -1,0 +1,422 @@
+"""Supervision (issue 24): reminders before a deadline, the ladder with its 《隐患督办建议函》, extensions with
+reasons, the meeting's commitments fed back.
+
+Real registers (xlsx) over four months and a filled 整改承诺表 go through the ingest job; the supervision job
+then runs every day from 2026-08-10 to 2026-11-01 against a real SMTP server and an HTTP SMS gateway on
+loopback. What must happen is worked out by hand from the story below (EXPECTED_*), not by the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+from docx import Document
+
+from hazardnet.jobs.ingest import ingest
+from hazardnet.jobs.runner import PlainRunner
+from hazardnet.jobs.supervision import supervision
+from hazardnet.publish.supervision import NO_INTERIM
+from hazardnet.rules import COUNTY, OVERDUE, PREFECTURE, DeadlineEvent, deadline_history, reminder_due, rung
+from hazardnet.settings import load_settings
+from hazardnet.store import Store
+from tests.sms_gateways import http_gateway  # noqa: F401  (the fixture)
+from tests.smtp_server import smtp_server  # noqa: F401  (the fixture)
+from tests.test_warnings import write_directory_file
+
+D = dt.date
+G, DLH = "格尔木市", "德令哈市"
+
+POTASH, HOSPITAL, REFINERY, SODA = "0630100001", "0630100002", "0630100003", "0630200001"
+CUSTOMER = {POTASH: ("青海盐湖钾肥股份有限公司", "一级", "危险化学品"), HOSPITAL: ("格尔木市人民医院", "二级", "医疗"),
+            REFINERY: ("格尔木炼油厂", "一级", "石油化工"), SODA: ("德令哈纯碱厂", "二级", "危险化学品")}
+MAIL = {POTASH: "dianqi@potash.example.cn", HOSPITAL: "houqin@hospital.example.cn",
+        REFINERY: "shebei@refinery.example.cn", SODA: "dianqi@soda.example.cn",
+        "G_GOV": "anquan@golmud-energy.example.cn", "G_UTIL": "yongjian@golmud-power.example.cn",
+        "D_GOV": "anquan@delingha-energy.example.cn", "D_UTIL": "yongjian@delingha-power.example.cn",
+        "P_GOV": "anquan@haixi-energy.example.cn", "P_UTIL": "yingxiao@haixi-power.example.cn"}
+MOBILE = {POTASH: "13900000011", HOSPITAL: "13900000012", REFINERY: "13900000013", SODA: "13900000021",
+          "G_GOV": "13900000001", "G_UTIL": "13900000002", "D_GOV": "13900000003", "D_UTIL": "13900000004",
+          "P_GOV": "13900000005", "P_UTIL": "13900000006"}
+DIRECTORY = [
+    ("政府主管部门", "全州", None, "海西州能源局", "李局", MAIL["P_GOV"], MOBILE["P_GOV"]),
+    ("供电企业", "全州", None, "国网海西供电公司营销部", "王工", MAIL["P_UTIL"], MOBILE["P_UTIL"]),
+    ("政府主管部门", G, None, "格尔木市发展和改革委员会(能源局)", "赵科", MAIL["G_GOV"], MOBILE["G_GOV"]),
+    ("供电企业", G, None, "国网格尔木供电公司", "钱工", MAIL["G_UTIL"], MOBILE["G_UTIL"]),
+    ("政府主管部门", DLH, None, "德令哈市发展和改革委员会(能源局)", "郑科", MAIL["D_GOV"], MOBILE["D_GOV"]),
+    ("供电企业", DLH, None, "国网德令哈供电公司", "冯工", MAIL["D_UTIL"], MOBILE["D_UTIL"]),
+    *[("用电客户", DLH if cid == SODA else G, cid, CUSTOMER[cid][0], "某工", MAIL[cid], MOBILE[cid])
+      for cid in (POTASH, HOSPITAL, REFINERY, SODA)],
+]
+
+
+def row(hid, cid, found, deadline, severity="一般", status="未整改", completed=None, interim=None, reason=None,
+        approval=None, supervisor=None):
+    name, grade, industry = CUSTOMER[cid]
+    return {"隐患编号": hid, "户号": cid, "客户名称": name, "重要用户等级": grade, "行业类别": industry,
+            "发现日期": found, "隐患描述": f"{hid}：配电室{hid}号柜绝缘老化", "隐患类别": "电气设备", "隐患等级": severity,
+            "整改期限": deadline, "整改责任人": "张三", "防控措施": interim, "整改状态": status, "完成日期": completed,
+            "延期原因": reason, "延期批准": approval, "督办单位": supervisor}
+
+
+# Every register of the story: (county, report date, header spelling of the extension columns, rows)
+CANON = {}
+VARIANTS = {"延期原因": "延期理由", "延期批准": "批准单位", "督办单位": "督办部门"}
+REGISTERS = [
+    (G, D(2026, 7, 10), CANON, [
+        row("G1", POTASH, D(2026, 7, 1), D(2026, 8, 20)),
+        row("G2", POTASH, D(2026, 7, 2), D(2026, 8, 15), "重大", interim="临时加装围栏"),
+        row("G3", HOSPITAL, D(2026, 7, 3), D(2026, 9, 25)),
+        row("G4", REFINERY, D(2026, 7, 4), D(2026, 8, 25)),
+        row("G5", REFINERY, D(2026, 7, 5), D(2026, 10, 20), interim="专人巡视")]),
+    (DLH, D(2026, 7, 10), CANON, [
+        row("D1", SODA, D(2026, 6, 1), D(2026, 7, 31), "重大", interim="每日巡检"),
+        row("D2", SODA, D(2026, 6, 1), D(2026, 6, 30))]),
+    # August: G2's deadline moved later with no reason and no approval (a 重大 hazard): two warnings at its cell
+    (G, D(2026, 8, 10), CANON, [
+        row("G1", POTASH, D(2026, 7, 1), D(2026, 8, 20)),
+        row("G2", POTASH, D(2026, 7, 2), D(2026, 9, 30), "重大", interim="临时加装围栏"),
+        row("G3", HOSPITAL, D(2026, 7, 3), D(2026, 9, 25)),
+        row("G4", REFINERY, D(2026, 7, 4), D(2026, 8, 25)),
+        row("G5", REFINERY, D(2026, 7, 5), D(2026, 10, 20), interim="专人巡视")]),
+    # September (header variants): G2 moved again, with a reason but no approval: one warning; G4 remediated
+    (G, D(2026, 9, 10), VARIANTS, [
+        row("G1", POTASH, D(2026, 7, 1), D(2026, 8, 20)),
+        row("G2", POTASH, D(2026, 7, 2), D(2026, 10, 31), "重大", interim="临时加装围栏", reason="设备到货延迟"),
+        row("G3", HOSPITAL, D(2026, 7, 3), D(2026, 9, 25)),
+        row("G4", REFINERY, D(2026, 7, 4), D(2026, 8, 25), status="已整改", completed=D(2026, 9, 5)),
+        row("G5", REFINERY, D(2026, 7, 5), D(2026, 10, 20), interim="专人巡视")]),
+]
+# November: G3's deadline moved past the meeting's commitment without a reason: a warning; G1 moved with one
+LATE_REGISTER = (G, D(2026, 11, 10), CANON, [
+    row("G1", POTASH, D(2026, 7, 1), D(2026, 12, 31), reason="停产检修期间整改"),
+    row("G2", POTASH, D(2026, 7, 2), D(2026, 10, 31), "重大", interim="临时加装围栏", reason="设备到货延迟",
+        supervisor="格尔木市能源局"),
+    row("G3", HOSPITAL, D(2026, 7, 3), D(2026, 12, 31)),
+    row("G4", REFINERY, D(2026, 7, 4), D(2026, 8, 25), status="已整改", completed=D(2026, 9, 5)),
+    row("G5", REFINERY, D(2026, 7, 5), D(2026, 10, 20), interim="专人巡视")])
+COMMITMENT_DAY = D(2026, 10, 12)
+COMMITTED = D(2026, 10, 25)  # G3, promised at the meeting
+
+# By hand from the story: the days a reminder is due (deadline - 10 and - 3, the current deadline then).
+EXPECTED_REMINDERS = {
+    D(2026, 8, 10): {("G1", POTASH)}, D(2026, 8, 15): {("G4", REFINERY)}, D(2026, 8, 17): {("G1", POTASH)},
+    D(2026, 8, 22): {("G4", REFINERY)},
+    D(2026, 9, 15): {("G3", HOSPITAL)}, D(2026, 9, 22): {("G3", HOSPITAL)}, D(2026, 10, 10): {("G5", REFINERY)},
+    D(2026, 10, 15): {("G3", HOSPITAL)}, D(2026, 10, 17): {("G5", REFINERY)}, D(2026, 10, 21): {("G2", POTASH)},
+    D(2026, 10, 22): {("G3", HOSPITAL)}, D(2026, 10, 28): {("G2", POTASH)},
+}
+# The letters: (day, rung, scope) -> hazards newly at that rung.
+EXPECTED_LETTERS = {
+    (D(2026, 8, 10), COUNTY, DLH): {"D1", "D2"},  # D1 重大 and overdue; D2 41 days overdue
+    (D(2026, 8, 30), PREFECTURE, "海西州"): {"D1"},  # 重大, 30 days overdue
+    (D(2026, 9, 19), COUNTY, G): {"G1"},  # 30 days overdue
+    (D(2026, 9, 28), PREFECTURE, "海西州"): {"D2"},  # 90 days overdue
+    (D(2026, 10, 26), COUNTY, G): {"G3"},  # the meeting's commitment missed
+    (D(2026, 11, 1), COUNTY, G): {"G2"},  # 重大, overdue
+}
+LETTER_TO = {(COUNTY, G): ("G_GOV", "G_UTIL"), (COUNTY, DLH): ("D_GOV", "D_UTIL"),
+             (PREFECTURE, "海西州"): ("P_GOV", "P_UTIL")}
+
+
+def expected_rungs(day: dt.date) -> dict[str, str]:
+    """The rung of every hazard on `day`, counted from the story by hand-written rules of docs/domain.md (the ladder)."""
+    deadline = {"G1": D(2026, 8, 20), "G2": D(2026, 9, 30) if day < D(2026, 9, 10) else D(2026, 10, 31),
+                "G3": D(2026, 9, 25) if day < COMMITMENT_DAY else COMMITTED, "G4": D(2026, 8, 25),
+                "G5": D(2026, 10, 20), "D1": D(2026, 7, 31), "D2": D(2026, 6, 30)}
+    if day < D(2026, 8, 10):
+        deadline["G2"] = D(2026, 8, 15)
+    major = {"G2", "D1"}
+    out = {}
+    for hid, d in deadline.items():
+        if hid == "G4" and day >= D(2026, 9, 10):
+            continue  # remediated
+        late = (day - d).days
+        missed = hid == "G3" and day > COMMITTED
+        if late <= 0 and not missed:
+            continue
+        if late >= 90 or (hid in major and late >= 30):
+            out[hid] = PREFECTURE
+        elif late >= 30 or hid in major or missed:
+            out[hid] = COUNTY
+        else:
+            out[hid] = OVERDUE
+    return out
+
+
+def write_register(path: Path, rows: list[dict], spelling: dict[str, str]) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "隐患台账"
+    headers = list(rows[0])
+    ws.append([spelling.get(h, h) for h in headers])
+    for r in rows:
+        ws.append([r[h] for h in headers])
+    for r in ws.iter_rows(min_row=2):
+        r[1].number_format = "@"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def write_commitment_table(path: Path, rows: list[tuple]) -> Path:
+    """The quarterly workbook's 整改承诺 sheet, filled in at the meeting and saved as a workbook."""
+    from hazardnet.publish.quarterly_workbook import COMMITMENT_HEADERS
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "整改承诺"
+    ws.append(["格尔木市2026年第三季度隐患通报会整改承诺表（截至2026-10-10尚未整改的隐患）"])
+    ws.append(list(COMMITMENT_HEADERS))
+    for r in rows:
+        ws.append(list(r))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def ingest_on(s, day: dt.date, files: list[tuple[str, Path]]):
+    for county, src in files:
+        dst = s.inbox / county / src.name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+    return ingest(s, day, runner=PlainRunner(), mail_rejections=False)
+
+
+@pytest.fixture
+def home(settings, smtp_server, http_gateway, tmp_path):
+    settings.home.mkdir(parents=True, exist_ok=True)
+    s = load_settings(settings.home, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_security="none",
+                      settle_seconds=0, sms_url=http_gateway.url(), mail_retry_delays=[])
+    write_directory_file(s.directory_file, DIRECTORY)
+    ingested = {}
+    for n, (county, day, spelling, rows) in enumerate(REGISTERS):
+        src = write_register(tmp_path / "src" / f"{county}{day:%Y%m}台账.xlsx", rows, spelling)
+        ingested[(county, day)] = ingest_on(s, day, [(county, src)])
+    return s, ingested, tmp_path
+
+
+def commit_rows(hid_date: dict[str, dt.date | str | None]) -> list[tuple]:
+    out = []
+    for i, (hid, date) in enumerate(hid_date.items(), start=1):
+        out.append((i, G, POTASH, "客户", hid, "一般", "描述", "2026-09-25", "未整改", date, "张三"))
+    return out
+
+
+def addresses_of(message) -> set[str]:
+    return set(message.rcpt_tos)
+
+
+def body(message) -> str:
+    return message.message.get_body(("plain",)).get_content()
+
+
+def attachments(message) -> list[tuple[str, bytes]]:
+    return [(p.get_filename(), p.get_content()) for p in message.message.iter_attachments()]
+
+
+def letter_hazard_ids(docx: bytes) -> set[str]:
+    table = Document(io.BytesIO(docx)).tables[0]
+    return {r.cells[2].text for r in table.rows[1:]}
+
+
+def test_registers_with_moved_deadlines_get_warnings_at_their_cells(home):
+    s, ingested, _ = home
+    aug, sep = ingested[(G, D(2026, 8, 10))], ingested[(G, D(2026, 9, 10))]
+    assert [f.outcome for f in aug.files] == ["accepted"] and [f.outcome for f in sep.files] == ["accepted"]
+    # G2 is the second data row (Excel row 3); 整改期限 is the 10th column (J)
+    moved = [(f.cell, f.message) for f in aug.files[0].findings if "推迟" in f.message]
+    assert [c for c, _ in moved] == ["J3", "J3"]
+    assert "未填写延期原因" in moved[0][1] and "未填写延期批准" in moved[1][1]
+    moved = [(f.cell, f.message) for f in sep.files[0].findings if "推迟" in f.message]
+    assert moved == [("J3", moved[0][1])] and "延期批准" in moved[0][1]  # a reason was given (延期理由)
+    assert not [f for f in ingested[(DLH, D(2026, 7, 10))].files[0].findings if "推迟" in f.message]
+
+
+def test_commitment_table_rejected_whole_with_findings_at_cells(home):
+    s, _, tmp = home
+    src = write_commitment_table(tmp / "bad" / "格尔木承诺表.xlsx", commit_rows(
+        {"G3": COMMITTED, "X9": COMMITTED, "D1": COMMITTED, "G5": D(2026, 10, 1)}))
+    out = ingest_on(s, COMMITMENT_DAY, [(G, src)])
+    f = out.files[0]
+    assert f.outcome == "rejected"
+    errors = {(x.cell, x.field) for x in f.findings if x.level == "error"}
+    assert errors == {("E4", "隐患编号"), ("E5", "隐患编号"), ("J6", "承诺完成日期")}  # unknown, other county, too early
+    store = Store(s.database_url)
+    try:
+        assert store.commitments_through(D(2026, 12, 31)) == []  # nothing of a rejected table is kept
+    finally:
+        store.dispose()
+
+
+def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
+    s, _, tmp = home
+    store = Store(s.database_url)
+    try:
+        days = [D(2026, 8, 10) + dt.timedelta(days=i) for i in range((D(2026, 11, 1) - D(2026, 8, 10)).days + 1)]
+        seen_letters: dict[tuple, set[str]] = {}
+        for day in days:
+            if day == COMMITMENT_DAY:  # the meeting's table comes back
+                src = write_commitment_table(tmp / "c" / "格尔木市整改承诺表.xlsx", commit_rows({"G3": COMMITTED}))
+                got = ingest_on(s, day, [(G, src)])
+                assert [f.outcome for f in got.files] == ["commitments"]
+                again = ingest_on(s, day, [(G, src)])  # the same table dropped twice is taken once
+                assert [f.outcome for f in again.files] == ["duplicate"]
+                assert [(c["hazard_id"], c["committed_date"], c["person"], c["quarter"])
+                        for c in store.commitments_through(day)] == [("G3", COMMITTED, "张三", "2026Q3")]
+            before_mail, before_sms = len(smtp_server.messages), len(http_gateway.messages)
+            result = supervision(s, day, runner=PlainRunner(), store=store)
+            out = result.as_json()
+            mails = smtp_server.messages[before_mail:]
+            texts = http_gateway.messages[before_sms:]
+            # rungs: equal to the independent count
+            assert {r["hazard_id"]: r["rung"] for r in out["rungs"]} == expected_rungs(day), day
+            # reminders: exactly the hazards due, to exactly their customer, by mail and SMS
+            reminder_mails = [m for m in mails if "整改期限提醒" in m.message["Subject"]]
+            want = EXPECTED_REMINDERS.get(day, set())
+            assert {(r["hazard_id"], r["customer_id"]) for r in out["reminders"]} == want, day
+            got = set()
+            for m in reminder_mails:
+                (cid,) = [c for c in (POTASH, HOSPITAL, REFINERY, SODA) if MAIL[c] in m.rcpt_tos]
+                assert m.rcpt_tos == [MAIL[cid]]
+                got |= {(h, cid) for h in ("G1", "G2", "G3", "G4", "G5", "D1", "D2") if f"隐患编号 {h}（" in body(m)}
+            assert got == want, day
+            assert sorted(m for m, t in texts if "整改期限提醒" in t) == sorted(MOBILE[c] for _h, c in want)
+            # letters: exactly those of the day, each to exactly its authority, attached, naming exactly its hazards
+            letter_mails = [m for m in mails if "隐患督办建议函" in m.message["Subject"]]
+            today = {(x["rung"], x["county"]): set(x["hazard_ids"]) for x in out["letters"] if x["issued_on"] == day}
+            want_letters = {(r, c): h for (d, r, c), h in EXPECTED_LETTERS.items() if d == day}
+            assert today == want_letters, day
+            for (r, c), hazards in want_letters.items():
+                to = {MAIL[k] for k in LETTER_TO[(r, c)]}
+                mine = [m for m in letter_mails if set(m.rcpt_tos) <= to and c in m.message["Subject"]]
+                assert sorted(a for m in mine for a in m.rcpt_tos) == sorted(to)
+                for m in mine:
+                    (name, data), = attachments(m)
+                    assert name.endswith(".docx") and letter_hazard_ids(data) == hazards
+                    assert all(f"隐患编号 {h}（" in body(m) for h in hazards)
+                seen_letters[(day, r, c)] = hazards
+                sms_to = sorted(m for m, t in texts if "隐患督办建议函" in t and f"{len(hazards)}项" in t)
+                assert sms_to == sorted(MOBILE[k] for k in LETTER_TO[(r, c)])
+            assert len(letter_mails) == 2 * len(want_letters)
+            customers = {MAIL[c] for c in (POTASH, HOSPITAL, REFINERY, SODA)}
+            assert not any(customers & set(m.rcpt_tos) for m in letter_mails)  # a customer never gets a letter
+            # nothing twice: the same day again sends nothing
+            again_mail, again_sms = len(smtp_server.messages), len(http_gateway.messages)
+            supervision(s, day, runner=PlainRunner(), store=store)
+            assert (len(smtp_server.messages), len(http_gateway.messages)) == (again_mail, again_sms), day
+        assert seen_letters == EXPECTED_LETTERS
+        # the letters on disk: outbox/督办/<scope>/<number>.docx, one record each in the store
+        records = store.letters()
+        assert len(records) == len(EXPECTED_LETTERS)
+        for x in records:
+            path = Path(x["path"])
+            assert path.parent == s.outbox / "督办" / x["county"] and path.name == f"{x['number']}.docx"
+        d_letter = next(x for x in records if x["county"] == DLH)
+        doc = Document(d_letter["path"])
+        rows = {r.cells[2].text: [c.text for c in r.cells] for r in doc.tables[0].rows[1:]}
+        assert rows["D2"][9] == NO_INTERIM and rows["D1"][9] == "每日巡检"  # interim measure, or its absence
+        assert rows["D1"][8] == "10" and rows["D2"][8] == "41"  # days overdue on 2026-08-10
+        g2 = next(x for x in records if x["hazards"] == [(G, "G2")])
+        cells = {r.cells[2].text: [c.text for c in r.cells] for r in Document(g2["path"]).tables[0].rows[1:]}["G2"]
+        assert cells[5] == "2026-08-15" and cells[6] == "2026-10-31"  # first and current deadline
+        assert cells[7].startswith("2 次") and "设备到货延迟" in cells[7] and "未说明延期原因" in cells[7]
+        # the rung's date reached stays what it was
+        reached = store.rungs_reached()
+        assert reached[(DLH, "D1")] == {OVERDUE: D(2026, 8, 10), COUNTY: D(2026, 8, 10), PREFECTURE: D(2026, 8, 30)}
+        assert reached[(G, "G3")][COUNTY] == D(2026, 10, 26)
+        check_quarterly_rungs(s, store)
+        # the commitment is a deadline version; a later register moving it later without a reason is warned
+        events = store.deadline_events(D(2026, 11, 1), [G])[(G, "G3")]
+        assert deadline_history(events).current == COMMITTED
+        late = ingest_on(s, LATE_REGISTER[1], [(G, write_register(tmp / "late" / "格尔木11月.xlsx", LATE_REGISTER[3],
+                                                                  LATE_REGISTER[2]))])
+        moved = [(f.cell, f.message) for f in late.files[0].findings if "推迟" in f.message]
+        assert [c for c, _ in moved] == ["J4"] and "2026-10-25" in moved[0][1]  # G3 (row 4); G1 had a reason
+        rungs = {r["hazard_id"]: r for r in supervision(s, D(2026, 11, 10), store=store, send=False).as_json()["rungs"]}
+        assert (rungs["G2"]["rung"], rungs["G2"]["supervisor"]) == (COUNTY, "格尔木市能源局")  # the authority's act
+        assert "G1" not in rungs  # extended with a reason: off the ladder until the new deadline passes
+    finally:
+        store.dispose()
+
+
+def check_quarterly_rungs(s, store):
+    """The 2026Q3 workbook (report date 2026-10-05) and deck: each overdue hazard's rung and the day it reached
+    it; the figures count the hazards that reached 县级督办 and 州级挂牌督办 in the quarter."""
+    from pptx import Presentation
+
+    from hazardnet.publish.quarterly import Quarter, quarter_data, summaries
+    from hazardnet.publish.quarterly_workbook import OVERDUE, OVERVIEW, write_deck, write_quarterly_workbook
+    from tests.test_quarterly import tables
+
+    data = quarter_data(store, Quarter(2026, 3), D(2026, 10, 5))
+    prefecture = summaries(data, s)[0]
+    path = write_quarterly_workbook(s.outbox / "q3.xlsx", prefecture, s)
+    wb = openpyxl.load_workbook(path)
+    ws = wb[OVERDUE]
+    header = [c.value for c in ws[2]]
+    rows = {r[header.index("隐患编号")]: (r[header.index("督办层级")], r[header.index("到达日期")])
+            for r in ws.iter_rows(min_row=3, values_only=True) if r[0]}
+    day = lambda v: v.date() if isinstance(v, dt.datetime) else v  # noqa: E731
+    assert {k: (r, day(d)) for k, (r, d) in rows.items()} == {
+        "G1": ("县级督办", D(2026, 9, 19)), "G3": ("逾期", D(2026, 9, 26)),
+        "D1": ("州级挂牌督办", D(2026, 8, 30)), "D2": ("州级挂牌督办", D(2026, 9, 28))}
+    figures = tables(wb[OVERVIEW])["县(市)"]
+    assert (figures[G]["本季度县级督办"], figures[G]["本季度州级挂牌督办"]) == (1, 0)  # G1
+    assert (figures[DLH]["本季度县级督办"], figures[DLH]["本季度州级挂牌督办"]) == (2, 2)  # D1, D2
+    assert (figures["合计"]["本季度县级督办"], figures["合计"]["本季度州级挂牌督办"]) == (3, 2)
+    deck = Presentation(write_deck(prefecture, s, scope="prefecture"))
+    cells = [[c.text for c in r.cells] for slide in deck.slides for shape in slide.shapes
+             if shape.has_table and shape.name == "逾期督办" for r in shape.table.rows]
+    assert any(r[2] == "D1" and r[-1] == "州级挂牌督办（2026-08-30）" for r in cells), cells
+
+
+def test_rules_by_hand():
+    assert rung({"status": "未整改", "severity": "一般", "deadline": D(2026, 1, 1)}, D(2026, 1, 2)) == OVERDUE
+    assert rung({"status": "未整改", "severity": "重大", "deadline": D(2026, 1, 1)}, D(2026, 1, 2)) == COUNTY
+    assert rung({"status": "已整改", "severity": "重大", "deadline": D(2026, 1, 1)}, D(2026, 9, 2)) is None
+    assert rung({"status": "整改中", "severity": "一般", "deadline": D(2026, 1, 1)}, D(2026, 4, 1)) == PREFECTURE
+    assert rung({"status": "整改中", "severity": "一般", "deadline": D(2026, 5, 1)}, D(2026, 4, 1),
+                missed_commitment=True) == COUNTY
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 11)}, D(2026, 1, 1)) == 10
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 10)}, D(2026, 1, 1)) is None
+    h = deadline_history([DeadlineEvent(D(2026, 1, 1), D(2026, 3, 1)),
+                          DeadlineEvent(D(2026, 2, 1), D(2026, 4, 1), "commitment", "通报会承诺"),
+                          DeadlineEvent(D(2026, 3, 1), D(2026, 3, 1)),  # carried over: not a new version
+                          DeadlineEvent(D(2026, 4, 1), D(2026, 6, 1), reason="停产")])
+    assert (h.first, h.current, h.committed) == (D(2026, 3, 1), D(2026, 6, 1), D(2026, 4, 1))
+    assert [c.reason for c in h.changes] == ["通报会承诺", "停产"]
+
+
+def test_warnings_cli_runs_the_supervision_job_once(prefect_harness, home, smtp_server, http_gateway):
+    """`hazardnet warnings --as-of D --json`: the warnings and the supervision flows; JSON lists reminders, rungs
+    and letters (number, rung, county, hazard ids, path, recipients); a second run sends nothing new."""
+    import json
+
+    from tests.conftest import harness_env
+    from tests.test_quarterly import run_cli
+
+    s, _, _ = home
+    env = {**harness_env(), "HAZARDNET_SMTP_HOST": smtp_server.host, "HAZARDNET_SMTP_PORT": str(smtp_server.port),
+           "HAZARDNET_SMTP_SECURITY": "none", "HAZARDNET_SMS_URL": http_gateway.url(),
+           "HAZARDNET_MAIL_RETRY_DELAYS": "[]"}
+    proc = run_cli("warnings", "--as-of", "2026-08-10", "--home", str(s.home), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [(r["hazard_id"], r["customer_id"], r["days_before"]) for r in out["reminders"]] == [("G1", POTASH, 10)]
+    assert [w["addresses"] for w in out["reminders"][0]["recipients"]] == [[MAIL[POTASH]]]
+    assert {r["hazard_id"]: r["rung"] for r in out["rungs"]} == expected_rungs(D(2026, 8, 10))
+    (letter,) = out["letters"]
+    assert (letter["rung"], letter["county"], sorted(letter["hazard_ids"])) == (COUNTY, DLH, ["D1", "D2"])
+    assert letter["number"] == "德令哈市督办建议〔2026〕001号" and Path(letter["path"]).is_file()
+    assert sorted(a for w in letter["recipients"] for a in w["addresses"]) == sorted([MAIL["D_GOV"], MAIL["D_UTIL"]])
+    assert {w["status"] for w in letter["recipients"]} == {"sent"}
+    sent = len(smtp_server.messages), len(http_gateway.messages)
+    proc = run_cli("warnings", "--as-of", "2026-08-10", "--home", str(s.home), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (len(smtp_server.messages), len(http_gateway.messages)) == sent
+    again = json.loads(proc.stdout)
+    assert {w["status"] for x in again["letters"] for w in x["recipients"]} == {"skipped"}
