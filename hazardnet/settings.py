@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     sms_url_block: str | None = None  # name of a Prefect Secret block holding the URL
     sms_signature: str = "【海西供电】"  # put before every text message
 
+    # the customer-file checks (一户一档): a CSV table replacing the packaged schemas/customer_checks.csv
+    customer_checks: Path | None = None
+    drill_reminder_days: int = 30  # a customer's drill reminder goes out this many days before its year runs out
+
     # paper copies (纸质版 PDF, by LibreOffice headless): the deployments write them when paper_copies is on
     paper_copies: bool = False
     soffice: str | None = None  # the LibreOffice executable; None: soffice (or libreoffice) on PATH

@@ -83,9 +83,12 @@ def template(
     county: Annotated[Optional[str], typer.Option("--county", help="县(市)名称，例如 格尔木市。")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="输出文件路径。")] = None,
     directory: Annotated[bool, typer.Option("--directory", help="生成通讯录模板而不是台账模板。")] = False,
+    customers: Annotated[bool, typer.Option("--customers", help="生成重要客户档案（一户一档）模板。")] = False,
+    drills: Annotated[bool, typer.Option("--drills", help="生成联合应急演练记录模板。")] = False,
     home: HomeOpt = None,
 ) -> None:
-    """生成空白台账模板（含下拉选项与填写说明），或用 --directory 生成通讯录模板。"""
+    """生成空白台账模板（含下拉选项与填写说明），或用 --directory 生成通讯录模板、--customers 生成客户档案模板、
+    --drills 生成联合应急演练记录模板。"""
     from hazardnet.publish.template import write_directory_template, write_register_template
     from hazardnet.settings import load_settings
 
@@ -98,6 +101,13 @@ def template(
             raise UserError("请用 --county 指定县(市)，例如 --county 格尔木市。")
         if county not in settings.counties:
             raise UserError(f"“{county}”不是已配置的县(市)：{'、'.join(settings.counties)}。")
-        path = output or Path(f"{county}隐患台账模板.xlsx")
-        write_register_template(path, county, settings)
+        if customers or drills:
+            from hazardnet.publish.record_templates import write_record_template
+
+            kind = "customers" if customers else "drills"
+            path = output or Path(f"{county}{'客户档案' if customers else '联合应急演练记录'}模板.xlsx")
+            write_record_template(path, kind, county, settings)
+        else:
+            path = output or Path(f"{county}隐患台账模板.xlsx")
+            write_register_template(path, county, settings)
     out.print(f"已生成模板：{path}")

@@ -32,7 +32,12 @@ def demo(
 
 
 # the other areas' commands, listed in `hazardnet --help` after these
-from hazardnet.cli import distribution_commands, operations_commands, quarterly_commands  # noqa: E402,F401
+from hazardnet.cli import (  # noqa: E402,F401
+    customer_commands,
+    distribution_commands,
+    operations_commands,
+    quarterly_commands,
+)
 
 
 def main() -> None:
