@@ -224,3 +224,39 @@ def test_a_grid_warning_by_line_reaches_exactly_the_customers_on_it(settings, ht
             grid_warning(settings, [], "x", lines=["750kV 不存在线"], files=files)
     finally:
         store.dispose()
+
+
+def test_the_commands_print_the_issue_s_json(prefect_harness, settings, http_gateway):  # noqa: F811
+    import subprocess
+    import sys
+
+    from .conftest import harness_env
+    from .test_sms import MOBILE, directory_with_mobiles
+    from .test_warnings import write_directory_file
+
+    write_directory_file(settings.directory_file, directory_with_mobiles())
+    drop_files(settings)
+    ingest(settings, AS_OF, mail_rejections=False)
+    env = {**harness_env(), "HAZARDNET_SMS_URL": http_gateway.url()}
+    env.pop("HAZARDNET_SMTP_HOST", None)
+    checks = subprocess.run([sys.executable, "-m", "hazardnet.cli", "customer-checks", "--as-of", AS_OF.isoformat(),
+                             "--home", str(settings.home), "--json"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert checks.returncode == 0, checks.stderr
+    out = json.loads(checks.stdout)
+    assert set(out) == {"customers", "not_in_file", "not_in_registers"}
+    assert all(set(c) == {"county", "customer_id", "customer_name", "problems"} for c in out["customers"])
+    got = {c["customer_id"]: {p["code"] for p in c["problems"]} for c in out["customers"]}
+    assert got == independent(GOLMUD, GOLMUD_DRILLS, AS_OF) | independent(DELINGHA, DELINGHA_DRILLS, AS_OF)
+
+    grid = subprocess.run([sys.executable, "-m", "hazardnet.cli", "grid-warning", "--line", "330kV 察格线", "--text",
+                           "察格线检修，请做好准备。", "--home", str(settings.home), "--json"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert grid.returncode == 0, grid.stderr
+    result = json.loads(grid.stdout)
+    assert {d["recipient"] for d in result["deliveries"]} == {
+        "海西州能源局", "国网海西供电公司营销部", "格尔木市发展和改革委员会(能源局)", "国网格尔木供电公司", "青海盐湖钾肥股份有限公司",
+        "德令哈市发展和改革委员会(能源局)", "德令哈纯碱厂"}
+    assert all(d["reason"] for d in result["deliveries"])
+    assert {m for m, _ in http_gateway.messages} == {
+        m for org, m in MOBILE.items() if org in {d["recipient"] for d in result["deliveries"]}}
