@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
-from hazardnet.publish.customer_checks import check_customers, drill_reminders_due
+from hazardnet.publish.customer_checks import check_customers, drill_reminders_due, register_customers
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from schemas.customer_checks import CustomerCheck, load_checks
@@ -60,15 +60,6 @@ def _months(checks) -> int:
 def _parties(checks) -> int:
     c = _drill_check(checks)
     return c.minimum if c and c.minimum is not None else 3
-
-
-def register_customers(store: Store, as_of: dt.date, counties: list[str]) -> dict[str, dict[str, str]]:
-    """County -> {customer_id: customer_name} of every customer in the registers as of `as_of`."""
-    out: dict[str, dict[str, str]] = {}
-    for county, cid, name, _latest in store.current_rows(as_of, ["county", "customer_id", "customer_name"], counties):
-        if cid:
-            out.setdefault(county, {}).setdefault(str(cid), name or "")
-    return out
 
 
 def send_drill_reminders(settings: Settings, store: Store, due: list[dict], as_of: dt.date,

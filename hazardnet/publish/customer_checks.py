@@ -211,3 +211,27 @@ def drill_reminders_due(files: Mapping[str, Sequence[Mapping]], drills: Mapping[
                 out.append({"county": county, "customer_id": cid, "customer_name": row.get("customer_name") or "",
                             "last": last, "due": due})
     return out
+
+
+# ---- the report straight from the store (for the bulletin, deck and newsletter) ----------
+def register_customers(store, as_of: dt.date, counties: Sequence[str]) -> dict[str, dict[str, str]]:
+    """County -> {customer_id: customer_name} of every customer in the registers as of `as_of`."""
+    out: dict[str, dict[str, str]] = {}
+    for county, cid, name, _latest in store.current_rows(as_of, ["county", "customer_id", "customer_name"], counties):
+        if cid:
+            out.setdefault(county, {}).setdefault(str(cid), name or "")
+    return out
+
+
+def stored_customer_report(store, settings, as_of: dt.date) -> dict | None:
+    """The customer-checks report as of `as_of` from the store, or None when no county has a customer file yet
+    (outputs then show nothing of it)."""
+    from schemas.customer_checks import load_checks
+    from schemas.customer_file import KIND_CUSTOMERS, KIND_DRILLS
+
+    files = store.records_as_of(KIND_CUSTOMERS, as_of, settings.counties)
+    if not files:
+        return None
+    drills = store.records_as_of(KIND_DRILLS, as_of, settings.counties)
+    return check_customers(files, drills, register_customers(store, as_of, settings.counties), as_of,
+                           load_checks(settings.customer_checks), settings.counties)
