@@ -26,6 +26,7 @@ from hazardnet.publish.quarterly import (
 from hazardnet.publish.paper import PaperResult, quarterly_paper_copies
 from hazardnet.publish.quarterly_mail import quarterly_delivery
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook, write_deck, write_quarter_newsletter, write_summary
+from hazardnet.publish.emergency_slides import quarter_emergency
 from hazardnet.settings import Settings, load_settings, today
 from hazardnet.store import Store
 
@@ -46,15 +47,15 @@ def quarterly_workbook(summary: QuarterlySummary, settings: Settings, scope: str
 @task(name="生成通报会PPT", task_run_name="生成通报会PPT：{name}", cache_policy=NO_CACHE, retries=2,
       retry_delay_seconds=[2, 5])
 def briefing_deck(summary: QuarterlySummary, settings: Settings, scope: str, name: str,
-                  photos: dict | None = None) -> Path:
+                  photos: dict | None = None, emergency=None) -> Path:
     """Write one briefing deck (pptx) beside its workbook, each hazard's slide with its photos."""
-    return write_deck(summary, settings, scope=scope, photos=photos)
+    return write_deck(summary, settings, scope=scope, photos=photos, emergency=emergency)
 
 
 @task(name="生成工作开展情况", cache_policy=NO_CACHE)
-def newsletter_text(summary: QuarterlySummary, settings: Settings) -> Path:
+def newsletter_text(summary: QuarterlySummary, settings: Settings, emergency=None) -> Path:
     """Write 工作开展情况.docx for the company newsletter."""
-    return write_quarter_newsletter(summary, settings)
+    return write_quarter_newsletter(summary, settings, emergency)
 
 
 @task(name="发送季度汇总", task_run_name="发送季度汇总：{name}", cache_policy=NO_CACHE)
@@ -124,8 +125,10 @@ def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bo
         scopes = ["prefecture" if i == 0 else "county" for i in range(len(scoped))]
         futures = [quarterly_workbook.submit(s, settings, sc, s.scope_name) for s, sc in zip(scoped, scopes)]
         photos = store.photos_by_hazard(day)  # every photographed hazard's photos as known on the report date
-        decks = [briefing_deck.submit(s, settings, sc, s.scope_name, photos) for s, sc in zip(scoped, scopes)]
-        newsletter = newsletter_text(scoped[0], settings)
+        emergency = quarter_emergency(store, settings, q, day)  # customer files and joint drills (None: no files)
+        decks = [briefing_deck.submit(s, settings, sc, s.scope_name, photos, emergency)
+                 for s, sc in zip(scoped, scopes)]
+        newsletter = newsletter_text(scoped[0], settings, emergency)
         books = [f.result() for f in futures]
         for book, deck in zip(books, decks):
             book.deck = deck.result()

@@ -260,3 +260,41 @@ def test_the_commands_print_the_issue_s_json(prefect_harness, settings, http_gat
     assert all(d["reason"] for d in result["deliveries"])
     assert {m for m, _ in http_gateway.messages} == {
         m for org, m in MOBILE.items() if org in {d["recipient"] for d in result["deliveries"]}}
+
+
+def test_the_quarter_s_decks_and_newsletter_show_the_files_and_the_drills(settings):
+    """Q4 2026 (decks as known on 2026-12-31): a 客户档案问题 slide per county (a county deck its own only) and the
+    应急演练 slide; the newsletter's paragraph."""
+    import docx
+    from pptx import Presentation
+
+    from hazardnet.publish.quarterly import Quarter
+    from hazardnet.publish.quarterly_workbook import write_quarter
+
+    drop_files(settings)
+    ingest(settings, AS_OF, mail_rejections=False)
+    store = Store(settings.database_url)
+    try:
+        out = write_quarter(store, settings, Quarter(2026, 4), as_of=dt.date(2026, 12, 31))
+    finally:
+        store.dispose()
+
+    def slides(path):
+        return [[sh.text_frame.text for sh in s.shapes if sh.has_text_frame]
+                + [c.text for sh in s.shapes if sh.has_table for r in sh.table.rows for c in r.cells]
+                for s in Presentation(path).slides]
+
+    decks = {b.name: slides(b.deck) for b in out.books}
+    gem = [s for s in decks[G] if any(t.startswith("格尔木市客户档案问题") for t in s)]
+    assert len(gem) == 1 and "格尔木市人民医院" in gem[0] and "德令哈纯碱厂" not in " ".join(gem[0])
+    assert not any("德令哈" in t for s in decks[G] for t in s if "客户档案问题" in t)
+    [drill] = [s for s in decks[G] if any(t.startswith("应急演练") for t in s)]
+    # on 2026-12-31: 钾肥 (2026-03-01) is due next quarter, 医院 (no joint drill) and 炼油厂 (2025-11-14) overdue
+    row = drill[drill.index("格尔木市"):][:4]
+    assert row[1] == "0" and row[2] == "青海盐湖钾肥股份有限公司" and set(row[3].split("、")) == {"格尔木市人民医院", "格尔木炼油厂"}
+    prefecture = decks[settings.prefecture] if settings.prefecture in decks else decks[out.books[0].name]
+    # 德令哈: only 纯碱厂 (its drill of 2025-11-15 is more than 12 months before 2026-12-31); no slide for a county
+    # without a customer file
+    assert {t for s in prefecture for t in s if "客户档案问题：" in t} == {"格尔木市客户档案问题：3 户", "德令哈市客户档案问题：1 户"}
+    text = "\n".join(p.text for p in docx.Document(out.newsletter).paragraphs)
+    assert "联合应急演练 0 次" in text and "客户档案（一户一档）共 6 户" in text

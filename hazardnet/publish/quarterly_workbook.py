@@ -412,16 +412,20 @@ def write_summary(s: QuarterlySummary, settings: Settings, *, scope: str, custom
                              as_of=s.as_of)
 
 
-def write_deck(s: QuarterlySummary, settings: Settings, *, scope: str, photos: Photos = None) -> Path:
-    """Write the briefing deck of a prefecture or county summary beside its workbook."""
+def write_deck(s: QuarterlySummary, settings: Settings, *, scope: str, photos: Photos = None,
+               emergency=None) -> Path:
+    """Write the briefing deck of a prefecture or county summary beside its workbook (with `emergency`, the
+    customer-file and 应急演练 slides: publish.emergency_slides)."""
     path = quarterly_dir(settings, s.quarter) / _safe(deck_name(s.scope_name, s.quarter))
-    return write_briefing_deck(path, s, scope=scope, as_of=s.as_of, company=settings.company, photos=photos).path
+    return write_briefing_deck(path, s, scope=scope, as_of=s.as_of, company=settings.company, photos=photos,
+                               emergency=emergency).path
 
 
-def write_quarter_newsletter(s: QuarterlySummary, settings: Settings) -> Path:
-    """Write 工作开展情况.docx of the prefecture summary beside the workbooks."""
+def write_quarter_newsletter(s: QuarterlySummary, settings: Settings, emergency=None) -> Path:
+    """Write 工作开展情况.docx of the prefecture summary beside the workbooks (with `emergency`, its paragraph on
+    the joint drills and customer files)."""
     return write_newsletter(quarterly_dir(settings, s.quarter) / newsletter_name(s.quarter), s, as_of=s.as_of,
-                            company=settings.company)
+                            company=settings.company, emergency=emergency)
 
 
 @dataclass
@@ -441,12 +445,15 @@ def write_quarter(store: Store, settings: Settings, quarter: Quarter, *, as_of: 
         photos = store.photos_by_hazard(data.as_of)
     out = QuarterOutputs()
     scoped = summaries(data, settings)
+    from hazardnet.publish.emergency_slides import quarter_emergency
+
+    emergency = quarter_emergency(store, settings, quarter, data.as_of)  # None: no customer files yet
     for i, s in enumerate(scoped):
         scope = "prefecture" if i == 0 else "county"
         book = write_summary(s, settings, scope=scope)
-        book.deck = write_deck(s, settings, scope=scope, photos=photos)
+        book.deck = write_deck(s, settings, scope=scope, photos=photos, emergency=emergency)
         out.books.append(book)
-    out.newsletter = write_quarter_newsletter(scoped[0], settings)
+    out.newsletter = write_quarter_newsletter(scoped[0], settings, emergency)
     return out
 
 
