@@ -298,3 +298,30 @@ def test_the_quarter_s_decks_and_newsletter_show_the_files_and_the_drills(settin
     assert {t for s in prefecture for t in s if "客户档案问题：" in t} == {"格尔木市客户档案问题：3 户", "德令哈市客户档案问题：1 户"}
     text = "\n".join(p.text for p in docx.Document(out.newsletter).paragraphs)
     assert "联合应急演练 0 次" in text and "客户档案（一户一档）共 6 户" in text
+
+
+def test_a_drill_reminder_goes_once_to_the_customer_and_its_supply_company(settings, http_gateway):  # noqa: F811
+    from hazardnet.settings import load_settings
+
+    from .test_sms import MOBILE, directory_with_mobiles
+    from .test_warnings import write_directory_file
+
+    write_directory_file(settings.directory_file, directory_with_mobiles())
+    drop_files(settings)
+    ingest(settings, AS_OF, mail_rejections=False)
+    s = load_settings(settings.home, settle_seconds=0, sms_url=http_gateway.url())
+    day = dt.date(2027, 2, 10)  # 钾肥's last joint drill 2026-03-01: its year runs out on 2027-03-01, in 19 days
+    first = customer_checks(s, day, remind=True)["reminders"]
+    assert {(r["recipient"], r["status"]) for r in first} == {("青海盐湖钾肥股份有限公司", "written"),
+                                                            ("国网格尔木供电公司", "written")}
+    assert http_gateway.messages == [(MOBILE["青海盐湖钾肥股份有限公司"],
+                                      "【海西供电】联合应急演练即将到期：青海盐湖钾肥股份有限公司须在2027-03-01前开展，详见邮件。")]
+    mails = sorted((s.outbox / "mail").rglob("演练到期提醒_*.eml"))
+    import email
+    from email import policy
+
+    bodies = [email.message_from_bytes(m.read_bytes(), policy=policy.default).get_body().get_content() for m in mails]
+    assert len(mails) == 2 and all("须在 2027-03-01 前再次开展" in b and "格尔木市人民医院" not in b for b in bodies)
+    again = customer_checks(s, day + dt.timedelta(days=3), remind=True)["reminders"]
+    assert {r["status"] for r in again} == {"skipped"} and len(http_gateway.messages) == 1
+    assert customer_checks(s, dt.date(2027, 1, 20), remind=True)["reminders"] == []  # 40 days before: not yet
