@@ -62,13 +62,13 @@ def publish_grid_artifacts(result: dict) -> None:
 
 
 @flow(name="电网风险预警", log_prints=True)
-def grid_warning_flow(counties: list[str] | None = None, text: str = "", home: str | None = None,
+def grid_warning_flow(counties: list[str], text: str, home: str | None = None,
                       lines: list[str] | None = None, substations: list[str] | None = None):
     """Send a grid risk warning to the named counties' recipients (or the customers fed by the named lines or
     substations, their counties' authorities and supply companies) and the prefecture's, once each.
 
     Args:
-        counties: 涉及的县(市)，例如 格尔木市；可填多个（整县预警：县内全部收件人）。
+        counties: 涉及的县(市)，例如 格尔木市；可填多个（整县预警：县内全部收件人）；只按线路或变电站预警时填空列表 []。
         text: 预警内容：时段、范围、请客户做好的准备；短信含签名共不超过 140 字。
         home: 工作目录（含 inbox/ 与 outbox/），一般不用填。
         lines: 涉及的线路，例如 330kV 某某线；只发给客户档案写明该线路的客户及其县(市)政府主管部门、供电公司和州级单位。

@@ -146,8 +146,18 @@ def test_a_file_with_cell_errors_is_rejected_whole_with_findings_at_its_cells(se
     customer_file(settings.inbox / G / "客户档案.xlsx", rows, title="格尔木市重要客户档案")
     drills_file(settings.inbox / DLH / "演练.xlsx", [dict(DELINGHA_DRILLS[0], participants="某某单位"),
                                                       dict(DELINGHA_DRILLS[1], drill_date="2026-13-01")])
-    result = ingest(settings, AS_OF, mail_rejections=False)
+    from .test_sms import directory_with_mobiles
+    from .test_warnings import write_directory_file
+
+    write_directory_file(settings.directory_file, directory_with_mobiles())
+    result = ingest(settings, AS_OF)  # the reports mailed back (.eml files: no SMTP server set)
     by_kind = {f.kind: f for f in result.files}
+    import email
+    from email import policy
+
+    subjects = [str(email.message_from_bytes(m.read_bytes(), policy=policy.default)["Subject"])
+                for m in (settings.outbox / "mail").rglob("*.eml")]
+    assert any(f"{G}客户档案未通过校验（客户档案.xlsx）" in x for x in subjects), subjects
     assert {f.outcome for f in result.files} == {"rejected"}
     cells = {(x.cell, x.field) for x in by_kind["customers"].findings}
     # row 1 title, row 2 header, data from row 3: C = 重要用户等级, K = 自备电源最近试验日期, A = 户号, H = type, I = kW
