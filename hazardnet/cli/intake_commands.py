@@ -23,7 +23,8 @@ def print_ingest(result: dict) -> None:
         table.add_column(col)
     for f in result["files"]:
         errors = sum(1 for x in f["findings"] if x.get("level", "error") == "error")
-        table.add_row(f["county"], Path(f["path"]).name, names.get(f["outcome"], f["outcome"]), str(f["rows"]),
+        kind = {"customers": "（客户档案，条数为客户数）", "drills": "（演练记录，条数为演练数）"}.get(f.get("kind"), "")
+        table.add_row(f["county"], Path(f["path"]).name + kind, names.get(f["outcome"], f["outcome"]), str(f["rows"]),
                       str(errors))
     if result["files"]:
         out.print(table)
