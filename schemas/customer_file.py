@@ -30,36 +30,40 @@ HAVE_NOT: tuple[str, ...] = ("有", "无")
 CUSTOMER_FIELDS: tuple[Field, ...] = (
     Field("customer_id", "户号", ("客户编号", "用户编号", "客户户号", "用户户号", "customer id", "customer no"), True, width=14),
     Field("customer_name", "客户名称", ("用户名称", "客户名", "单位名称", "customer name"), True, width=24),
-    Field("customer_grade", "重要用户等级", ("客户等级", "用户等级", "重要客户等级", "重要等级", "grade"), True, "vocab", 10),
+    Field("customer_grade", "重要用户等级", ("客户等级", "用户等级", "重要客户等级", "重要等级", "重要电力用户等级", "用户重要等级", "grade"), True, "vocab", 10),
     Field("industry", "行业类别", ("行业", "所属行业", "industry"), width=10),
-    Field("supply_sources", "供电电源数量", ("电源数量", "供电电源数", "电源数", "供电电源(路)", "供电电源个数",
-                                          "supply sources"), kind="number", width=10),
-    Field("supply_lines", "供电线路", ("供电线路名称", "电源线路", "进线线路", "线路名称", "supply lines"), width=28),
-    Field("substation", "所属变电站", ("变电站", "电源变电站", "供电变电站", "上级变电站", "substation"), width=18),
-    Field("backup_type", "自备应急电源类型", ("自备电源类型", "应急电源类型", "自备应急电源", "backup type"),
+    Field("supply_sources", "供电电源数量", ("电源数量", "供电电源数", "电源数", "供电电源(路)", "供电电源个数", "电源个数",
+                                          "供电回路数", "电源回路数", "电源路数", "supply sources"), kind="number", width=10),
+    Field("supply_lines", "供电线路", ("供电线路名称", "电源线路", "电源线路名称", "进线线路", "进线名称", "线路名称", "供电线路(多条用、分隔)",
+                                 "supply lines", "lines"), width=28),
+    Field("substation", "所属变电站", ("变电站", "电源变电站", "供电变电站", "上级变电站", "所属变电站名称", "变电站名称", "电源点",
+                                     "substation"), width=18),
+    Field("backup_type", "自备应急电源类型", ("自备电源类型", "应急电源类型", "自备应急电源", "自备应急电源配置", "自备电源", "backup type"),
           kind="vocab", width=12),
     Field("backup_kw", "自备应急电源容量(kW)", ("自备电源容量", "自备应急电源容量", "应急电源容量", "自备电源容量(kw)",
-                                             "backup capacity"), kind="number", width=12),
-    Field("security_load_kw", "保安负荷(kW)", ("保安负荷", "保安负荷容量", "security load"), kind="number", width=10),
+                                             "自备应急电源容量(千瓦)", "backup capacity"), kind="number", width=12),
+    Field("security_load_kw", "保安负荷(kW)", ("保安负荷", "保安负荷容量", "保安负荷(千瓦)", "security load"), kind="number", width=10),
     Field("backup_test_date", "自备电源最近试验日期", ("自备电源试验日期", "自备应急电源最近试验日期", "应急电源试验日期",
-                                                  "自备电源最近一次试验日期", "backup test date"), kind="date", width=14),
-    Field("non_electric", "非电性质保安措施", ("非电保安措施", "非电性质保安措施(有/无)", "non-electric measures"),
+                                                  "自备电源最近一次试验日期", "最近一次自备电源试验日期", "自备应急电源试验日期",
+                                                  "应急电源最近试验日期", "自备电源试验时间", "backup test date"), kind="date", width=14),
+    Field("non_electric", "非电性质保安措施", ("非电保安措施", "非电性质保安措施(有/无)", "非电性质的保安措施", "non-electric measures"),
           kind="vocab", width=10),
-    Field("agreement_date", "协作书签订日期", ("协作书日期", "签订协作书日期", "协作书签订时间", "agreement date"),
+    Field("agreement_date", "协作书签订日期", ("协作书日期", "签订协作书日期", "协作书签订时间", "协作书签署日期", "协作书",
+                                             "agreement date"),
           kind="date", width=14),
-    Field("preventive_test_date", "最近预防性试验日期", ("预防性试验日期", "最近一次预防性试验日期", "预试日期",
-                                                    "preventive test date"), kind="date", width=14),
-    Field("contact", "安全联系人", ("联系人", "安全负责人", "电气负责人", "contact"), width=10),
-    Field("phone", "联系电话", ("电话", "手机", "手机号码", "联系方式", "phone"), width=14),
+    Field("preventive_test_date", "最近预防性试验日期", ("预防性试验日期", "最近一次预防性试验日期", "预试日期", "最近预试日期",
+                                                    "预防性试验时间", "最近预防性试验时间", "preventive test date"), kind="date", width=14),
+    Field("contact", "安全联系人", ("联系人", "安全负责人", "电气负责人", "安全联系人姓名", "contact"), width=10),
+    Field("phone", "联系电话", ("电话", "手机", "手机号码", "联系方式", "联系人电话", "phone"), width=14),
 )
 
 DRILL_FIELDS: tuple[Field, ...] = (
-    Field("drill_date", "演练日期", ("演练时间", "日期", "drill date"), True, "date", 12),
+    Field("drill_date", "演练日期", ("演练时间", "日期", "演练开展日期", "drill date"), True, "date", 12),
     Field("customer_id", "户号", ("客户编号", "用户编号", "客户户号", "customer id"), True, width=14),
-    Field("drill_name", "演练名称", ("演练项目", "演练内容", "演练主题", "drill name"), True, width=28),
-    Field("participants", "参加单位", ("参演单位", "参与单位", "参加单位类型", "participants"), True, width=30),
-    Field("issues", "发现问题", ("演练发现问题", "存在问题", "issues found"), width=30),
-    Field("requirements", "整改要求", ("整改建议", "整改措施", "requirements"), width=30),
+    Field("drill_name", "演练名称", ("演练项目", "演练内容", "演练主题", "演练科目", "drill name"), True, width=28),
+    Field("participants", "参加单位", ("参演单位", "参与单位", "参加单位类型", "参加方", "参演各方", "participants"), True, width=30),
+    Field("issues", "发现问题", ("演练发现问题", "存在问题", "发现的问题", "issues found"), width=30),
+    Field("requirements", "整改要求", ("整改建议", "整改措施", "整改意见", "requirements"), width=30),
 )
 
 FIELDS_OF = {KIND_CUSTOMERS: CUSTOMER_FIELDS, KIND_DRILLS: DRILL_FIELDS}
@@ -189,8 +193,10 @@ def _column(f: Field) -> pa.Column:
         checks.append(pa.Check(_each(_whole), name="whole_number"))
     if f.name == "customer_grade":
         checks.append(pa.Check(_each(_in(CUSTOMER_GRADES)), name="vocab_customer_grade"))
-    if f.name == "backup_type":
-        checks.append(pa.Check(_each(_in(BACKUP_TYPES)), name="vocab_backup_type"))
+    if f.name == "backup_type":  # one type, or several real ones joined by 、 (柴油发电机、UPS)
+        checks.append(pa.Check(_each(lambda v: _blank(v) or v in BACKUP_TYPES or (
+            isinstance(v, str) and all(p in BACKUP_TYPES and p != BACKUP_NONE for p in v.split("、")))),
+            name="vocab_backup_type"))
     if f.name == "non_electric":
         checks.append(pa.Check(_each(_in(HAVE_NOT)), name="vocab_non_electric"))
     if f.name == "participants":

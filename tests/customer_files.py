@@ -15,6 +15,9 @@ CANONICAL = ["户号", "客户名称", "重要用户等级", "行业类别", "�
 VARIANT = ["用户编号", "用户名称", "客户等级", "行业", "电源数量", "供电线路名称", "变电站", "自备电源类型",
            "自备电源容量（kW）", "保安负荷\n（kW）", "自备电源试验日期", "非电保安措施", "协作书日期",
            "预防性试验日期", "联系人", "手机"]
+TRADITIONAL = ["戶號", "客戶名稱", "重要電力用戶等級", "行業類別", "供電電源數量", "供電線路", "所屬變電站", "自備應急電源類型",
+               "自備應急電源容量(kW)", "保安負荷(kW)", "自備電源最近試驗日期", "非電性質保安措施", "協作書簽訂日期",
+               "最近預防性試驗日期", "安全聯繫人", "聯繫電話"]
 DRILL_CANONICAL = ["演练日期", "户号", "演练名称", "参加单位", "发现问题", "整改要求"]
 DRILL_VARIANT = ["演练时间", "客户编号", "演练项目", "参演单位", "存在问题", "整改措施"]
 KEYS = ["customer_id", "customer_name", "customer_grade", "industry", "supply_sources", "supply_lines", "substation",
@@ -49,8 +52,10 @@ def write_table(path: Path, headers: list[str], keys: list[str], rows: list[dict
     return path
 
 
-def customer_file(path: Path, rows: list[dict], *, variant: bool = False, title: str | None = None) -> Path:
-    return write_table(path, VARIANT if variant else CANONICAL, KEYS, rows, title=title)
+def customer_file(path: Path, rows: list[dict], *, variant: bool = False, title: str | None = None,
+                  traditional: bool = False) -> Path:
+    headers = TRADITIONAL if traditional else VARIANT if variant else CANONICAL
+    return write_table(path, headers, KEYS, rows, title=title)
 
 
 def drills_file(path: Path, rows: list[dict], *, variant: bool = False, title: str | None = None) -> Path:

@@ -27,13 +27,13 @@ ALL3 = "政府主管部门、用电客户、供电企业"
 
 GOLMUD = [  # variant headers, a title row, dates typed every way
     dict(customer_id="0630100001", customer_name="青海盐湖钾肥股份有限公司", customer_grade="特级", supply_sources=2,
-         supply_lines="330kV 察格线、110kV 钾肥线", substation="察尔汗330kV变", backup_type="柴油发电机", backup_kw=2000,
+         supply_lines="330kV 察格线、110kV 钾肥线", substation="察尔汗330kV变", backup_type="柴油发电机+UPS", backup_kw=2000,
          security_load_kw=1500, backup_test_date="2026/3/5", non_electric="有", agreement_date=d("2025-04-01"),
          preventive_test_date="2024年6月1日"),
     dict(customer_id="0630100002", customer_name="格尔木市人民医院", customer_grade="一级", supply_sources=1,
          supply_lines="110kV 城东线", substation="格尔木110kV变", backup_type="无", agreement_date="2025-05-01",
          preventive_test_date="2023.11.14"),  # 36 months and a day before the report date
-    dict(customer_id="0630100003", customer_name="格尔木炼油厂", customer_grade="二级", supply_sources=2,
+    dict(customer_id="0630100003", customer_name="格尔木炼油厂", customer_grade="二级", supply_sources="两回路",
          supply_lines="110kV 炼油甲线；110kV 炼油乙线", substation="察尔汗330kV变", backup_type="UPS", backup_kw=300,
          security_load_kw=450, backup_test_date=d("2025-11-14"), preventive_test_date=d("2023-11-15")),
     dict(customer_id="0630100009", customer_name="格尔木某商场", customer_grade="一般", supply_sources=1),
@@ -77,7 +77,8 @@ def independent(rows: list[dict], drills: list[dict], as_of: dt.date) -> dict[st
         grade, codes = r["customer_grade"], set()
         important = grade != "一般"
         source = r.get("backup_type") not in (None, "无")
-        if grade in ("特级", "一级", "二级") and (r.get("supply_sources") or 0) < 2:
+        sources = {"两回路": 2}.get(r.get("supply_sources"), r.get("supply_sources"))
+        if grade in ("特级", "一级", "二级") and (sources or 0) < 2:
             codes.add("电源数量不足")
         if grade in ("特级", "一级") and not source:
             codes.add("无自备应急电源")
@@ -100,7 +101,7 @@ def independent(rows: list[dict], drills: list[dict], as_of: dt.date) -> dict[st
 
 def drop_files(settings):
     customer_file(settings.inbox / G / "格尔木市重要客户档案.xlsx", GOLMUD, variant=True, title="格尔木市重要客户一户一档")
-    customer_file(settings.inbox / DLH / "客户档案.xlsx", DELINGHA)
+    customer_file(settings.inbox / DLH / "客户档案.xlsx", DELINGHA, traditional=True)
     drills_file(settings.inbox / G / "演练记录.xlsx", GOLMUD_DRILLS, variant=True, title="2026年联合应急演练")
     drills_file(settings.inbox / DLH / "演练.xlsx", DELINGHA_DRILLS)
 

@@ -9,6 +9,7 @@ has (供电电源数量, 自备应急电源类型, … / 演练日期, 演练名
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +112,33 @@ _BACKUP_INDEX = {normalize_label(t): t for t in BACKUP_TYPES} | {
 
 
 def _backup(v: Any) -> Any:
+    """One type, or several ("柴油发电机+UPS") as "柴油发电机、UPS" when every part is a known type."""
     s = clean_str(v)
-    return None if s is None else _BACKUP_INDEX.get(normalize_label(s), s)
+    if s is None:
+        return None
+    one = _BACKUP_INDEX.get(normalize_label(s))
+    if one is not None:
+        return one
+    parts = [_BACKUP_INDEX.get(normalize_label(p)) for p in re.split(r"[、,，;；+＋/和及]+", s) if p.strip()]
+    if len(parts) > 1 and all(p is not None and p != "无" for p in parts):
+        return "、".join(dict.fromkeys(parts))
+    return s
+
+
+_COUNT_WORDS = {"单": 1, "一": 1, "双": 2, "两": 2, "二": 2, "三": 3, "四": 4, "多": 2}
+_COUNT_RE = re.compile(r"^(\d+|[单一双两二三四多])\s*(路|回|个|条|路电源|回路|电源|回线)?(供电)?$")
+
+
+def _sources(v: Any) -> Any:
+    """供电电源数量: a number, or words such as 双电源, 两路, 2回, 单回路 (多电源 counts as 2)."""
+    n = parse_number(v)
+    if not isinstance(n, str):
+        return n
+    m = _COUNT_RE.match(n.replace(" ", ""))
+    if m is None:
+        return n
+    word = m.group(1)
+    return float(word) if word.isdigit() else float(_COUNT_WORDS[word])
 
 
 def _have(v: Any) -> Any:
@@ -135,6 +161,8 @@ def _normalizer(name: str, kind: str):
     f = next(x for x in FIELDS_OF[kind] if x.name == name)
     if f.kind == "date":
         return parse_date
+    if name == "supply_sources":
+        return _sources
     if f.kind == "number":
         return parse_number
     if name == "customer_grade":
