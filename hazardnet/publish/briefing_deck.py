@@ -570,6 +570,6 @@ def write_briefing_deck(path: Path, s: QuarterlySummary, *, scope: str, as_of: d
     if emergency is not None:
         from hazardnet.publish.emergency_slides import add_emergency_slides
 
-        add_emergency_slides(prs, emergency, s.counties, footer)
+        add_emergency_slides(prs, emergency, s.counties, footer, _table_slides)
     path = write_atomically(path, prs.save)
     return Deck(path, len(prs.slides), [(r["county"], str(r["hazard_id"])) for r in recs])

@@ -37,11 +37,14 @@ def quarter_emergency(store, settings, quarter, as_of: dt.date) -> QuarterEmerge
     return QuarterEmergency(quarter.title, quarter.end, report, drills_summary(files, drills, quarter.start, quarter.end))
 
 
-def add_emergency_slides(prs, emergency: QuarterEmergency, counties: Sequence[str], footer: str) -> None:
-    """A 客户档案问题 slide per county of the deck that has a customer file (paged when long) and the 应急演练 slide."""
+def add_emergency_slides(prs, emergency: QuarterEmergency, counties: Sequence[str], footer: str,
+                         table_slides) -> None:
+    """A 客户档案问题 slide per county of the deck that has a customer file (paged when long) and the 应急演练 slide;
+    `table_slides` is the deck's paged-table helper (briefing_deck._table_slides), handed in so the two modules do
+    not import each other."""
     from pptx.util import Inches
 
-    from hazardnet.publish.briefing_deck import _table_slides
+    _table_slides = table_slides
 
     counties = [c for c in counties if c in emergency.drills]  # drills_summary has a key per county with a file
     if not counties:
