@@ -1,6 +1,9 @@
 """The customer file (一户一档) and the joint-drills workbook (联合应急演练): their columns, the header variants
 accepted on input, and the pandera contracts of one normalized row.
 
+pandas and pandera are imported by `record_schema` only (in the parser processes that check a file): the store
+and the ingesting process take the columns from here without them.
+
 One customer file per county lists its important customers (one row each): supply sources and lines, the
 self-provided emergency power source (自备应急电源), the 协作书 and the test dates the checks of
 `schemas.customer_checks` judge. One drills workbook per county lists the joint emergency drills held. The
@@ -12,9 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-
-import pandas as pd
-import pandera.pandas as pa
 
 from schemas.headers import Field, normalize_label
 from schemas.vocab import CUSTOMER_GRADES, PARTY_CUSTOMER, PARTY_GOV, PARTY_TYPES, PARTY_UTILITY
@@ -152,11 +152,13 @@ CHECK_MESSAGES: dict[str, str] = {
 
 
 def _blank(v: object) -> bool:
-    return v is None or (isinstance(v, float) and pd.isna(v)) or (isinstance(v, str) and not v.strip())
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
 
 
 def _each(rule):
-    def check(s: pd.Series) -> pd.Series:
+    def check(s):
+        import pandas as pd
+
         return pd.Series([rule(v) for v in s.tolist()], index=s.index, dtype=bool)
     return check
 
@@ -182,7 +184,7 @@ def _in(values: tuple[str, ...]):
     return lambda v: _blank(v) or v in allowed
 
 
-def _column(f: Field) -> pa.Column:
+def _column(f: Field, pa):
     checks = []
     if f.kind == "date":
         checks.append(pa.Check(_each(_is_date), name="is_date"))
@@ -206,6 +208,9 @@ def _column(f: Field) -> pa.Column:
     return pa.Column(object, checks=checks, nullable=not f.required, required=True)
 
 
-def record_schema(kind: str) -> pa.DataFrameSchema:
-    """The contract of one normalized customer-file or drills row (columns: the field names of `kind`)."""
-    return pa.DataFrameSchema({f.name: _column(f) for f in FIELDS_OF[kind]}, strict=False, coerce=False)
+def record_schema(kind: str):
+    """The contract of one normalized customer-file or drills row (columns: the field names of `kind`): a pandera
+    DataFrameSchema."""
+    import pandera.pandas as pa
+
+    return pa.DataFrameSchema({f.name: _column(f, pa) for f in FIELDS_OF[kind]}, strict=False, coerce=False)
