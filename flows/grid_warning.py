@@ -11,9 +11,8 @@ from prefect.states import Failed
 from flows.artifacts import publish_markdown, publish_table
 from flows.mailing import publish_directory_mail
 from flows.runner import PrefectRunner
-from hazardnet.jobs.grid_warning import send_grid
+from hazardnet.jobs.grid_warning import make_warning, send_grid
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.publish.grid_warning import grid_warning
 from hazardnet.settings import load_settings, today
 
 STATUS_ZH = {"sent": "已发送", "written": "已写入文件", "skipped": "未发送（已送达过或无手机号）", "failed": "失败"}
@@ -32,7 +31,7 @@ def publish_grid_artifacts(result: dict) -> None:
         {"收件单位": d["recipient"], "类型": d["party"], "县(市)": d["county"], "邮箱": "、".join(d["addresses"]),
          "邮件": STATUS_ZH.get(d["status"], d["status"]), "手机": "、".join(d.get("mobiles") or []),
          "短信": STATUS_ZH.get(d.get("sms_status") or "", d.get("sms_status") or ""),
-         "说明": d.get("error") or d.get("note") or ""} for d in result["deliveries"]],
+         "说明": d.get("error") or d.get("note") or "", "原因": d.get("reason") or ""} for d in result["deliveries"]],
         f"电网风险预警（{'、'.join(result['warning']['counties'])}）发送结果")
     findings = result["directory"]["findings"]
     if findings:
@@ -41,20 +40,26 @@ def publish_grid_artifacts(result: dict) -> None:
 
 
 @flow(name="电网风险预警", log_prints=True)
-def grid_warning_flow(counties: list[str], text: str, home: str | None = None):
-    """Send a grid risk warning to the named counties' recipients and the prefecture's, once each.
+def grid_warning_flow(counties: list[str], text: str, home: str | None = None,
+                      lines: list[str] | None = None, substations: list[str] | None = None):
+    """Send a grid risk warning to the named counties' recipients (or the customers fed by the named lines or
+    substations, their counties' authorities and supply companies) and the prefecture's, once each.
 
     Args:
-        counties: 涉及的县(市)，例如 格尔木市；可填多个。
+        counties: 涉及的县(市)，例如 格尔木市；可填多个（整县预警：县内全部收件人）；只按线路或变电站预警时填空列表 []。
         text: 预警内容：时段、范围、请客户做好的准备；短信含签名共不超过 140 字。
         home: 工作目录（含 inbox/ 与 outbox/），一般不用填。
+        lines: 涉及的线路，例如 330kV 某某线；只发给客户档案写明该线路的客户及其县(市)政府主管部门、供电公司和州级单位。
+        substations: 涉及的变电站；同上，按客户档案的“所属变电站”。
     """
     settings = load_settings(home)
+    day = today()
+    settings.home.mkdir(parents=True, exist_ok=True)
     try:
-        warning = grid_warning(settings, counties, text)
+        warning = make_warning(settings, counties, text, day, lines=lines or (), substations=substations or ())
     except ValueError as exc:
         return Failed(message=str(exc))
-    outcome = send_grid(settings, warning, today(), runner=PrefectRunner(RetryPolicy.of(settings)))
+    outcome = send_grid(settings, warning, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_directory_mail(outcome.directory_mail)
     if not outcome.sent:
         return Failed(message=outcome.problem)

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     supervision_prefecture_days: int = 90  # overdue this long: 州级挂牌督办
     supervision_major_prefecture_days: int = 30  # a 重大 hazard overdue this long: 州级挂牌督办
     supervision_term_days: int = 15  # the 督办期限 a letter suggests: this many days after the letter
+    # the customer-file checks (一户一档): a CSV table replacing the packaged schemas/customer_checks.csv
+    customer_checks: Path | None = None
+    drill_reminder_days: int = 30  # a customer's drill reminder goes out this many days before its year runs out
 
     # paper copies (纸质版 PDF, by LibreOffice headless): the deployments write them when paper_copies is on
     paper_copies: bool = False

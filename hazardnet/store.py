@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hazardnet.failpoints import checkpoint
+from schemas.customer_file import CUSTOMER_FIELDS, DRILL_FIELDS, KIND_CUSTOMERS, KIND_DRILLS
 from schemas.headers import FIELDS
 from schemas.table import PlainFrame
 from schemas.table import field_columns as _field_columns
@@ -155,6 +156,43 @@ notice_hazards = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
     sa.UniqueConstraint("county", "hazard_id", name="uq_notice_hazards_hazard"),
 )
+
+# The customer files (一户一档) and joint-drills workbooks: every version of each county's file, accepted or
+# rejected (record_files), and the rows of the accepted ones (customer_rows, drill_rows). Kept apart from the
+# register's submissions, so a customer file never counts as a county's latest register.
+record_files = sa.Table(
+    "record_files", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # customers | drills
+    sa.Column("county", sa.String(64), nullable=False, index=True),
+    sa.Column("file_name", sa.String(512), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # accepted | rejected | duplicate
+    sa.Column("rows", sa.Integer, nullable=False, default=0),
+    sa.Column("findings", sa.Text, nullable=False, default="[]"),
+    sa.Column("kept_at", sa.String(1024), nullable=True),
+    sa.Column("finalized", sa.Boolean, nullable=False, default=False),
+)
+
+_RECORD_TYPES = {"date": sa.Date, "number": sa.Float}
+
+
+def _record_rows_table(name: str, fields) -> sa.Table:
+    return sa.Table(
+        name, metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("file_id", sa.Integer, sa.ForeignKey("record_files.id"), nullable=False, index=True),
+        sa.Column("county", sa.String(64), nullable=False),
+        sa.Column("source_row", sa.Integer, nullable=False),
+        *[sa.Column(f.name, _RECORD_TYPES.get(f.kind, sa.Text)) for f in fields],
+    )
+
+
+customer_rows = _record_rows_table("customer_rows", CUSTOMER_FIELDS)
+drill_rows = _record_rows_table("drill_rows", DRILL_FIELDS)
+RECORD_ROWS = {KIND_CUSTOMERS: customer_rows, KIND_DRILLS: drill_rows}
 
 FIELD_NAMES = [f.name for f in FIELDS]
 
@@ -565,6 +603,71 @@ class Store:
         index = self.photo_index(as_of, counties)
         data = self.photo_data(s for shas in index.values() for s in shas)
         return {key: [data[s] for s in shas if s in data] for key, shas in index.items()}
+
+    # ---- customer files and drills workbooks ----------------------------------------------
+    def find_record_file(self, kind: str, county: str, sha256: str, outcome: str | None = None,
+                         finalized: bool | None = None) -> dict | None:
+        """The most recent version of this content of a county's customer file / drills workbook."""
+        q = sa.select(record_files).where(record_files.c.kind == kind, record_files.c.county == county,
+                                          record_files.c.sha256 == sha256)
+        if outcome is not None:
+            q = q.where(record_files.c.outcome == outcome)
+        if finalized is not None:
+            q = q.where(record_files.c.finalized == finalized)
+        with self.engine.connect() as conn:
+            row = conn.execute(q.order_by(record_files.c.id.desc()).limit(1)).mappings().first()
+        return dict(row) if row else None
+
+    def record_file(self, *, kind: str, county: str, file_name: str, sha256: str, as_of: dt.date, outcome: str,
+                    findings: Sequence[dict], kept_at: str | None, rows: Sequence[dict] | None = None) -> int:
+        """Insert one version of a customer file / drills workbook and (accepted) its rows, in one transaction.
+        `rows`: field name -> value, `_row` the 0-based grid row."""
+        table = RECORD_ROWS[kind]
+        names = [c.name for c in table.columns if c.name not in ("id", "file_id", "county", "source_row")]
+        with self._writing, self.engine.begin() as conn:
+            file_id = conn.execute(record_files.insert().values(
+                kind=kind, county=county, file_name=file_name, sha256=sha256, received_at=_now(), as_of=as_of,
+                outcome=outcome, rows=len(rows or ()), findings=json.dumps(list(findings), ensure_ascii=False),
+                kept_at=kept_at, finalized=False)).inserted_primary_key[0]
+            if rows:
+                conn.execute(table.insert(), [
+                    {"file_id": file_id, "county": county, "source_row": int(r["_row"]) + 1,
+                     **{n: r.get(n) for n in names}} for r in rows])
+        return int(file_id)
+
+    def finalize_record_file(self, file_id: int) -> None:
+        with self._writing, self.engine.begin() as conn:
+            conn.execute(record_files.update().where(record_files.c.id == file_id).values(finalized=True))
+
+    def record_file_versions(self, kind: str | None = None) -> list[dict]:
+        """Every version of every customer file / drills workbook, oldest first (without their rows)."""
+        q = sa.select(record_files).order_by(record_files.c.id)
+        if kind is not None:
+            q = q.where(record_files.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def records_as_of(self, kind: str, as_of: dt.date, counties: Iterable[str] | None = None) -> dict[str, list[dict]]:
+        """County -> the rows of its customer file / drills workbook in force on `as_of`: its latest accepted
+        version dated on or before `as_of`; a county whose first accepted version came later is read from
+        that first version (a file is the county's current record, not a report of a period)."""
+        q = (sa.select(record_files.c.id, record_files.c.county, record_files.c.as_of)
+             .where(record_files.c.kind == kind, record_files.c.outcome == "accepted"))
+        if counties is not None:
+            q = q.where(record_files.c.county.in_(list(counties)))
+        table = RECORD_ROWS[kind]
+        with self.engine.connect() as conn:
+            chosen: dict[str, tuple] = {}
+            for file_id, county, day in conn.execute(q):
+                key = (day <= as_of, day if day <= as_of else -day.toordinal(), file_id)
+                if county not in chosen or key > chosen[county][0]:
+                    chosen[county] = (key, file_id)
+            out: dict[str, list[dict]] = {}
+            for county, (_key, file_id) in chosen.items():
+                rows = conn.execute(sa.select(table).where(table.c.file_id == file_id)
+                                    .order_by(table.c.source_row)).mappings()
+                out[county] = [dict(r) for r in rows]
+        return out
 
     # ---- outputs ---------------------------------------------------------------------------
     def output_hash(self, path: str) -> str | None:

@@ -173,14 +173,32 @@ def message_text(path: Path) -> str:
     return "\n".join(parts)
 
 
-def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
-    """Send everything for this world; assert isolation on every message. Returns the mail and SMS counts."""
+def record_customer_files(store: Store, hazards: list[H]) -> None:
+    """Each county's customer file (一户一档): its register customers, 一级 with nothing else filled in, so every one
+    has problems that the bulletins' 客户档案问题 sheets show (by 户号 and name)."""
+    by_county: dict[str, dict[str, str]] = {}
+    for h in hazards:
+        by_county.setdefault(h.county, {})[h.customer_id] = h.customer_name
+    for n, (county, customers) in enumerate(sorted(by_county.items())):
+        store.record_file(kind="customers", county=county, file_name="客户档案.xlsx", sha256=f"{n:064x}",
+                          as_of=D(2026, 11, 5), outcome="accepted", findings=[], kept_at=None,
+                          rows=[{"_row": i + 1, "customer_id": cid, "customer_name": name, "customer_grade": "一级"}
+                                for i, (cid, name) in enumerate(sorted(customers.items()))])
+
+
+PROBLEM = "未签订用电安全“1+1+1”协作书"  # a message of the customer-file problems sheet
+
+
+def check_world(hazards: list[H], directory: list[tuple], problem_mails: list | None = None) -> tuple[int, int]:
+    """Send everything for this world; assert isolation on every message. Returns the mail and SMS counts;
+    `problem_mails` collects the messages that carry customer-file problems."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(Path(tmp) / "home", settle_seconds=0)
         settings.home.mkdir(parents=True)
         store = Store(settings.database_url)
         try:
             record_registers(store, hazards, as_of=D(2026, 11, 5))
+            record_customer_files(store, hazards)
             write_directory_file(settings.directory_file, directory)
             mailbox = Path(tmp) / "mail"
             transport = EmlFileTransport(mailbox)
@@ -228,6 +246,8 @@ def check_world(hazards: list[H], directory: list[tuple]) -> tuple[int, int]:
             if "隐患督办建议函" in str(msg["Subject"]):  # a letter goes to authorities and supply companies only
                 assert scope[0] == "authority", f"{path.name}: a letter to a customer {addresses}"
             text = message_text(path)
+            if problem_mails is not None and PROBLEM in text:
+                problem_mails.append((scope, text))
             for h in hazards:
                 if not visible(scope, h):
                     assert h.hazard_id not in text, f"{path.name} to {scope} shows {h.hazard_id} of {h.county}/{h.customer_id}"
@@ -262,8 +282,13 @@ def test_the_traps_are_mailed_at_all():
                   written_mobile(i)) for i, h in enumerate(hazards)]
     directory += [("政府主管部门", "格尔木市", "", "格尔木市能源局", "联系人", "gov@gem.example.cn", written_mobile(4)),
                   ("政府主管部门", "全州", "", "海西州能源局", "联系人", "gov@haixi.example.cn", written_mobile(5))]
-    mails, texts_sent = check_world(hazards, directory)
+    problem_mails: list = []
+    mails, texts_sent = check_world(hazards, directory, problem_mails)
     assert mails >= 6 and texts_sent >= 6
+    # the customer-file problems reached the bulletins: each customer its own, the authorities their scope's
+    scopes = {scope for scope, _ in problem_mails}
+    assert {("customer", h.county, h.customer_id) for h in hazards} <= scopes
+    assert ("authority", None, None) in scopes and ("authority", "格尔木市", None) in scopes
 
 
 def test_letters_are_mailed_in_a_world_and_stay_in_their_county():

@@ -128,25 +128,30 @@ def print_grid_warning(result: dict) -> None:
 
 @app.command("grid-warning")
 def grid_warning(
-    county: Annotated[list[str], typer.Option("--county", help="涉及的县(市)，可重复，如 --county 格尔木市 --county 德令哈市。")],
     text: Annotated[str, typer.Option("--text", help="预警内容（时段、范围、请客户做好的准备），短信含签名共不超过 140 字。")],
+    county: Annotated[Optional[list[str]], typer.Option("--county", help="涉及的县(市)，可重复，如 --county 格尔木市 --county 德令哈市。")] = None,
+    line: Annotated[Optional[list[str]], typer.Option("--line", help="涉及的线路，可重复，如 --line \"330kV 某某线\"：只发给客户档案写明该线路的客户、其县(市)政府主管部门和供电公司及州级单位。")] = None,
+    substation: Annotated[Optional[list[str]], typer.Option("--substation", help="涉及的变电站，可重复：按客户档案的“所属变电站”，同 --line。")] = None,
     home: HomeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """发布电网风险预警：以短信和邮件发给所涉县(市)及州级的全部收件人（同一预警只发一次，修改内容视为新预警）。"""
+    """发布电网风险预警：以短信和邮件发给所涉县(市)及州级的全部收件人，或用 --line/--substation 只发给该线路或变电站供电的客户、
+    其县(市)政府主管部门和供电公司及州级单位（同一预警只发一次，修改内容视为新预警）。"""
+    county, line, substation = county or [], line or [], substation or []
     from flows.grid_warning import UndeliveredGridWarning, grid_warning_flow
     from hazardnet.publish.bulletin import public_delivery
     from hazardnet.publish.grid_warning import grid_warning as make_warning
     from hazardnet.settings import load_settings
 
     try:
-        make_warning(load_settings(_home(home)), county, text)
+        make_warning(load_settings(_home(home)), county, text, lines=line, substations=substation)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     from hazardnet.cli.progress import flow_console
 
     with flow_console(_home(home), "发送电网风险预警", quiet=json_):
-        state = grid_warning_flow(counties=county, text=text, home=_home(home), return_state=True)
+        state = grid_warning_flow(counties=county, text=text, home=_home(home), lines=line, substations=substation,
+                                  return_state=True)
     outcome = state.result(raise_on_failure=False)
     failure = None
     if isinstance(outcome, UndeliveredGridWarning):
@@ -158,7 +163,9 @@ def grid_warning(
     if json_:
         print(json.dumps({"warning": result["warning"],
                           "deliveries": [{**public_delivery(d), "mobiles": d.get("mobiles") or [],
-                                          "sms_status": d.get("sms_status")} for d in result["deliveries"]]},
+                                          "sms_status": d.get("sms_status"),
+                                          **({"reason": d["reason"]} if "reason" in d else {})}
+                                         for d in result["deliveries"]]},
                          ensure_ascii=False, indent=1))
     else:
         print_grid_warning(result)

@@ -24,7 +24,8 @@ def print_ingest(result: dict) -> None:
         table.add_column(col)
     for f in result["files"]:
         errors = sum(1 for x in f["findings"] if x.get("level", "error") == "error")
-        table.add_row(f["county"], Path(f["path"]).name, names.get(f["outcome"], f["outcome"]), str(f["rows"]),
+        kind = {"customers": "（客户档案，条数为客户数）", "drills": "（演练记录，条数为演练数）"}.get(f.get("kind"), "")
+        table.add_row(f["county"], Path(f["path"]).name + kind, names.get(f["outcome"], f["outcome"]), str(f["rows"]),
                       str(errors))
     waiting = result.get("waiting") or []
     if result["files"]:
@@ -89,9 +90,12 @@ def template(
     county: Annotated[Optional[str], typer.Option("--county", help="县(市)名称，例如 格尔木市。")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="输出文件路径。")] = None,
     directory: Annotated[bool, typer.Option("--directory", help="生成通讯录模板而不是台账模板。")] = False,
+    customers: Annotated[bool, typer.Option("--customers", help="生成重要客户档案（一户一档）模板。")] = False,
+    drills: Annotated[bool, typer.Option("--drills", help="生成联合应急演练记录模板。")] = False,
     home: HomeOpt = None,
 ) -> None:
-    """生成空白台账模板（含下拉选项与填写说明），或用 --directory 生成通讯录模板。"""
+    """生成空白台账模板（含下拉选项与填写说明），或用 --directory 生成通讯录模板、--customers 生成客户档案模板、
+    --drills 生成联合应急演练记录模板。"""
     from hazardnet.publish.template import write_directory_template, write_register_template
     from hazardnet.settings import load_settings
 
@@ -104,6 +108,13 @@ def template(
             raise UserError("请用 --county 指定县(市)，例如 --county 格尔木市。")
         if county not in settings.counties:
             raise UserError(f"“{county}”不是已配置的县(市)：{'、'.join(settings.counties)}。")
-        path = output or Path(f"{county}隐患台账模板.xlsx")
-        write_register_template(path, county, settings)
+        if customers or drills:
+            from hazardnet.publish.record_templates import write_record_template
+
+            kind = "customers" if customers else "drills"
+            path = output or Path(f"{county}{'客户档案' if customers else '联合应急演练记录'}模板.xlsx")
+            write_record_template(path, kind, county, settings)
+        else:
+            path = output or Path(f"{county}隐患台账模板.xlsx")
+            write_register_template(path, county, settings)
     out.print(f"已生成模板：{path}")

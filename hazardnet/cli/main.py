@@ -32,7 +32,7 @@ def demo(
 
 
 # the other areas' commands, listed in `hazardnet --help` after these
-from hazardnet.cli import distribution_commands, operations_commands, quarterly_commands  # noqa: E402,F401
+from hazardnet.cli import customer_commands, distribution_commands, operations_commands, quarterly_commands  # noqa: E402,F401
 from hazardnet.cli import notice_commands  # noqa: E402,F401 - notices, hazard
 from hazardnet.cli import mail_commands  # noqa: E402,F401 - mail-intake, check
 from hazardnet.cli import server_commands  # noqa: E402,F401 - hazardnet server

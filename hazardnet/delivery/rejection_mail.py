@@ -25,27 +25,34 @@ class _Rejected:
     file_name: str
     report: Path
     findings: list = field(default_factory=list)
+    kind: str = "register"
+
+    @property
+    def what(self) -> str:
+        """What the file is, as the county calls it."""
+        return {"customers": "客户档案", "drills": "联合应急演练记录"}.get(self.kind, "隐患台账")
 
 
 def _rejections(ingest_result: Any) -> list[_Rejected]:
     out = []
     for f in getattr(ingest_result, "files", []):
         if getattr(f, "outcome", None) == "rejected" and getattr(f, "report", None):
-            out.append(_Rejected(f.county, Path(f.path).name, Path(f.report), list(f.findings)))
+            out.append(_Rejected(f.county, Path(f.path).name, Path(f.report), list(f.findings),
+                                 getattr(f, "kind", "register")))
     return out
 
 
 def rejection_body(rej: _Rejected, recipient: Recipient, settings: Settings) -> str:
     errors = [f for f in rej.findings if getattr(f, "level", ERROR) == ERROR]
     lines = [f"{recipient.org_name}：", "",
-             f"贵单位报送的隐患台账《{rej.file_name}》未通过校验，已退回，共 {len(errors)} 处问题。"
+             f"贵单位报送的{rej.what}《{rej.file_name}》未通过校验，已退回，共 {len(errors)} 处问题。"
              f"问题报告见附件，每个问题都标明了工作表和单元格（原表副本中问题单元格已标红）。", ""]
     for i, f in enumerate(errors[:20], 1):
         where = f"{f.sheet} {f.cell}".strip() or "整个文件"
         lines.append(f"  {i}. {where}{('（' + f.field + '）') if f.field else ''}：{f.message}")
     if len(errors) > 20:
         lines.append(f"  ……另有 {len(errors) - 20} 处，详见附件。")
-    lines += ["", f"请修改后将整张台账重新放入共享目录 inbox/{rej.county}/，系统将自动重新导入。", "",
+    lines += ["", f"请修改后将整张{'台账' if rej.kind == 'register' else '表'}重新放入共享目录 inbox/{rej.county}/，系统将自动重新导入。", "",
               settings.company, settings.mail_from_name, "本邮件由隐患台账系统自动发送。"]
     return "\n".join(lines)
 
@@ -84,7 +91,7 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
                 out.append({**record, "status": "skipped", "note": "已发送过"})
                 continue
             mail = build_message(settings, to=recipient.addresses,
-                                 subject=f"{SUBJECT_PREFIX}{rej.county}隐患台账未通过校验（{rej.file_name}）",
+                                 subject=f"{SUBJECT_PREFIX}{rej.county}{rej.what}未通过校验（{rej.file_name}）",
                                  body=rejection_body(rej, recipient, settings), attachment=(rej.report.name, data),
                                  message_id=entry.message_id, file_stem=f"退回_{rej.county}_{rej.report.stem}")
             try:

@@ -25,6 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from hazardnet.intake.commitments import CommitmentSheet, read_commitment_table
 from hazardnet.intake.findings import Finding, has_errors
 from hazardnet.intake.reader import WorkbookGrid
+from hazardnet.intake.records import RecordSheet, check_records, record_kind
 from hazardnet.intake.sheet import RegisterSheet, read_register
 from hazardnet.runtime import exit_with_parent
 from schemas.table import PlainFrame
@@ -35,10 +36,14 @@ START_AFTER = 8  # registers checked in-process before worker processes are wort
 
 
 def check_register(book: WorkbookGrid, county: str, counties: list[str], as_of: dt.date,
-                   severities: list[str]) -> tuple[RegisterSheet | Finding, list[Finding]]:
-    """The register of `book` and every finding about it, or (a file-level Finding, [that finding])."""
+                   severities: list[str]) -> tuple[RegisterSheet | RecordSheet | Finding, list[Finding]]:
+    """The register of `book` and every finding about it, or (a file-level Finding, [that finding]); a customer
+    file or drills workbook (recognised by its header) as a RecordSheet."""
     from hazardnet.intake.validation import validate_register  # pandera: only where registers are checked
 
+    found = record_kind(book)  # a customer file or a drills workbook dropped beside the registers
+    if found is not None:
+        return check_records(book, found)
     table = read_commitment_table(book)  # a meeting's 整改承诺表 comes back: checked against the store later
     if table is not None:
         return table, list(table.findings)
@@ -66,6 +71,8 @@ def check_in_parser(book: WorkbookGrid, county: str, counties: list[str], as_of:
     parsed, findings = _check_in_worker(book, county, counties, as_of, severities)
     rejected = (isinstance(parsed, (Finding, CommitmentSheet)) or has_errors(findings)
                 or (isinstance(parsed, RegisterSheet) and not len(parsed.frame)))
+    if isinstance(parsed, RecordSheet) and not rejected:
+        parsed.raw = {}
     return rejected, (parsed, findings)
 
 

@@ -30,6 +30,7 @@ from hazardnet.intake.findings import Finding, file_finding, has_errors
 
 from hazardnet.intake.inbox import ASIDE_PREFIX, INGEST_LOCK, REJECTED_DIR, REPORT_SUFFIX, InboxFile
 from hazardnet.intake.reader import Followed, SheetGrid, UnreadableWorkbook, WorkbookGrid, WorkbookReaderPool
+from hazardnet.intake.records import RecordSheet
 from hazardnet.intake.sheet import RegisterSheet
 from hazardnet.settings import Settings
 from hazardnet.store import COMMITMENTS_OUTCOME, Store
@@ -62,11 +63,12 @@ class FileOutcome:
     findings: list[Finding] = field(default_factory=list)
     kept_at: str | None = None
     report: str | None = None
+    kind: str = "register"  # register | customers (客户档案) | drills (联合应急演练记录)
 
     def as_json(self) -> dict:
         return {"path": self.path, "county": self.county, "outcome": self.outcome, "rows": self.rows,
                 "findings": [f.as_json() for f in self.findings], "kept_at": self.kept_at,
-                "report": self.report}
+                "report": self.report, "kind": self.kind}
 
 
 @dataclass
@@ -295,6 +297,8 @@ class Intake:
         seen = examine(self.settings, self.reader, self.checker, copy, county, self.as_of, in_parser=in_parser)
         if isinstance(seen.parsed, CommitmentSheet):
             return self._commitments(item, copy, sha, seen.parsed, seen.sheet)
+        if isinstance(seen.parsed, RecordSheet):  # a customer file or a drills workbook
+            return self._ingest_records(item, copy, sha, seen.parsed, seen.findings, seen.sheet)
         if seen.rejected:
             return self._reject(item, copy, sha, seen.findings, seen.sheet)
         findings = seen.findings + extension_findings(self.store, county, self.as_of, seen.parsed)
@@ -333,11 +337,43 @@ class Intake:
         self.store.finalize(sub)
         return FileOutcome(str(item.path), item.county, "accepted", len(parsed.frame), findings, str(kept))
 
+    def _ingest_records(self, item: InboxFile, copy: Path, sha: str, parsed: RecordSheet, findings: list[Finding],
+                        sheet) -> FileOutcome:
+        """A customer file or drills workbook: accepted whole (a new version of the county's file), rejected
+        whole with its error report, or a duplicate of the accepted version with the same bytes."""
+        kind, county, path = parsed.kind, item.county, item.path
+        pending = self.store.find_record_file(kind, county, sha, finalized=False)
+        if pending is not None:  # recorded by a run that stopped before taking the original out
+            _remove_original(path, sha)
+            self.store.finalize_record_file(pending["id"])
+            return FileOutcome(str(path), county, pending["outcome"], pending["rows"], [], pending["kept_at"],
+                               kind=kind)
+        if has_errors(findings):
+            outcome = self._reject(item, copy, sha, findings, sheet, kind=kind)
+            outcome.kind = kind
+            return outcome
+        duplicate = self.store.find_record_file(kind, county, sha, outcome="accepted") is not None
+        kept = _unique(self._archive_path(county, sha, path.name), sha)
+        _place(copy, kept)
+        checkpoint("after_archive")
+        if duplicate:
+            findings = [file_finding("与已接收的文件内容完全相同，未重复导入。", level="warning")]
+        file_id = self.store.record_file(kind=kind, county=county, file_name=path.name, sha256=sha, as_of=self.as_of,
+                                         outcome="duplicate" if duplicate else "accepted",
+                                         findings=[f.as_json() for f in findings], kept_at=str(kept),
+                                         rows=None if duplicate else parsed.rows)
+        checkpoint("after_record")
+        _remove_original(path, sha)
+        checkpoint("after_remove")
+        self.store.finalize_record_file(file_id)
+        return FileOutcome(str(path), county, "duplicate" if duplicate else "accepted",
+                           0 if duplicate else len(parsed.rows), findings, str(kept), kind=kind)
+
     def _rejected_dir(self, item: InboxFile) -> Path:
         return item.path.parent / REJECTED_DIR
 
     def _reject(self, item: InboxFile, copy: Path | None, sha: str | None, findings: list[Finding],
-                sheet: SheetGrid | None) -> FileOutcome:
+                sheet: SheetGrid | None, kind: str = "register") -> FileOutcome:
         folder = self._rejected_dir(item)
         kept = _unique(folder / safe_name(item.path.name), sha)
         report = kept.with_name(f"{kept.stem}{REPORT_SUFFIX}")
@@ -345,6 +381,15 @@ class Intake:
         checkpoint("after_report")
         record = dict(county=item.county, file_name=item.path.name, sha256=sha or "", as_of=self.as_of,
                       outcome="rejected", findings=[f.as_json() for f in findings], kept_at=str(kept))
+        if copy is not None and kind != "register":  # a customer file or drills workbook: its own versions
+            _place(copy, kept)
+            checkpoint("after_reject_keep")
+            file_id = self.store.record_file(kind=kind, **record)
+            checkpoint("after_record")
+            _remove_original(item.path, sha)
+            checkpoint("after_remove")
+            self.store.finalize_record_file(file_id)
+            return FileOutcome(str(item.path), item.county, "rejected", 0, findings, str(kept), str(report), kind)
         if copy is not None:
             _place(copy, kept)
             checkpoint("after_reject_keep")
@@ -400,7 +445,7 @@ def examine(settings: Settings, reader: WorkbookReaderPool, checker: CheckPool, 
         parsed, findings = checker.check(book, *check_args)
     if isinstance(parsed, Finding):
         return Examination([parsed], sheet=book.sheets[0] if book and book.sheets else None)
-    if isinstance(parsed, CommitmentSheet):  # a meeting's commitment table: the intake checks it against the store
+    if isinstance(parsed, (CommitmentSheet, RecordSheet)):  # a commitment table, a customer file, a drills workbook
         return Examination(findings, parsed, next((s for s in book.sheets if s.name == parsed.sheet), None)
                            if book else None)
     if not len(parsed.frame) and not has_errors(findings):

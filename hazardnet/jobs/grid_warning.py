@@ -18,6 +18,7 @@ from hazardnet.publish.grid_warning import (
     grid_letter,
     grid_recipients,
     grid_result,
+    grid_warning,
     sms_body,
     sms_stem,
 )
@@ -56,6 +57,25 @@ def send_grid(settings: Settings, warning: GridWarning, day: dt.date, *, runner:
     finally:
         if own_store:
             store.dispose()
+
+
+def make_warning(settings: Settings, counties, text: str, day: dt.date, *, lines=(), substations=(),
+                 store: Store | None = None) -> GridWarning:
+    """The warning a dispatcher asked for: whole counties, or the customers whose customer file (一户一档) names
+    one of `lines` or `substations` as known on `day`. Raises ValueError with a Chinese message."""
+    files = None
+    if lines or substations:
+        from schemas.customer_file import KIND_CUSTOMERS
+
+        own = store is None
+        store = store or Store(settings.database_url)
+        try:
+            files = store.records_as_of(KIND_CUSTOMERS, day, settings.counties)
+        finally:
+            if own:
+                store.dispose()
+    return grid_warning(settings, list(counties or []), text, lines=lines or (), substations=substations or (),
+                        files=files)
 
 
 def recipient_directory(settings: Settings, store: Store, day: dt.date) -> DirectoryResult:

@@ -19,6 +19,7 @@ from hazardnet.publish.briefing_deck import Photos
 from hazardnet.publish.paper import PaperResult, quarterly_paper_copies
 from hazardnet.publish.quarterly import Quarter, QuarterData, QuarterlySummary, quarter_data, summaries
 from hazardnet.publish.quarterly_mail import QUARTERLY_KIND, book_for, customer_book, quarterly_files, quarterly_letter
+from hazardnet.publish.emergency_slides import quarter_emergency
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook, write_deck, write_quarter_newsletter, write_summary
 from hazardnet.settings import Settings, today
 from hazardnet.store import Store
@@ -54,6 +55,7 @@ def quarterly(settings: Settings, quarter: Quarter, as_of: dt.date | None = None
         scoped = summaries(data, settings)
         if photos is None:
             photos = store.photos_by_hazard(day)  # every photographed hazard's photos as known on the report date
+        emergency = quarter_emergency(store, settings, quarter, day)  # customer files and joint drills (None: none)
 
         def workbook(s: QuarterlySummary) -> QuarterlyWorkbook:
             """Write one quarterly summary workbook under outbox/quarterly/<quarter>/."""
@@ -61,13 +63,13 @@ def quarterly(settings: Settings, quarter: Quarter, as_of: dt.date | None = None
 
         def deck(s: QuarterlySummary) -> Path:
             """Write one briefing deck (pptx) beside its workbook, each hazard's slide with its photos."""
-            return briefing_deck(s, settings, photos)
+            return briefing_deck(s, settings, photos, emergency)
 
         books = runner.each("生成季度汇总", workbook, scoped, label=lambda s: f"生成季度汇总：{s.scope_name}")
         decks = runner.each("生成通报会PPT", deck, scoped, label=lambda s: f"生成通报会PPT：{s.scope_name}")
         for book, deck in zip(books, decks):
             book.deck = deck
-        newsletter = runner.step("生成工作开展情况", newsletter_text, scoped[0], settings)
+        newsletter = runner.step("生成工作开展情况", newsletter_text, scoped[0], settings, emergency)
         out = QuarterOutcome(scoped[0], books, newsletter)
         out.result = {"quarter": quarter.label, "as_of": day.isoformat(), "figures": scoped[0].by_county,
                       "workbooks": [b.as_json() for b in books], "newsletter": str(newsletter)}
@@ -94,14 +96,15 @@ def quarterly_workbook(summary: QuarterlySummary, settings: Settings) -> Quarter
     return write_summary(summary, settings)
 
 
-def briefing_deck(summary: QuarterlySummary, settings: Settings, photos: Photos = None) -> Path:
-    """Write one briefing deck (pptx) beside its workbook, each hazard's slide with its photos."""
-    return write_deck(summary, settings, photos=photos)
+def briefing_deck(summary: QuarterlySummary, settings: Settings, photos: Photos = None, emergency=None) -> Path:
+    """Write one briefing deck (pptx) beside its workbook, each hazard's slide with its photos (and, with
+    customer files, the customer-file problems and the joint drills)."""
+    return write_deck(summary, settings, photos=photos, emergency=emergency)
 
 
-def newsletter_text(summary: QuarterlySummary, settings: Settings) -> Path:
+def newsletter_text(summary: QuarterlySummary, settings: Settings, emergency=None) -> Path:
     """Write 工作开展情况.docx for the company newsletter."""
-    return write_quarter_newsletter(summary, settings)
+    return write_quarter_newsletter(summary, settings, emergency)
 
 
 def quarterly_paper(settings: Settings, books: list[QuarterlyWorkbook]) -> PaperResult:

@@ -569,13 +569,15 @@ def _commitment_slides(prs, s: QuarterlySummary, scope: str, footer: str, as_of:
 
 
 def write_briefing_deck(path: Path, s: QuarterlySummary, *, as_of: dt.date, company: str,
-                        photos: Photos = None) -> Deck:
+                        photos: Photos = None, emergency=None) -> Deck:
     """Write the briefing deck of one summary (its scope "county" or "prefecture") atomically.
 
     `photos` gives each hazard's photos: a mapping ``{(county, hazard_id): [bytes, ...]}`` or a callable
     ``photos(county, hazard_id) -> list[bytes]``, each item the bytes of a JPEG or PNG picture. They are
     placed in the hazard slide's picture area (at most four, in a grid, each scaled to fit with its aspect
     ratio kept); a hazard without photos keeps the empty area with a note. Default: no photos.
+    `emergency` (publish.emergency_slides.QuarterEmergency): the customer-file problems slide per county and the
+    应急演练 slide, after the commitments.
     """
     scope = s.scope
     prs = Presentation()
@@ -591,5 +593,9 @@ def write_briefing_deck(path: Path, s: QuarterlySummary, *, as_of: dt.date, comp
     if scope == "prefecture":
         _awaiting_reinspection_slides(prs, s, footer, as_of)
     _commitment_slides(prs, s, scope, footer, as_of)
+    if emergency is not None:
+        from hazardnet.publish.emergency_slides import add_emergency_slides
+
+        add_emergency_slides(prs, emergency, s.counties, footer, _table_slides)
     path = write_atomically(path, prs.save)
     return Deck(path, len(prs.slides), [(r["county"], str(r["hazard_id"])) for r in recs])

@@ -252,10 +252,13 @@ def bulletin_thumbnails(run: BulletinRun, keys) -> dict[tuple[str, str], bytes]:
 
 def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient: Recipient, period: Period,
                             as_of: dt.date, settings: Settings,
-                            thumbnails: Mapping[tuple[str, str], bytes] | None = None) -> Path:
+                            thumbnails: Mapping[tuple[str, str], bytes] | None = None,
+                            customer_report: Mapping | None = None) -> Path:
     """Write the recipient's bulletin workbook: 通报说明, 本月新发现, 未整改, 本月已整改 (A4, headed, paged).
 
-    `thumbnails`: (county, hazard_id) -> JPEG shown in the 照片 column of 未整改 (see `thumbnail`)."""
+    `thumbnails`: (county, hazard_id) -> JPEG shown in the 照片 column of 未整改 (see `thumbnail`).
+    `customer_report`: the customer-checks report (jobs.customer_checks); its problems the recipient may see go
+    on a 客户档案问题 sheet (publish.customer_problems)."""
     label = scope_label(recipient, settings.prefecture)
     page_header = f"{recipient.org_name}　{period.label}电力安全隐患通报（{label}）"
     with atomic_workbook(path) as wb:
@@ -282,6 +285,10 @@ def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient
         sheet = wb.add_worksheet("本月已整改")
         write_table(wb, sheet, fmts, headers, _list_rows(sections.done), widths=widths,
                     wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP], page_header=page_header)
+        if customer_report is not None:
+            from hazardnet.publish.customer_problems import write_problems_sheet
+
+            write_problems_sheet(wb, fmts, customer_report, recipient, page_header=page_header)
     return path
 
 
@@ -432,6 +439,7 @@ class BulletinRun:
     photo_index: dict | None = None  # (county, hazard_id) -> photo hashes, read on first use
     thumbs: dict[str, bytes] = field(default_factory=dict)  # photo hash -> thumbnail
     lock: threading.Lock = field(default_factory=threading.Lock)
+    customer_report: dict | None = None  # the customer-file checks (publish.customer_checks), None: no files yet
 
     @property
     def folder(self) -> Path:
@@ -440,8 +448,11 @@ class BulletinRun:
 
 def prepare_bulletin(settings: Settings, store: Store, period: Period, as_of: dt.date,
                      writers: WorkbookWriters | None = None) -> BulletinRun:
-    """The register as of the report date, for one bulletin run."""
-    return BulletinRun(settings, store, period, as_of, current_register(store, settings, as_of), writers)
+    """The register as of the report date (and the customer-file checks), for one bulletin run."""
+    from hazardnet.publish.customer_checks import stored_customer_report
+
+    return BulletinRun(settings, store, period, as_of, current_register(store, settings, as_of), writers,
+                       customer_report=stored_customer_report(store, settings, as_of))
 
 
 def notice_text(sections: BulletinSections, recipient: Recipient, period: Period, settings: Settings) -> str:
@@ -480,7 +491,8 @@ def bulletin_letter(run: BulletinRun, recipient: Recipient, sections: BulletinSe
     thumbnails = bulletin_thumbnails(run, zip(sections.open["county"], sections.open["hazard_id"])) \
         if len(sections.open) else {}
     path = write(write_bulletin_workbook, _workbook_path(run, recipient), sections, recipient=recipient,
-                 period=run.period, as_of=run.as_of, settings=run.settings, thumbnails=thumbnails)
+                 period=run.period, as_of=run.as_of, settings=run.settings, thumbnails=thumbnails,
+                 customer_report=run.customer_report)
     return Letter(bulletin_subject(recipient, run.period, run.settings),
                   bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name),
                   files=[(name, path)], file_stem=f"{run.period.key}_{path.stem}")

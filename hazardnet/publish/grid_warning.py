@@ -28,14 +28,27 @@ class GridWarning:
 
     counties: tuple[str, ...]
     text: str
+    # by line or substation (grid_lines): the names given, the counties named whole (--county) and the customers
+    # fed: (county, customer_id, customer_name, why)
+    lines: tuple[str, ...] = ()
+    substations: tuple[str, ...] = ()
+    whole_counties: tuple[str, ...] = ()
+    customers: tuple[tuple[str, str, str, str], ...] = ()
+
+    @property
+    def by_line(self) -> bool:
+        return bool(self.lines or self.substations)
 
     @property
     def area(self) -> str:
-        return "、".join(self.counties)
+        return "、".join([*self.lines, *self.substations] or self.counties)
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps([list(self.counties), self.text], ensure_ascii=False).encode()).hexdigest()
+        basis = [list(self.counties), self.text]
+        if self.by_line:
+            basis += [list(self.lines), list(self.substations), list(self.whole_counties)]
+        return hashlib.sha256(json.dumps(basis, ensure_ascii=False).encode()).hexdigest()
 
     @property
     def key(self) -> str:
@@ -43,18 +56,29 @@ class GridWarning:
         return f"grid|{self.digest[:32]}"
 
     def as_json(self) -> dict:
-        return {"counties": list(self.counties), "text": self.text, "key": self.key}
+        out = {"counties": list(self.counties), "text": self.text, "key": self.key}
+        if self.by_line:
+            out.update(lines=list(self.lines), substations=list(self.substations),
+                       customers=[{"county": c, "customer_id": i, "customer_name": n, "reason": why}
+                                  for c, i, n, why in self.customers])
+        return out
 
 
 def sms_prefix(settings: Settings, counties: Sequence[str]) -> str:
     return f"{settings.sms_signature}电网风险预警（{'、'.join(counties)}）："
 
 
-def grid_warning(settings: Settings, counties: Sequence[str], text: str) -> GridWarning:
-    """The warning for these counties and text; ValueError with a Chinese sentence when they cannot be sent."""
+def grid_warning(settings: Settings, counties: Sequence[str], text: str, *, lines: Sequence[str] = (),
+                 substations: Sequence[str] = (), files=None) -> GridWarning:
+    """The warning for these counties (or lines/substations, whose customers `files` — county -> customer-file
+    rows — tells) and text; ValueError with a Chinese sentence when they cannot be sent."""
+    lines = tuple(dict.fromkeys(x.strip() for x in lines or () if x and x.strip()))
+    substations = tuple(dict.fromkeys(x.strip() for x in substations or () if x and x.strip()))
+    if lines or substations:
+        return _by_line(settings, counties or (), text, lines, substations, files)
     wanted = [c.strip() for c in counties if c and c.strip()]
     if not wanted:
-        raise ValueError("请至少指定一个县(市)（--county）。")
+        raise ValueError("请至少指定一个县(市)（--county）或一条线路（--line）、一个变电站（--substation）。")
     unknown = [c for c in wanted if c not in settings.counties]
     if unknown:
         raise ValueError(f"县(市)“{'、'.join(unknown)}”不是已配置的县(市)（{'、'.join(settings.counties)}）。")
@@ -69,8 +93,34 @@ def grid_warning(settings: Settings, counties: Sequence[str], text: str) -> Grid
     return GridWarning(ordered, body)
 
 
+def _by_line(settings: Settings, counties: Sequence[str], text: str, lines: tuple[str, ...],
+             substations: tuple[str, ...], files) -> GridWarning:
+    """A warning by line/substation: the counties of the customers fed (plus any named whole)."""
+    from hazardnet.publish.grid_lines import fed_customers
+
+    whole = grid_warning(settings, counties, text) if [c for c in counties if c and c.strip()] else None
+    fed = tuple(fed_customers(files, lines, substations)) if files is not None else ()
+    named = " ".join((text or "").split())
+    if files is not None and not fed and whole is None:
+        raise ValueError(f"没有哪个客户的客户档案（一户一档）写明供电线路或所属变电站为“{'、'.join([*lines, *substations])}”，"
+                         f"未发送。请核对名称，或先报送客户档案。")
+    reached = {c[0] for c in fed} | set(whole.counties if whole else ())
+    ordered = tuple(c for c in settings.counties if c in reached)
+    if not named:
+        raise ValueError("预警内容为空，请用 --text 写明电网风险（时段、范围、请客户做好的准备）。")
+    room = SMS_MAX_CHARS - len(sms_prefix(settings, ordered or ("",)))
+    if len(named) > room:
+        raise ValueError(f"预警内容 {len(named)} 字，超过短信可容纳的 {room} 字（含签名与县(市)共 {SMS_MAX_CHARS} 字），请精简。")
+    return GridWarning(ordered, named, lines, substations, whole.counties if whole else (), fed)
+
+
 def grid_recipients(recipients: Sequence[Recipient], warning: GridWarning) -> list[Recipient]:
-    """Every recipient of the warning's counties and every prefecture-level one."""
+    """Every recipient of the warning's counties and every prefecture-level one; for a warning by line or
+    substation, only the customers fed, their counties' authorities and supply companies and the prefecture."""
+    if warning.by_line:
+        from hazardnet.publish.grid_lines import reached
+
+        return [r for r in recipients if reached(r, warning.whole_counties, warning.customers) is not None]
     return [r for r in recipients if r.county is None or r.county in warning.counties]
 
 
@@ -101,6 +151,11 @@ def sms_stem(recipient: Recipient, day: dt.date) -> str:
 
 
 def grid_result(warning: GridWarning, day: dt.date, directory, deliveries: list[dict]) -> dict:
+    if warning.by_line:  # who was reached and why (which line or substation)
+        from hazardnet.publish.grid_lines import reason_of_record
+
+        deliveries = [{**d, "reason": reason_of_record(d, warning.whole_counties, warning.customers)}
+                      for d in deliveries]
     return {"warning": warning.as_json(), "date": day.isoformat(), "deliveries": deliveries,
             "directory": {"source": directory.source, "file": directory.file_name, "report": directory.report,
                           "left_out": list(directory.left_out),

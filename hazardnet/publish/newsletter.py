@@ -75,9 +75,14 @@ def _font(run, size: float, bold: bool = False) -> None:
     rfonts.set(qn("w:eastAsia"), FONT)
 
 
-def write_newsletter(path: Path, s: QuarterlySummary, *, as_of: dt.date, company: str) -> Path:
-    """Write 工作开展情况.docx (a title and plain paragraphs) atomically."""
+def write_newsletter(path: Path, s: QuarterlySummary, *, as_of: dt.date, company: str, emergency=None) -> Path:
+    """Write 工作开展情况.docx (a title and plain paragraphs) atomically; with `emergency`
+    (publish.emergency_slides.QuarterEmergency), a paragraph on the joint drills and customer files too."""
     title, paras = newsletter_paragraphs(s, as_of=as_of, company=company)
+    if emergency is not None:
+        from hazardnet.publish.emergency_slides import drill_paragraph
+
+        paras = [*paras, drill_paragraph(emergency)]
     doc = Document()
     p = doc.add_paragraph()
     _font(p.add_run(title), 16, bold=True)

@@ -414,13 +414,16 @@ def write_summary(s: QuarterlySummary, settings: Settings, *, customer_id: str |
                              as_of=s.as_of)
 
 
-def write_deck(s: QuarterlySummary, settings: Settings, *, photos: Photos = None) -> Path:
-    """Write the briefing deck of a prefecture or county summary beside its workbook."""
+def write_deck(s: QuarterlySummary, settings: Settings, *, photos: Photos = None, emergency=None) -> Path:
+    """Write the briefing deck of a prefecture or county summary beside its workbook (with `emergency`, the
+    customer-file and 应急演练 slides: publish.emergency_slides)."""
     path = quarterly_dir(settings, s.quarter) / _safe(deck_name(s.scope_name, s.quarter))
-    return write_briefing_deck(path, s, as_of=s.as_of, company=settings.company, photos=photos).path
+    return write_briefing_deck(path, s, as_of=s.as_of, company=settings.company, photos=photos,
+                               emergency=emergency).path
 
 
-def write_quarter_newsletter(s: QuarterlySummary, settings: Settings) -> Path:
-    """Write 工作开展情况.docx of the prefecture summary beside the workbooks."""
+def write_quarter_newsletter(s: QuarterlySummary, settings: Settings, emergency=None) -> Path:
+    """Write 工作开展情况.docx of the prefecture summary beside the workbooks (with `emergency`, its paragraph on
+    the joint drills and customer files)."""
     return write_newsletter(quarterly_dir(settings, s.quarter) / newsletter_name(s.quarter), s, as_of=s.as_of,
-                            company=settings.company)
+                            company=settings.company, emergency=emergency)

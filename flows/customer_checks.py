@@ -1,0 +1,37 @@
+"""Flow 客户档案检查: the customer-checks job (hazardnet.jobs.customer_checks) with Prefect's runner, and its
+artifacts (every customer's problems; the customers the registers and the customer files do not share)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow
+
+from flows.artifacts import publish_table
+from flows.runner import PrefectRunner
+from hazardnet.jobs.customer_checks import customer_checks
+from hazardnet.jobs.runner import RetryPolicy
+from hazardnet.settings import load_settings, today
+
+
+def publish_customer_artifacts(report: dict) -> None:
+    """One table of the problems, one of the customers missing from the file or from the registers."""
+    publish_table("customer-problems", [
+        {"县(市)": c["county"], "户号": c["customer_id"], "客户名称": c["customer_name"], "问题": p["code"],
+         "说明": p["message"]} for c in report["customers"] for p in c["problems"]], "客户档案检查发现的问题")
+    missing = ([{"县(市)": m["county"], "户号": m["customer_id"], "客户名称": m["customer_name"],
+                 "情况": "台账中有，客户档案中没有"} for m in report["not_in_file"]]
+               + [{"县(市)": m["county"], "户号": m["customer_id"], "客户名称": m["customer_name"],
+                   "情况": "客户档案中有，台账中没有"} for m in report["not_in_registers"]])
+    if missing:
+        publish_table("customer-file-gaps", missing, "客户档案与隐患台账不一致的客户（请县(市)供电公司核对）")
+
+
+@flow(name="客户档案检查", log_prints=True)
+def customer_checks_flow(home: str | None = None, as_of: str | None = None, remind: bool = False) -> dict:
+    """Check every customer's file (一户一档) and joint drills as of a date; optionally send the drill reminders."""
+    settings = load_settings(home)
+    day = dt.date.fromisoformat(as_of) if as_of else today()
+    report = customer_checks(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), remind=remind)
+    publish_customer_artifacts(report)
+    return report

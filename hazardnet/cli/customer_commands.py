@@ -1,0 +1,56 @@
+"""`hazardnet customer-checks`: the customer file (一户一档) and joint-drill checks (a thin front over
+flows.customer_checks)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+
+
+def print_customer_checks(report: dict) -> None:
+    """Every customer's problems, then the customers the registers and the files do not share."""
+    from rich.table import Table
+
+    table = Table(title="客户档案检查（一户一档）")
+    for col in ("县(市)", "户号", "客户名称", "问题", "说明"):
+        table.add_column(col)
+    for c in report["customers"]:
+        if not c["problems"]:
+            table.add_row(c["county"], c["customer_id"], c["customer_name"], "无", "")
+        for p in c["problems"]:
+            table.add_row(c["county"], c["customer_id"], c["customer_name"], p["code"], p["message"])
+    out.print(table)
+    for key, title in (("not_in_file", "台账中有、客户档案中没有的客户"), ("not_in_registers", "客户档案中有、台账中没有的客户")):
+        if report[key]:
+            out.print(f"{title}：" + "；".join(f"{m['county']} {m['customer_id']} {m['customer_name']}"
+                                             for m in report[key]))
+    for r in report.get("reminders") or []:
+        out.print(f"演练到期提醒 {r.get('county')} {r.get('recipient')}：邮件 {r.get('status')}，短信 {r.get('sms_status') or '—'}")
+
+
+@app.command("customer-checks")
+def customer_checks(
+    as_of: AsOfOpt = None,
+    home: HomeOpt = None,
+    json_: JsonOpt = False,
+    remind: Annotated[bool, typer.Option(
+        "--remind", help="同时向联合应急演练30天内到期的客户及其县(市)供电公司发送提醒（邮件和短信，各只发一次）。")] = False,
+) -> None:
+    """检查客户档案（一户一档）与联合应急演练：列出每个客户的问题，以及台账与客户档案不一致的客户。"""
+    from flows.customer_checks import customer_checks_flow
+    from schemas.customer_checks import ChecksTableError
+
+    try:
+        report = customer_checks_flow(home=_home(home), as_of=_as_of(as_of), remind=remind)
+    except ChecksTableError as exc:
+        raise UserError(str(exc)) from None
+    if json_:
+        print(json.dumps({k: report[k] for k in ("customers", "not_in_file", "not_in_registers")}
+                         | ({"reminders": report["reminders"]} if "reminders" in report else {}),
+                         ensure_ascii=False, indent=1, default=str))
+    else:
+        print_customer_checks(report)
