@@ -203,7 +203,9 @@ def test_the_check_table_is_data_and_replaceable(settings, tmp_path):
 def test_a_grid_warning_by_line_reaches_exactly_the_customers_on_it(settings, http_gateway):  # noqa: F811
     from hazardnet.delivery.mail import EmlFileTransport
     from hazardnet.delivery.sms import AppriseSmsTransport
-    from hazardnet.publish.grid_warning import grid_warning, send_grid_warning
+    from hazardnet.publish.grid_warning import grid_warning
+
+    from .jobs import grid_warning_job
 
     from .test_sms import MOBILE, directory_with_mobiles
     from .test_warnings import write_directory_file
@@ -218,7 +220,7 @@ def test_a_grid_warning_by_line_reaches_exactly_the_customers_on_it(settings, ht
                                files=files)
         assert warning.counties == (DLH, G)
         sms = AppriseSmsTransport(http_gateway.url())
-        result = send_grid_warning(settings, store, warning, EmlFileTransport(settings.outbox / "mail"), sms, day=AS_OF)
+        result = grid_warning_job(settings, store, warning, EmlFileTransport(settings.outbox / "mail"), sms, day=AS_OF)
         reached = {d["recipient"]: d["reason"] for d in result["deliveries"]}
         assert set(reached) == {"海西州能源局", "国网海西供电公司营销部", "格尔木市发展和改革委员会(能源局)", "国网格尔木供电公司",
                                 "青海盐湖钾肥股份有限公司", "德令哈市发展和改革委员会(能源局)", "德令哈纯碱厂"}
@@ -280,13 +282,14 @@ def test_the_quarter_s_decks_and_newsletter_show_the_files_and_the_drills(settin
     from pptx import Presentation
 
     from hazardnet.publish.quarterly import Quarter
-    from hazardnet.publish.quarterly_workbook import write_quarter
+
+    from .jobs import quarter_job
 
     drop_files(settings)
     ingest(settings, AS_OF, mail_rejections=False)
     store = Store(settings.database_url)
     try:
-        out = write_quarter(store, settings, Quarter(2026, 4), as_of=dt.date(2026, 12, 31))
+        out = quarter_job(store, settings, Quarter(2026, 4), as_of=dt.date(2026, 12, 31))
     finally:
         store.dispose()
 
