@@ -24,7 +24,7 @@ from hazardnet.delivery.ledger import (
     failure_summary,
     undelivered,
 )
-from hazardnet.delivery.letter import Letter
+from hazardnet.delivery.letter import Letter, sms_text
 from hazardnet.delivery.mail import TemporaryMailError, Transport, build_message, new_message_id
 from hazardnet.delivery.sms import OutgoingSms, SmsDelivery, SmsTransport, deliver_sms_items, with_sms
 from hazardnet.settings import Settings
@@ -97,12 +97,18 @@ class Dispatcher:
                              items=d.items, build=lambda mid, periods: self._message(d, mid, periods),
                              rows_of=d.rows_of, attachment=d.attachment, resend=d.resend).as_json()
 
+    def _signed(self, text: str) -> str:
+        """The SMS as sent: a renderer that fitted its text around the signature gave it whole; any other text
+        gets the signature here (and is cut to the SMS limit)."""
+        return text if text.startswith(self.settings.sms_signature) else sms_text(self.settings, text)
+
     def _text(self, d: Dispatch) -> SmsDelivery:
         if self.sms is None:
             return SmsDelivery("skipped")
         return deliver_sms_items(self.ledger, self.sms, kind=d.kind, recipient=d.recipient,
                                  items=d.items if d.sms_items is None else d.sms_items,
-                                 build=lambda periods: OutgoingSms(d.text(periods), d.sms_stem), resend=d.resend)
+                                 build=lambda periods: OutgoingSms(self._signed(d.text(periods)), d.sms_stem),
+                                 resend=d.resend)
 
     def send(self, d: Dispatch) -> dict:
         """Deliver what `d.recipient` has not had yet; the record of what happened (status sent | written |
