@@ -391,7 +391,7 @@ def test_the_decks_show_each_hazards_stage_and_the_prefecture_lists_hazards_awai
         store.dispose()
     prefecture, *counties = summaries(data, home)
     golmud = next(s for s in counties if s.scope_name == G)
-    write_briefing_deck(tmp_path / "g.pptx", golmud, scope="county", as_of=as_of, company=home.company)
+    write_briefing_deck(tmp_path / "g.pptx", golmud, as_of=as_of, company=home.company)
     now = latest(as_of)
     seen = []
     for slide in Presentation(tmp_path / "g.pptx").slides:
@@ -401,7 +401,7 @@ def test_the_decks_show_each_hazards_stage_and_the_prefecture_lists_hazards_awai
             assert f"阶段：{expected_stage(now[(G, m.group(1))])}" in text
             seen.append(m.group(1))
     assert set(seen) == {"G1", "G2", "G7", "G8"}  # one slide per hazard found in the quarter
-    write_briefing_deck(tmp_path / "p.pptx", prefecture, scope="prefecture", as_of=as_of, company=home.company)
+    write_briefing_deck(tmp_path / "p.pptx", prefecture, as_of=as_of, company=home.company)
     due = {hid for (c, hid), r in now.items()
            if expected_stage(r) == "待复查" and (as_of - r["completed"]).days > 10}
     listed = set()

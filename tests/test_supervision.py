@@ -368,7 +368,7 @@ def check_quarterly_rungs(s, store):
     assert (figures[G]["本季度县级督办"], figures[G]["本季度州级挂牌督办"]) == (1, 0)  # G1
     assert (figures[DLH]["本季度县级督办"], figures[DLH]["本季度州级挂牌督办"]) == (2, 2)  # D1, D2
     assert (figures["合计"]["本季度县级督办"], figures["合计"]["本季度州级挂牌督办"]) == (3, 2)
-    deck = Presentation(write_deck(prefecture, s, scope="prefecture"))
+    deck = Presentation(write_deck(prefecture, s))
     cells = [[c.text for c in r.cells] for slide in deck.slides for shape in slide.shapes
              if shape.has_table and shape.name == "逾期督办" for r in shape.table.rows]
     assert any(r[2] == "D1" and r[-1] == "州级挂牌督办（2026-08-30）" for r in cells), cells
