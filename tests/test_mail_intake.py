@@ -322,7 +322,7 @@ def test_the_command_twice_ingests_and_answers_once(prefect_harness, tmp_path, i
     from tests.conftest import harness_env
 
     home = tmp_path / "home"
-    write_directory(home / "inbox" / "通讯录.xlsx")
+    write_directory(home / "config" / "通讯录.xlsx")
     imap_server.append(outlook_message(GOOD.read_bytes()))
     imap_server.append(foxmail_message(BAD.read_bytes()))
     imap_server.append(stranger_message(GOOD.read_bytes()))

@@ -38,7 +38,7 @@ def run(env: dict, failpoint: str | None = None) -> subprocess.CompletedProcess:
     "after_record:2", "mailbox_before_reply:2", "mail_after_send:1"])
 def test_killed_anywhere_the_next_run_finishes_once(failpoint, tmp_path, imap_server, smtp_server):  # noqa: F811
     home = tmp_path / "home"
-    write_directory(home / "inbox" / "通讯录.xlsx")
+    write_directory(home / "config" / "通讯录.xlsx")
     good, bad, several = (DATA / "good" / "canonical.xlsx").read_bytes(), (DATA / "bad" / "unknown_vocab.xlsx").read_bytes(), \
         (DATA / "bad" / "several_problems.xlsx").read_bytes()
     for raw in (outlook_message(good), foxmail_message(bad), wps_forward(delingha_register(tmp_path / "d.xlsx"), several)):

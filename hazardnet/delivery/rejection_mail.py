@@ -117,7 +117,7 @@ def directory_problems_body(directory, recipient: Recipient, settings: Settings)
         lines.append(f"  {i}. {f.sheet} {f.cell}{('（' + f.field + '）') if f.field else ''}：{f.message}".rstrip())
     if len(errors) > 20:
         lines.append(f"  ……另有 {len(errors) - 20} 处，详见附件。")
-    lines += ["", "请修改 inbox/通讯录.xlsx 后保存，下次发送时自动采用。", "",
+    lines += ["", f"请修改 {settings.directory_file.name}（{settings.directory_file.parent}）后保存，下次发送时自动采用。", "",
               settings.company, settings.mail_from_name, "本邮件由隐患台账系统自动发送。"]
     return "\n".join(lines)
 

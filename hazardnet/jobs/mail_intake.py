@@ -102,7 +102,7 @@ def mail_intake(settings: Settings, as_of: dt.date, *, runner: Runner | None = N
             password = imap_password(settings, runner.secret)
             directory = runner.step("读取通讯录", load_directory, settings, store, as_of)
             if not directory.usable:  # without it every sender would be a stranger: leave the mail unread
-                raise MailIntakeError("没有可用的通讯录（inbox/通讯录.xlsx）：无法识别发件人，邮件留待下次读取。")
+                raise MailIntakeError(f"没有可用的通讯录（{settings.directory_file}）：无法识别发件人，邮件留待下次读取。")
             book = MailBook(store, mailbox_name(settings))
             fetched = runner.step("读取新邮件", new_messages, settings, password, book, io=True)
             runner.progress("total", n=len(fetched))
