@@ -29,6 +29,7 @@ import pytest
 
 from hazardnet.delivery.ledger import DeliveryLedger
 from hazardnet.delivery.mail import SmtpTransport
+from hazardnet.settings import load_settings
 from hazardnet.store import Store
 from tests.smtp_server import LoopbackSMTP, smtp_server  # noqa: F401
 from tests.test_bulletin import AS_OF, CUST_C, DIRECTORY, HAZARDS, NOV, record_registers, write_directory_file
