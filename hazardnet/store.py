@@ -28,19 +28,27 @@ if TYPE_CHECKING:  # pandas is imported where frames are made: `hazardnet ingest
 
 metadata = sa.MetaData()
 
+def _file_version_columns() -> list[sa.Column]:
+    """What the store keeps of every file taken from the inbox, whatever its kind (a register, a customer file, a
+    drills workbook): its county, name and hash, when and for which report date, the outcome and findings."""
+    return [
+        sa.Column("county", sa.String(64), nullable=False, index=True),
+        sa.Column("file_name", sa.String(512), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False, index=True),
+        sa.Column("received_at", sa.DateTime, nullable=False),
+        sa.Column("as_of", sa.Date, nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),  # accepted | rejected | duplicate
+        sa.Column("rows", sa.Integer, nullable=False, default=0),
+        sa.Column("findings", sa.Text, nullable=False, default="[]"),
+        sa.Column("kept_at", sa.String(1024), nullable=True),  # archive or rejected path of the original
+        sa.Column("finalized", sa.Boolean, nullable=False, default=False),  # original moved out of the inbox
+    ]
+
+
 submissions = sa.Table(
     "submissions", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("county", sa.String(64), nullable=False, index=True),
-    sa.Column("file_name", sa.String(512), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
-    sa.Column("received_at", sa.DateTime, nullable=False),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("outcome", sa.String(16), nullable=False),  # accepted | rejected | duplicate
-    sa.Column("rows", sa.Integer, nullable=False, default=0),
-    sa.Column("findings", sa.Text, nullable=False, default="[]"),
-    sa.Column("kept_at", sa.String(1024), nullable=True),  # archive or rejected path of the original
-    sa.Column("finalized", sa.Boolean, nullable=False, default=False),  # original moved out of the inbox
+    *_file_version_columns(),
 )
 
 _FIELD_TYPES = {"date": sa.Date, "number": sa.Float}
@@ -164,16 +172,7 @@ record_files = sa.Table(
     "record_files", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("kind", sa.String(16), nullable=False),  # customers | drills
-    sa.Column("county", sa.String(64), nullable=False, index=True),
-    sa.Column("file_name", sa.String(512), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False, index=True),
-    sa.Column("received_at", sa.DateTime, nullable=False),
-    sa.Column("as_of", sa.Date, nullable=False),
-    sa.Column("outcome", sa.String(16), nullable=False),  # accepted | rejected | duplicate
-    sa.Column("rows", sa.Integer, nullable=False, default=0),
-    sa.Column("findings", sa.Text, nullable=False, default="[]"),
-    sa.Column("kept_at", sa.String(1024), nullable=True),
-    sa.Column("finalized", sa.Boolean, nullable=False, default=False),
+    *_file_version_columns(),
 )
 
 _RECORD_TYPES = {"date": sa.Date, "number": sa.Float}
