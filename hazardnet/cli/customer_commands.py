@@ -44,8 +44,11 @@ def customer_checks(
     from flows.customer_checks import customer_checks_flow
     from schemas.customer_checks import ChecksTableError
 
+    from hazardnet.cli.progress import flow_console
+
     try:
-        report = customer_checks_flow(home=_home(home), as_of=_as_of(as_of), remind=remind)
+        with flow_console(_home(home), "检查客户档案", quiet=json_):
+            report = customer_checks_flow(home=_home(home), as_of=_as_of(as_of), remind=remind)
     except ChecksTableError as exc:
         raise UserError(str(exc)) from None
     if json_:

@@ -37,8 +37,10 @@ def notices(as_of: AsOfOpt = None, home: HomeOpt = None,
     """签发《用电安全隐患整改通知书》：每个有未书面告知隐患（无告知日期、未列入任何通知书）的客户一份，
     写入 outbox/通知书/<县(市)>/；同一隐患不会列入第二份通知书。"""
     from flows.notices import notices_flow
+    from hazardnet.cli.progress import flow_console
 
-    result = notices_flow(home=_home(home), as_of=_as_of(as_of), send=send, pdf=pdf)
+    with flow_console(_home(home), "签发整改通知书", quiet=json_):
+        result = notices_flow(home=_home(home), as_of=_as_of(as_of), send=send, pdf=pdf)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
