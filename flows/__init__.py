@@ -1,1 +1,5 @@
 """Prefect flows: thin sequences of engine calls, with retries at I/O boundaries and artifacts for the UI."""
+
+from flows import heartbeat as _heartbeat
+
+_heartbeat.install()  # any flow of this package ends without Prefect's one-second heartbeat wait

@@ -95,11 +95,22 @@ HEADER_INDEXES = {kind: _index(fields) for kind, fields in FIELDS_OF.items()}
 
 def match_record_header(kind: str, text: object) -> str | None:
     """The field of `kind` (customers | drills) a header cell denotes, or None."""
-    key = normalize_label(text)
+    return record_field_of(kind, normalize_label(text))
+
+
+def record_field_of(kind: str, key: str) -> str | None:
+    """The field of `kind` a header key (normalize_label of the cell) denotes, or None."""
     if not key:
         return None
     index = HEADER_INDEXES[kind]
-    return index.get(key) or index.get(re.sub(r"\(.*?\)", "", key))
+    return index.get(key) or index.get(_BRACKETED.sub("", key))
+
+
+_BRACKETED = re.compile(r"\(.*?\)")
+# No header cell of either kind is longer than this (its longest label, with room for line breaks, spaces and
+# a unit in brackets): a longer cell is a description or a note, not worth folding while looking for a header.
+LONGEST_HEADER_CELL = 4 * max(len(label) for fields in FIELDS_OF.values() for f in fields
+                              for label in (f.header, *f.aliases))
 
 
 # Spellings of the three parties in 参加单位 ("县能源局、某某公司、格尔木供电公司" as well as the party names).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,16 @@ def normalize_label(text: object) -> str:
     """
     if text is None:
         return ""
-    s = unicodedata.normalize("NFKC", str(text)).translate(_T2S).lower()
+    if type(text) is str:
+        return _normalize_text(text)
+    return _normalize_text(str(text))
+
+
+@lru_cache(maxsize=8192)
+def _normalize_text(text: str) -> str:
+    """normalize_label of a string, each distinct one folded once per process: the same headers and vocabulary
+    words come back in every register a parser process reads."""
+    s = unicodedata.normalize("NFKC", text).translate(_T2S).lower()
     s = re.sub(r"[\s\u3000]+", "", s)
     s = s.replace("（", "(").replace("）", ")").replace("【", "[").replace("】", "]")
     s = s.replace("*", "").replace("★", "").replace(":", "").replace("：", "")

@@ -10,7 +10,9 @@ the failing cell.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import pandas as pd
 import pandera.pandas as pa
@@ -144,12 +146,28 @@ def _unique_hazard_id(s: pd.Series) -> bool | pd.Series:
     return _verdict(~(s.duplicated(keep=False) & ~_blank_mask(s)), s.index)
 
 
+# The county a schema built without one (register_schema(as_of, None)) expects, set around each validation:
+# one schema then serves every county (building one costs more than validating a 300-row register's columns).
+_EXPECTED_COUNTY: ContextVar[str | None] = ContextVar("expected_county", default=None)
+
+
+@contextmanager
+def expecting_county(county: str) -> Iterator[None]:
+    """Validate with a county-less schema as the schema of `county`."""
+    token = _EXPECTED_COUNTY.set(county)
+    try:
+        yield
+    finally:
+        _EXPECTED_COUNTY.reset(token)
+
+
 def register_schema(
     as_of: dt.date,
-    county: str,
+    county: str | None,
     severities: Sequence[str] = DEFAULT_SEVERITIES,
 ) -> pa.DataFrameSchema:
-    """Build the schema a register submitted by `county` must satisfy on report date `as_of`."""
+    """Build the schema a register submitted by `county` must satisfy on report date `as_of`; with county None,
+    the county of the surrounding `expecting_county`."""
     columns: dict[str, pa.Column] = {}
     for f in FIELDS:
         checks: list[pa.Check] = []
@@ -178,7 +196,12 @@ def register_schema(
         elif f.name == "gov_supervised":
             checks.append(_vocab_check("gov_supervised", YES_NO))
         elif f.name == "county":
-            checks.append(_check(_each(lambda v: _blank(v) or v == county), "county_matches_folder"))
+            if county is None:
+                checks.append(_check(_each(lambda v: _blank(v) or v == _EXPECTED_COUNTY.get()),
+                                     "county_matches_folder"))
+            else:
+                checks.append(_check(_each(lambda v, county=county: _blank(v) or v == county),
+                                     "county_matches_folder"))
         columns[f.name] = pa.Column(
             None,
             checks=checks,

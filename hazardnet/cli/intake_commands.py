@@ -58,6 +58,20 @@ def _nothing_to_ingest(home: str, as_of: str | None) -> dict | None:
     return None if register is None else {"files": [], "consolidated": str(register), "waiting": [], "flow_run": None}
 
 
+def _start_parsers_if_needed(home: str) -> None:
+    """Start the workbook parsers' server when the inbox holds files to parse (an empty forced run pays nothing)."""
+    from hazardnet.intake.inbox import scan_inbox
+    from hazardnet.intake.reader import start_parser_server
+    from hazardnet.settings import load_settings
+
+    try:
+        waiting = scan_inbox(load_settings(home), settled_only=False)
+    except Exception:  # noqa: BLE001 - the run itself meets the problem and reports it
+        return
+    if waiting:
+        start_parser_server()
+
+
 @app.command()
 def ingest(
     home: HomeOpt = None,
@@ -70,6 +84,7 @@ def ingest(
     home_dir, day = _home(home), _as_of(as_of)
     result = None if always_run else _nothing_to_ingest(home_dir, day)
     if result is None:
+        _start_parsers_if_needed(home_dir)  # before Prefect's import: both cores busy from the start
         from flows.ingest import ingest_flow
         from hazardnet.cli.progress import flow_console
         from hazardnet.runtime import leave_imports_to_rest

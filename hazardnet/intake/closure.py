@@ -19,10 +19,14 @@ def closure_findings(reg: RegisterSheet) -> list[Finding]:
         return []
     out: list[Finding] = []
     names = [f for f in ("status", "completed_date", "owner", "reinspect_date", "reinspector", "reinspect_result")]
-    for rec in reg.frame[["_row", *names]].to_dict("records"):
+    claims = [i for i, grid_row in enumerate(reg.frame["_row"].tolist())  # rows written 销号/闭环: few
+              if normalize_label(reg.raw.get((int(grid_row), col))) in _CLOSED_WORDS]
+    if not claims:
+        return out
+    for rec in reg.frame.iloc[claims][["_row", *names]].to_dict("records"):
         grid_row = int(rec["_row"])
         raw = reg.raw.get((grid_row, col), None)
-        if raw is None or normalize_label(raw) not in _CLOSED_WORDS or closed(rec):
+        if closed(rec):
             continue
         out.append(Finding(
             sheet=reg.sheet, cell=cell_ref(grid_row, col), field=FIELD_BY_NAME["status"].header,

@@ -77,6 +77,20 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
+def start_parser_server() -> None:
+    """Start the parsers' forkserver now: it imports pandas and pandera in its own process (a second of CPU)
+    while this one goes on importing Prefect and starting its flow run, instead of after them. The first
+    parser of the run then forks from a server that is ready. Idempotent; a server that cannot start here
+    fails again, and is reported, when the first workbook needs it."""
+    from multiprocessing import forkserver
+
+    try:
+        if _mp_context().get_start_method() == "forkserver":
+            forkserver.ensure_running()
+    except Exception as exc:  # noqa: BLE001 - the pool starts it (or says why it cannot) when it needs it
+        log.debug("parser server not started early: %r", exc)
+
+
 def _failed(exc: BaseException) -> Future:
     future: Future = Future()
     future.set_exception(exc)

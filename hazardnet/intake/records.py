@@ -32,8 +32,9 @@ from schemas.customer_file import (
     KIND_CUSTOMERS,
     KIND_DRILLS,
     KIND_ZH,
+    LONGEST_HEADER_CELL,
     MIN_DISTINCT,
-    match_record_header,
+    record_field_of,
 )
 from schemas.headers import normalize_label
 from schemas.vocab import GRADE_SYNONYMS
@@ -58,21 +59,30 @@ class RecordSheet:
         return len(self.rows)
 
 
-def _header_of(kind: str, cells: list[Any]) -> dict[str, int]:
+def _header_of(kind: str, keys: list[str | None]) -> dict[str, int]:
     mapped: dict[str, int] = {}
-    for c, v in enumerate(cells):
-        if isinstance(v, str):
-            name = match_record_header(kind, v)
+    for c, key in enumerate(keys):
+        if key:
+            name = record_field_of(kind, key)
             if name and name not in mapped:
                 mapped[name] = c
     return mapped
 
 
-def find_record_header(sheet: SheetGrid, kind: str) -> tuple[int, dict[str, int]] | None:
-    """The header row of a `kind` table in the sheet (the row naming most of its distinctive columns)."""
+def _row_keys(cells: list[Any]) -> list[str | None]:
+    """Each text cell of a row as a header key (normalize_label), once for both kinds of record table; a cell
+    far longer than any header (a description, a note) is no header and is not folded."""
+    return [normalize_label(v) if isinstance(v, str) and len(v) <= LONGEST_HEADER_CELL else None for v in cells]
+
+
+def find_record_header(sheet: SheetGrid, kind: str,
+                       keyed: list[list[str | None]] | None = None) -> tuple[int, dict[str, int]] | None:
+    """The header row of a `kind` table in the sheet (the row naming most of its distinctive columns).
+    `keyed`: the sheet's first rows as `_row_keys`, when the caller has them already."""
     best = None
-    for r, cells in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
-        mapped = _header_of(kind, cells)
+    rows = keyed if keyed is not None else [_row_keys(cells) for cells in sheet.rows[:HEADER_SCAN_ROWS]]
+    for r, keys in enumerate(rows):
+        mapped = _header_of(kind, keys)
         if len(DISTINCT[kind] & mapped.keys()) >= MIN_DISTINCT[kind] and (best is None or len(mapped) > len(best[1])):
             best = (r, mapped)
     return best
@@ -83,8 +93,9 @@ def record_kind(book: WorkbookGrid) -> tuple[str, SheetGrid, int, dict[str, int]
     anything else (a register)."""
     best = None
     for sheet in book.sheets:
+        keyed = [_row_keys(cells) for cells in sheet.rows[:HEADER_SCAN_ROWS]]
         for kind in (KIND_CUSTOMERS, KIND_DRILLS):
-            found = find_record_header(sheet, kind)
+            found = find_record_header(sheet, kind, keyed)
             if found is None:
                 continue
             key = (not sheet.hidden, len(DISTINCT[kind] & found[1].keys()), len(found[1]))

@@ -10,7 +10,7 @@ import pandera.errors as pe
 from hazardnet.intake.findings import Finding, cell_ref
 from hazardnet.intake.sheet import RegisterSheet
 from schemas.headers import FIELD_BY_NAME
-from schemas.register import CHECK_MESSAGES, FRAME_CHECK_FIELDS, MAX_TEXT, register_schema
+from schemas.register import CHECK_MESSAGES, FRAME_CHECK_FIELDS, MAX_TEXT, expecting_county, register_schema
 
 
 def _show(v: object) -> str:
@@ -26,9 +26,9 @@ def _show(v: object) -> str:
 
 
 @lru_cache(maxsize=64)
-def _schema(as_of: dt.date, county: str, severities: tuple[str, ...]):
-    """The schema of one county and report date, built once per worker (it is immutable once built)."""
-    return register_schema(as_of, county, severities)
+def _schema(as_of: dt.date, severities: tuple[str, ...]):
+    """The schema of a report date, built once per worker for every county (it is immutable once built)."""
+    return register_schema(as_of, None, severities)
 
 
 def validate_register(reg: RegisterSheet, county: str, as_of: dt.date, severities: list[str]) -> list[Finding]:
@@ -36,9 +36,10 @@ def validate_register(reg: RegisterSheet, county: str, as_of: dt.date, severitie
     frame = reg.frame.drop(columns=["_row"]).reset_index(drop=True)
     if frame.empty:
         return []
-    schema = _schema(as_of, county, tuple(severities))
+    schema = _schema(as_of, tuple(severities))
     try:
-        schema.validate(frame, lazy=True)
+        with expecting_county(county):
+            schema.validate(frame, lazy=True)
         return []
     except pe.SchemaErrors as exc:
         cases = exc.failure_cases
