@@ -163,7 +163,10 @@ def stage_since(h: Mapping[str, Any]) -> dt.date | None:
     """The day the hazard entered its stage, as the register row tells it: 未告知 its 发现日期, 已告知 its 告知日期,
     整改中 the failed 复查日期 (reopened) or else its 告知日期 (发现日期 without one), 待复查 its 完成日期, 已销号 its
     复查日期."""
-    s = stage(h)
+    return _since(h, stage(h))
+
+
+def _since(h: Mapping[str, Any], s: str) -> dt.date | None:
     found = _day(h.get("found_date"))
     if s == UNNOTIFIED:
         return found
@@ -180,8 +183,14 @@ def stage_since(h: Mapping[str, Any]) -> dt.date | None:
 
 def days_in_stage(h: Mapping[str, Any], as_of: dt.date) -> int | None:
     """Days from `stage_since` to `as_of` (never negative), None when the row has no such date."""
-    since = stage_since(h)
-    return None if since is None else max(0, (as_of - since).days)
+    return stage_and_days(h, as_of)[1]
+
+
+def stage_and_days(h: Mapping[str, Any], as_of: dt.date) -> tuple[str, int | None]:
+    """(`stage`, `days_in_stage`), the stage worked out once (a register row needs both)."""
+    s = stage(h)
+    since = _since(h, s)
+    return s, None if since is None else max(0, (as_of - since).days)
 
 
 def needs_notice(h: Mapping[str, Any]) -> bool:

@@ -392,6 +392,14 @@ class Store:
             row = conn.execute(q.order_by(submissions.c.id.desc()).limit(1)).mappings().first()
         return dict(row) if row else None
 
+    def submissions_of(self, county: str, sha256: str) -> list[dict]:
+        """Every submission of this content by this county, the most recent first (one query for what an
+        ingest asks about each file: a run that stopped half-way, an accepted duplicate)."""
+        q = (sa.select(submissions).where(submissions.c.county == county, submissions.c.sha256 == sha256)
+             .order_by(submissions.c.id.desc()))
+        with self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(q).mappings()]
+
     def record_submission(self, *, county: str, file_name: str, sha256: str, as_of: dt.date, outcome: str,
                           findings: Sequence[dict], kept_at: str | None,
                           rows: pd.DataFrame | PlainFrame | None = None, photos: Sequence[tuple[str, Any]] = ()) -> int:

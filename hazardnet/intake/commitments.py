@@ -8,13 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref
 from hazardnet.intake.grid import WorkbookGrid
 from hazardnet.intake.sheet import clean_str, normalize_county, parse_date
-from hazardnet.store import Store
 from schemas.headers import normalize_label
+
+if TYPE_CHECKING:  # the parser processes read commitment tables without the store (nor SQLAlchemy)
+    from hazardnet.store import Store
 
 HEADER_SCAN_ROWS = 10
 # canonical header (the quarterly workbook's COMMITMENT_HEADERS) and the variants a retyped table may use

@@ -272,13 +272,13 @@ class Intake:
 
     def _ingest_snapshot(self, item: InboxFile, copy: Path, sha: str, size: int = 0) -> FileOutcome:
         path, county = item.path, item.county
-        pending = self.store.find_submission(county, sha, finalized=False)
+        before = self.store.submissions_of(county, sha)
+        pending = next((s for s in before if not s["finalized"]), None)
         if pending is not None:  # a previous run recorded it and stopped before removing the original
             _remove_original(path, sha)
             self.store.finalize(pending["id"])
             return FileOutcome(str(path), county, pending["outcome"], pending["rows"], [], pending["kept_at"])
-        if (self.store.find_submission(county, sha, outcome="accepted") is not None
-                or self.store.find_submission(county, sha, outcome=COMMITMENTS_OUTCOME) is not None):
+        if any(s["outcome"] in ("accepted", COMMITMENTS_OUTCOME) for s in before):
             kept = _unique(self._archive_path(county, sha, path.name), sha)
             _place(copy, kept)  # atomic: the accepted original may already be at `kept`
             checkpoint("after_duplicate_keep")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from hazardnet import rules
 from hazardnet.failpoints import checkpoint
 from hazardnet.publish.fingerprint import inputs_fingerprint
-from hazardnet.rules import STAGE_FIELDS, days_in_stage, stage
+from hazardnet.rules import STAGE_FIELDS, stage_and_days
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from hazardnet.xlsx.fast_table import write_table_fast
@@ -81,7 +81,7 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[l
         overdue = rules.is_overdue(status, deadline, as_of)
         row = list(r[:-1])
         facts = {name: r[i] for name, i in stage_at}
-        row += [stage(facts), days_in_stage(facts, as_of), "是" if overdue else "否",
+        row += [*stage_and_days(facts, as_of), "是" if overdue else "否",
                 rules.days_overdue(status, deadline, as_of), rules.days_open(status, found, completed, as_of),
                 "是" if rules.is_absent(r[-1]) else "否", counts.get((r[0], r[i_hazard]))]
         out.append(row)
