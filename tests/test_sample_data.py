@@ -383,3 +383,23 @@ def test_every_style_round_trips(tmp_path: Path, hazards, style):
     _, mapping, rows = _read_rows(ws)
     names = [n for n in FIELD_NAMES if n in mapping.values()]
     assert rows == _expected(hazards, county, names)
+
+
+def test_one_schema_for_every_county_checks_each_against_its_own_folder(hazards):
+    """The parsers build one schema for all counties (`register_schema(as_of, None)`) and say which county they
+    check with `expecting_county`: each county's rows pass as its own and fail as any other's, whatever order
+    the counties come in."""
+    from schemas.register import expecting_county
+
+    schema = register_schema(AS_OF, None)
+    frames = {c: pd.DataFrame([h.as_dict() for h in hazards if h.county == c], columns=FIELD_NAMES)
+              for c in COUNTIES[:3]}
+    for county, df in [*frames.items(), *reversed(frames.items())]:
+        with expecting_county(county):
+            schema.validate(df, lazy=True)
+        other = next(c for c in COUNTIES if c != county)
+        with expecting_county(other), pytest.raises(pandera.errors.SchemaErrors) as caught:
+            schema.validate(df, lazy=True)
+        failed = caught.value.failure_cases
+        assert set(failed["check"]) == {"county_matches_folder"}
+        assert len(failed) == len(df)

@@ -351,3 +351,25 @@ def test_parser_workers_leave_the_preloaded_modules_to_rest():
     with WorkbookReaderPool(settings(workers=1)) as pool:
         frozen, young = pool.submit(LEGACY_XLS, then=(_collector_state, ())).result().value
     assert frozen > 50_000 and young == GC_YOUNG_THRESHOLD  # tens of thousands of objects: the imports
+
+
+def test_the_parser_server_started_early_is_the_one_the_parsers_fork_from(tmp_path):
+    """`hazardnet ingest` starts the parsers' forkserver before it imports Prefect; the pool then forks its
+    workers from that server instead of starting (and waiting for) one of its own."""
+    from multiprocessing import forkserver
+
+    from hazardnet.intake.reader import start_parser_server
+
+    start_parser_server()
+    server = forkserver._forkserver._forkserver_pid
+    assert server is not None
+    start_parser_server()  # idempotent
+    assert forkserver._forkserver._forkserver_pid == server
+    path = tmp_path / "register.xlsx"
+    write_register(path)
+    with WorkbookReaderPool(settings()) as pool:
+        assert isinstance(pool.submit(path).result(), WorkbookGrid)
+        worker = next(w for w in pool._workers if w is not None).pid.result()
+        with open(f"/proc/{worker}/stat") as fh:
+            parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+    assert parent == server

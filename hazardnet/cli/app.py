@@ -12,6 +12,7 @@ from rich.console import Console
 
 # The machine is offline by design: Prefect's server must not try to phone home (it logs errors).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")  # nor the client (Prefect's SDK telemetry)
 # Prefect's logging configuration with mobiles and email addresses masked in every handler (flows/logging.yml)
 os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).resolve().parents[2] / "flows" / "logging.yml"))
 
