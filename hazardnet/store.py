@@ -506,6 +506,13 @@ class Store:
             county_at = list(columns).index("county")
             return [(*r[:-1], r[-1] == latest_id.get(r[county_at])) for r in conn.execute(select)]
 
+    def accepted_counties(self, as_of: dt.date) -> list[str]:
+        """The counties (submitting folders) with an accepted register dated on or before `as_of`, sorted."""
+        q = (sa.select(submissions.c.county).distinct()
+             .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of).order_by(submissions.c.county))
+        with self.engine.connect() as conn:
+            return [county for (county,) in conn.execute(q)]
+
     def accepted_through(self, as_of: dt.date) -> list[int]:
         """Ids of the accepted submissions dated on or before `as_of`: everything register_as_of(as_of)
         reads (hazard rows are never changed once stored), so a cheap fingerprint of its result."""

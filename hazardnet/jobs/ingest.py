@@ -13,6 +13,7 @@ from hazardnet.intake.reader import WorkbookReaderPool
 from hazardnet.intake.transaction import FileOutcome, IngestResult, Intake, group_by_county, ingest_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
 from hazardnet.publish.consolidated import write_consolidated_register
+from hazardnet.publish.register_stream import RegisterStream
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from schemas.vocab import PARTY_UTILITY
@@ -26,17 +27,26 @@ def ingest(settings: Settings, as_of: dt.date, *, runner: Runner | None = None, 
     ensure_inbox(settings)  # a new home: its folders (and the store's) come first
     own_store = store is None
     store = store or Store(settings.database_url)
+    stream: RegisterStream | None = None
     try:
         with ingest_lock(settings), WorkbookReaderPool(settings) as reader:
             intake = Intake(settings, store, as_of, reader)
             try:
                 files, still_copying = runner.step("扫描收件箱", waiting_files, settings, runner)
                 runner.progress("total", n=len(files))
-                ordered = [item for items in group_by_county(files).values() for item in items]
+                groups = group_by_county(files)
+                # the register's county order: its writer takes each county as soon as its files are done
+                rank = {c: i for i, c in enumerate(settings.counties)}
+                ordered = [item for county in sorted(groups, key=lambda c: (rank.get(c, len(rank)), c))
+                           for item in groups[county]]
+                if files:
+                    stream = RegisterStream(settings, as_of, {c: len(items) for c, items in groups.items()})
 
                 def ingested_workbook(item: InboxFile) -> FileOutcome:
                     """Accept, reject or mark as duplicate one county workbook."""
                     outcome = intake.ingest_file(item)
+                    if stream is not None:
+                        stream.file_done(item.county, outcome.outcome == "accepted")
                     runner.progress("advance", label=f"{item.county}：{item.path.name}")
                     runner.info("%s %s: %s, %d rows, %d findings", item.county, item.path.name, outcome.outcome,
                                 outcome.rows, len(outcome.findings))
@@ -50,7 +60,7 @@ def ingest(settings: Settings, as_of: dt.date, *, runner: Runner | None = None, 
                                        in_order=lambda i: i.county, threads=2 * max(1, settings.workers))
             finally:
                 intake.close()  # the register check workers of a big run stop now, not when collected
-            path, rewritten = runner.step("生成汇总台账", write_consolidated_register, store, settings, as_of)
+            path, rewritten = runner.step("生成汇总台账", write_consolidated_register, store, settings, as_of, stream)
         result = IngestResult([o for o in outcomes if o.outcome != "skipped"], str(path), rewritten,
                               waiting=[{"county": f.county, "file": f.path.name, "path": str(f.path)}
                                        for f in still_copying])
@@ -60,6 +70,8 @@ def ingest(settings: Settings, as_of: dt.date, *, runner: Runner | None = None, 
                 on_error=lambda exc: rejection_mail_failed(result, exc))
         return result
     finally:
+        if stream is not None:
+            stream.close()  # a run that failed half-way stops its register writer
         if own_store:
             store.dispose()
 

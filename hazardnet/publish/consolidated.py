@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ from schemas.headers import FIELDS
 
 if TYPE_CHECKING:  # the ingest writes the register from plain rows (sheet_rows): no pandas in its process
     import pandas as pd
+
+    from hazardnet.publish.register_stream import RegisterStream
 
 DERIVED_HEADERS = {"stage": "阶段", "days_in_stage": "阶段天数", "overdue": "是否逾期", "days_overdue": "逾期天数",
                    "days_open": "存续天数", "absent": "未在最新台账中"}
@@ -49,21 +52,23 @@ def current_register(store: Store, settings: Settings, as_of: dt.date) -> pd.Dat
     return df
 
 
-def photo_counts(store: Store, as_of: dt.date) -> dict[tuple[str, str], int]:
+def photo_counts(store: Store, as_of: dt.date, counties: Iterable[str] | None = None) -> dict[tuple[str, str], int]:
     """(county, hazard_id) -> how many photos the hazard has as of `as_of` (hazards without any: absent)."""
-    return {key: len(shas) for key, shas in store.photo_index(as_of).items()}
+    return {key: len(shas) for key, shas in store.photo_index(as_of, counties).items()}
 
 
 SHEET_COLUMNS = ["county", *[f.name for f in REGISTER_FIELDS]]  # hazard_rows columns, in sheet order
 
 
-def sheet_rows(store: Store, settings: Settings, as_of: dt.date) -> tuple[list[list], list[bool]]:
+def sheet_rows(store: Store, settings: Settings, as_of: dt.date,
+               counties: Iterable[str] | None = None) -> tuple[list[list], list[bool]]:
     """The consolidated sheet's rows and which of them are overdue, straight from the store without pandas.
 
     The same rows, values and order as `current_register`: configured county order (other counties after
-    them), then customer id (blank ones last) and hazard id; derived columns by hazardnet.rules."""
-    rows = store.current_rows(as_of, SHEET_COLUMNS)
-    counts = photo_counts(store, as_of)
+    them), then customer id (blank ones last) and hazard id; derived columns by hazardnet.rules. With
+    `counties`, only theirs (`register_stream` writes the sheet county by county)."""
+    rows = store.current_rows(as_of, SHEET_COLUMNS, counties)
+    counts = photo_counts(store, as_of, counties)
     at = {name: i for i, name in enumerate(SHEET_COLUMNS)}
     i_status, i_found, i_deadline, i_completed = (at["status"], at["found_date"], at["deadline"],
                                                   at["completed_date"])
@@ -97,9 +102,10 @@ def column_widths() -> list[float]:
     return widths
 
 
-def write_sheet_workbook(path: Path, rows: list[list], overdue: list[bool], *, title: str,
+def write_sheet_workbook(path: Path, rows: Iterable[list], overdue: Iterable[bool], *, title: str,
                          constant_memory: bool = True) -> Path:
-    """Write rows from `sheet_rows` as the print-ready workbook with sheet 隐患台账."""
+    """Write rows from `sheet_rows` as the print-ready workbook with sheet 隐患台账 (`rows` may be a generator,
+    `overdue` then an iterator that has each row's flag when the row is taken)."""
     wrap_cols = [i for i, n in enumerate(SHEET_COLUMNS) if n in WRAP_FIELDS]
     with atomic_workbook(path, constant_memory=constant_memory) as wb:
         fmts = Formats(wb)
@@ -109,19 +115,27 @@ def write_sheet_workbook(path: Path, rows: list[list], overdue: list[bool], *, t
     return path
 
 
-def write_consolidated_register(store: Store, settings: Settings, as_of: dt.date) -> tuple[Path, bool]:
+def register_title(settings: Settings, as_of: dt.date) -> str:
+    return f"{settings.prefecture}电力安全隐患台账（汇总） 截至{as_of:%Y年%m月%d日}"
+
+
+def write_consolidated_register(store: Store, settings: Settings, as_of: dt.date,
+                                written: RegisterStream | None = None) -> tuple[Path, bool]:
     """Rewrite the consolidated register in outbox/ if its content changed. Returns (path, rewritten).
 
     Whether it changed is told by `inputs_fingerprint` (recorded as the output's hash), so a run with
-    nothing new reads no hazard rows and writes nothing."""
+    nothing new reads no hazard rows and writes nothing. `written`: the same workbook, written while the
+    ingest ran (`register_stream`), put in place instead of writing it here (here after all if it failed)."""
     checkpoint("before_consolidated")
     path = settings.consolidated_path
     digest = inputs_fingerprint(store, settings, as_of)
     if path.exists() and store.output_hash(str(path)) == digest:
+        if written is not None:
+            written.discard()
         return path, False
-    rows, overdue = sheet_rows(store, settings, as_of)
-    write_sheet_workbook(path, rows, overdue,
-                         title=f"{settings.prefecture}电力安全隐患台账（汇总） 截至{as_of:%Y年%m月%d日}")
+    if written is None or not written.place(path):
+        rows, overdue = sheet_rows(store, settings, as_of)
+        write_sheet_workbook(path, rows, overdue, title=register_title(settings, as_of))
     checkpoint("after_consolidated_rename")
     write_photo_files(store, settings, as_of)
     store.record_output(str(path), digest)
