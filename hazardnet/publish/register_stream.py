@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import queue
 import shutil
 import threading
 import uuid
@@ -150,25 +151,37 @@ def _write(settings: Settings, as_of: dt.date, target: str) -> str:
     ready: set[str] = set()
     state = {"all": False}
 
+    def take(message: str) -> None:
+        if message == _STOP:
+            raise _Stopped
+        if message == _ALL:
+            state["all"] = True
+        else:
+            ready.add(message)
+
     def wait_for(county: str | None) -> None:
         while not state["all"] and (county is None or county not in ready):
-            message = _QUEUE.get()
-            if message == _STOP:
-                raise _Stopped
-            if message == _ALL:
-                state["all"] = True
-            else:
-                ready.add(message)
+            take(_QUEUE.get())
+        while True:  # and whatever else is final by now, so that ready counties are read together
+            try:
+                take(_QUEUE.get_nowait())
+            except queue.Empty:
+                return
 
     flags: deque[bool] = deque()
 
     def rows() -> Iterator[list]:
         configured = list(dict.fromkeys(settings.counties))
-        for county in configured:
-            wait_for(county)
-            block, overdue = sheet_rows(store, settings, as_of, [county])
+        i = 0
+        while i < len(configured):
+            wait_for(configured[i])
+            j = i + 1
+            while j < len(configured) and (state["all"] or configured[j] in ready):
+                j += 1
+            block, overdue = sheet_rows(store, settings, as_of, configured[i:j])  # one query for a run of them
             flags.extend(overdue)
             yield from block
+            i = j
         wait_for(None)
         others = sorted(set(store.accepted_counties(as_of)) - set(configured))
         if others:
