@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+from contextlib import contextmanager
 
 import pytest
 
@@ -19,8 +20,14 @@ from tests.test_consolidated_stream import AS_OF, _sheet_parts, _store
 FILES = {"格尔木市": 2, "德令哈市": 1, "未配置县": 1}
 
 
-def _settings(settings, tmp_path):
-    return settings.model_copy(update={"db_url": f"sqlite:///{tmp_path / 'store.db'}"})
+@contextmanager
+def _home(tmp_path, settings, seed: int):
+    """The test store of test_consolidated_stream (seed `seed`) and settings that use it."""
+    store = _store(tmp_path, seed)
+    try:
+        yield store, settings.model_copy(update={"db_url": f"sqlite:///{tmp_path / 'store.db'}"})
+    finally:
+        store.dispose()
 
 
 def _expected(store, settings, tmp_path):
@@ -30,54 +37,47 @@ def _expected(store, settings, tmp_path):
     return _sheet_parts(path)
 
 
+def _written(store, settings, done: list[str], after_first=None):
+    """The run's files finish in the order `done` (all accepted); then the register step. `after_first` runs
+    once the first file has started the writer. Returns (path, rewritten, the writer's Future)."""
+    stream = RegisterStream(settings, AS_OF, FILES)
+    try:
+        for n, county in enumerate(done):
+            stream.file_done(county, accepted=True)
+            if n == 0 and after_first is not None:
+                after_first(stream)
+        path, rewritten = write_consolidated_register(store, settings, AS_OF, written=stream)
+    finally:
+        stream.close()
+    assert not [p for p in settings.outbox.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    return path, rewritten, stream._future
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_streamed_register_is_the_in_process_one_in_any_finishing_order(tmp_path, settings, seed):
-    store = _store(tmp_path, seed)
-    settings = _settings(settings, tmp_path)
-    try:
+    with _home(tmp_path, settings, seed) as (store, settings):
         done = [c for c, n in FILES.items() for _ in range(n)]
         random.Random(seed).shuffle(done)
-        stream = RegisterStream(settings, AS_OF, FILES)
-        try:
-            for county in done:
-                stream.file_done(county, accepted=True)
-            assert stream._future is not None  # the writer runs in its own process
-            path, rewritten = write_consolidated_register(store, settings, AS_OF, written=stream)
-        finally:
-            stream.close()
+        path, rewritten, writer = _written(store, settings, done)
         assert rewritten and path == settings.consolidated_path
-        assert stream._future.done() and stream._future.exception() is None  # it was the child's workbook
+        assert writer.done() and writer.exception() is None  # the child's workbook, not the fallback's
         assert _sheet_parts(path) == _expected(store, settings, tmp_path)
-        assert not [p for p in settings.outbox.iterdir() if p.name.startswith(TEMP_PREFIX)]
-    finally:
-        store.dispose()
 
 
 def test_a_writer_that_dies_leaves_the_register_to_the_ingesting_process(tmp_path, settings):
-    store = _store(tmp_path, 1)
-    settings = _settings(settings, tmp_path)
-    try:
-        stream = RegisterStream(settings, AS_OF, FILES)
-        try:
-            stream.file_done("格尔木市", accepted=True)  # starts the writer; it waits for 格尔木市's second file
-            (worker,) = stream._executor._processes  # the one writer process (busy: it waits for 格尔木市)
-            os.kill(worker, signal.SIGKILL)
-            for county in ("格尔木市", "德令哈市", "未配置县"):
-                stream.file_done(county, accepted=True)
-            path, rewritten = write_consolidated_register(store, settings, AS_OF, written=stream)
-        finally:
-            stream.close()
-        assert rewritten and stream._future.exception() is not None
+    def kill_writer(stream):
+        (worker,) = stream._executor._processes  # the one writer process (busy: it waits for 格尔木市)
+        os.kill(worker, signal.SIGKILL)
+
+    with _home(tmp_path, settings, 1) as (store, settings):
+        done = ["格尔木市", "格尔木市", "德令哈市", "未配置县"]
+        path, rewritten, writer = _written(store, settings, done, after_first=kill_writer)
+        assert rewritten and writer.exception() is not None
         assert _sheet_parts(path) == _expected(store, settings, tmp_path)
-        assert not [p for p in settings.outbox.iterdir() if p.name.startswith(TEMP_PREFIX)]
-    finally:
-        store.dispose()
 
 
 def test_no_writer_without_an_accepted_file_and_none_left_behind_by_a_failed_run(tmp_path, settings):
-    store = _store(tmp_path, 2)
-    settings = _settings(settings, tmp_path)
-    try:
+    with _home(tmp_path, settings, 2) as (store, settings):
         idle = RegisterStream(settings, AS_OF, FILES)
         for county in ("格尔木市", "格尔木市", "德令哈市", "未配置县"):
             idle.file_done(county, accepted=False)
@@ -90,25 +90,13 @@ def test_no_writer_without_an_accepted_file_and_none_left_behind_by_a_failed_run
         assert not settings.consolidated_path.exists()
         assert not [p for p in settings.outbox.iterdir() if p.name.startswith(TEMP_PREFIX)] \
             if settings.outbox.exists() else True
-    finally:
-        store.dispose()
 
 
 def test_an_unchanged_register_is_not_replaced_by_the_streamed_one(tmp_path, settings):
-    store = _store(tmp_path, 3)
-    settings = _settings(settings, tmp_path)
-    try:
+    with _home(tmp_path, settings, 3) as (store, settings):
         first, rewritten = write_consolidated_register(store, settings, AS_OF)
         assert rewritten
         before = first.stat().st_mtime_ns
-        stream = RegisterStream(settings, AS_OF, FILES)
-        try:
-            for county in ("格尔木市", "格尔木市", "德令哈市", "未配置县"):
-                stream.file_done(county, accepted=True)
-            path, rewritten = write_consolidated_register(store, settings, AS_OF, written=stream)
-        finally:
-            stream.close()
+        path, rewritten, _writer = _written(store, settings, ["格尔木市", "格尔木市", "德令哈市", "未配置县"])
         assert not rewritten and path.stat().st_mtime_ns == before
         assert not [p for p in settings.outbox.iterdir() if p.name.startswith(TEMP_PREFIX)]
-    finally:
-        store.dispose()

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 _ALL = "\x00all"  # every file of the run is done (county names never hold NUL)
 _STOP = "\x00stop"  # the run is over without this workbook: stop writing
+# at most this many counties' rows in memory at once (a re-run with one new file finds all the others ready)
+BATCH_COUNTIES = 20
 TEMP_PREFIX = ".tmp-register-"  # its folder in outbox/; swept like any `.tmp-*` leftover (xlsx.style.atomic_workbook)
 
 
@@ -176,7 +178,7 @@ def _write(settings: Settings, as_of: dt.date, target: str) -> str:
         while i < len(configured):
             wait_for(configured[i])
             j = i + 1
-            while j < len(configured) and (state["all"] or configured[j] in ready):
+            while j < min(len(configured), i + BATCH_COUNTIES) and (state["all"] or configured[j] in ready):
                 j += 1
             block, overdue = sheet_rows(store, settings, as_of, configured[i:j])  # one query for a run of them
             flags.extend(overdue)
