@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hazardnet import rules
 from hazardnet.failpoints import checkpoint
@@ -22,8 +22,6 @@ from schemas.headers import FIELDS
 
 if TYPE_CHECKING:  # the ingest writes the register from plain rows (sheet_rows): no pandas in its process
     import pandas as pd
-
-    from hazardnet.publish.register_stream import RegisterStream
 
 DERIVED_HEADERS = {"stage": "阶段", "days_in_stage": "阶段天数", "overdue": "是否逾期", "days_overdue": "逾期天数",
                    "days_open": "存续天数", "absent": "未在最新台账中"}
@@ -115,12 +113,22 @@ def write_sheet_workbook(path: Path, rows: Iterable[list], overdue: Iterable[boo
     return path
 
 
+class WrittenRegister(Protocol):
+    """The register written elsewhere while the ingest ran (`register_stream.RegisterStream`)."""
+
+    def place(self, path: Path) -> bool:
+        """Put the finished workbook at `path`; False when there is none (then it is written here)."""
+
+    def discard(self) -> None:
+        """The register is unchanged: the workbook written elsewhere is not wanted."""
+
+
 def register_title(settings: Settings, as_of: dt.date) -> str:
     return f"{settings.prefecture}电力安全隐患台账（汇总） 截至{as_of:%Y年%m月%d日}"
 
 
 def write_consolidated_register(store: Store, settings: Settings, as_of: dt.date,
-                                written: RegisterStream | None = None) -> tuple[Path, bool]:
+                                written: WrittenRegister | None = None) -> tuple[Path, bool]:
     """Rewrite the consolidated register in outbox/ if its content changed. Returns (path, rewritten).
 
     Whether it changed is told by `inputs_fingerprint` (recorded as the output's hash), so a run with
