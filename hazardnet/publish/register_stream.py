@@ -61,6 +61,7 @@ class RegisterStream:
         self._executor: ProcessPoolExecutor | None = None
         self._future: Future | None = None
         self._closed = False
+        self._start_failed = False
         # a hidden folder of its own in outbox/, as atomic_workbook's: what a killed run leaves is never taken for
         # output, and is swept like theirs
         self._folder = settings.consolidated_path.parent / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -73,7 +74,7 @@ class RegisterStream:
         """One file of `county` is done; the child starts with the run's first accepted file."""
         with self._lock:
             left = self._left[county] = self._left.get(county, 0) - 1
-            if accepted and self._executor is None:
+            if accepted and self._executor is None and not self._start_failed:
                 self._start()
             if left == 0:
                 self._queue.put(county)
@@ -86,7 +87,9 @@ class RegisterStream:
             self._future = self._executor.submit(_write, self.settings, self.as_of, str(self._target))
         except Exception as exc:  # noqa: BLE001 - the register is then written in-process, as before
             log.warning("register writer not started (%r); writing the register at the end", exc)
-            self._future = None
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor, self._future, self._start_failed = None, None, True
 
     def place(self, path: Path) -> bool:
         """Put the child's finished workbook at `path`; False (nothing changed) when there is none."""
@@ -120,6 +123,7 @@ class RegisterStream:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
         self._remove_temp()
+        self._queue.cancel_join_thread()  # what no writer will read must not hold up this process's exit
         self._queue.close()
 
     def _remove_temp(self) -> None:
