@@ -1,7 +1,9 @@
 """Prefect flows: thin sequences of engine calls, with retries at I/O boundaries and artifacts for the UI."""
 
+from flows import failure_messages as _failure_messages
 from flows import heartbeat as _heartbeat
 from flows import parameters as _parameters
 
 _heartbeat.install()  # any flow of this package ends without Prefect's one-second heartbeat wait
 _parameters.install()  # and sends plain parameters without importing FastAPI
+_failure_messages.install()  # a failed run's state message masks mobiles and email addresses, as its log lines
