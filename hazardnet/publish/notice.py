@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hazardnet.delivery.dispatch import Letter
+from hazardnet.publish.docx_table import fix_widths
 from hazardnet.runtime import write_atomically
 
 NOTICE_DIR = "通知书"
@@ -24,6 +25,8 @@ TITLE = "用电安全隐患整改通知书"
 COPIES = ("第一联（客户留存）", "第二联（供电企业存档）")
 BASIS = ("《中华人民共和国电力法》《电力供应与使用条例》《供电营业规则》及用电安全“1+1+1”工作网协作书")
 HAZARD_HEADERS = ("序号", "隐患编号", "隐患描述", "可能后果", "整改建议", "整改期限", "隐患等级")
+# A4 portrait less 2 × 1.8 cm margins leaves 17.4 cm: the description gets the most room
+HAZARD_WIDTHS_CM = (1.1, 2.4, 5.1, 2.7, 2.9, 2.0, 1.2)
 FONT = "宋体"
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"
 
@@ -135,17 +138,15 @@ def _copy(doc, notice: Notice, copy: str) -> None:
                f"部门督办。", size=11)
     table = doc.add_table(rows=1, cols=len(HAZARD_HEADERS))
     table.style = "Table Grid"
-    widths = (Cm(1.0), Cm(2.6), Cm(4.2), Cm(3.0), Cm(3.4), Cm(2.0), Cm(1.4))
-    for cell, header, width in zip(table.rows[0].cells, HAZARD_HEADERS, widths):
+    for cell, header in zip(table.rows[0].cells, HAZARD_HEADERS):
         _cell_text(cell, header, bold=True)
-        cell.width = width
     for i, h in enumerate(notice.hazards, 1):
         cells = table.add_row().cells
         values = (str(i), h.hazard_id, h.description, h.consequence or "", h.suggestion or "", _date(h.deadline),
                   h.severity or "")
-        for cell, value, width in zip(cells, values, widths):
+        for cell, value in zip(cells, values):
             _cell_text(cell, value)
-            cell.width = width
+    fix_widths(table, [Cm(w) for w in HAZARD_WIDTHS_CM])
     _para(doc, "")
     _para(doc, f"签发单位：{notice.issuer}（盖章）", size=11, align="right")
     _para(doc, f"签发日期：{_date(notice.issued_on)}", size=11, align="right")

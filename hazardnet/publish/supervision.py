@@ -18,6 +18,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
+from hazardnet.publish.docx_table import fix_widths
 from hazardnet.rules import COUNTY, PREFECTURE, RUNG_ZH, DeadlineChange
 from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings
@@ -29,7 +30,8 @@ SUBJECT_PREFIX = "【用电安全1+1+1工作网】"
 FONT = "宋体"
 LETTER_HEADERS = ["序号", "客户名称（户号）", "隐患编号", "隐患等级", "隐患描述", "首次整改期限", "当前整改期限",
                   "延期次数及原因", "逾期天数", "临时防控措施", "建议督办期限"]
-LETTER_WIDTHS_CM = [1.0, 3.6, 2.6, 1.3, 5.2, 2.1, 2.1, 4.2, 1.3, 3.2, 2.1]
+# A4 landscape less 2 × 1.8 cm margins leaves 26.1 cm
+LETTER_WIDTHS_CM = [0.9, 3.2, 2.4, 1.2, 4.7, 2.2, 2.2, 3.2, 1.2, 2.6, 2.2]
 
 
 @dataclass(frozen=True)
@@ -150,14 +152,13 @@ def write_letter(path: Path, draft: LetterDraft, settings: Settings) -> Path:
                f"供电企业将在隐患台账中记录并跟踪直至销号。", 12, indent=True)
     table = doc.add_table(rows=1, cols=len(LETTER_HEADERS))
     table.style = "Table Grid"
-    for cell, text, width in zip(table.rows[0].cells, LETTER_HEADERS, LETTER_WIDTHS_CM):
-        cell.width = Cm(width)
+    for cell, text in zip(table.rows[0].cells, LETTER_HEADERS):
         _font(cell.paragraphs[0].add_run(text), 9, True)
     for row in letter_rows(draft):
         cells = table.add_row().cells
-        for cell, text, width in zip(cells, row, LETTER_WIDTHS_CM):
-            cell.width = Cm(width)
+        for cell, text in zip(cells, row):
             _font(cell.paragraphs[0].add_run(text), 9)
+    fix_widths(table, [Cm(w) for w in LETTER_WIDTHS_CM])
     _para(doc, "")
     _para(doc, f"抄送：{copy}", 11)
     _para(doc, "附：各隐患的整改期限变更记录见上表“延期次数及原因”一栏；未落实临时防控措施的隐患请督促客户立即落实。", 11)
