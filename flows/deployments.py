@@ -7,7 +7,7 @@ import inspect
 
 # flow modules that define `deployments(home, ...)`; a module not yet present is skipped
 FLOW_MODULES = ("flows.ingest", "flows.mail_intake", "flows.bulletin", "flows.quarterly", "flows.warnings",
-                "flows.grid_warning", "flows.notices", "flows.reminders", "flows.supervision")
+                "flows.grid_warning", "flows.notices", "flows.reminders", "flows.supervision", "flows.customer_checks")
 
 
 def all_deployments(home: str, poll_minutes: float = 5.0) -> list:

@@ -26,8 +26,11 @@ EXPECTED = {  # deployment name -> (flow name, schedule)
     "每日督办": ("督办", "5 9 * * *"),
     "每日复查提醒": ("复查提醒", "10 9 * * *"),
     "每月整改通知书": ("整改通知书", "0 10 5 * *"),
+    "每日客户档案检查": ("客户档案检查", "15 9 * * *"),
     "电网风险预警": ("电网风险预警", None),  # no schedule: started from the Run form
 }
+
+EXTRA_PARAMETERS = {"每月整改通知书": {"send": True}, "每日客户档案检查": {"remind": True}}  # besides `home`
 
 
 async def _deployments():
@@ -61,6 +64,8 @@ def test_serve_registers_every_deployment_with_its_schedule(prefect_harness, set
         deployment, flow = found[name]
         assert flow == flow_name
         assert deployment.parameters.get("home") == str(settings.home)
+        for key, value in EXTRA_PARAMETERS.get(name, {}).items():
+            assert deployment.parameters.get(key) == value, (name, key)
         if schedule is None:
             assert deployment.schedules == []
             continue
@@ -91,6 +96,8 @@ def test_prefect_yaml_matches_the_served_deployments():
     for name, (flow_name, schedule) in EXPECTED.items():
         d = by_name[name]
         assert load_flow_from_entrypoint(d["entrypoint"]).name == flow_name
+        for key, value in EXTRA_PARAMETERS.get(name, {}).items():
+            assert d["parameters"][key] == value, (name, key)
         assert d["work_pool"]["name"] == "hazardnet"
         if schedule is None:
             assert d["schedules"] == []
