@@ -27,7 +27,7 @@ def publish_supervision_artifacts(result: dict) -> None:
         for x in result["letters"]], "隐患督办建议函")
     publish_table("supervision-reminders", [
         {"县(市)": r["county"], "客户名称": r["customer_name"], "隐患编号": r["hazard_id"], "整改期限": r["deadline"],
-         "提前天数": r["days_before"]} for r in result["reminders"]], "整改期限提醒")
+         "提醒": f"提前 {r['days_before']} 天", "剩余天数": r["days_left"]} for r in result["reminders"]], "整改期限提醒")
 
 
 @flow(name="督办", log_prints=True)

@@ -279,12 +279,18 @@ def rungs_up_to(top: str | None) -> tuple[str, ...]:
 
 
 def reminder_due(row: Mapping[str, Any], as_of: dt.date, days: Sequence[int] = (10, 3)) -> int | None:
-    """The reminder due on `as_of` for an open hazard: N when its deadline is exactly N days ahead and N is
-    one of `days` (settings.reminder_days), else None."""
+    """The reminder an open hazard is in on `as_of`: the smallest N of `days` (settings.reminder_days) with its
+    deadline 1…N days ahead. N days ahead is that reminder's own day; the days after it, until the next one's,
+    are when a reminder missed (no run that day) or not delivered (a mail server down) is caught up — the
+    supervision job sends those only while the ledger does not have them delivered. None: closed, no deadline,
+    the deadline today or past, or further ahead than every N."""
     if is_closed(row) or row.get("deadline") is None:
         return None
     ahead = (row["deadline"] - as_of).days
-    return ahead if ahead in set(days) else None
+    if ahead < 1:
+        return None
+    fitting = [n for n in set(days) if n >= ahead]
+    return min(fitting) if fitting else None
 
 
 def missed_commitment(row: Mapping[str, Any], committed: dt.date | None, as_of: dt.date) -> bool:

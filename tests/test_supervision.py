@@ -381,8 +381,14 @@ def test_rules_by_hand():
     assert rung({"status": "整改中", "severity": "一般", "deadline": D(2026, 1, 1)}, D(2026, 4, 1)) == PREFECTURE
     assert rung({"status": "整改中", "severity": "一般", "deadline": D(2026, 5, 1)}, D(2026, 4, 1),
                 missed_commitment=True) == COUNTY
-    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 11)}, D(2026, 1, 1)) == 10
-    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 10)}, D(2026, 1, 1)) is None
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 11)}, D(2026, 1, 1)) == 10  # its own day
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 10)}, D(2026, 1, 1)) == 10  # caught up
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 5)}, D(2026, 1, 1)) == 10
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 3)}, D(2026, 1, 1)) == 3
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 2)}, D(2026, 1, 1)) == 3
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 1)}, D(2026, 1, 1)) is None  # due today
+    assert reminder_due({"status": "未整改", "deadline": D(2026, 1, 12)}, D(2026, 1, 1)) is None  # not yet
+    assert reminder_due({"status": "已整改", "deadline": D(2026, 1, 5)}, D(2026, 1, 1)) is None
     h = deadline_history([DeadlineEvent(D(2026, 1, 1), D(2026, 3, 1)),
                           DeadlineEvent(D(2026, 2, 1), D(2026, 4, 1), "commitment", "通报会承诺"),
                           DeadlineEvent(D(2026, 3, 1), D(2026, 3, 1)),  # carried over: not a new version
@@ -420,3 +426,42 @@ def test_warnings_cli_runs_the_supervision_job_once(prefect_harness, home, smtp_
     assert (len(smtp_server.messages), len(http_gateway.messages)) == sent
     again = json.loads(proc.stdout)
     assert {w["status"] for x in again["letters"] for w in x["recipients"]} == {"skipped"}
+
+
+def test_a_missed_or_undelivered_reminder_is_caught_up_once(home, smtp_server, http_gateway):
+    """No run on G1's reminder day (8/10, ten days ahead): the first run after it sends the reminder, saying the
+    days really left; the next day's run sends nothing. On G4's day (8/15) the mail server refuses: the text goes
+    out, the mail the next day (its ledger entry failed); the day after, only G1's own three-day reminder."""
+    s, _, _ = home
+    store = Store(s.database_url)
+
+    def run(day):
+        before_mail, before_sms = len(smtp_server.messages), len(http_gateway.messages)
+        out = supervision(s, day, runner=PlainRunner(), store=store).as_json()
+        mails = [m for m in smtp_server.messages[before_mail:] if "整改期限提醒" in m.message["Subject"]]
+        texts = [t for _m, t in http_gateway.messages[before_sms:] if "整改期限提醒" in t]
+        return [(r["hazard_id"], r["days_before"], r["days_left"]) for r in out["reminders"]], mails, texts
+
+    try:
+        reminders, mails, texts = run(D(2026, 8, 12))
+        assert reminders == [("G1", 10, 8)]
+        [mail] = mails
+        assert "隐患编号 G1（" in body(mail) and "还有 8 天" in body(mail) and "8 天后到期" in mail.message["Subject"]
+        assert mail.rcpt_tos == [MAIL[POTASH]]
+        assert len(texts) == 1 and "将在8天内到期" in texts[0]
+
+        assert run(D(2026, 8, 13)) == ([], [], [])  # delivered: not again
+
+        smtp_server.fail_next(1)  # the one mail of the day is refused
+        reminders, mails, texts = run(D(2026, 8, 15))
+        assert reminders == [("G4", 10, 10)] and mails == [] and len(texts) == 1
+
+        reminders, mails, texts = run(D(2026, 8, 16))
+        assert reminders == [("G4", 10, 9)] and texts == []  # the text had gone out already
+        [mail] = mails
+        assert "隐患编号 G4（" in body(mail) and "还有 9 天" in body(mail) and mail.rcpt_tos == [MAIL[REFINERY]]
+
+        reminders, mails, texts = run(D(2026, 8, 17))
+        assert reminders == [("G1", 3, 3)] and len(mails) == 1 and len(texts) == 1
+    finally:
+        store.dispose()

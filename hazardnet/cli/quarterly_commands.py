@@ -106,7 +106,7 @@ def print_warnings(result: dict) -> None:
         out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
                   f"（{'、'.join(d.get('hazard_ids') or [])}）")
     for r in result.get("reminders", []):
-        out.print(f"整改期限提醒：{r['county']} {r['customer_name']} {r['hazard_id']}（{r['days_before']} 天后到期）")
+        out.print(f"整改期限提醒：{r['county']} {r['customer_name']} {r['hazard_id']}（{r['days_left']} 天后到期）")
     for x in result.get("letters", []):
         out.print(f"《隐患督办建议函》{x['number']}（{x['rung_name']}，{len(x['hazard_ids'])} 项）：{x['path']}")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
 from hazardnet.delivery.dispatch import Dispatch, Dispatcher, Letter, failed_record
-from hazardnet.delivery.ledger import bulletin_lock
+from hazardnet.delivery.ledger import DeliveryLedger, LedgerEntry, bulletin_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
 from hazardnet.publish.supervision import (
     LetterDraft,
@@ -102,7 +102,7 @@ class SupervisionResult:
             sent = [d for d in self.deliveries if d.get("kind") == REMINDER_KIND and r.key in d.get("items", [])]
             reminders.append({"county": r.hazard.county, "customer_id": r.hazard.customer_id,
                               "customer_name": r.hazard.customer_name, "hazard_id": r.hazard.hazard_id,
-                              "deadline": r.hazard.deadline, "days_before": r.days_before,
+                              "deadline": r.hazard.deadline, "days_before": r.days_before, "days_left": r.left,
                               "recipients": [_who(d) for d in sent]})
         letters = []
         for x in self.letters:
@@ -254,9 +254,29 @@ def letter_recipients(recipients: Sequence[Recipient], rung_: str, scope: str) -
     return out
 
 
-def reminders_of(states: Sequence[HazardState]) -> list[Reminder]:
-    return [Reminder(s.hazard, s.reminder) for s in states if s.reminder is not None and not is_closed(
-        {"status": s.status})]
+def reminders_of(states: Sequence[HazardState], as_of: dt.date, settled: set[str] = frozenset()) -> list[Reminder]:
+    """The reminders to send on `as_of`: each on its own day, and after it (rules.reminder_due) while its ledger
+    period is not `settled` (a day without a run, a delivery that failed)."""
+    out = []
+    for s in states:
+        if s.reminder is None or is_closed({"status": s.status}) or s.hazard.deadline is None:
+            continue
+        left = (s.hazard.deadline - as_of).days
+        r = Reminder(s.hazard, s.reminder, left)
+        if left == s.reminder or r.key not in settled:
+            out.append(r)
+    return out
+
+
+def settled_reminders(store: Store) -> set[str]:
+    """The reminder periods the ledger has delivered to every recipient on every channel it was sent on."""
+    latest: dict[tuple[str, str, str], LedgerEntry] = {}
+    for e in DeliveryLedger(store).entries(kind=REMINDER_KIND):
+        key = (e.period, e.recipient_key, e.channel)
+        if key not in latest or e.generation >= latest[key].generation:
+            latest[key] = e
+    open_periods = {period for (period, _r, _c), e in latest.items() if not e.is_delivered}
+    return {period for period, _r, _c in latest} - open_periods
 
 
 def dispatches(settings: Settings, recipients: Sequence[Recipient], reminders: Sequence[Reminder],
@@ -321,7 +341,7 @@ def supervision(settings: Settings, as_of: dt.date, *, runner: Runner | None = N
         result = SupervisionResult(as_of)
         result.states = runner.step("隐患整改期限与督办层级", hazard_states, store, settings, as_of)
         result.reached = runner.step("记录督办层级", record_rungs, store, result.states, as_of)
-        result.reminders = reminders_of(result.states)
+        result.reminders = reminders_of(result.states, as_of, settled_reminders(store))
         result.letters = runner.step("生成隐患督办建议函", issue_letters, store, settings, result.states, as_of)
         if pdf and result.letters:
             result.paper = runner.step("督办建议函纸质版", letter_pdfs, settings, result.letters)

@@ -193,10 +193,16 @@ def letter_sms(draft: LetterDraft) -> str:
 # ---- reminders before the deadline ------------------------------------------------------------------
 @dataclass(frozen=True)
 class Reminder:
-    """A customer's hazard whose deadline is `days_before` days ahead."""
+    """A customer's hazard in its `days_before`-days reminder; `days_left` to its deadline when the reminder is
+    caught up after its own day (rules.reminder_due), else the same as `days_before`."""
 
     hazard: LetterHazard
     days_before: int
+    days_left: int | None = None
+
+    @property
+    def left(self) -> int:
+        return self.days_before if self.days_left is None else self.days_left
 
     @property
     def key(self) -> str:
@@ -207,7 +213,7 @@ class Reminder:
 
 def reminder_mail(org_name: str, reminders: list[Reminder], as_of: dt.date, settings: Settings) -> tuple[str, str]:
     """(subject, body) of a customer's reminder; names each hazard by 隐患编号."""
-    soonest = min(r.days_before for r in reminders)
+    soonest = min(r.left for r in reminders)
     subject = (f"{SUBJECT_PREFIX}整改期限提醒：贵单位有 {len(reminders)} 项用电安全隐患将在 {soonest} 天后到期"
                f"（{org_name}）")
     lines = [f"{org_name}：", "",
@@ -216,7 +222,7 @@ def reminder_mail(org_name: str, reminders: list[Reminder], as_of: dt.date, sett
     for i, r in enumerate(reminders, start=1):
         h = r.hazard
         lines.append(f"{i}. 隐患编号 {h.hazard_id}（{h.severity}）：{h.description}")
-        lines.append(f"   整改期限 {_d(h.deadline)}（还有 {r.days_before} 天）；临时防控措施：{h.interim}")
+        lines.append(f"   整改期限 {_d(h.deadline)}（还有 {r.left} 天）；临时防控措施：{h.interim}")
     lines += ["", settings.mail_from_name, f"{as_of:%Y年%m月%d日}"]
     return subject, "\n".join(lines)
 
@@ -225,5 +231,5 @@ def reminder_sms(org_name: str, reminders: list[Reminder]) -> str:
     """The reminder's SMS (signature added by the dispatcher): the hazard ids, as many as fit."""
     org = org_name if len(org_name) <= 16 else org_name[:15] + "…"
     ids = "、".join(r.hazard.hazard_id for r in reminders[:3]) + (f"等{len(reminders)}项" if len(reminders) > 3 else "")
-    soonest = min(r.days_before for r in reminders)
+    soonest = min(r.left for r in reminders)
     return f"整改期限提醒：{org}隐患{ids}将在{soonest}天内到期，请按期整改，详见邮件。"
