@@ -373,3 +373,39 @@ def test_the_parser_server_started_early_is_the_one_the_parsers_fork_from(tmp_pa
         with open(f"/proc/{worker}/stat") as fh:
             parent = int(fh.read().rsplit(")", 1)[1].split()[1])
     assert parent == server
+
+
+def test_a_worker_that_parsed_a_big_file_gives_its_memory_back_at_once(tmp_path, monkeypatch):
+    """A parser worker keeps its process from file to file; one that has just parsed a big file (over
+    `_RECYCLE_AFTER_BYTES`) is stopped right away, so the heap it grew does not sit beside the rest of the run."""
+    import hazardnet.intake.reader as reader
+
+    path = tmp_path / "register.xlsx"
+    write_register(path)
+
+    def worker_pid(pool):
+        return next(w for w in pool._workers if w is not None).pid.result()
+
+    def gone(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except FileNotFoundError:
+            return True
+
+    with WorkbookReaderPool(settings(workers=1)) as pool:
+        pool.submit(path).result()
+        first = worker_pid(pool)
+        pool.submit(path).result()
+        assert worker_pid(pool) == first  # a small file: the same worker goes on
+        monkeypatch.setattr(reader, "_RECYCLE_AFTER_BYTES", path.stat().st_size - 1)  # this file now counts as big
+        pool.submit(path).result()
+        assert all(w is None for w in pool._workers)
+        for _ in range(200):
+            if gone(first):
+                break
+            time.sleep(0.05)
+        assert gone(first), "the worker that parsed the big file still runs"
+        monkeypatch.undo()
+        pool.submit(path).result()
+        assert worker_pid(pool) != first  # the next file gets a fresh worker
