@@ -65,24 +65,22 @@ _CRASH_ATTEMPTS = 2  # a file whose worker died is tried once more alone before 
 _WATCHDOG_TICK_S = 0.5
 
 
-# what the consolidated register's writer (publish.register_stream) imports besides the parsers' modules:
-# SQLAlchemy and its SQLite dialect chiefly: ≈0.3 CPU s in a forked child against ≈0.2 s once in the server
-WRITER_PRELOAD = ("hazardnet.publish.register_stream", "hazardnet.publish.consolidated", "sqlalchemy.dialects.sqlite")
-
-
 def _mp_context() -> multiprocessing.context.BaseContext:
     # forkserver: workers fork from a clean single-threaded server that has python_calamine imported, and
     # what checking a register needs (pandas, pandera with its backends registered: `validation` warms them
     # up on import), so the parent's threads (Prefect's) are never forked, a worker starts in tens of ms, and
     # those imports are paid once per run, not once per worker. The main module ("__main__": the CLI's script
     # and what it imports) is imported once by the server too, not again by every worker (so scripts need the
-    # __main__ guard, as with any multiprocessing child).
+    # __main__ guard, as with any multiprocessing child). Nothing else: every module here is in each parser's
+    # address space, which is capped (parse_memory_mb) — preloading the register writer's SQLAlchemy (0.13 CPU s
+    # less per run) made a million-row register crash its parser instead of being refused for its row count
+    # (tests/test_hostile_intake.py).
     try:
         ctx = multiprocessing.get_context("forkserver")
     except ValueError:  # pragma: no cover - platforms without fork
         return multiprocessing.get_context("spawn")
     ctx.set_forkserver_preload(["__main__", __name__, "python_calamine", "PIL.Image", "hazardnet.intake.check_pool",
-                                "hazardnet.intake.validation", *WRITER_PRELOAD])
+                                "hazardnet.intake.validation"])
     return ctx
 
 
