@@ -271,10 +271,8 @@ def reminders_of(states: Sequence[HazardState], as_of: dt.date, settled: set[str
 def settled_reminders(store: Store) -> set[str]:
     """The reminder periods the ledger has delivered to every recipient on every channel it was sent on."""
     latest: dict[tuple[str, str, str], LedgerEntry] = {}
-    for e in DeliveryLedger(store).entries(kind=REMINDER_KIND):
-        key = (e.period, e.recipient_key, e.channel)
-        if key not in latest or e.generation >= latest[key].generation:
-            latest[key] = e
+    for e in DeliveryLedger(store).entries(kind=REMINDER_KIND):  # oldest first: the last one of a key wins
+        latest[(e.period, e.recipient_key, e.channel)] = e
     open_periods = {period for (period, _r, _c), e in latest.items() if not e.is_delivered}
     return {period for period, _r, _c in latest} - open_periods
 
