@@ -50,20 +50,27 @@ def is_done(status: Any) -> bool:
     return status == STATUS_DONE
 
 
-def is_overdue(status: Any, deadline: dt.date | None, as_of: dt.date) -> bool:
-    """逾期: not 已整改 and its 整改期限 is before `as_of` (a hazard without a deadline is never overdue)."""
-    return not is_done(status) and deadline is not None and deadline < as_of
+def is_open(status: Any, reopened: bool = False) -> bool:
+    """Open: not 已整改, or 已整改 but `reopened` by a failed re-inspection (`reopened_on`): a claim that did not
+    hold keeps the hazard on every open list, overdue and on the supervision ladder as before."""
+    return reopened or not is_done(status)
 
 
-def days_overdue(status: Any, deadline: dt.date | None, as_of: dt.date) -> int | None:
+def is_overdue(status: Any, deadline: dt.date | None, as_of: dt.date, reopened: bool = False) -> bool:
+    """逾期: open (`is_open`) and its 整改期限 is before `as_of` (a hazard without a deadline is never overdue)."""
+    return is_open(status, reopened) and deadline is not None and deadline < as_of
+
+
+def days_overdue(status: Any, deadline: dt.date | None, as_of: dt.date, reopened: bool = False) -> int | None:
     """逾期天数: days from the deadline to `as_of` for an overdue hazard, None otherwise."""
-    return (as_of - deadline).days if is_overdue(status, deadline, as_of) else None
+    return (as_of - deadline).days if is_overdue(status, deadline, as_of, reopened) else None
 
 
-def days_open(status: Any, found: dt.date | None, completed: dt.date | None, as_of: dt.date) -> int | None:
-    """存续天数: days from 发现日期 to 完成日期 (已整改) or to `as_of` (open), never below 0; None when a
-    date it needs is blank."""
-    end = completed if is_done(status) else as_of
+def days_open(status: Any, found: dt.date | None, completed: dt.date | None, as_of: dt.date,
+              reopened: bool = False) -> int | None:
+    """存续天数: days from 发现日期 to 完成日期 (已整改) or to `as_of` (open, a reopened hazard too), never below 0;
+    None when a date it needs is blank."""
+    end = as_of if is_open(status, reopened) else completed
     if end is None or found is None:
         return None
     return max(0, (end - found).days)
@@ -74,10 +81,12 @@ def is_absent(in_latest: Any) -> bool:
     return not bool(in_latest)
 
 
-def done_on(status: Any, completed: dt.date | None, version_as_of: dt.date | None) -> dt.date | None:
+def done_on(status: Any, completed: dt.date | None, version_as_of: dt.date | None,
+            reopened: bool = False) -> dt.date | None:
     """The day a hazard was remediated: its 完成日期 when 已整改; a legacy 已整改 row without one takes the date
-    of the submission that carried it; None while open."""
-    if not is_done(status):
+    of the submission that carried it; None while open — and when a failed re-inspection `reopened` it (the
+    claim did not hold: no remediation to count)."""
+    if is_open(status, reopened):
         return None
     return completed or version_as_of
 
@@ -142,6 +151,15 @@ def closed(h: Mapping[str, Any]) -> bool:
 def reopened(h: Mapping[str, Any]) -> bool:
     """A failed re-inspection (复查结论 不合格 with its 复查日期): the hazard counts as 整改中 from that day."""
     return _text(h.get("reinspect_result")) == REINSPECT_FAIL and _day(h.get("reinspect_date")) is not None
+
+
+def reopened_on(h: Mapping[str, Any], as_of: dt.date) -> bool:
+    """`reopened` by a re-inspection on or before `as_of` (a view of an earlier day, such as a quarter's end,
+    does not see a later one): what `is_overdue`, `days_overdue` and `days_open` take as `reopened`."""
+    if _text(h.get("reinspect_result")) != REINSPECT_FAIL:
+        return False
+    when = _day(h.get("reinspect_date"))
+    return when is not None and when <= as_of
 
 
 def stage(h: Mapping[str, Any]) -> str:
@@ -395,13 +413,15 @@ def with_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     found = [as_date(v) for v in df["found_date"].tolist()]
     deadline = [as_date(v) for v in df["deadline"].tolist()]
     completed = [as_date(v) for v in df["completed_date"].tolist()]
-    df["overdue"] = pd.Series([is_overdue(s, d, as_of) for s, d in zip(status, deadline)], index=df.index,
-                              dtype=bool)
-    df["days_overdue"] = _int_column([days_overdue(s, d, as_of) for s, d in zip(status, deadline)])
-    df["days_open"] = _int_column([days_open(s, f, c, as_of) for s, f, c in zip(status, found, completed)])
-    df["absent"] = pd.Series([is_absent(v) for v in df["in_latest"].tolist()], index=df.index, dtype=bool)
     present = [f for f in STAGE_FIELDS if f in df.columns]
     facts = df[present].astype(object).where(df[present].notna(), None).to_dict("records")
+    again = [reopened_on(h, as_of) for h in facts]
+    df["overdue"] = pd.Series([is_overdue(s, d, as_of, r) for s, d, r in zip(status, deadline, again)],
+                              index=df.index, dtype=bool)
+    df["days_overdue"] = _int_column([days_overdue(s, d, as_of, r) for s, d, r in zip(status, deadline, again)])
+    df["days_open"] = _int_column([days_open(s, f, c, as_of, r)
+                                   for s, f, c, r in zip(status, found, completed, again)])
+    df["absent"] = pd.Series([is_absent(v) for v in df["in_latest"].tolist()], index=df.index, dtype=bool)
     df["stage"] = [stage(h) for h in facts]
     df["days_in_stage"] = _int_column([days_in_stage(h, as_of) for h in facts])
     return df

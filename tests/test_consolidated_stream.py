@@ -46,9 +46,12 @@ def _frame(rng: random.Random, county: str, ids: list[str]) -> pd.DataFrame:
 
 # ---- the oracle: the register frame's derived columns and sheet rows, column-wise with pandas ----------
 def oracle_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """overdue, days_overdue, days_open and absent, computed column-wise (the rules of docs/domain.md)."""
+    """overdue, days_overdue, days_open and absent, computed column-wise (the rules of docs/domain.md): open is
+    not 已整改, or 已整改 reopened by a 不合格 re-inspection dated on or before `as_of`."""
     df = df.copy()
-    open_ = df["status"] != STATUS_DONE
+    failed = pd.to_datetime(df["reinspect_date"]).le(pd.Timestamp(as_of)) & df["reinspect_result"].map(
+        lambda v: isinstance(v, str) and v.strip() == "不合格")
+    open_ = (df["status"] != STATUS_DONE) | failed  # a failed re-inspection reopens a 已整改 hazard
     deadline = pd.to_datetime(df["deadline"])
     ts = pd.Timestamp(as_of)
     df["overdue"] = open_ & deadline.notna() & (deadline < ts)

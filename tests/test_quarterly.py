@@ -674,3 +674,26 @@ def test_quarterly_flow_sends_once_and_warnings_cli(prefect_harness, store, sett
     overdue = expected(Q3)["overdue"]
     assert {(w["county"], w["hazard_id"]) for w in out["warnings"] if w["stage"] != "no_deadline"} == set(overdue)
     assert {d["status"] for d in out["deliveries"]} == {"written"}
+
+
+def test_a_hazard_reopened_by_a_failed_re_inspection_is_open_at_quarter_end_never_remediated():
+    """R1 and R2 were both reported 已整改 on 8/20 (deadline 8/31). R1's re-inspection on 9/1 failed: known on the
+    report date, its claim did not hold — no *done on*, open at the quarter's end and overdue there (30 days), on
+    the commitment table; R2 passed: remediated in the quarter. The per-hazard identity still holds."""
+    from hazardnet.publish.quarterly import quarter_flags
+
+    done = dict(status="已整改", deadline=D(2026, 8, 31), completed=D(2026, 8, 20))
+    rows = [{**H("R1", "0630100001", D(2026, 7, 1), **done), "reinspect_date": D(2026, 9, 1),
+             "reinspector": "李工", "reinspect_result": "不合格"},
+            {**H("R2", "0630100002", D(2026, 7, 1), **done), "reinspect_date": D(2026, 9, 1),
+             "reinspector": "李工", "reinspect_result": "合格"}]
+    register = frame(rows).assign(county=G, version_as_of=D(2026, 9, 5), in_latest=True)
+    flags = quarter_flags(register, Q3).set_index("hazard_id")
+    r1, r2 = flags.loc["R1"], flags.loc["R2"]
+    assert r1["done_on"] is None and not r1["remediated_in_quarter"] and r1["open_at_end"]
+    assert r1["overdue_at_end"] and int(r1["days_overdue"]) == 30 and r1["status_at_end"] == "整改中"
+    assert r2["done_on"] == D(2026, 8, 20) and r2["remediated_in_quarter"] and not r2["open_at_end"]
+    assert not r2["overdue_at_end"]
+    for r in (r1, r2):
+        assert int(r["open_at_start"]) + int(r["found_in_quarter"]) - int(r["remediated_in_quarter"]) == \
+            int(r["open_at_end"])

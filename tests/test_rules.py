@@ -30,6 +30,26 @@ def test_overdue_and_days_overdue(status, deadline, overdue, days):
     assert rules.days_overdue(status, deadline, AS_OF) == days
 
 
+def test_a_failed_re_inspection_reopens_a_remediated_hazard_until_its_deadline_is_met_again():
+    """已整改 with 复查结论 不合格 is a claim that did not hold: open again, so overdue past its deadline, its days
+    open running to the as-of date — on and after the re-inspection's day only."""
+    found, deadline, completed = AS_OF - 90 * DAY, AS_OF - 20 * DAY, AS_OF - 30 * DAY
+    failed = {"status": STATUS_DONE, "reinspect_result": "不合格", "reinspect_date": AS_OF - 10 * DAY}
+    again = rules.reopened_on(failed, AS_OF)
+    assert again and rules.is_open(STATUS_DONE, again)
+    assert rules.is_overdue(STATUS_DONE, deadline, AS_OF, again)
+    assert rules.days_overdue(STATUS_DONE, deadline, AS_OF, again) == 20
+    assert rules.days_open(STATUS_DONE, found, completed, AS_OF, again) == 90
+    before = AS_OF - 11 * DAY  # the day before the re-inspection: 已整改, awaiting it
+    assert not rules.reopened_on(failed, before) and not rules.is_overdue(STATUS_DONE, deadline, before, False)
+    passed = {**failed, "reinspect_result": "合格"}
+    assert not rules.reopened_on(passed, AS_OF)
+    # the supervision ladder and reminders see the same hazard as open
+    row = {**failed, "severity": "一般", "deadline": deadline}
+    assert not rules.is_closed(row) and rules.rung(row, AS_OF) == rules.OVERDUE
+    assert rules.reminder_due({**row, "deadline": AS_OF + 3 * DAY}, AS_OF) == 3
+
+
 def test_days_open_ends_at_completion_or_the_as_of_date_and_never_goes_below_zero():
     found = AS_OF - 30 * DAY
     assert rules.days_open("未整改", found, None, AS_OF) == 30
@@ -79,8 +99,13 @@ def test_the_frame_helper_equals_the_column_wise_oracle(seed):
 
         def date(d):
             return rng.choice([d, d, pd.Timestamp(d), _blank(rng)])
+        completed = found + rng.randint(0, 90) * DAY
+        # a re-inspection (some after the as-of date: not seen yet), 不合格 reopening a 已整改 hazard
+        reinspected = completed + rng.randint(1, 60) * DAY if status == STATUS_DONE and rng.random() < 0.5 else None
         rows.append({"status": status, "found_date": date(found), "deadline": date(deadline),
-                     "completed_date": date(found + rng.randint(0, 90) * DAY) if status == STATUS_DONE else None,
+                     "completed_date": date(completed) if status == STATUS_DONE else None,
+                     "reinspect_date": reinspected and date(reinspected),
+                     "reinspect_result": rng.choice(["合格", "不合格", " 不合格 "]) if reinspected else None,
                      "in_latest": rng.random() < 0.8})
     df = pd.DataFrame(rows)
     ours, oracle = rules.with_derived(df, AS_OF), oracle_derived(df, AS_OF)
@@ -89,3 +114,4 @@ def test_the_frame_helper_equals_the_column_wise_oracle(seed):
         assert ours[column].astype(object).where(ours[column].notna(), None).tolist() == \
             oracle[column].astype(object).where(oracle[column].notna(), None).tolist(), column
     assert ours["overdue"].any() and not ours["overdue"].all()
+    assert (ours["overdue"] & (ours["status"] == STATUS_DONE)).any()  # reopened hazards among the overdue

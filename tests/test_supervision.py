@@ -465,3 +465,51 @@ def test_a_missed_or_undelivered_reminder_is_caught_up_once(home, smtp_server, h
         assert reminders == [("G1", 3, 3)] and len(mails) == 1 and len(texts) == 1
     finally:
         store.dispose()
+
+
+def test_a_failed_re_inspection_puts_a_remediated_hazard_back_on_the_ladder(home):
+    """G4 was reported 已整改 on 9/5 (deadline 8/25). The October register records its re-inspection on 10/8:
+    不合格. From then on it is open everywhere as on the ladder: 47 days overdue on 10/11, so 县级督办 in
+    格尔木市's letter, 逾期 是 in the consolidated register, in the open part of a bulletin, and warned about."""
+    from hazardnet.publish.bulletin import Period, bulletin_sections
+    from hazardnet.publish.consolidated import SHEET_COLUMNS, sheet_rows
+    from hazardnet.publish.warnings import due_warnings
+
+    s, _, tmp_path = home
+    failed = dict(row("G4", REFINERY, D(2026, 7, 4), D(2026, 8, 25), status="已整改", completed=D(2026, 9, 5)),
+                  复查日期=D(2026, 10, 8), 复查人="李工", 复查结论="不合格")
+    rows = [{**r, "复查日期": None, "复查人": None, "复查结论": None} for r in REGISTERS[3][3] if r["隐患编号"] != "G4"]
+    src = write_register(tmp_path / "src" / "格尔木市202610台账.xlsx", [*rows, failed], CANON)
+    result = ingest_on(s, D(2026, 10, 10), [(G, src)])
+    assert [f.outcome for f in result.files] == ["accepted"]
+    store = Store(s.database_url)
+    day = D(2026, 10, 11)
+    try:
+        out = supervision(s, day, runner=PlainRunner(), store=store).as_json()
+        g4 = [r for r in out["rungs"] if r["hazard_id"] == "G4"]
+        assert [(r["rung"], r["days_overdue"]) for r in g4] == [(COUNTY, 47)]
+        assert any(x["rung"] == COUNTY and x["county"] == G and "G4" in x["hazard_ids"] for x in out["letters"])
+
+        at = {n: i for i, n in enumerate(SHEET_COLUMNS)}
+
+        def g4_in_register(as_of):  # (阶段, 逾期, 逾期天数, the overdue flag) of G4's consolidated row
+            sheet, overdue = sheet_rows(store, s, as_of, [G])
+            [(r, late)] = [(r, o) for r, o in zip(sheet, overdue) if r[at["hazard_id"]] == "G4"]
+            assert r[at["status"]] == "已整改"
+            return r[-7], r[-5], r[-4], late
+
+        assert g4_in_register(day) == ("整改中", "是", 47, True)
+        assert g4_in_register(D(2026, 10, 7)) == ("待复查", "否", None, False)  # before the re-inspection
+
+        register = store.register_as_of(day)
+        sections = bulletin_sections(rules_derived(register, day), Period(2026, 10))
+        assert "G4" in set(sections.open["hazard_id"]) and "G4" not in set(sections.done["hazard_id"])
+        assert "G4" in {w.hazard_id for w in due_warnings(register, day)}
+    finally:
+        store.dispose()
+
+
+def rules_derived(register, day):
+    from hazardnet.rules import with_derived
+
+    return with_derived(register, day)

@@ -93,7 +93,7 @@ class SampleHazard:
 
     def is_overdue(self, as_of: dt.date) -> bool:
         """Overdue on `as_of` by the one rule every output uses (hazardnet.rules.is_overdue)."""
-        return rules.is_overdue(self.status, self.deadline, as_of)
+        return rules.is_overdue(self.status, self.deadline, as_of, rules.reopened_on(self.as_dict(), as_of))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,7 +43,6 @@ from hazardnet.rules import (
     Ladder,
     days_past_deadline,
     deadline_history,
-    is_closed,
     missed_commitment,
     reminder_due,
     rung,
@@ -152,7 +151,8 @@ def hazard_states(store: Store, settings: Settings, as_of: dt.date) -> list[Haza
         key = (rec["county"], str(rec["hazard_id"]))
         history = deadline_history(events.get(key, []))
         deadline = history.current if history.current is not None else _date(rec["deadline"])
-        row = {"status": rec["status"], "severity": rec["severity"], "deadline": deadline}
+        row = {"status": rec["status"], "severity": rec["severity"], "deadline": deadline,  # a failed re-inspection
+               "reinspect_result": rec.get("reinspect_result"), "reinspect_date": rec.get("reinspect_date")}  # reopens
         missed = missed_commitment(row, history.committed, as_of)
         top = rung(row, as_of, ladder, missed_commitment=missed)
         late = days_past_deadline(deadline, as_of)
@@ -259,7 +259,7 @@ def reminders_of(states: Sequence[HazardState], as_of: dt.date, settled: set[str
     period is not `settled` (a day without a run, a delivery that failed)."""
     out = []
     for s in states:
-        if s.reminder is None or is_closed({"status": s.status}) or s.hazard.deadline is None:
+        if s.reminder is None or s.hazard.deadline is None:  # no reminder: closed (rules.reminder_due)
             continue
         left = (s.hazard.deadline - as_of).days
         r = Reminder(s.hazard, s.reminder, left)

@@ -81,11 +81,13 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date,
     overdue_flags: list[bool] = []
     for r in rows:
         status, found, deadline, completed = r[i_status], r[i_found], r[i_deadline], r[i_completed]
-        overdue = rules.is_overdue(status, deadline, as_of)
         row = list(r[:-1])
         facts = {name: r[i] for name, i in stage_at}
+        again = rules.reopened_on(facts, as_of)
+        overdue = rules.is_overdue(status, deadline, as_of, again)
         row += [*stage_and_days(facts, as_of), "是" if overdue else "否",
-                rules.days_overdue(status, deadline, as_of), rules.days_open(status, found, completed, as_of),
+                rules.days_overdue(status, deadline, as_of, again),
+                rules.days_open(status, found, completed, as_of, again),
                 "是" if rules.is_absent(r[-1]) else "否", counts.get((r[0], r[i_hazard]))]
         out.append(row)
         overdue_flags.append(overdue)

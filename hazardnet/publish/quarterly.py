@@ -17,7 +17,9 @@ For each hazard of that snapshot found on or before `qe`:
 - *found* is its 发现日期 (found_date);
 - *done on* is the day it was remediated: its 完成日期 (completed_date) when its status is 已整改; when a
   register says 已整改 without a completed date (the schema rejects that, so only legacy rows), the date of
-  the submission that carried that version stands in; an open hazard has no *done on*.
+  the submission that carried that version stands in; an open hazard has no *done on*, nor has a hazard
+  已整改 that a failed re-inspection (复查结论 不合格) reopened: as known on the report date its claim did not hold,
+  so it is open at the quarter's end (and judged overdue there by its deadline), never remediated.
 
 Then, per hazard (each a yes/no flag):
 
@@ -59,7 +61,7 @@ current one (the version known on the report date) and 整改期限变更次数,
 replaced by a different one over the versions stored up to the report date (``Store.deadline_history``).
 
 整改承诺 (the commitment table of the meeting): the hazards of the quarter still open as known on the report
-date (not 已整改 in the latest version).
+date (not 已整改 in the latest version, or 已整改 but reopened by a failed re-inspection).
 
 Hazards that disappeared from a county's latest submission stay in every figure with their last known
 status (the store is the truth; a row vanishing from a spreadsheet is not a remediation) and are marked
@@ -168,8 +170,9 @@ def done_on(df: pd.DataFrame) -> pd.Series:
     """The day each hazard was remediated (None while open): `rules.done_on` of each row."""
     if not len(df):
         return pd.Series([], dtype=object)
-    return pd.Series([rules.done_on(s, rules.as_date(c), rules.as_date(v))
-                      for s, c, v in zip(df["status"], df["completed_date"], df["version_as_of"])],
+    facts = df[[c for c in rules.STAGE_FIELDS if c in df.columns]].to_dict("records")
+    return pd.Series([rules.done_on(s, rules.as_date(c), rules.as_date(v), rules.reopened(h))
+                      for s, c, v, h in zip(df["status"], df["completed_date"], df["version_as_of"], facts)],
                      index=df.index, dtype=object)
 
 
@@ -198,8 +201,10 @@ def quarter_flags(register: pd.DataFrame, quarter: Quarter, at_end: pd.DataFrame
         for col in FLAG_COLUMNS:
             df[col] = pd.Series([], dtype=object)
         return df
-    # the hazard as it stood at quarter end: not yet done if done later, under the deadline then in force
+    # the hazard as it stood at quarter end: not yet done if done later (or never: 已整改 but reopened by a
+    # failed re-inspection), under the deadline then in force
     later = done.map(lambda d: d is not None and d > qe).astype(bool)
+    later |= done.isna() & df["status"].map(rules.is_done).astype(bool)
     view = df.copy()
     view["status"] = view["status"].where(~later, "整改中")
     view["completed_date"] = view["completed_date"].where(~later, None)
@@ -412,7 +417,9 @@ class QuarterlySummary:
         f = self.flags
         if not len(f):
             return f.copy()
-        df = f[f["open_at_end"] & ~f["status"].map(rules.is_done).astype(bool)].copy()
+        facts = f[[c for c in rules.STAGE_FIELDS if c in f.columns]].to_dict("records")
+        # not 已整改, or 已整改 but reopened by a failed re-inspection: to be remediated (again)
+        df = f[[end and not rules.is_closed(h) for end, h in zip(f["open_at_end"], facts)]].copy()
         rank = {s: i for i, s in enumerate(reversed(self.severities))}
         corder = {c: i for i, c in enumerate(self.counties)}
         df["_c"] = df["county"].map(corder).fillna(len(corder))

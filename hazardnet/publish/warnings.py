@@ -94,7 +94,7 @@ def _text(v) -> str | None:
 
 def stage_of(row: dict) -> str | None:
     """The warning stage a hazard (a row with rules.with_derived's columns) is at, or None."""
-    if rules.is_done(row["status"]):
+    if rules.is_closed(row):  # 已整改, unless a failed re-inspection reopened it
         return None
     if bool(row["overdue"]):
         return ESCALATED if int(row["days_overdue"]) >= ESCALATION_DAYS else OVERDUE
