@@ -649,6 +649,13 @@ class Store:
                      **{n: r.get(n) for n in names}} for r in rows])
         return int(file_id)
 
+    def unfinalized_record_files(self) -> list[dict]:
+        """Customer file / drills versions recorded by a run that stopped before finalizing them."""
+        q = (sa.select(record_files.c.id, record_files.c.county, record_files.c.file_name, record_files.c.sha256)
+             .where(record_files.c.finalized == sa.false()).order_by(record_files.c.id))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
     def finalize_record_file(self, file_id: int) -> None:
         with self._writing, self.engine.begin() as conn:
             conn.execute(record_files.update().where(record_files.c.id == file_id).values(finalized=True))

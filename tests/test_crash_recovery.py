@@ -419,3 +419,71 @@ def test_killed_while_rejecting_a_file_it_could_not_read_the_rejection_is_record
     assert kept == sorted(["台账.xlsx", f"台账{REPORT_SUFFIX}"])
     assert sha(rejected / "台账.xlsx") == sha(GOOD) and subs["kept_at"].iloc[0] == str(rejected / "台账.xlsx")
     assert not (home / "inbox" / "未知县" / "台账.xlsx").exists()
+
+
+# ---- the other files of a county's folder: customer file, drills workbook, the meeting's commitment table ----
+@pytest.fixture(scope="session")
+def record_files(tmp_path_factory) -> dict[str, bytes]:
+    """A register, then a customer file (一户一档), a drills workbook and a 整改承诺表 naming one of its hazards."""
+    from tests.customer_files import customer_file, drills_file
+    from tests.test_customer_file import GOLMUD, GOLMUD_DRILLS
+    from tests.test_supervision import write_commitment_table
+
+    tmp = tmp_path_factory.mktemp("records")
+    promised = (AS_OF + dt.timedelta(days=30)).isoformat()
+    return {
+        "格尔木市/01_台账.xlsx": GOOD.read_bytes(),
+        "格尔木市/02_客户档案.xlsx": customer_file(tmp / "c.xlsx", GOLMUD).read_bytes(),
+        "格尔木市/03_演练记录.xlsx": drills_file(tmp / "d.xlsx", GOLMUD_DRILLS).read_bytes(),
+        "格尔木市/04_整改承诺表.xlsx": write_commitment_table(tmp / "t.xlsx", [
+            (1, "格尔木市", "0630100001", "青海盐湖钾肥股份有限公司", "GEM-2026-001", "重大", "单回路供电", "2026-06-30",
+             "整改中", promised, "李建国")]).read_bytes(),
+    }
+
+
+def record_store(home: Path) -> dict:
+    """What the store holds of the record files and commitments, each version whole or absent: an accepted
+    version carries exactly its rows, anything else none; commitments only with their submission."""
+    with sqlite3.connect(f"file:{home / 'hazardnet.db'}?mode=ro", uri=True) as conn:
+        files = conn.execute("select id, kind, outcome, rows, finalized, sha256 from record_files order by id").fetchall()
+        rows = Counter(dict(conn.execute("select file_id, count(*) from customer_rows group by file_id").fetchall()))
+        rows.update(dict(conn.execute("select file_id, count(*) from drill_rows group by file_id").fetchall()))
+        subs = dict(conn.execute("select id, rows from submissions where outcome = 'commitments'").fetchall())
+        promised = Counter(dict(conn.execute(
+            "select submission_id, count(*) from commitments group by submission_id").fetchall()))
+    assert set(rows) <= {f[0] for f in files} and set(promised) <= set(subs), "rows without their file"
+    for file_id, _kind, outcome, n, _done, _sha in files:
+        assert rows[file_id] == (n if outcome == "accepted" else 0), (file_id, outcome, n, rows[file_id])
+    for sub_id, n in subs.items():
+        assert promised[sub_id] == n, (sub_id, n, promised[sub_id])
+    return {"files": sorted((kind, outcome, n, done, sha) for _i, kind, outcome, n, done, sha in files),
+            "commitments": sorted(subs.values())}
+
+
+@pytest.fixture(scope="session")
+def record_reference(tmp_path_factory, record_files) -> dict:
+    home = tmp_path_factory.mktemp("record-reference") / "home"
+    fill_inbox(home, record_files)
+    proc = run_ingest(home)
+    assert proc.returncode == 0, proc.stderr
+    outcomes = [(f["path"].rsplit("/", 1)[-1], f["outcome"]) for f in json.loads(proc.stdout)["files"]]
+    assert outcomes == [("01_台账.xlsx", "accepted"), ("02_客户档案.xlsx", "accepted"),
+                        ("03_演练记录.xlsx", "accepted"), ("04_整改承诺表.xlsx", "commitments")], outcomes
+    return {"state": final_state(home), "records": record_store(home)}
+
+
+@pytest.mark.parametrize("failpoint", ["after_archive:2", "after_record:2", "after_remove:2", "after_archive:3",
+                                       "after_record:3", "after_archive:4", "after_record:4", "after_remove:4"])
+def test_killed_while_taking_in_a_customer_file_drills_or_commitments_the_next_run_finishes_the_job(
+        tmp_path, record_files, record_reference, failpoint):
+    """Killed with a customer file (2), a drills workbook (3) or a commitment table (4) half taken in: no version
+    without its rows, no rows twice, the original kept; the next run ends where an uninterrupted one does."""
+    home = tmp_path / "home"
+    fill_inbox(home, record_files)
+    killed_at(home, failpoint)
+    assert_after_crash(home, record_files)
+    record_store(home)
+    proc = run_ingest(home)
+    assert proc.returncode == 0, proc.stderr
+    assert final_state(home) == record_reference["state"]
+    assert record_store(home) == record_reference["records"]

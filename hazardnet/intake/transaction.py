@@ -244,6 +244,9 @@ class Intake:
                     self.store.discard_unfinalized(sub["id"])
             elif _sha256(self.settings.inbox / sub["county"] / sub["file_name"]) != sub["sha256"]:
                 self.store.finalize(sub["id"])  # recorded, and its original has left the inbox
+        for rec in self.store.unfinalized_record_files():  # the same for a customer file or drills workbook
+            if _sha256(self.settings.inbox / rec["county"] / rec["file_name"]) != rec["sha256"]:
+                self.store.finalize_record_file(rec["id"])
 
     def ingest_file(self, item: InboxFile) -> FileOutcome:
         """Accept, reject or mark as duplicate one inbox file; never raises for a bad file."""
@@ -312,10 +315,13 @@ class Intake:
             return self._reject(item, copy, sha, findings, sheet)
         kept = _unique(self._archive_path(item.county, sha, item.path.name), sha)
         _place(copy, kept)
+        checkpoint("after_archive")
         sub = self.store.record_commitments(county=item.county, file_name=item.path.name, sha256=sha,
                                             as_of=self.as_of, findings=[f.as_json() for f in findings],
                                             kept_at=str(kept), rows=rows)
+        checkpoint("after_record")
         _remove_original(item.path, sha)
+        checkpoint("after_remove")
         self.store.finalize(sub)
         return FileOutcome(str(item.path), item.county, COMMITMENTS_OUTCOME, len(rows), findings, str(kept))
 
