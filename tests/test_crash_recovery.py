@@ -228,13 +228,19 @@ def final_state(home: Path) -> dict:
     }
 
 
+def uninterrupted(tmp_path_factory, name: str, files: dict[str, bytes]) -> tuple[Path, subprocess.CompletedProcess]:
+    """A home that had `files` in its inbox, after one uninterrupted run."""
+    home = tmp_path_factory.mktemp(name) / "home"
+    fill_inbox(home, files)
+    proc = run_ingest(home)
+    assert proc.returncode == 0, proc.stderr
+    return home, proc
+
+
 @pytest.fixture(scope="session")
 def reference(tmp_path_factory, scenario_files) -> dict:
     """The end state of an uninterrupted run."""
-    home = tmp_path_factory.mktemp("reference") / "home"
-    fill_inbox(home, scenario_files)
-    proc = run_ingest(home)
-    assert proc.returncode == 0, proc.stderr
+    home, _proc = uninterrupted(tmp_path_factory, "reference", scenario_files)
     state = final_state(home)
     outcomes = Counter(s[3] for s in state["submissions"])
     assert outcomes == {"accepted": 3, "rejected": 1, "duplicate": 1}
@@ -462,10 +468,7 @@ def record_store(home: Path) -> dict:
 
 @pytest.fixture(scope="session")
 def record_reference(tmp_path_factory, record_files) -> dict:
-    home = tmp_path_factory.mktemp("record-reference") / "home"
-    fill_inbox(home, record_files)
-    proc = run_ingest(home)
-    assert proc.returncode == 0, proc.stderr
+    home, proc = uninterrupted(tmp_path_factory, "record-reference", record_files)
     outcomes = [(f["path"].rsplit("/", 1)[-1], f["outcome"]) for f in json.loads(proc.stdout)["files"]]
     assert outcomes == [("01_台账.xlsx", "accepted"), ("02_客户档案.xlsx", "accepted"),
                         ("03_演练记录.xlsx", "accepted"), ("04_整改承诺表.xlsx", "commitments")], outcomes
