@@ -282,3 +282,30 @@ def test_artifacts_and_logs_of_the_runs_carry_no_mobile_or_address(prefect_harne
     assert any("***@" in s for s in shown)  # the deliveries are listed, their addresses masked
     leaks = [s for s in shown if any(x in s for x in secrets) or MOBILE.search(s) or EMAIL.search(s)]
     assert leaks == []
+    # the log says what each file came to, not that each task run completed (flows.quiet_logs)
+    task_lines = [log.message for log in logs if log.task_run_id is not None]
+    assert any(": accepted," in m for m in task_lines) and any(": rejected," in m for m in task_lines)
+    assert [m for m in task_lines if m.startswith("Finished in state Completed")] == []
+    assert any(log.task_run_id is None and log.message.startswith("Finished in state Completed") for log in logs)
+
+
+def test_only_completed_task_runs_lose_their_finished_line():
+    """QuietCompletions drops Prefect's INFO "Finished in state Completed()" and nothing else: a failed task run's
+    line (ERROR), a flow run's, and any other message stay."""
+    import logging
+
+    from flows.quiet_logs import QuietCompletions
+
+    def record(level, msg, name="prefect.task_runs"):
+        return logging.LogRecord(name, level, __file__, 1, msg, (), None)
+
+    quiet = QuietCompletions()
+    assert not quiet.filter(record(logging.INFO, "Finished in state Completed()"))
+    assert quiet.filter(record(logging.ERROR, "Finished in state Failed('Task run encountered an exception')"))
+    assert quiet.filter(record(logging.INFO, "格尔木市 台账.xlsx: accepted, 12 rows, 0 findings"))
+    assert quiet.filter(record(logging.INFO, "Finished in state Cancelled()"))
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "flows" / "logging.yml").read_text(encoding="utf-8"))
+    assert config["filters"]["quiet_completions"]["()"] == "flows.quiet_logs.QuietCompletions"
+    assert config["loggers"]["prefect.task_runs"]["filters"] == ["quiet_completions"]  # where the CLI's runs log
