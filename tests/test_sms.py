@@ -19,6 +19,7 @@ from hazardnet.store import Store, migrate_channel
 
 from .postgres import pg_url  # noqa: F401  (the fixture)
 from .sms_gateways import http_gateway, smpp_gateway  # noqa: F401  (the fixtures)
+from .smtp_server import smtp_server  # noqa: F401  (the fixture)
 from .test_warnings import DIRECTORY, REGISTER, submit, write_directory_file
 
 D = dt.date
@@ -393,3 +394,52 @@ def test_warnings_flow_texts_retries_and_fails_naming_who_was_not_reached(prefec
     state = warnings_flow(home=str(s.home), as_of="2026-08-02", return_state=True)
     assert state.is_completed()
     assert sorted(m for m, _ in http_gateway.messages) == sorted([POTASH, GOV, REFINERY])
+
+
+def test_a_rejected_register_is_texted_to_its_county_supply_company_once_its_report_is_mailed(
+        settings, http_gateway, smtp_server, tmp_path):  # noqa: F811
+    """The county clerk reads texts first: the rejection's mail goes with a text naming the file, the number of
+    problems and where the report is — once; a mail the server refuses for good is not announced by a text."""
+    from hazardnet.delivery.mail import SmtpTransport
+    from hazardnet.delivery.rejection_mail import send_rejection_reports
+    from hazardnet.intake.findings import Finding
+    from hazardnet.intake.transaction import FileOutcome, IngestResult
+    from hazardnet.xlsx.style import atomic_workbook
+
+    from .test_warnings import UTILITY
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    s = load_settings(settings.home, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_security="none")
+    utility_mobile = "13979000009"
+    write_directory_file(s.directory_file, [(*row[:6], utility_mobile if row[3] == "国网格尔木供电公司" else None)
+                                            for row in DIRECTORY])
+    store = Store(s.database_url)
+    sms = AppriseSmsTransport(http_gateway.url())
+    finding = Finding("隐患台账", "J7", "隐患等级", "隐患等级“严重”不在可选范围内", "严重", row=7, col=10)
+
+    def rejected(name: str) -> IngestResult:
+        report = tmp_path / f"{name}_问题报告.xlsx"
+        with atomic_workbook(report) as wb:
+            wb.add_worksheet("问题清单").write_string(0, 0, name)
+        return IngestResult([FileOutcome(str(tmp_path / f"{name}.xlsx"), G, "rejected", 0, [finding], None,
+                                         str(report))], None)
+
+    try:
+        november = rejected("格尔木市2026年11月台账")
+        [d] = send_rejection_reports(s, store, november, SmtpTransport(s), as_of=D(2026, 11, 15), sms=sms)
+        assert d["status"] == "sent" and d["sms_status"] == "sent" and d["file"] == "格尔木市2026年11月台账.xlsx"
+        [(mobile, text)] = http_gateway.messages
+        assert mobile == utility_mobile and len(text) <= SMS_MAX_CHARS and text.startswith("【海西供电】")
+        assert "隐患台账未通过校验" in text and "1处问题" in text and "已发至邮箱" in text and "11月台账" in text
+        assert [m.rcpt_tos for m in smtp_server.messages] == [list(UTILITY)]
+
+        again = send_rejection_reports(s, store, november, SmtpTransport(s), as_of=D(2026, 11, 15), sms=sms)
+        assert [x["status"] for x in again] == ["skipped"]
+        assert len(http_gateway.messages) == 1 and len(smtp_server.messages) == 1
+
+        smtp_server.fail_next(1, code=550)  # the mail refused for good
+        [d] = send_rejection_reports(s, store, rejected("格尔木市2026年12月台账"), SmtpTransport(s),
+                                     as_of=D(2026, 12, 15), sms=sms)
+        assert d["status"] == "failed" and len(http_gateway.messages) == 1  # no text about a mail that never came
+    finally:
+        store.dispose()

@@ -1,5 +1,5 @@
-"""Rejected registers go back to their county by mail: the error report to the county supply company's
-contacts, once each (through the delivery ledger)."""
+"""Rejected registers go back to their county: the error report by mail to the county supply company's contacts,
+and a text saying so, once each (through the dispatcher and its ledger)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from hazardnet.delivery.directory import Recipient, load_directory
+from hazardnet.delivery.dispatch import Dispatch, Dispatcher
 from hazardnet.delivery.ledger import FAILED, DeliveryLedger, deliver_claimed, delivery_record
-from hazardnet.delivery.letter import SUBJECT_PREFIX
+from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter
 from hazardnet.delivery.mail import TemporaryMailError, Transport, build_message, new_message_id
+from hazardnet.delivery.sms import SmsTransport
 from hazardnet.intake.findings import ERROR
 from hazardnet.settings import Settings, today
 from hazardnet.store import Store
 from schemas.vocab import PARTY_UTILITY
+
+REJECTION_KIND = "rejection"  # the ledger's kind of a rejected file's report (mail) and its text (SMS)
 
 
 @dataclass
@@ -57,9 +61,19 @@ def rejection_body(rej: _Rejected, recipient: Recipient, settings: Settings) -> 
     return "\n".join(lines)
 
 
+def rejection_sms(rej: _Rejected) -> str:
+    """The text beside the mail (many read texts first): which file came back, how many problems, where the
+    report is. The dispatcher signs it and cuts it to the SMS limit (a long file name is shortened with …)."""
+    errors = sum(1 for f in rej.findings if getattr(f, "level", ERROR) == ERROR)
+    return (f"{rej.county}报送的{rej.what}未通过校验、已退回（{errors}处问题），问题报告已发至邮箱并放在 inbox/{rej.county}/"
+            f"rejected/，请修改后重新报送。文件：{rej.file_name}")
+
+
 def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any, transport: Transport, *,
-                           as_of: dt.date | None = None, raise_on_temporary: bool = False) -> list[dict]:
-    """Mail each rejected register's error report to its county's supply-company contacts (once each).
+                           as_of: dt.date | None = None, raise_on_temporary: bool = False,
+                           sms: SmsTransport | None = None) -> list[dict]:
+    """Mail each rejected register's error report to its county's supply-company contacts, and text them that it
+    came back (`sms`; once the mail went out), each once (through the dispatcher and its ledger).
 
     `ingest_result` is an intake.IngestResult (files with outcome/county/path/report/findings).
     With `raise_on_temporary`, a temporary server error is raised after every recipient was tried
@@ -69,7 +83,7 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
     if not rejected:
         return []
     directory = load_directory(settings, store, as_of or today())
-    ledger = DeliveryLedger(store)
+    dispatcher = Dispatcher(store, settings, transport, sms)
     out: list[dict] = []
     temporary: list[str] = []
     for rej in rejected:
@@ -81,24 +95,20 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
                         "file": rej.file_name})
             continue
         data = rej.report.read_bytes()
+        item = (f"{rej.county}/{rej.report.name}", hashlib.sha256(data).hexdigest())
         for recipient in recipients:
-            record = {**delivery_record(recipient, status="", rows=0, attachment=rej.report.name), "file": rej.file_name}
-            entry, delivered = ledger.claim("rejection", f"{rej.county}/{rej.report.name}", recipient.key,
-                                            content_hash=hashlib.sha256(data).hexdigest(),
-                                            addresses=recipient.addresses, resend=False,
-                                            new_message_id=lambda: new_message_id(settings))
-            if delivered:
-                out.append({**record, "status": "skipped", "note": "已发送过"})
-                continue
-            mail = build_message(settings, to=recipient.addresses,
-                                 subject=f"{SUBJECT_PREFIX}{rej.county}{rej.what}未通过校验（{rej.file_name}）",
-                                 body=rejection_body(rej, recipient, settings), attachment=(rej.report.name, data),
-                                 message_id=entry.message_id, file_stem=f"退回_{rej.county}_{rej.report.stem}")
+            letter = Letter(subject=f"{SUBJECT_PREFIX}{rej.county}{rej.what}未通过校验（{rej.file_name}）",
+                            body=rejection_body(rej, recipient, settings), files=[(rej.report.name, data)],
+                            file_stem=f"退回_{rej.county}_{rej.report.stem}")
+            d = Dispatch(REJECTION_KIND, recipient, [item], letter=lambda _periods, letter=letter: letter,
+                         text=lambda _periods, rej=rej: rejection_sms(rej), sms_stem=f"退回_{rej.county}",
+                         attachment=rej.report.name, once=True, sms_after_mail=True, extra={"file": rej.file_name})
             try:
-                out.append(deliver_claimed(ledger, entry, mail, entry.missing(recipient.addresses), transport, record))
+                out.append(dispatcher.send(d))
             except TemporaryMailError as exc:
                 temporary.append(exc.reason)
-                out.append({**record, "status": FAILED, "error": exc.reason})
+                out.append({**delivery_record(recipient, status=FAILED, rows=0, attachment=rej.report.name),
+                            "error": exc.reason, "file": rej.file_name})
     if temporary and raise_on_temporary:
         raise TemporaryMailError("；".join(temporary))
     return out

@@ -88,12 +88,12 @@ def waiting_files(settings: Settings, runner: Runner) -> tuple[list[InboxFile], 
 
 def rejection_reports(settings: Settings, store: Store, result: IngestResult, as_of: dt.date,
                       runner: Runner) -> list[dict]:
-    """Mail every rejected register's error report to its county's supply company (once each)."""
+    """Mail every rejected register's error report to its county's supply company, and text them (once each)."""
     from hazardnet.delivery.rejection_mail import send_rejection_reports  # only a run with a rejection pays for it
-    from hazardnet.jobs.wiring import mail_transport
+    from hazardnet.jobs.wiring import mail_transport, sms_transport
 
     return send_rejection_reports(settings, store, result, mail_transport(settings, runner.secret), as_of=as_of,
-                                  raise_on_temporary=True)
+                                  raise_on_temporary=True, sms=sms_transport(settings, runner.secret))
 
 
 def rejection_mail_failed(result: IngestResult, exc: BaseException) -> list[dict]:
