@@ -156,10 +156,7 @@ def reopened(h: Mapping[str, Any]) -> bool:
 def reopened_on(h: Mapping[str, Any], as_of: dt.date) -> bool:
     """`reopened` by a re-inspection on or before `as_of` (a view of an earlier day, such as a quarter's end,
     does not see a later one): what `is_overdue`, `days_overdue` and `days_open` take as `reopened`."""
-    if _text(h.get("reinspect_result")) != REINSPECT_FAIL:
-        return False
-    when = _day(h.get("reinspect_date"))
-    return when is not None and when <= as_of
+    return reopened(h) and _day(h.get("reinspect_date")) <= as_of
 
 
 def stage(h: Mapping[str, Any]) -> str:
@@ -403,6 +400,13 @@ STAGE_FIELDS = ("status", "notice_date", "found_date", "completed_date", "owner"
                 "reinspect_result")  # what `stage` reads of a hazard
 
 
+def stage_facts(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each row's `STAGE_FIELDS` (those the frame has) as a dict, blanks as None: what `stage`, `reopened`,
+    `reopened_on` and `is_closed` read of a hazard."""
+    present = [f for f in STAGE_FIELDS if f in df.columns]
+    return df[present].astype(object).where(df[present].notna(), None).to_dict("records")
+
+
 def with_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """A copy of `df` with overdue, days_overdue, days_open, absent, stage and days_in_stage, each row by the
     rules above."""
@@ -413,8 +417,7 @@ def with_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     found = [as_date(v) for v in df["found_date"].tolist()]
     deadline = [as_date(v) for v in df["deadline"].tolist()]
     completed = [as_date(v) for v in df["completed_date"].tolist()]
-    present = [f for f in STAGE_FIELDS if f in df.columns]
-    facts = df[present].astype(object).where(df[present].notna(), None).to_dict("records")
+    facts = stage_facts(df)
     again = [reopened_on(h, as_of) for h in facts]
     df["overdue"] = pd.Series([is_overdue(s, d, as_of, r) for s, d, r in zip(status, deadline, again)],
                               index=df.index, dtype=bool)

@@ -142,7 +142,7 @@ def bulletin_sections(scoped: pd.DataFrame, period: Period) -> BulletinSections:
     if scoped.empty:
         return BulletinSections(scoped, scoped, scoped, scoped)
     found = scoped["found_date"].map(period.contains)
-    facts = scoped[[c for c in rules.STAGE_FIELDS if c in scoped.columns]].to_dict("records")
+    facts = rules.stage_facts(scoped)
     done = pd.Series([rules.is_closed(h) for h in facts], index=scoped.index, dtype=bool)  # reopened: still open
     completed = scoped["completed_date"].map(period.contains)
     return BulletinSections(scoped[found].copy(), scoped[~done].copy(), scoped[done & completed].copy(), scoped)
@@ -341,7 +341,7 @@ def _write_summary(wb, ws, fmts: Formats, sections: BulletinSections, *, recipie
     status_rows = [[s, int((sections.scoped["status"] == s).sum()) if len(sections.scoped) else 0]
                    for s in STATUSES if s != STATUS_DONE]
     reopened = int((sections.open["status"] == STATUS_DONE).sum()) if len(sections.open) else 0
-    status_rows.append([f"{STATUS_DONE}但复查不合格（须重新整改）", reopened])  # open, as rules.is_open says
+    status_rows.append(["复查不合格，须重新整改", reopened])  # 已整改 but reopened: open (rules.is_open); fits the column
     status_rows.append([f"{STATUS_DONE}（本月）", len(sections.done)])
     table("三、按整改状态统计", ["整改状态", "隐患条数"], status_rows)
 

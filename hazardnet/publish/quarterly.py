@@ -170,7 +170,7 @@ def done_on(df: pd.DataFrame) -> pd.Series:
     """The day each hazard was remediated (None while open): `rules.done_on` of each row."""
     if not len(df):
         return pd.Series([], dtype=object)
-    facts = df[[c for c in rules.STAGE_FIELDS if c in df.columns]].to_dict("records")
+    facts = rules.stage_facts(df)
     return pd.Series([rules.done_on(s, rules.as_date(c), rules.as_date(v), rules.reopened(h))
                       for s, c, v, h in zip(df["status"], df["completed_date"], df["version_as_of"], facts)],
                      index=df.index, dtype=object)
@@ -417,7 +417,7 @@ class QuarterlySummary:
         f = self.flags
         if not len(f):
             return f.copy()
-        facts = f[[c for c in rules.STAGE_FIELDS if c in f.columns]].to_dict("records")
+        facts = rules.stage_facts(f)
         # not 已整改, or 已整改 but reopened by a failed re-inspection: to be remediated (again)
         df = f[[end and not rules.is_closed(h) for end, h in zip(f["open_at_end"], facts)]].copy()
         rank = {s: i for i, s in enumerate(reversed(self.severities))}
