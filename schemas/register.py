@@ -18,6 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from schemas.headers import FIELDS, REQUIRED_FIELDS
+from schemas.table import per_distinct_value
 from schemas.vocab import (
     CATEGORIES,
     CUSTOMER_GRADES,
@@ -84,9 +85,16 @@ def _verdict(ok: list[bool] | pd.Series, index: pd.Index) -> bool | pd.Series:
 
 
 def _each(rule):
-    """A vectorized pandera check function applying `rule(value) -> bool` to every value of a column."""
+    """A vectorized pandera check function applying `rule(value) -> bool` to every value of a column, once per
+    distinct value where that is safe (`per_distinct_value`): a column whose distinct values all pass passes."""
     def check(s: pd.Series) -> bool | pd.Series:
-        return _verdict([rule(v) for v in s.tolist()], s.index)
+        values = s.tolist()
+        verdicts = per_distinct_value(values, rule)
+        if verdicts is None:
+            return _verdict([rule(v) for v in values], s.index)
+        if all(verdicts.values()):
+            return True
+        return _verdict(list(map(verdicts.__getitem__, values)), s.index)
     return check
 
 

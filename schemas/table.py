@@ -9,6 +9,7 @@ for a frame checked in the ingesting process itself, so both paths store the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,23 @@ if TYPE_CHECKING:
     import pandas as pd
 
 FIELD_NAMES = [f.name for f in FIELDS]
+
+# classes whose values never equal a value of another class found in a register's cells
+_NEVER_EQUAL_ACROSS = frozenset({str, type(None)})
+
+
+def per_distinct_value(values: list[Any], fn: Callable[[Any], Any]) -> dict[Any, Any] | None:
+    """`fn` of each distinct value of `values` (value -> result, so `map(result.__getitem__, values)` is every
+    value's), computed once per value: a register repeats its counties, grades, statuses, dates and blanks in
+    every row. None when two distinct cells could fall on one key — values of two classes that can be equal
+    (1, 1.0 and True; a date and a datetime) — or a value is unhashable: then apply `fn` to each value."""
+    classes = set(map(type, values))
+    if len(classes - _NEVER_EQUAL_ACROSS) > 1:
+        return None
+    try:
+        return {v: fn(v) for v in dict.fromkeys(values)}
+    except TypeError:  # unhashable
+        return None
 
 
 class PlainColumn(list):

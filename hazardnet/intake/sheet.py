@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from hazardnet.intake.findings import WARNING, Finding, cell_ref, file_finding
 from hazardnet.intake.reader import SheetGrid, WorkbookGrid
 from schemas.headers import FIELD_BY_NAME, FIELDS, REQUIRED_FIELDS, match_header, normalize_label
-from schemas.table import PlainFrame
+from schemas.table import PlainFrame, per_distinct_value
 from schemas.vocab import (
     GRADE_SYNONYMS,
     REINSPECT_SYNONYMS,
@@ -302,6 +302,9 @@ def _normalizer(name: str, counties: list[str]) -> Any:
 def _normalize_column(values: list[Any], normalize) -> list[Any]:
     """`normalize` applied to every value, each distinct value computed once (keyed by type as well:
     1, 1.0 and True are equal in Python but not the same cell)."""
+    results = per_distinct_value(values, normalize)
+    if results is not None:  # the usual column: text and blanks, perhaps one kind of number or date
+        return list(map(results.__getitem__, values))
     memos: dict[type, dict[Any, Any]] = {}
     out = []
     append = out.append

@@ -1,0 +1,94 @@
+"""Normalizing and checking a register column once per distinct value (schemas.table.per_distinct_value) gives
+exactly what applying the rule to every cell gives — also for cells that are equal in Python but not the same
+cell: 1, 1.0 and True; a date and a datetime of the same day; NaN."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
+
+from hazardnet.intake.sheet import _normalize_column, _normalizer
+from schemas.register import _each, _vocab_check
+from schemas.table import per_distinct_value
+from schemas.vocab import STATUSES
+
+COUNTIES = ["格尔木市", "德令哈市"]
+
+# what calamine gives for a cell, with the values that collide as dictionary keys well represented
+CELLS = st.one_of(
+    st.none(),
+    st.sampled_from(["", " ", "已整改", "整改中", "未整改", "2026-03-05", "2026年3月5日", "1", "格尔木", "是", "否",
+                     "一般", "重大", "3万元", "x" * 2100]),
+    st.text(max_size=6),
+    st.sampled_from([0, 1, 2, 45292]),
+    st.sampled_from([0.0, -0.0, 1.0, 1.5, 45292.0, math.nan, math.inf]),
+    st.booleans(),
+    st.sampled_from([dt.date(2026, 3, 5), dt.datetime(2026, 3, 5), dt.datetime(2026, 3, 5, 12, 30),
+                     dt.date(2024, 1, 1)]),
+)
+
+
+def _same(a: list, b: list) -> bool:
+    """Equal cell for cell, of the same class (1 and 1.0 and True are different cells), NaN equal to NaN."""
+    return len(a) == len(b) and all(
+        type(x) is type(y) and (x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y)))
+        for x, y in zip(a, b))
+
+
+def test_values_that_could_fall_on_one_key_are_not_taken_together():
+    assert per_distinct_value([1, 1.0, True], str) is None  # all three are one dictionary key
+    assert per_distinct_value([dt.date(2026, 3, 5), dt.datetime(2026, 3, 5)], str) is None
+    assert per_distinct_value([[1], "a"], str) is None  # unhashable
+    assert per_distinct_value(["a", None, "a", "bc"], lambda v: v and len(v)) == {"a": 1, None: None, "bc": 2}
+    assert per_distinct_value(["a", 1.5, None], str) == {"a": "a", 1.5: "1.5", None: "None"}
+
+
+def test_a_column_of_true_and_one_keeps_both_spellings():
+    # True is 是 in a text field, 1 stays "1": one memo keyed by value alone would give one of them the other's
+    normalize = _normalizer("hazard_id", COUNTIES)
+    assert _normalize_column([True, 1, 1.0, True], normalize) == ["是", "1", "1", "是"]
+    dates = _normalizer("found_date", COUNTIES)
+    assert _normalize_column([dt.datetime(2026, 3, 5, 12), dt.date(2026, 3, 5)], dates) == [dt.date(2026, 3, 5)] * 2
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.lists(CELLS, max_size=40), st.sampled_from(["hazard_id", "found_date", "deadline", "status", "county",
+                                                       "funds", "description", "customer_grade"]))
+def test_normalizing_once_per_distinct_value_equals_normalizing_every_cell(cells, field):
+    normalize = _normalizer(field, COUNTIES)
+    assert _same(_normalize_column(list(cells), normalize), [normalize(v) for v in cells])
+
+
+def _naive(rule, values: list) -> bool | list[bool]:
+    verdicts = [bool(rule(v)) for v in values]
+    return True if all(verdicts) else verdicts
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.lists(CELLS, min_size=1, max_size=40))
+def test_a_column_check_judging_each_distinct_value_once_equals_judging_every_cell(cells):
+    rules = {
+        "text": lambda v: (type(v) is str and len(v) <= 2000) or v is None or len(str(v)) <= 2000,
+        "is_number": lambda v: isinstance(v, (int, float)) or v is None,
+        "non_negative": lambda v: v is None or not isinstance(v, (int, float)) or v >= 0,
+        "is_date": lambda v: isinstance(v, dt.date) or v is None,
+        "not_a_flag": lambda v: type(v) is not bool,  # tells True from 1: wrong if they were taken together
+        "no_time": lambda v: type(v) is not dt.datetime,  # tells a datetime from its day's date
+    }
+    for name, rule in rules.items():
+        got = _each(rule)(pd.Series(cells, dtype=object))
+        want = _naive(rule, cells)
+        if want is True:
+            assert got is True, name
+        else:
+            assert isinstance(got, pd.Series) and got.tolist() == want, name
+    vocab = _vocab_check("status", STATUSES)
+    got = vocab._check_fn(pd.Series(cells, dtype=object))
+    want = _naive(lambda v: v in STATUSES or v is None or (isinstance(v, str) and not v.strip())
+                  or (isinstance(v, float) and math.isnan(v)), cells)
+    assert (got is True) if want is True else got.tolist() == want
