@@ -443,3 +443,45 @@ def test_a_rejected_register_is_texted_to_its_county_supply_company_once_its_rep
         assert d["status"] == "failed" and len(http_gateway.messages) == 1  # no text about a mail that never came
     finally:
         store.dispose()
+
+
+def test_a_directory_with_problems_is_texted_to_the_prefecture_supply_company_once_its_report_is_mailed(
+        settings, http_gateway, smtp_server):  # noqa: F811
+    """The rows the directory check left out are mailed to the prefecture's supply company with a text beside
+    the mail (the step 邮寄通讯录问题报告 of every sending job) — once per set of problems; a mail the server
+    refuses for good is not announced by a text; a different set of problems is sent again."""
+    from hazardnet.delivery.directory import load_directory
+    from hazardnet.delivery.dispatch import Dispatcher
+    from hazardnet.delivery.mail import SmtpTransport
+    from hazardnet.jobs.sending import directory_problems
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    s = load_settings(settings.home, smtp_host=smtp_server.host, smtp_port=smtp_server.port, smtp_security="none")
+    prefecture_mobile = "13979000001"
+    good = [(*row[:6], prefecture_mobile if row[3] == "国网海西供电公司营销部" else None) for row in DIRECTORY]
+    bad_email = ("用电客户", G, "0630100009", "某客户", "陈", "dianqi@qhyhkf", None)
+    store = Store(s.database_url)
+    sms = AppriseSmsTransport(http_gateway.url())
+
+    def send():
+        return directory_problems(s, store, load_directory(s, store, D(2026, 11, 15)),
+                                  Dispatcher(store, s, SmtpTransport(s), sms))
+
+    try:
+        write_directory_file(s.directory_file, [*good, bad_email])
+        [d] = send()
+        assert d["recipient"] == "国网海西供电公司营销部" and d["status"] == "sent" and d["sms_status"] == "sent"
+        [(mobile, text)] = http_gateway.messages
+        assert mobile == prefecture_mobile and len(text) <= SMS_MAX_CHARS and text.startswith("【海西供电】")
+        assert f"通讯录文件《{s.directory_file.name}》有1处问题（第{len(good) + 2}行未予采用" in text and "已发至邮箱" in text
+        assert [m.rcpt_tos for m in smtp_server.messages] == [["yingxiao@haixi-power.example.cn"]]
+
+        assert [x["status"] for x in send()] == ["skipped"]  # the same problems: nothing again
+        assert len(http_gateway.messages) == 1 and len(smtp_server.messages) == 1
+
+        write_directory_file(s.directory_file, [*good, bad_email, bad_email[:3] + ("另一客户", "陈", "x@", None)])
+        smtp_server.fail_next(1, code=550)  # other problems, their mail refused for good
+        [d] = send()
+        assert d["status"] == "failed" and len(http_gateway.messages) == 1  # no text about a mail that never came
+    finally:
+        store.dispose()

@@ -11,9 +11,9 @@ from typing import Any
 
 from hazardnet.delivery.directory import Recipient, load_directory
 from hazardnet.delivery.dispatch import Dispatch, Dispatcher
-from hazardnet.delivery.ledger import FAILED, DeliveryLedger, deliver_claimed, delivery_record
+from hazardnet.delivery.ledger import FAILED, delivery_record
 from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter
-from hazardnet.delivery.mail import TemporaryMailError, Transport, build_message, new_message_id
+from hazardnet.delivery.mail import TemporaryMailError, Transport
 from hazardnet.delivery.sms import SmsTransport
 from hazardnet.intake.findings import ERROR
 from hazardnet.settings import Settings, today
@@ -21,6 +21,7 @@ from hazardnet.store import Store
 from schemas.vocab import PARTY_UTILITY
 
 REJECTION_KIND = "rejection"  # the ledger's kind of a rejected file's report (mail) and its text (SMS)
+DIRECTORY_KIND = "directory"  # … of the directory's problem report (mail) and its text (SMS)
 
 
 @dataclass
@@ -132,27 +133,36 @@ def directory_problems_body(directory, recipient: Recipient, settings: Settings)
     return "\n".join(lines)
 
 
-def send_directory_problems(settings: Settings, store: Store, directory, transport: Transport) -> list[dict]:
-    """Mail the directory's problem report to the prefecture-level supply-company contacts, once per set of
-    problems (a corrected or a different broken version is mailed again). Temporary errors raise."""
+def directory_problems_sms(directory, errors: int, settings: Settings) -> str:
+    """The text beside the directory's problem mail: how many problems, what was left out, where the report is."""
+    if directory.source == "file":
+        what = f"第{'、'.join(map(str, directory.left_out))}行未予采用，其余照常发送"
+    else:
+        what = "整个文件未采用，继续使用上一版有效通讯录"
+    return (f"通讯录文件《{settings.directory_file.name}》有{errors}处问题（{what}），问题报告已发至邮箱，"
+            f"请修改后保存，下次发送时自动采用。")
+
+
+def send_directory_problems(settings: Settings, store: Store, directory, transport: Transport, *,
+                            sms: SmsTransport | None = None) -> list[dict]:
+    """Mail the directory's problem report to the prefecture-level supply-company contacts and text them that it
+    came (`sms`; once the mail went out), once per set of problems (a corrected or a different broken version is
+    sent again), through the dispatcher and its ledger. Temporary errors raise."""
     errors = [f for f in directory.findings if f.level == ERROR]
     if not errors or not directory.report or not Path(directory.report).is_file():
         return []
     data = Path(directory.report).read_bytes()
     digest = hashlib.sha256("\n".join(f"{f.cell}|{f.message}" for f in errors).encode()).hexdigest()
-    ledger = DeliveryLedger(store)
-    out: list[dict] = []
+    dispatcher = Dispatcher(store, settings, transport, sms)
     name = Path(directory.report).name
+    out: list[dict] = []
     for recipient in [r for r in directory.recipients if r.party == PARTY_UTILITY and r.county is None]:
-        record = delivery_record(recipient, status="", rows=len(errors), attachment=name)
-        entry, delivered = ledger.claim("directory", f"directory|{digest[:32]}", recipient.key, content_hash=digest,
-                                        addresses=recipient.addresses, resend=False,
-                                        new_message_id=lambda: new_message_id(settings))
-        if delivered:
-            out.append({**record, "status": "skipped", "note": "已发送过"})
-            continue
-        mail = build_message(settings, to=recipient.addresses, subject=f"{SUBJECT_PREFIX}通讯录有 {len(errors)} 处问题",
-                             body=directory_problems_body(directory, recipient, settings), attachment=(name, data),
-                             message_id=entry.message_id, file_stem="通讯录问题报告")
-        out.append(deliver_claimed(ledger, entry, mail, entry.missing(recipient.addresses), transport, record))
+        letter = Letter(subject=f"{SUBJECT_PREFIX}通讯录有 {len(errors)} 处问题",
+                        body=directory_problems_body(directory, recipient, settings), files=[(name, data)],
+                        file_stem="通讯录问题报告")
+        out.append(dispatcher.send(Dispatch(
+            DIRECTORY_KIND, recipient, [(f"directory|{digest[:32]}", digest)],
+            letter=lambda _periods, letter=letter: letter,
+            text=lambda _periods: directory_problems_sms(directory, len(errors), settings), sms_stem="通讯录问题",
+            rows=len(errors), attachment=name, once=True, sms_after_mail=True)))
     return out

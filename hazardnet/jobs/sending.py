@@ -31,12 +31,12 @@ def failure_reason(exc: BaseException) -> str:
 
 
 def directory_problems(settings: Settings, store: Store, directory, sender: Dispatcher) -> list[dict]:
-    """Mail the directory's problem report to the prefecture's supply-company contacts (once per set of
-    problems). A mail problem is reported, never fails the run: the next run tries again."""
+    """Mail the directory's problem report to the prefecture's supply-company contacts and text them (once per
+    set of problems). A mail problem is reported, never fails the run: the next run tries again."""
     from hazardnet.delivery.rejection_mail import send_directory_problems
 
     try:
-        return send_directory_problems(settings, store, directory, sender.mail)
+        return send_directory_problems(settings, store, directory, sender.mail, sms=sender.sms)
     except MailError as exc:
         return [{"recipient": "州级供电企业", "party": "供电企业", "county": "全州", "customer_id": None,
                  "addresses": [], "status": "failed", "rows": 0, "error": exc.reason}]
