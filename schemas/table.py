@@ -9,6 +9,7 @@ for a frame checked in the ingesting process itself, so both paths store the sam
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,14 +29,18 @@ def per_distinct_value(values: list[Any], fn: Callable[[Any], Any]) -> dict[Any,
     """`fn` of each distinct value of `values` (value -> result, so `map(result.__getitem__, values)` is every
     value's), computed once per value: a register repeats its counties, grades, statuses, dates and blanks in
     every row. None when two distinct cells could fall on one key — values of two classes that can be equal
-    (1, 1.0 and True; a date and a datetime) — or a value is unhashable: then apply `fn` to each value."""
+    (1, 1.0 and True; a date and a datetime; 0.0 and -0.0) — or a value is unhashable: then apply `fn` to each value."""
     classes = set(map(type, values))
     if len(classes - _NEVER_EQUAL_ACROSS) > 1:
         return None
     try:
-        return {v: fn(v) for v in dict.fromkeys(values)}
+        results = {v: fn(v) for v in dict.fromkeys(values)}
     except TypeError:  # unhashable
         return None
+    if float in classes and 0.0 in results and len({math.copysign(1.0, v) for v in values
+                                                    if v.__class__ is float and v == 0.0}) > 1:
+        return None  # 0.0 and -0.0: one key, two cells ("0" and "-0")
+    return results
 
 
 class PlainColumn(list):

@@ -133,12 +133,19 @@ def _read_sheets(path: str, max_rows: int = 0) -> list[tuple]:
     return sheets
 
 
+_BLANK_TO_NONE = {"": None}
+
+
 def _tidy(rows: list[list[Any]]) -> list[list[Any]]:
     """Empty cells ("" from calamine) become None; trailing empty rows and columns go."""
     out: list[list[Any]] = []
     last_row, width = -1, 0
+    blank_to_none = _BLANK_TO_NONE.get
     for r, row in enumerate(rows):
-        cells = [None if v == "" else v for v in row]
+        try:
+            cells = list(map(blank_to_none, row, row))  # "" -> None, any other value itself (at C speed)
+        except TypeError:  # an unhashable value (never from calamine)
+            cells = [None if v == "" else v for v in row]
         n = len(cells)
         while n and cells[n - 1] is None:
             n -= 1
