@@ -132,3 +132,14 @@ def test_the_register_frame_keeps_every_cell_as_the_python_value_it_was_normaliz
     assert frame["customer_id"].tolist() == ["630100001", "0630100002"]
     assert frame["funds"].tolist() == [3.0, 1.5] and frame["deadline"].tolist()[1] is None
     assert frame["reinspect_date"].tolist() == [None, None]  # a column the sheet does not have
+
+
+def test_a_findings_json_is_every_field_but_its_sort_keys():
+    from dataclasses import asdict
+
+    from hazardnet.intake.findings import WARNING, Finding
+
+    finding = Finding("隐患台账", "J7", "隐患等级", "隐患等级“严重”不在可选范围内", "严重", WARNING, row=7, col=10)
+    whole = asdict(finding)
+    del whole["row"], whole["col"]
+    assert finding.as_json() == whole and list(finding.as_json()) == list(whole)

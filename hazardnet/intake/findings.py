@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from xlsxwriter.utility import xl_col_to_name  # (openpyxl would cost 50 ms of import for this)
 
@@ -24,11 +24,10 @@ class Finding:
     col: int = 0  # 1-based Excel column (0 = whole row/file)
 
     def as_json(self) -> dict:
-        """The public JSON shape: sheet, cell, field, message (plus value and level)."""
-        d = asdict(self)
-        d.pop("row")
-        d.pop("col")
-        return d
+        """The public JSON shape: sheet, cell, field, message (plus value and level). Written out: `asdict` (a deep
+        copy of each field) took ten times as long, for every finding of every file, twice per run."""
+        return {"sheet": self.sheet, "cell": self.cell, "field": self.field, "message": self.message,
+                "value": self.value, "level": self.level}
 
 
 def cell_ref(row0: int, col0: int) -> str:
