@@ -192,6 +192,7 @@ def test_rows_left_out_are_mailed_to_the_prefecture_supply_company_once(settings
     import email
     from email import policy
 
+    from hazardnet.delivery.dispatch import Dispatcher
     from hazardnet.delivery.mail import EmlFileTransport
     from hazardnet.delivery.rejection_mail import send_directory_problems
 
@@ -202,12 +203,13 @@ def test_rows_left_out_are_mailed_to_the_prefecture_supply_company_once(settings
     directory = load_directory(settings, store, AS_OF)
     assert directory.left_out == [4] and len(directory.recipients) == 2
     transport = EmlFileTransport(settings.outbox / "mail")
-    [sent] = send_directory_problems(settings, store, directory, transport)
+    [sent] = send_directory_problems(settings, directory, Dispatcher(store, settings, transport))
     assert sent["recipient"] == "国网海西供电公司营销部" and sent["status"] == "written"
     [eml] = (settings.outbox / "mail").glob("*.eml")
     msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     body = msg.get_body(("plain",)).get_content()
     assert "第 4 行有错误" in body and "F4" in body and "dianqi@qhyhkf" in body
     assert [p.get_filename() for p in msg.iter_attachments()] == ["通讯录问题报告.xlsx"]
-    again = send_directory_problems(settings, store, load_directory(settings, store, AS_OF), transport)
+    again = send_directory_problems(settings, load_directory(settings, store, AS_OF),
+                                    Dispatcher(store, settings, transport))
     assert [d["status"] for d in again] == ["skipped"] and len(list((settings.outbox / "mail").glob("*.eml"))) == 1

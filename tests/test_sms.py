@@ -464,7 +464,7 @@ def test_a_directory_with_problems_is_texted_to_the_prefecture_supply_company_on
     sms = AppriseSmsTransport(http_gateway.url())
 
     def send():
-        return directory_problems(s, store, load_directory(s, store, D(2026, 11, 15)),
+        return directory_problems(s, load_directory(s, store, D(2026, 11, 15)),
                                   Dispatcher(store, s, SmtpTransport(s), sms))
 
     try:

@@ -143,17 +143,15 @@ def directory_problems_sms(directory, errors: int, settings: Settings) -> str:
             f"请修改后保存，下次发送时自动采用。")
 
 
-def send_directory_problems(settings: Settings, store: Store, directory, transport: Transport, *,
-                            sms: SmsTransport | None = None) -> list[dict]:
+def send_directory_problems(settings: Settings, directory, dispatcher: Dispatcher) -> list[dict]:
     """Mail the directory's problem report to the prefecture-level supply-company contacts and text them that it
-    came (`sms`; once the mail went out), once per set of problems (a corrected or a different broken version is
-    sent again), through the dispatcher and its ledger. Temporary errors raise."""
+    came (once the mail went out), once per set of problems (a corrected or a different broken version is sent
+    again), through the job's dispatcher and its ledger. Temporary errors raise."""
     errors = [f for f in directory.findings if f.level == ERROR]
     if not errors or not directory.report or not Path(directory.report).is_file():
         return []
     data = Path(directory.report).read_bytes()
     digest = hashlib.sha256("\n".join(f"{f.cell}|{f.message}" for f in errors).encode()).hexdigest()
-    dispatcher = Dispatcher(store, settings, transport, sms)
     name = Path(directory.report).name
     out: list[dict] = []
     for recipient in [r for r in directory.recipients if r.party == PARTY_UTILITY and r.county is None]:

@@ -63,7 +63,7 @@ def bulletin(settings: Settings, period: Period, as_of: dt.date, *, runner: Runn
         with bulletin_lock(settings):
             directory = runner.step("读取通讯录", recipient_directory, settings, store, as_of)
             sender = sender or dispatcher(settings, store, runner.secret)
-            directory_mail = mail_directory_problems(settings, store, directory, sender, runner)
+            directory_mail = mail_directory_problems(settings, directory, sender, runner)
             with WorkbookWriters(settings.workers, len(directory.recipients)) as writers:
                 run = runner.step("准备通报", bulletin_run, settings, store, period, as_of, writers)
 

@@ -38,7 +38,7 @@ def send_grid(settings: Settings, warning: GridWarning, day: dt.date, *, runner:
         with bulletin_lock(settings):
             directory = runner.step("读取通讯录", recipient_directory, settings, store, day)
             sender = sender or dispatcher(settings, store, runner.secret)
-            directory_mail = mail_directory_problems(settings, store, directory, sender, runner)
+            directory_mail = mail_directory_problems(settings, directory, sender, runner)
             if not directory.usable:
                 return JobOutcome({}, "没有可用的通讯录，未发送电网风险预警：" +
                                   "；".join(f.message for f in directory.findings), directory_mail, sent=False)

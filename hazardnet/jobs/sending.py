@@ -9,7 +9,6 @@ from hazardnet.delivery.dispatch import Dispatcher
 from hazardnet.delivery.mail import MailError
 from hazardnet.jobs.runner import Runner
 from hazardnet.settings import Settings
-from hazardnet.store import Store
 
 
 @dataclass
@@ -30,19 +29,18 @@ def failure_reason(exc: BaseException) -> str:
     return getattr(exc, "reason", None) or str(exc) or "发送失败"
 
 
-def directory_problems(settings: Settings, store: Store, directory, sender: Dispatcher) -> list[dict]:
+def directory_problems(settings: Settings, directory, sender: Dispatcher) -> list[dict]:
     """Mail the directory's problem report to the prefecture's supply-company contacts and text them (once per
     set of problems). A mail problem is reported, never fails the run: the next run tries again."""
     from hazardnet.delivery.rejection_mail import send_directory_problems
 
     try:
-        return send_directory_problems(settings, store, directory, sender.mail, sms=sender.sms)
+        return send_directory_problems(settings, directory, sender)
     except MailError as exc:
         return [{"recipient": "州级供电企业", "party": "供电企业", "county": "全州", "customer_id": None,
                  "addresses": [], "status": "failed", "rows": 0, "error": exc.reason}]
 
 
-def mail_directory_problems(settings: Settings, store: Store, directory, sender: Dispatcher,
-                            runner: Runner) -> list[dict]:
+def mail_directory_problems(settings: Settings, directory, sender: Dispatcher, runner: Runner) -> list[dict]:
     """The step 邮寄通讯录问题报告 of every sending job."""
-    return runner.step("邮寄通讯录问题报告", directory_problems, settings, store, directory, sender)
+    return runner.step("邮寄通讯录问题报告", directory_problems, settings, directory, sender)

@@ -38,7 +38,7 @@ def risk_warnings(settings: Settings, as_of: dt.date, *, runner: Runner | None =
         warnings = runner.step("查找应预警隐患", due_warnings, store, as_of)
         directory = runner.step("读取通讯录", recipient_directory, settings, store, as_of)
         sender = sender or dispatcher(settings, store, runner.secret)
-        directory_mail = mail_directory_problems(settings, store, directory, sender, runner)
+        directory_mail = mail_directory_problems(settings, directory, sender, runner)
         unreachable = unreachable_customers(directory.recipients, warnings)
         deliveries: list[dict] = []
         if warnings and not directory.usable:
