@@ -438,9 +438,9 @@ def write_directory_report(path: Path, file_name: str, findings: list[Finding], 
     errors = [f for f in findings if f.level == ERROR]
     if partial:
         title = (f"《{file_name}》中有 {len(errors)} 处错误：有错误的行未予采用，其余行照常使用；"
-                 f"修改后放回 inbox/ 即可")
+                 f"修改原文件后保存，下次发送时自动采用")
     else:
-        title = (f"《{file_name}》未通过校验：共 {len(errors)} 处问题，修改后放回 inbox/ 即可；"
+        title = (f"《{file_name}》未通过校验：共 {len(errors)} 处问题，修改原文件后保存即可；"
                  f"在此之前沿用上一版有效通讯录")
     headers = ["序号", "工作表", "单元格", "字段", "单元格内容", "问题说明", "类型"]
     with atomic_workbook(path) as wb:

@@ -136,7 +136,7 @@ def directory_problems_body(directory, recipient: Recipient, settings: Settings)
 def directory_problems_sms(directory, errors: int, settings: Settings) -> str:
     """The text beside the directory's problem mail: how many problems, what was left out, where the report is."""
     if directory.source == "file":
-        what = f"第{'、'.join(map(str, directory.left_out))}行未予采用，其余照常发送"
+        what = f"第{'、'.join(map(str, directory.left_out))}行未予采用"
     else:
         what = "整个文件未采用，继续使用上一版有效通讯录"
     return (f"通讯录文件《{settings.directory_file.name}》有{errors}处问题（{what}），问题报告已发至邮箱，"
