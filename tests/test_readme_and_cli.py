@@ -87,3 +87,26 @@ def test_the_command_collects_young_objects_less_often_from_its_first_import():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert int(out[0]) == GC_YOUNG_THRESHOLD
     assert int(out[1]) > 700  # young objects accumulated past Python's default threshold without a collection
+
+
+def test_command_line_mistakes_are_one_chinese_line_and_exit_2():
+    """Usage mistakes are raised by typer's own copy of click: each is one Chinese line naming the option, exit 2
+    (they were reported as a failed run in English, exit 1, e.g. “运行失败：MissingParameter: Missing parameter”)."""
+    cases = [
+        (["hazard", "--county", "格尔木市"], "缺少参数 --id"),
+        (["ingest", "--bogus"], "没有选项 --bogus"),
+        (["ingest", "--hom", "x"], "是否要写 --home"),
+        (["ingest", "--as-of"], "选项 --as-of 后面需要写一个值"),
+        (["serve", "--poll-minutes", "abc"], "参数 --poll-minutes 的值应为数字"),
+        (["server", "--port", "x"], "参数 --port 的值应为整数"),
+        (["no-such-command"], "没有命令“no-such-command”"),
+        (["ingest", "extra"], "用法见：hazardnet ingest --help"),
+    ]
+    for args, expected in cases:
+        result = subprocess.run([sys.executable, "-m", "hazardnet.cli", *args], capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert expected in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "Missing" not in result.stderr and "运行失败" not in result.stderr
+    alone = subprocess.run([sys.executable, "-m", "hazardnet.cli"], capture_output=True, text=True, timeout=120)
+    assert alone.returncode == 0 and "ingest" in alone.stdout + alone.stderr and "运行失败" not in alone.stderr

@@ -67,11 +67,14 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a user-facing command
-        import click
+        from hazardnet.cli.usage import CLICK_ERRORS, is_no_args_help, usage_message
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if is_no_args_help(exc):
+            exc.show()  # `hazardnet` alone: the list of commands
+            sys.exit(0)
+        if isinstance(exc, CLICK_ERRORS):
+            err.print(f"错误：{usage_message(exc)}", soft_wrap=True)
+            sys.exit(2)
         from hazardnet.intake.transaction import IntakeError
 
         reason = str(exc) if isinstance(exc, IntakeError) else (server_problem(exc) or f"{type(exc).__name__}: {exc}")
