@@ -16,10 +16,11 @@ import openpyxl
 import pytest
 from docx import Document
 
+from hazardnet.delivery.directory import Recipient
 from hazardnet.jobs.ingest import ingest
 from hazardnet.jobs.runner import PlainRunner
 from hazardnet.jobs.supervision import supervision
-from hazardnet.publish.supervision import NO_INTERIM
+from hazardnet.publish.supervision import NO_INTERIM, LetterDraft, LetterHazard, letter_mail, letter_sms, write_letter
 from hazardnet.rules import COUNTY, OVERDUE, PREFECTURE, DeadlineEvent, deadline_history, reminder_due, rung
 from hazardnet.settings import load_settings
 from hazardnet.store import Store
@@ -522,3 +523,52 @@ def rules_derived(register, day):
     from hazardnet.rules import with_derived
 
     return with_derived(register, day)
+
+
+def _letter_text(path: Path) -> str:
+    return "\n".join(p.text for p in Document(str(path)).paragraphs)
+
+
+def _hazard(hid: str, notice_date: dt.date | None, county: str = G) -> LetterHazard:
+    return LetterHazard(county, POTASH, CUSTOMER[POTASH][0], hid, "一般", f"{hid}：配电室柜体绝缘老化", D(2026, 2, 22),
+                        D(2026, 2, 22), (), 289, None, "逾期 289 天", notice_date)
+
+
+def test_a_letter_says_written_notice_only_when_every_hazard_had_one(tmp_path):
+    s = load_settings(tmp_path)
+    every = LetterDraft("格尔木市督办建议〔2026〕001号", COUNTY, G, D(2026, 12, 8),
+                        [_hazard("G1", D(2026, 1, 5)), _hazard("G2", D(2026, 1, 6))], D(2026, 12, 23))
+    text = _letter_text(write_letter(tmp_path / "every.docx", every, s))
+    assert "已书面告知并多次督促" in text and "尚未书面告知" not in text
+    some = LetterDraft("格尔木市督办建议〔2026〕002号", COUNTY, G, D(2026, 12, 8),
+                       [_hazard("G1", D(2026, 1, 5)), _hazard("G2", None), _hazard("G3", None)], D(2026, 12, 23))
+    text = _letter_text(write_letter(tmp_path / "some.docx", some, s))
+    assert "已书面告知" not in text
+    assert "其中 2 项尚未书面告知客户（隐患编号 G2、G3）" in text
+    none = LetterDraft("格尔木市督办建议〔2026〕003号", COUNTY, G, D(2026, 12, 8), [_hazard("G2", None)], D(2026, 12, 23))
+    text = _letter_text(write_letter(tmp_path / "none.docx", none, s))
+    assert "已书面告知" not in text and "均尚未书面告知客户" in text
+    _subject, body = letter_mail(some, "国网格尔木供电公司", False, s)
+    lines = [line for line in body.splitlines() if "整改期限 2026-02-22" in line]
+    assert len(lines) == 3 and all(line.count("逾期 289 天") == 1 for line in lines)  # once, not twice
+    assert "2026-01-05 书面告知" in lines[0] and "尚未书面告知" in lines[1]
+    assert "用电安全隐患，建议县级督办" in letter_sms(some)
+
+
+def test_a_letter_names_the_directory_organisations_and_never_copies_its_signer(tmp_path):
+    s = load_settings(tmp_path)
+    names = [Recipient("政府主管部门", G, None, "格尔木市发展和改革委员会(能源局)", (), ()),
+             Recipient("供电企业", G, None, "国网格尔木供电公司", (), ()),
+             Recipient("政府主管部门", None, None, "海西州能源局", (), ()),
+             Recipient("供电企业", None, None, "国网海西供电公司营销部", (), ())]
+    county = LetterDraft("格尔木市督办建议〔2026〕001号", COUNTY, G, D(2026, 12, 8), [_hazard("G1", None)], D(2026, 12, 23))
+    text = _letter_text(write_letter(tmp_path / "g.docx", county, s, names))
+    assert "格尔木市发展和改革委员会(能源局)：" in text and "抄送：国网格尔木供电公司" in text
+    assert "格尔木市政府主管部门" not in text and "格尔木市供电公司" not in text
+    text = _letter_text(write_letter(tmp_path / "d.docx", county, s, names[2:]))  # no 格尔木 rows: the generic names
+    assert "格尔木市政府主管部门（能源主管部门）：" in text and "抄送：格尔木市供电公司" in text
+    prefecture = LetterDraft("海西州挂牌督办建议〔2026〕001号", PREFECTURE, "海西州", D(2026, 12, 8),
+                             [_hazard("G1", None)], D(2026, 12, 23))
+    text = _letter_text(write_letter(tmp_path / "p.docx", prefecture, s, names))
+    assert "海西州能源局：" in text and "抄送" not in text  # the signer (国网海西供电公司…) is not copied
+    assert s.company in text

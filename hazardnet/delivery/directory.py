@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -410,6 +410,28 @@ def load_directory(settings: Settings, store: Store, as_of: dt.date, path: Path 
                                      f"上一版有效通讯录（{meta['file_name']}）。", level=WARNING))
     return DirectoryResult(recipients_of(entries, settings), findings, "store", meta["file_name"], meta["loaded_at"],
                            report)
+
+
+def directory_in_use(settings: Settings, store: Store, as_of: dt.date) -> list[Recipient]:
+    """The recipients documents name their parties after, read without side effects (no version saved, no
+    report written, nothing mailed): the last accepted version, else the valid rows of the file on disk, else
+    none (a document then uses its generic wording)."""
+    current = DirectoryStore(store).latest()
+    if current is not None:
+        return recipients_of(current[0], settings)
+    path = Path(settings.directory_file)
+    if not path.is_file():
+        return []
+    parsed, findings = read_directory_file(path, settings, known_customers_of(store, as_of))
+    if parsed is None or any(f.level == ERROR and not f.row for f in findings):
+        return []
+    bad_rows = {f.row for f in findings if f.level == ERROR and f.row}
+    return recipients_of([e for e in entries_of(parsed, settings) if e.row not in bad_rows], settings)
+
+
+def org_names(recipients: Sequence[Recipient], party: str, county: str | None) -> list[str]:
+    """The directory's organisations of `party` in `county` (None: prefecture level), in directory order."""
+    return list(dict.fromkeys(r.org_name for r in recipients if r.party == party and r.county == county))
 
 
 def _change_announced(settings: Settings, versions: DirectoryStore, entries: list[DirectoryEntry],

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
+from hazardnet.delivery.directory import DirectoryResult, Recipient, directory_in_use, load_directory
 from hazardnet.delivery.dispatch import Dispatch, Dispatcher, Letter, failed_record
 from hazardnet.delivery.ledger import DeliveryLedger, LedgerEntry, bulletin_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
@@ -170,7 +170,8 @@ def hazard_states(store: Store, settings: Settings, as_of: dt.date) -> list[Haza
             county=rec["county"], customer_id=str(rec["customer_id"]), customer_name=_text(rec["customer_name"]) or "",
             hazard_id=key[1], severity=rec["severity"], description=_text(rec["description"]) or "",
             first_deadline=history.first or deadline, deadline=deadline, changes=tuple(history.changes),
-            days_overdue=late, contingency=_text(rec.get("contingency")), why=why)
+            days_overdue=late, contingency=_text(rec.get("contingency")), why=why,
+            notice_date=_date(rec.get("notice_date")))
         acts = {"supervisor": _text(rec.get("supervisor")), "supervised_date": _date(rec.get("supervised_date")),
                 "supervision_deadline": _date(rec.get("supervision_deadline")),
                 "gov_supervised": _text(rec.get("gov_supervised"))}
@@ -209,11 +210,14 @@ def issue_letters(store: Store, settings: Settings, states: Sequence[HazardState
         store.issue_letter(rung=PREFECTURE, county=settings.prefecture, issued_on=as_of, hazards=at_prefecture,
                            number=lambda seq: letter_number(settings.prefecture, PREFECTURE, as_of.year, seq))
     letters = store.letters(since=as_of - dt.timedelta(days=LETTER_SEND_DAYS), until=as_of)
+    names: list[Recipient] | None = None  # the directory, read once a letter is to be written
     for record in letters:
         record["draft"] = _draft(record, by_key, settings)
         path = letter_path(settings, record["county"], record["number"])
         if not path.is_file():
-            write_letter(path, record["draft"], settings)
+            if names is None:
+                names = directory_in_use(settings, store, as_of)
+            write_letter(path, record["draft"], settings, names)
         if record.get("path") != str(path):
             store.set_letter_path(record["id"], str(path))
             record["path"] = str(path)

@@ -9,6 +9,7 @@ overdue, the interim control measure (or 未落实临时防控措施) and a sugg
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +19,12 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
+from hazardnet.delivery.directory import Recipient, org_names
 from hazardnet.publish.docx_table import fix_widths
 from hazardnet.rules import COUNTY, PREFECTURE, RUNG_ZH, DeadlineChange
 from hazardnet.runtime import write_atomically
 from hazardnet.settings import Settings
+from schemas.vocab import PARTY_GOV, PARTY_UTILITY
 
 LETTER_TITLE = "隐患督办建议函"
 LETTER_DIR = "督办"
@@ -50,6 +53,7 @@ class LetterHazard:
     days_overdue: int | None = None
     contingency: str | None = None
     why: str = ""  # why it is on its rung
+    notice_date: dt.date | None = None  # 告知日期: when the customer was notified in writing (None: not yet)
 
     @property
     def extensions_text(self) -> str:
@@ -85,11 +89,28 @@ def letter_path(settings: Settings, scope: str, number: str, suffix: str = ".doc
     return settings.outbox / LETTER_DIR / scope / f"{number}{suffix}"
 
 
-def addressee(rung: str, scope: str, settings: Settings) -> tuple[str, str]:
-    """(to, copy) as the letter names them."""
+def addressee(rung: str, scope: str, settings: Settings, recipients: Sequence[Recipient] = ()) -> tuple[str, str | None]:
+    """(to, copy) as the letter names them: the directory's authority and supply company of the scope (its county,
+    or the prefecture-level rows), the generic wording where the directory has none. The signer
+    (`settings.company` and its departments) is never in copy: a prefecture letter has no copy line of its own."""
+    county = None if rung == PREFECTURE else scope
+    to = "、".join(org_names(recipients, PARTY_GOV, county))
+    copy = "、".join(n for n in org_names(recipients, PARTY_UTILITY, county) if not n.startswith(settings.company))
     if rung == PREFECTURE:
-        return f"{settings.prefecture}能源局", settings.company
-    return f"{scope}政府主管部门（能源主管部门）", f"{scope}供电公司"
+        return to or f"{settings.prefecture}能源局", copy or None
+    return to or f"{scope}政府主管部门（能源主管部门）", copy or f"{scope}供电公司"
+
+
+def urging(hazards: list[LetterHazard]) -> str:
+    """What the supply company did before asking for 督办, as far as it is true: 已书面告知 only when every hazard
+    has a 告知日期; otherwise the hazards not notified in writing yet, named."""
+    unnotified = [h.hazard_id for h in hazards if h.notice_date is None]
+    if not unnotified:
+        return "供电企业已书面告知并多次督促，客户仍未整改完成"
+    if len(unnotified) == len(hazards):
+        return "经供电企业多次督促，客户仍未整改完成，上述隐患均尚未书面告知客户"
+    return (f"经供电企业多次督促，客户仍未整改完成，其中 {len(unnotified)} 项尚未书面告知客户"
+            f"（隐患编号 {'、'.join(unnotified)}）")
 
 
 def _font(run, size: float, bold: bool = False) -> None:
@@ -128,9 +149,10 @@ def letter_rows(draft: LetterDraft) -> list[list[str]]:
     return rows
 
 
-def write_letter(path: Path, draft: LetterDraft, settings: Settings) -> Path:
-    """Write the 《隐患督办建议函》 of `draft` as a Word document (A4 landscape) at `path`, atomically."""
-    to, copy = addressee(draft.rung, draft.scope, settings)
+def write_letter(path: Path, draft: LetterDraft, settings: Settings, recipients: Sequence[Recipient] = ()) -> Path:
+    """Write the 《隐患督办建议函》 of `draft` as a Word document (A4 landscape) at `path`, atomically; its parties
+    named as the directory's `recipients` name them (`addressee`)."""
+    to, copy = addressee(draft.rung, draft.scope, settings, recipients)
     doc = Document()
     section = doc.sections[0]
     section.orientation = WD_ORIENT.LANDSCAPE
@@ -146,7 +168,7 @@ def write_letter(path: Path, draft: LetterDraft, settings: Settings) -> Path:
            else "已逾期 30 天以上、或为逾期的重大隐患、或未兑现隐患通报会整改承诺")
     _para(doc, f"根据用电安全“1+1+1”工作网协作书，截至{draft.issued_on:%Y年%m月%d日}，"
                f"{draft.scope}下列 {len(draft.hazards)} 项客户用电安全隐患（其中重大隐患 {majors} 项）{why}，"
-               f"供电企业已书面告知并多次督促，客户仍未整改完成。建议贵单位依法对下列隐患实施"
+               f"{urging(draft.hazards)}。建议贵单位依法对下列隐患实施"
                f"{RUNG_ZH[draft.rung]}，责成客户在建议督办期限（{_d(draft.term)}）前完成整改，"
                f"整改完成前落实临时防控措施，并将督办情况（督办单位、督办日期、督办期限）反馈供电企业，"
                f"供电企业将在隐患台账中记录并跟踪直至销号。", 12, indent=True)
@@ -160,7 +182,8 @@ def write_letter(path: Path, draft: LetterDraft, settings: Settings) -> Path:
             _font(cell.paragraphs[0].add_run(text), 9)
     fix_widths(table, [Cm(w) for w in LETTER_WIDTHS_CM])
     _para(doc, "")
-    _para(doc, f"抄送：{copy}", 11)
+    if copy:
+        _para(doc, f"抄送：{copy}", 11)
     _para(doc, "附：各隐患的整改期限变更记录见上表“延期次数及原因”一栏；未落实临时防控措施的隐患请督促客户立即落实。", 11)
     _para(doc, settings.company, 12, False, WD_ALIGN_PARAGRAPH.RIGHT)
     _para(doc, f"{draft.issued_on:%Y年%m月%d日}", 12, False, WD_ALIGN_PARAGRAPH.RIGHT)
@@ -178,7 +201,9 @@ def letter_mail(draft: LetterDraft, org_name: str, copy: bool, settings: Setting
     for i, h in enumerate(draft.hazards, start=1):
         lines.append(f"{i}. {h.county} {h.customer_name}（户号 {h.customer_id}）隐患编号 {h.hazard_id}（{h.severity}）："
                      f"{h.description}")
-        lines.append(f"   整改期限 {_d(h.deadline)}，逾期 {h.days_overdue or 0} 天；{h.why}；临时防控措施：{h.interim}")
+        why = h.why or (f"逾期 {h.days_overdue} 天" if h.days_overdue else "")  # `why` names the days overdue
+        notified = f"，{h.notice_date:%Y-%m-%d} 书面告知" if h.notice_date else "，尚未书面告知"
+        lines.append(f"   整改期限 {_d(h.deadline)}{notified}；{why + '；' if why else ''}临时防控措施：{h.interim}")
     lines += ["", "请将督办情况（督办单位、督办日期、督办期限）反馈供电企业。本邮件由用电安全隐患台账系统自动发送，同一督办函只发送一次。",
               "", settings.mail_from_name, f"{draft.issued_on:%Y年%m月%d日}"]
     return subject, "\n".join(lines)
@@ -187,7 +212,7 @@ def letter_mail(draft: LetterDraft, org_name: str, copy: bool, settings: Setting
 def letter_sms(draft: LetterDraft) -> str:
     """The SMS that says a letter was sent and how many hazards it names (signature added by the dispatcher)."""
     return (f"已向贵单位发送《{LETTER_TITLE}》{draft.number}，涉及{draft.scope}{len(draft.hazards)}项用电安全隐患"
-            f"建议{RUNG_ZH[draft.rung]}，详见邮件。")
+            f"，建议{RUNG_ZH[draft.rung]}，详见邮件。")
 
 
 # ---- reminders before the deadline ------------------------------------------------------------------
