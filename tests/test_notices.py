@@ -18,6 +18,7 @@ from hazardnet.jobs.ingest import ingest
 from hazardnet.jobs.notices import notices
 from hazardnet.jobs.reminders import reminders
 from hazardnet.jobs.runner import PlainRunner
+from hazardnet.publish.notice import Notice, NoticeHazard, notice_letter, notice_sms, write_notice
 from hazardnet.publish.consolidated import current_register
 from hazardnet.publish.quarterly import Quarter, quarter_data, summaries
 from hazardnet.settings import load_settings
@@ -265,7 +266,9 @@ def test_notices_go_to_exactly_the_customers_with_unnotified_hazards_once_per_ha
         text = docx_text(n["path"])
         assert "第一联（客户留存）" in text and "第二联（供电企业存档）" in text
         assert text.count("签收人：") == 2 and "用电安全隐患整改通知书" in text and "《供电营业规则》" in text
-        assert f"{n['county']}供电公司" in text and f"户号：{n['customer_id']}" in text
+        issuer = {G: "国网格尔木供电公司", DLH: "国网德令哈供电公司"}[n["county"]]  # as the directory names it
+        assert f"签发单位：{issuer}（盖章）" in text and f"{n['county']}供电公司" not in text
+        assert f"户号：{n['customer_id']}" in text
         assert notice_hazards_in(n["path"]) == set(n["hazard_ids"])  # and no other customer's hazard
         others = {hid for (c, hid), r in latest(D(2026, 7, 10)).items() if hid not in n["hazard_ids"]}
         assert not any(re.search(rf"\b{o}\b", text) for o in others)
@@ -483,3 +486,32 @@ def test_the_flows_run_the_jobs_once(prefect_harness, home, smtp_server, monkeyp
     count = len(smtp_server.messages)
     again = notices_flow(home=str(home.home), as_of="2026-07-10", send=True)
     assert again["notices"] == [] and len(smtp_server.messages) == count
+
+
+def test_a_notice_asks_for_what_each_deadline_allows(tmp_path):
+    """A deadline passed before the notice's date is marked 已逾期 and asked for at once, in both copies; no
+    deadline is not covered by 在整改期限内; a notice whose deadlines are all to come asks as before."""
+    day = D(2026, 12, 8)
+
+    def hazard(hid, deadline):
+        return NoticeHazard(hid, f"{hid}：配电室柜体绝缘老化", "可能造成停电", "更换设备", deadline, "一般")
+
+    mixed = Notice("德令哈-2026-0009", DLH, S, NAMES[S], day, "国网德令哈供电公司",
+                   (hazard("D1", D(2026, 3, 22)), hazard("D2", D(2027, 1, 31)), hazard("D3", None)))
+    path = write_notice(tmp_path / "mixed.docx", mixed)
+    doc = Document(str(path))
+    body = [p.text for p in doc.paragraphs if "经我公司用电检查" in p.text]
+    assert len(body) == 2 and body[0] == body[1]  # 第一联 and 第二联 say the same
+    assert "整改期限已过的 1 项隐患（表中标“已逾期”）请立即整改" in body[0]
+    assert "未明确整改期限的 1 项隐患请尽快书面报告我公司整改计划" in body[0]
+    assert "整改期限未到的隐患请在整改期限内完成整改" in body[0]
+    assert len(doc.tables) == 2
+    for table in doc.tables:
+        deadlines = {r.cells[1].text: r.cells[5].text for r in table.rows[1:]}
+        assert deadlines == {"D1": "2026年3月22日（已逾期）", "D2": "2027年1月31日", "D3": "未明确"}
+    letter = notice_letter(mixed, [])
+    assert "整改期限：2026年3月22日（已逾期）" in letter.body and "按期整改" not in letter.body
+    assert "按期整改" not in notice_sms(mixed)
+    on_time = Notice("德令哈-2026-0010", DLH, S, NAMES[S], day, "国网德令哈供电公司", (hazard("D2", D(2027, 1, 31)),))
+    text = docx_text(str(write_notice(tmp_path / "on_time.docx", on_time)))
+    assert "在整改期限内完成整改" in text and "已逾期" not in text and "按期整改" in notice_sms(on_time)

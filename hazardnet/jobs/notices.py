@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hazardnet.delivery.directory import Recipient, directory_in_use, load_directory
 from hazardnet.delivery.dispatch import Dispatch, failed_record
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
 from hazardnet.publish.notice import (
@@ -74,12 +76,13 @@ def unnotified_by_customer(hazards: list[dict], noticed: set[tuple[str, str]],
                   key=lambda kv: (order.get(kv[0][0], len(order)), kv[0]))
 
 
-def notice_of(record: dict, by_key: dict[tuple[str, str], dict]) -> Notice:
-    """The renderable notice of a stored notice record, its hazards as the register holds them now."""
+def notice_of(record: dict, by_key: dict[tuple[str, str], dict], names: Sequence[Recipient] = ()) -> Notice:
+    """The renderable notice of a stored notice record, its hazards as the register holds them now, its issuer as
+    the directory (`names`) calls the county's supply company."""
     rows = [by_key.get((record["county"], h)) or {"hazard_id": h} for h in record["hazard_ids"]]
     return Notice(number=record["number"], county=record["county"], customer_id=record["customer_id"],
                   customer_name=record["customer_name"] or "", issued_on=record["issued_on"],
-                  issuer=issuer_of(record["county"]), hazards=tuple(NoticeHazard.of(r) for r in rows))
+                  issuer=issuer_of(record["county"], names), hazards=tuple(NoticeHazard.of(r) for r in rows))
 
 
 def service_of(record: dict, by_key: dict[tuple[str, str], dict]) -> dict:
@@ -116,6 +119,7 @@ def notices(settings: Settings, as_of: dt.date, *, runner: Runner | None = None,
         hazards = runner.step("读取台账", current_hazards, store, as_of)
         by_key = {(h["county"], str(h["hazard_id"])): h for h in hazards}
         noticed = set(runner.step("读取已签发通知书", store.noticed_hazards))
+        names = runner.step("通讯录中的供电公司名称", directory_in_use, settings, store, as_of)
         groups = unnotified_by_customer(hazards, noticed, settings.counties)
         runner.progress("total", n=len(groups))
 
@@ -128,7 +132,8 @@ def notices(settings: Settings, as_of: dt.date, *, runner: Runner | None = None,
             runner.progress("advance", label=f"{county} {customer_id}")
             if record is None:
                 return None
-            path = write_notice(notice_path(settings.outbox, notice_of(record, by_key)), notice_of(record, by_key))
+            notice = notice_of(record, by_key, names)
+            path = write_notice(notice_path(settings.outbox, notice), notice)
             store.set_notice_path(record["number"], str(path))
             return public(record, str(path))
 
@@ -138,14 +143,16 @@ def notices(settings: Settings, as_of: dt.date, *, runner: Runner | None = None,
         records = store.notices_list(issued_until=as_of)
         for r in records:  # a notice whose file is gone (a cleaned outbox) is written again from its record
             if not r.get("path") or not Path(r["path"]).is_file():
-                path = write_notice(notice_path(settings.outbox, notice_of(r, by_key)), notice_of(r, by_key))
+                notice = notice_of(r, by_key, names)
+                path = write_notice(notice_path(settings.outbox, notice), notice)
                 store.set_notice_path(r["number"], str(path))
                 r["path"] = str(path)
         result.issued = [{**public(r), **service_of(r, by_key)} for r in records]
         if pdf:
             result.pdf = runner.step("打印通知书 PDF", notice_pdfs, settings, [n["path"] for n in result.notices])
         if send:
-            result.deliveries, result.unreachable = send_notices(settings, store, as_of, records, by_key, runner, pdf)
+            result.deliveries, result.unreachable = send_notices(settings, store, as_of, records, by_key, runner, pdf,
+                                                                names)
         runner.info("%s: %d notices issued, %d deliveries", as_of, len(result.notices), len(result.deliveries))
         return result
     finally:
@@ -165,9 +172,9 @@ def notice_pdfs(settings: Settings, paths: list[str]) -> dict:
 
 
 def send_notices(settings: Settings, store: Store, as_of: dt.date, records: list[dict],
-                 by_key: dict[tuple[str, str], dict], runner: Runner, pdf: bool) -> tuple[list[dict], list[dict]]:
+                 by_key: dict[tuple[str, str], dict], runner: Runner, pdf: bool,
+                 names: Sequence[Recipient] = ()) -> tuple[list[dict], list[dict]]:
     """Mail (and text) each notice to its own customer's directory contacts, each once (the ledger)."""
-    from hazardnet.delivery.directory import load_directory
     from hazardnet.delivery.ledger import bulletin_lock
     from hazardnet.jobs.wiring import dispatcher
 
@@ -181,7 +188,7 @@ def send_notices(settings: Settings, store: Store, as_of: dt.date, records: list
         if recipient is None:
             unreachable.append(public(record))
             continue
-        notice = notice_of(record, by_key)
+        notice = notice_of(record, by_key, names)
         files = [(Path(record["path"]).name, Path(record["path"]))]
         if pdf and pdf_path(record["path"]).is_file():
             files.append((pdf_path(record["path"]).name, pdf_path(record["path"])))

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hazardnet.delivery.directory import Recipient, org_names
 from hazardnet.delivery.dispatch import Letter
 from hazardnet.publish.docx_table import fix_widths
 from hazardnet.runtime import write_atomically
+from schemas.vocab import PARTY_UTILITY
 
 NOTICE_DIR = "通知书"
 TITLE = "用电安全隐患整改通知书"
@@ -66,9 +68,10 @@ class Notice:
     hazards: tuple[NoticeHazard, ...]
 
 
-def issuer_of(county: str) -> str:
-    """The county supply company that issues a county's notices: 格尔木市 → 格尔木市供电公司."""
-    return f"{county}供电公司"
+def issuer_of(county: str, recipients: Sequence[Recipient] = ()) -> str:
+    """The county supply company that issues a county's notices, as the directory names it (国网格尔木供电公司);
+    without a directory row for it, 格尔木市 → 格尔木市供电公司."""
+    return "、".join(org_names(recipients, PARTY_UTILITY, county)) or f"{county}供电公司"
 
 
 def number_prefix(county: str) -> str:
@@ -89,6 +92,41 @@ def notice_path(outbox: Path, notice: Notice) -> Path:
 
 def _date(d: dt.date | None) -> str:
     return f"{d.year}年{d.month}月{d.day}日" if d else "未明确"
+
+
+def overdue(h: NoticeHazard, on: dt.date) -> bool:
+    """Whether the hazard's 整改期限 passed before the notice's date."""
+    return h.deadline is not None and h.deadline < on
+
+
+def deadline_text(h: NoticeHazard, on: dt.date) -> str:
+    """The 整改期限 as the notice of `on` prints it: the date, marked 已逾期 when it passed before `on`."""
+    return f"{_date(h.deadline)}（已逾期）" if overdue(h, on) else _date(h.deadline)
+
+
+def comply(notice: Notice) -> str:
+    """按期整改 when every deadline is still to come; otherwise what the notice asks (`request`)."""
+    on_time = all(h.deadline is not None and not overdue(h, notice.issued_on) for h in notice.hazards)
+    return "按期整改" if on_time else "按通知书要求整改"
+
+
+def request(notice: Notice) -> str:
+    """What the notice asks, true for each of its hazards (up to the sentence that follows it): remediation within
+    a deadline still to come, at once for a deadline already passed, a deadline to be set where there is none."""
+    todo = "落实整改责任人、措施、资金、期限和防控措施"
+    late = sum(overdue(h, notice.issued_on) for h in notice.hazards)
+    open_ended = sum(h.deadline is None for h in notice.hazards)
+    timely = len(notice.hazards) - late - open_ended
+    if not late and not open_ended:
+        return f"请贵单位按整改建议，在整改期限内完成整改，{todo}；"
+    parts = []
+    if timely:
+        parts.append("整改期限未到的隐患请在整改期限内完成整改")
+    if late:
+        parts.append(f"整改期限已过的 {late} 项隐患（表中标“已逾期”）请立即整改，并将整改情况和完成时间书面报告我公司")
+    if open_ended:
+        parts.append(f"未明确整改期限的 {open_ended} 项隐患请尽快书面报告我公司整改计划，明确整改期限")
+    return f"请贵单位按整改建议整改，{todo}：" + "；".join(parts) + "。"
 
 
 def _run(paragraph, text: str, *, size: float = 10.5, bold: bool = False):
@@ -133,7 +171,7 @@ def _copy(doc, notice: Notice, copy: str) -> None:
     _para(doc, f"编号：{notice.number}", align="right")
     _para(doc, f"{notice.customer_name}（户号：{notice.customer_id}）：", size=12, bold=True)
     _para(doc, f"    经我公司用电检查，发现贵单位存在下列 {len(notice.hazards)} 项用电安全隐患。依据{BASIS}的规定，"
-               f"请贵单位按整改建议，在整改期限内完成整改，落实整改责任人、措施、资金、期限和防控措施；整改完成后请书面告知"
+               f"{request(notice)}整改完成后请书面告知"
                f"我公司，我公司将在 10 个工作日内进行现场复查，复查合格后予以销号。逾期未整改的，我公司将报告县(市)政府主管"
                f"部门督办。", size=11)
     table = doc.add_table(rows=1, cols=len(HAZARD_HEADERS))
@@ -142,7 +180,8 @@ def _copy(doc, notice: Notice, copy: str) -> None:
         _cell_text(cell, header, bold=True)
     for i, h in enumerate(notice.hazards, 1):
         cells = table.add_row().cells
-        values = (str(i), h.hazard_id, h.description, h.consequence or "", h.suggestion or "", _date(h.deadline),
+        values = (str(i), h.hazard_id, h.description, h.consequence or "", h.suggestion or "",
+                  deadline_text(h, notice.issued_on),
                   h.severity or "")
         for cell, value in zip(cells, values):
             _cell_text(cell, value)
@@ -182,10 +221,10 @@ def notice_letter(notice: Notice, files: Sequence[tuple[str, Path]]) -> Letter:
     """The customer's mail: the notice attached, its hazards named."""
     lines = [f"{notice.customer_name}：", "",
              f"    {notice.issuer}向贵单位送达《{TITLE}》（编号 {notice.number}），列明贵单位的 {len(notice.hazards)} 项"
-             f"用电安全隐患、可能后果、整改建议和整改期限，请查收附件并按期整改。纸质通知书一式两联，请在第二联签收后交回"
+             f"用电安全隐患、可能后果、整改建议和整改期限，请查收附件并{comply(notice)}。纸质通知书一式两联，请在第二联签收后交回"
              f"供电企业存档。", "", "隐患清单："]
     for h in notice.hazards:
-        lines.append(f"  {h.hazard_id}（{h.severity or ''}）{h.description}；整改期限：{_date(h.deadline)}")
+        lines.append(f"  {h.hazard_id}（{h.severity or ''}）{h.description}；整改期限：{deadline_text(h, notice.issued_on)}")
     lines += ["", f"{notice.issuer}", _date(notice.issued_on)]
     return Letter(subject=f"{SUBJECT_PREFIX}{TITLE}（{notice.number}）{notice.customer_name}",
                   body="\n".join(lines), files=list(files), file_stem=f"通知书_{notice.number}")
@@ -194,4 +233,4 @@ def notice_letter(notice: Notice, files: Sequence[tuple[str, Path]]) -> Letter:
 def notice_sms(notice: Notice) -> str:
     """The customer's SMS: a notice was sent to its mailbox."""
     return (f"{notice.customer_name}：{notice.issuer}已向贵单位邮箱送达用电安全隐患整改通知书{notice.number}，"
-            f"共{len(notice.hazards)}项隐患，请查收并按期整改。")
+            f"共{len(notice.hazards)}项隐患，请查收并{comply(notice)}。")
