@@ -216,3 +216,15 @@ def test_password_from_a_prefect_secret_block(prefect_harness, settings, caplog)
         with pytest.raises(PermanentMailError, match="找不到 Prefect Secret 块“no-such-block”"):
             mail_transport(base.model_copy(update={"smtp_password_block": "no-such-block"}), secret)
     assert password not in caplog.text
+
+
+def test_every_mail_is_signed_once(settings, tmp_path):
+    from hazardnet.delivery.letter import mail_signature
+    from hazardnet.publish.mail_replies import verdict
+
+    assert mail_signature(settings) == [settings.mail_from_name]  # 国网海西供电公司营销部 carries the company
+    _title, body = verdict(settings, "格尔木市", "台账.xlsx", "duplicate", 0, [], "台账")
+    lines = body.splitlines()
+    assert settings.mail_from_name in lines and settings.company not in lines
+    other = load_settings(tmp_path / "other", mail_from_name="用电安全隐患台账系统")
+    assert mail_signature(other) == [other.company, "用电安全隐患台账系统"]  # a name without it keeps the company

@@ -697,3 +697,27 @@ def test_a_hazard_reopened_by_a_failed_re_inspection_is_open_at_quarter_end_neve
     for r in (r1, r2):
         assert int(r["open_at_start"]) + int(r["found_in_quarter"]) - int(r["remediated_in_quarter"]) == \
             int(r["open_at_end"])
+
+
+def test_a_quarterly_mail_after_the_meeting_deadline_does_not_ask_for_it_and_is_signed_once(settings):
+    from hazardnet.delivery.directory import Recipient
+    from hazardnet.publish.quarterly_mail import quarterly_mail_text
+    from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
+
+    figures = {"open_at_start": 2, "found": 7, "remediated": 3, "open_at_end": 6, "overdue_at_end": 2,
+               "remediation_rate": 0.333}
+    customer = Recipient("用电客户", "格尔木市", "0630100001", "青海盐湖钾肥股份有限公司", (), ())
+    utility = Recipient("供电企业", "格尔木市", None, "国网格尔木供电公司", (), ())
+
+    def body(recipient, as_of):
+        book = QuarterlyWorkbook("county", "格尔木市", "格尔木市", None, Path("x.xlsx"), "", figures, 6, as_of=as_of)
+        return quarterly_mail_text(recipient, book, Q3, settings)[1]
+
+    before = body(customer, dt.date(2026, 10, 9))
+    assert "季度隐患通报会请于 2026年10月10日前召开" in before and "在季度隐患通报会上明确整改期限" in before
+    for recipient in (customer, utility):
+        after = body(recipient, dt.date(2026, 12, 8))
+        assert "请于" not in after and "季度隐患通报会的召开期限（2026年10月10日）已过" in after
+        assert "在季度隐患通报会上" not in after
+        lines = after.splitlines()
+        assert settings.mail_from_name in lines and settings.company not in lines  # signed once

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from hazardnet.delivery.letter import SUBJECT_PREFIX
+from hazardnet.delivery.letter import SUBJECT_PREFIX, mail_signature
 from hazardnet.delivery.mail import MailError, Transport, build_message, mail_domain
 from hazardnet.settings import Settings
 
@@ -81,7 +81,7 @@ def change_notice_body(changes: list[PartyChange], file_name: str, recipient: Re
                               ("新增手机", c.mobiles_added), ("删除手机", c.mobiles_removed)):
             if values:
                 lines.append(f"   {label}：{'、'.join(values)}")
-    lines += ["", settings.company, settings.mail_from_name, "本邮件由隐患台账系统自动发送。"]
+    lines += ["", *mail_signature(settings), "本邮件由隐患台账系统自动发送。"]
     return "\n".join(lines)
 
 

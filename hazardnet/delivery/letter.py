@@ -35,6 +35,14 @@ def safe_file_name(name: str, limit: int = 120) -> str:
     return (cleaned or "未命名")[:limit]
 
 
+def mail_signature(settings: Settings) -> list[str]:
+    """The lines every mail is signed with, once: the sending department (国网海西供电公司营销部), after the company
+    only when the department's name does not carry it already."""
+    if settings.mail_from_name.startswith(settings.company):
+        return [settings.mail_from_name]
+    return [n for n in (settings.company, settings.mail_from_name) if n]
+
+
 def sms_text(settings: Settings, body: str) -> str:
     """The signature and `body`, cut (with …) to SMS_MAX_CHARS."""
     text = f"{settings.sms_signature}{body}"

@@ -12,7 +12,7 @@ from typing import Any
 from hazardnet.delivery.directory import Recipient, load_directory
 from hazardnet.delivery.dispatch import Dispatch, Dispatcher
 from hazardnet.delivery.ledger import FAILED, delivery_record
-from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter
+from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter, mail_signature
 from hazardnet.delivery.mail import TemporaryMailError, Transport
 from hazardnet.delivery.sms import SmsTransport
 from hazardnet.intake.findings import ERROR
@@ -58,7 +58,7 @@ def rejection_body(rej: _Rejected, recipient: Recipient, settings: Settings) -> 
     if len(errors) > 20:
         lines.append(f"  ……另有 {len(errors) - 20} 处，详见附件。")
     lines += ["", f"请修改后将整张{'台账' if rej.kind == 'register' else '表'}重新放入共享目录 inbox/{rej.county}/，系统将自动重新导入。", "",
-              settings.company, settings.mail_from_name, "本邮件由隐患台账系统自动发送。"]
+              *mail_signature(settings), "本邮件由隐患台账系统自动发送。"]
     return "\n".join(lines)
 
 
@@ -129,7 +129,7 @@ def directory_problems_body(directory, recipient: Recipient, settings: Settings)
     if len(errors) > 20:
         lines.append(f"  ……另有 {len(errors) - 20} 处，详见附件。")
     lines += ["", f"请修改 {settings.directory_file.name}（{settings.directory_file.parent}）后保存，下次发送时自动采用。", "",
-              settings.company, settings.mail_from_name, "本邮件由隐患台账系统自动发送。"]
+              *mail_signature(settings), "本邮件由隐患台账系统自动发送。"]
     return "\n".join(lines)
 
 

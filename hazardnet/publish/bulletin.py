@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from hazardnet.delivery.directory import DirectoryResult, Recipient
-from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter, safe_file_name, sms_text
+from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter, mail_signature, safe_file_name, sms_text
 from hazardnet.publish.consolidated import current_register
 from hazardnet import rules
 from hazardnet.rules import scope_label
@@ -423,7 +423,7 @@ def bulletin_body(sections: BulletinSections, recipient: Recipient, period: Peri
            PARTY_GOV: "请贵单位督促相关用电客户按期整改，对逾期重大隐患予以督办。",
            PARTY_UTILITY: "请做好隐患跟踪服务，并在下月台账中如实更新整改状态。"}.get(recipient.party, "")
     lines += ["", f"详见附件《{attachment}》（已按 A4 纸设置，可直接打印）。", ask, "",
-              settings.company, settings.mail_from_name,
+              *mail_signature(settings),
               f"本邮件由用电安全“1+1+1”工作网隐患台账系统自动发送；如有疑问，请回复 {settings.mail_from}。"]
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from hazardnet.delivery.dispatch import Letter
 from hazardnet.delivery.directory import Recipient
+from hazardnet.delivery.letter import mail_signature
 from schemas.vocab import PARTY_CUSTOMER, PARTY_UTILITY
 
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"  # as delivery.mail (which renderers do not import)
@@ -48,7 +49,7 @@ def reminder_dispatches(settings, recipients: Sequence[Recipient], due: list[dic
                                           "根据协作书，重要客户每年至少开展一次政府、客户、供电企业联合应急演练。以下客户的演练即将到期：",
                                           "", *[f"- {x}" for x in lines], "",
                                           "请及时与县(市)供电公司和政府主管部门商定演练时间，演练后将记录报送到联合应急演练记录表。", "",
-                                          settings.company, settings.mail_from_name, f"{as_of:%Y年%m月%d日}", "",
+                                          *mail_signature(settings), f"{as_of:%Y年%m月%d日}", "",
                                           "本邮件由用电安全“1+1+1”工作网系统自动发送，同一提醒只发送一次。"]),
                           file_stem=f"演练到期提醒_{as_of:%Y%m%d}_{r.county_label}_{r.org_name}")
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hazardnet.delivery.directory import Recipient
-from hazardnet.delivery.letter import SMS_MAX_CHARS, SUBJECT_PREFIX, Letter
+from hazardnet.delivery.letter import SMS_MAX_CHARS, SUBJECT_PREFIX, Letter, mail_signature
 from hazardnet.settings import Settings
 
 KIND = "grid"
@@ -135,7 +135,7 @@ def mail_body(recipient: Recipient, warning: GridWarning, settings: Settings, da
         warning.text, "",
         "请重要客户做好自备应急电源、保安负荷和应急预案的检查与准备；政府主管部门请督促相关客户落实。",
         "如有疑问，请联系所在地县(市)供电公司。", "",
-        settings.company, settings.mail_from_name, f"{day:%Y年%m月%d日}", "",
+        *mail_signature(settings), f"{day:%Y年%m月%d日}", "",
         "本邮件由用电安全“1+1+1”工作网系统自动发送，同一预警只发送一次。"])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+from hazardnet.delivery.letter import mail_signature
 from hazardnet.intake.findings import ERROR, Finding
 
 PREFIX = "【用电安全1+1+1工作网】"
@@ -45,7 +46,7 @@ def verdict(settings, county: str, file_name: str, outcome: str, rows: int, find
         lines = [f"台账《{file_name}》未通过校验，已退回，共 {len(errors)} 处问题。{_quote(subject)}",
                  "问题报告见附件，每个问题都标明了工作表和单元格（原表副本中问题单元格已标红）。", ""] + _list(errors)
         lines += ["", "请修改后将整张台账重新发送到本邮箱（或放入共享目录），系统将自动重新导入。"]
-    return title, "\n".join(lines + ["", settings.company, settings.mail_from_name, FOOTER])
+    return title, "\n".join(lines + ["", *mail_signature(settings), FOOTER])
 
 
 def self_check(settings, result, subject: str) -> tuple[str, str]:
@@ -60,14 +61,14 @@ def self_check(settings, result, subject: str) -> tuple[str, str]:
         lines = [f"预检：台账《{result.file_name}》有 {len(result.errors)} 处问题，正式报送将被退回。{_quote(subject)}",
                  "问题报告见附件。", ""] + _list(result.errors)
     lines += ["", "预检不入库、不存档、不计入报送；正式报送请发送不含“预检”二字主题的邮件。"]
-    return title, "\n".join(lines + ["", settings.company, settings.mail_from_name, FOOTER])
+    return title, "\n".join(lines + ["", *mail_signature(settings), FOOTER])
 
 
 def problems(settings, subject: str, items: Sequence[str]) -> tuple[str, str]:
     """What in a message could not be taken in (an archive, a limit, no county)."""
     lines = [f"您发来的邮件中有以下内容未能处理{_quote(subject)}：", ""]
     lines += [f"  {i}. {p}" for i, p in enumerate(items, 1)]
-    return f"{PREFIX}邮件中的附件未能处理", "\n".join(lines + ["", settings.company, settings.mail_from_name, FOOTER])
+    return f"{PREFIX}邮件中的附件未能处理", "\n".join(lines + ["", *mail_signature(settings), FOOTER])
 
 
 def quarantine_list(settings, messages: Sequence[dict], day: dt.date) -> tuple[str, str]:
@@ -79,4 +80,4 @@ def quarantine_list(settings, messages: Sequence[dict], day: dt.date) -> tuple[s
                      f"{'，原因：' + m['note'] if m.get('note') else ''}")
     lines += ["", "如确属县公司报送，请将其联系人邮箱加入通讯录后，由其重新发送。"]
     return (f"{PREFIX}{day:%Y-%m-%d} 隔离邮件清单（{len(messages)} 封）",
-            "\n".join(lines + ["", settings.company, settings.mail_from_name, FOOTER]))
+            "\n".join(lines + ["", *mail_signature(settings), FOOTER]))
