@@ -376,6 +376,24 @@ def test_warning_texts_fit_whatever_the_names_and_counts(settings):
     assert len(sms_body(county, [warning(i, ESCALATED) for i in range(99)], settings)) <= 70
 
 
+def test_reinspection_and_notice_reminder_texts_count_the_hazards_and_never_cut_an_id(settings):
+    from hazardnet.publish.reminders import REINSPECTION, UNNOTIFIED, Reminder, reminder_sms
+
+    def reminder(kind: str, n: int) -> Reminder:
+        return Reminder(kind, "德令哈市", f"DLH-2026-{n:03d}", "0630200001", "德令哈纯碱厂", "一般", "d",
+                        D(2026, 1, 1), D(2026, 2, 1), 30)
+
+    for kind in (REINSPECTION, UNNOTIFIED):
+        for n in (1, 2, 4, 23, 150):
+            text = reminder_sms(kind, "德令哈市", [reminder(kind, i) for i in range(n)], 10, settings)
+            assert len(text) <= SMS_MAX_CHARS and text.endswith("详见邮件。") and "…" not in text, text
+            assert text.startswith(settings.sms_signature) and f"有{n}项隐患" in text
+            named = [f"DLH-2026-{i:03d}" for i in range(n) if f"DLH-2026-{i:03d}" in text]
+            assert named and named == [f"DLH-2026-{i:03d}" for i in range(len(named))]  # whole ids, in order
+            assert len(named) == n or f"等{n}项" in text
+            assert len(text) <= 70  # one part: the mail has every id
+
+
 def test_warnings_flow_texts_retries_and_fails_naming_who_was_not_reached(prefect_harness, home, http_gateway,
                                                                           monkeypatch):
     from flows.warnings import warnings_flow

@@ -105,7 +105,7 @@ def reminders(settings: Settings, as_of: dt.date, *, runner: Runner | None = Non
                         letter=lambda periods, k=kind, c=county, n=recipient.org_name, b=by_period, d=days:
                             reminder_letter(k, c, n, [b[p] for p in periods], as_of, d),
                         text=lambda periods, k=kind, c=county, b=by_period, d=days:
-                            reminder_sms(k, c, [b[p] for p in periods], d),
+                            reminder_sms(k, c, [b[p] for p in periods], d, settings),
                         rows_of=len,
                         extra={"kind": kind, "hazard_ids": [rem.hazard_id for rem in mine]}))
         if plans:

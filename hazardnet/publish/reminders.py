@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from hazardnet.delivery.dispatch import Letter
+from hazardnet.delivery.letter import SMS_MAX_CHARS, SMS_SINGLE_CHARS, fit, sms_text
+from hazardnet.settings import Settings
 
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"
 REINSPECTION, UNNOTIFIED = "reinspection", "unnotified"
@@ -72,9 +74,15 @@ def reminder_letter(kind: str, county: str, org_name: str, reminders: Sequence[R
                   file_stem=f"{kind}_{county}")
 
 
-def reminder_sms(kind: str, county: str, reminders: Sequence[Reminder], days: int) -> str:
-    """The SMS: how many hazards, and their 隐患编号 (the mail has the details)."""
-    ids = "、".join(r.hazard_id for r in reminders)
-    if kind == REINSPECTION:
-        return f"{county}有{len(reminders)}项隐患已整改超过{days}天未复查销号：{ids}。详见邮件。"
-    return f"{county}有{len(reminders)}项隐患发现超过{days}天未书面告知：{ids}。详见邮件。"
+def reminder_sms(kind: str, county: str, reminders: Sequence[Reminder], days: int, settings: Settings) -> str:
+    """The SMS (signature included): how many hazards, as many 隐患编号 as fit whole (the mail names them all) and
+    the pointer to the mail; one part (70 characters) where that fits, never more than two (140)."""
+    what = f"已整改超过{days}天未复查销号" if kind == REINSPECTION else f"发现超过{days}天未书面告知"
+    head, tail = f"{county}有{len(reminders)}项隐患{what}", "。详见邮件。"
+    ids = [r.hazard_id for r in reminders]
+    need = len(ids[0]) + (len(f"等{len(ids)}项") if len(ids) > 1 else 0)  # at least one id, named whole
+    for limit in (SMS_SINGLE_CHARS, SMS_MAX_CHARS):
+        room = limit - len(settings.sms_signature) - len(head) - len(tail) - len("：")
+        if room >= need:
+            return sms_text(settings, f"{head}：{fit(ids, room)}{tail}")
+    return sms_text(settings, f"{head}{tail}")
