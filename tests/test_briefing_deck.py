@@ -382,6 +382,8 @@ def test_newsletter_text_carries_the_figures(outputs, settings):
         for run in p.runs:
             assert run._element.rPr.rFonts.get(dqn("w:eastAsia")) == "宋体"
     assert len(doc.paragraphs) <= 6 and len(text) < 1200  # one page
+    section = doc.sections[0]
+    assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)  # A4, not US Letter
 
 
 def test_figures_as_known_on_the_report_date(store, settings):

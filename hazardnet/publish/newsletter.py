@@ -11,7 +11,7 @@ from pathlib import Path
 
 from docx import Document
 from docx.oxml.ns import qn
-from docx.shared import Pt
+from docx.shared import Mm, Pt
 
 from hazardnet.publish.quarterly import QuarterlySummary, cell_value
 from hazardnet.runtime import write_atomically
@@ -84,6 +84,8 @@ def write_newsletter(path: Path, s: QuarterlySummary, *, as_of: dt.date, company
 
         paras = [*paras, drill_paragraph(emergency)]
     doc = Document()
+    section = doc.sections[0]  # python-docx's default page is US Letter
+    section.page_width, section.page_height = Mm(210), Mm(297)
     p = doc.add_paragraph()
     _font(p.add_run(title), 16, bold=True)
     for text in paras:
