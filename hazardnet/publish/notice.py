@@ -28,8 +28,8 @@ COPIES = ("第一联（客户留存）", "第二联（供电企业存档）")
 BASIS = ("《中华人民共和国电力法》《电力供应与使用条例》《供电营业规则》及用电安全“1+1+1”工作网协作书")
 HAZARD_HEADERS = ("序号", "隐患编号", "隐患描述", "可能后果", "整改建议", "整改期限", "隐患等级")
 # A4 portrait less 2 × 1.8 cm margins leaves 17.4 cm: the description gets the most room; an id (GEM-2026-010) and
-# a date (2026年12月23日) stay whole on one line at 9 pt, in LibreOffice's wider Latin fallback too
-HAZARD_WIDTHS_CM = (1.1, 2.9, 4.3, 2.4, 2.6, 3.0, 1.1)
+# a date (2026年12月23日, which LibreOffice spaces: 2026 年 12 月) stay whole on one line at 9 pt, in its wider Latin font too
+HAZARD_WIDTHS_CM = (1.1, 2.9, 3.9, 2.4, 2.6, 3.4, 1.1)
 FONT = "宋体"
 SUBJECT_PREFIX = "【用电安全1+1+1工作网】"
 

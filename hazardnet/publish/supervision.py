@@ -35,7 +35,7 @@ LETTER_HEADERS = ["序号", "客户名称（户号）", "隐患编号", "隐患�
                   "延期次数及原因", "逾期天数", "临时防控措施", "建议督办期限"]
 # A4 landscape less 2 × 1.8 cm margins leaves 26.1 cm. At 9 pt, where LibreOffice prints 宋体's Latin text in DejaVu
 # Sans, a date (2026-06-19) needs 2.3 cm and an id (GEM-2026-010) 2.8 cm, cell margins included: whole on one line.
-LETTER_WIDTHS_CM = [0.9, 3.0, 2.9, 1.2, 4.6, 2.4, 2.4, 2.5, 1.2, 2.5, 2.4]
+LETTER_WIDTHS_CM = [0.9, 3.2, 2.9, 1.2, 4.5, 2.4, 2.4, 2.4, 1.2, 2.5, 2.4]
 
 
 @dataclass(frozen=True)
