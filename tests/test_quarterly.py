@@ -718,6 +718,6 @@ def test_a_quarterly_mail_after_the_meeting_deadline_does_not_ask_for_it_and_is_
     for recipient in (customer, utility):
         after = body(recipient, dt.date(2026, 12, 8))
         assert "请于" not in after and "季度隐患通报会的召开期限（2026年10月10日）已过" in after
-        assert "在季度隐患通报会上" not in after
+        assert "在季度隐患通报会上" not in after and "准备季度隐患通报会材料" not in after
         lines = after.splitlines()
         assert settings.mail_from_name in lines and settings.company not in lines  # signed once

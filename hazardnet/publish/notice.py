@@ -124,7 +124,7 @@ def request(notice: Notice) -> str:
     if timely:
         parts.append("整改期限未到的隐患请在整改期限内完成整改")
     if late:
-        parts.append(f"整改期限已过的 {late} 项隐患（表中标“已逾期”）请立即整改，并将整改情况和完成时间书面报告我公司")
+        parts.append(f"整改期限已过的 {late} 项隐患（表中标“已逾期”）请立即整改，并书面报告我公司预计完成时间")
     if open_ended:
         parts.append(f"未明确整改期限的 {open_ended} 项隐患请尽快书面报告我公司整改计划，明确整改期限")
     return f"请贵单位按整改建议整改，{todo}：" + "；".join(parts) + "。"

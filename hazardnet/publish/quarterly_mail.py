@@ -46,22 +46,23 @@ def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, se
 
     f = book.figures
     subject = f"{SUBJECT_PREFIX}{quarter.title}电力安全隐患治理情况汇总（{book.name}）"
-    deck = ("附件另有隐患通报会演示文稿（PPT，图表可在 PowerPoint / WPS 中编辑），可直接用于季度隐患通报会。"
-            if book.deck else "")
     start = quarter.next().start
     meeting = dt.date(start.year, start.month, MEETING_DAY)  # the 协作书's "before the 10th"
-    held = book.as_of is not None and book.as_of > meeting  # the mail goes out after the meeting's deadline
-    if held:
+    if book.as_of is not None and book.as_of > meeting:  # sent after the meeting's deadline: no request for it
         when = (f"季度隐患通报会的召开期限（{meeting:%Y年%m月%d日}）已过；附件中的“通报清单”工作表已按 A4 横向设置，"
                 f"可直接打印，供跟踪整改和存档。")
+        deck = "附件另有隐患通报会演示文稿（PPT，图表可在 PowerPoint / WPS 中编辑）。"
         commit = "并向所在地供电公司书面明确整改期限。"
+        prepare = "请据此跟踪服务直至隐患销号。"
     else:
         when = f"季度隐患通报会请于 {meeting:%Y年%m月%d日}前召开；附件中的“通报清单”工作表已按 A4 横向设置，可直接打印作为会议材料。"
+        deck = "附件另有隐患通报会演示文稿（PPT，图表可在 PowerPoint / WPS 中编辑），可直接用于季度隐患通报会。"
         commit = "并在季度隐患通报会上明确整改期限。"
+        prepare = "请据此准备季度隐患通报会材料，并跟踪服务直至隐患销号。"
     rate = "—" if f.get("remediation_rate") is None else f"{f['remediation_rate']:.1%}"
     ask = {PARTY_CUSTOMER: f"请贵单位对照通报清单逐项落实整改，{commit}",
            PARTY_GOV: "请贵单位对“逾期督办”工作表所列隐患予以督办，并督促客户按期整改。",
-           PARTY_UTILITY: "请据此准备季度隐患通报会材料，并跟踪服务直至隐患销号。"}.get(recipient.party, "")
+           PARTY_UTILITY: prepare}.get(recipient.party, "")
     lines = [f"{recipient.org_name}：", "",
              f"现将{book.name}{quarter.title}电力安全隐患治理情况汇总发送给贵单位"
              f"（统计期间 {quarter.start:%Y年%m月%d日}至{quarter.end:%Y年%m月%d日}，"
@@ -69,7 +70,7 @@ def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, se
              f"季初未整改 {f['open_at_start']} 项，本季度新发现 {f['found']} 项，本季度销号 {f['remediated']} 项，"
              f"季末未整改 {f['open_at_end']} 项（其中逾期 {f['overdue_at_end']} 项），整改率 {rate}。", "",
              when,
-             *([deck] if deck else []), ask, "", *mail_signature(settings),
+             *([deck] if book.deck else []), ask, "", *mail_signature(settings),
              f"本邮件由用电安全“1+1+1”工作网隐患台账系统自动发送；如有疑问，请回复 {settings.mail_from}。"]
     return subject, "\n".join(lines)
 
