@@ -239,15 +239,69 @@ def test_registers_with_moved_deadlines_get_warnings_at_their_cells(home):
 def test_commitment_table_rejected_whole_with_findings_at_cells(home):
     s, _, tmp = home
     src = write_commitment_table(tmp / "bad" / "格尔木承诺表.xlsx", commit_rows(
-        {"G3": COMMITTED, "X9": COMMITTED, "D1": COMMITTED, "G5": D(2026, 10, 1)}))
+        {"G3": COMMITTED, "X9": COMMITTED, "D1": COMMITTED, "G5": D(2026, 10, 1), "G1": D(2207, 1, 31)}))
     out = ingest_on(s, COMMITMENT_DAY, [(G, src)])
     f = out.files[0]
     assert f.outcome == "rejected"
     errors = {(x.cell, x.field) for x in f.findings if x.level == "error"}
-    assert errors == {("E4", "隐患编号"), ("E5", "隐患编号"), ("J6", "承诺完成日期")}  # unknown, other county, too early
+    assert errors == {("E4", "隐患编号"), ("E5", "隐患编号"), ("J6", "承诺完成日期"),  # unknown, other county, too early
+                      ("J7", "承诺完成日期")}  # 2207 for 2027: more than two years after the meeting
+    assert "两年以上" in next(x.message for x in f.findings if x.cell == "J7")
     store = Store(s.database_url)
     try:
         assert store.commitments_through(D(2026, 12, 31)) == []  # nothing of a rejected table is kept
+    finally:
+        store.dispose()
+
+
+def test_a_meeting_commitment_is_the_current_deadline_of_every_output(home):
+    """The commitment moves the deadline for the warnings, the consolidated register (and the bulletins read from
+    it) and the hazard file, as for the ladder; a later register that moves it again wins (latest version)."""
+    from hazardnet.jobs.hazard_file import hazard_file
+    from hazardnet.publish.consolidated import current_register
+    from hazardnet.publish.fingerprint import inputs_fingerprint
+    from hazardnet.publish.quarterly import Quarter, quarter_data
+    from hazardnet.publish.warnings import due_warnings, warnings_on
+
+    s, _, tmp = home
+    store = Store(s.database_url)
+    try:
+        day = COMMITMENT_DAY  # G3's register deadline 2026-09-25 is 17 days past; G4 is 已整改
+        before = inputs_fingerprint(store, s, day)
+        src = write_commitment_table(tmp / "c" / "格尔木市整改承诺表.xlsx", commit_rows({"G3": COMMITTED, "G4": COMMITTED}))
+        f = ingest_on(s, day, [(G, src)]).files[0]
+        assert f.outcome == "commitments"
+        assert [(x.cell, x.level) for x in f.findings] == [("J4", "warning")]  # G4: kept, the clerk told it is done
+        assert "已整改" in f.findings[0].message
+        assert inputs_fingerprint(store, s, day) != before  # the consolidated register of the day is rewritten
+        assert "G3" in {w.hazard_id for w in due_warnings(store.register_as_of(day), day)}  # the register alone
+        assert "G3" not in {w.hazard_id for w in warnings_on(store, day)}
+        late = {w.hazard_id: w for w in warnings_on(store, D(2026, 10, 30))}["G3"]  # the commitment missed
+        assert (late.deadline, late.days_overdue, late.stage) == (COMMITTED, 5, "overdue")
+        ws = openpyxl.load_workbook(s.consolidated_path)["隐患台账"]  # as the ingest wrote it, opened again
+        values = list(ws.iter_rows(values_only=True))
+        g3 = next(dict(zip(values[0], r)) for r in values[1:] if r[values[0].index("隐患编号")] == "G3")
+        assert (g3["整改期限"].date(), g3["是否逾期"], g3["逾期天数"]) == (COMMITTED, "否", None)
+        assert g3["备注"] == f"整改期限为通报会承诺（{day:%Y-%m-%d}，责任人 张三）"
+        frame = current_register(store, s, day).set_index("hazard_id")  # what the bulletins count from
+        assert (frame.at["G3", "deadline"], bool(frame.at["G3", "overdue"])) == (COMMITTED, False)
+        assert hazard_file(store, G, "G3", day)["current"]["deadline"] == COMMITTED.isoformat()
+        changes = hazard_file(store, G, "G3", day)["deadline_changes"]
+        assert [(c["as_of"], c["previous"], c["deadline"], c["source"], c["committed_by"]) for c in changes] == [
+            ("2026-07-10", None, "2026-09-25", "台账", None),
+            ("2026-10-12", "2026-09-25", "2026-10-25", "通报会承诺", "张三")]
+        flags = quarter_data(store, Quarter(2026, 3), D(2026, 10, 20)).flags.set_index("hazard_id")  # the meeting's
+        assert (flags.at["G3", "deadline_at_end"], flags.at["G3", "deadline"]) == (D(2026, 9, 25), COMMITTED)
+        assert bool(flags.at["G3", "overdue_at_end"]) and flags.at["G3", "deadline_changes"] == 1  # 逾期督办 sheet
+        # November's register moves G3 to 2026-12-31: the latest version is the current deadline everywhere
+        ingest_on(s, LATE_REGISTER[1], [(G, write_register(tmp / "late" / "格尔木11月.xlsx", LATE_REGISTER[3],
+                                                           LATE_REGISTER[2]))])
+        assert "G3" not in {w.hazard_id for w in warnings_on(store, D(2026, 11, 10))}
+        assert {w.hazard_id: w.deadline for w in warnings_on(store, D(2027, 1, 2))}["G3"] == D(2026, 12, 31)
+        frame = current_register(store, s, D(2026, 11, 10)).set_index("hazard_id")
+        assert frame.at["G3", "deadline"] == D(2026, 12, 31) and not isinstance(frame.at["G3", "remarks"], str)
+        last = hazard_file(store, G, "G3", D(2026, 11, 10))["deadline_changes"][-1]
+        assert (last["previous"], last["deadline"], last["source"]) == ("2026-10-25", "2026-12-31", "台账")
     finally:
         store.dispose()
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref
 from hazardnet.intake.grid import WorkbookGrid
 from hazardnet.intake.sheet import clean_str, normalize_county, parse_date
+from hazardnet.rules import is_closed
 from schemas.headers import normalize_label
 
 if TYPE_CHECKING:  # the parser processes read commitment tables without the store (nor SQLAlchemy)
@@ -30,6 +31,7 @@ COMMITMENT_COLUMNS: dict[str, tuple[str, ...]] = {
 _INDEX = {normalize_label(a): name for name, aliases in COMMITMENT_COLUMNS.items() for a in aliases}
 _QUARTER_RE = re.compile(r"(\d{4})\s*年\s*第?\s*([一二三四1-4])\s*季度")
 _NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4}
+MAX_COMMITMENT_AHEAD = dt.timedelta(days=2 * 366)  # a date further ahead is a typo (2207 for 2027), not a promise
 
 
 @dataclass
@@ -84,11 +86,16 @@ def _quarter_before(day: dt.date) -> str:
 def check_commitments(store: Store, table: CommitmentSheet, county: str, counties: list[str],
                       as_of: dt.date) -> tuple[list[dict], list[Finding]]:
     """The commitments of `table` (hazard_id, committed_date, person, quarter, sheet, cell) and every finding:
-    an unknown 隐患编号, a hazard of another county, a date that is no date or before the meeting (the day the
-    table is received, `as_of`). A row without 承诺完成日期 commits nothing (a warning when it names a person)."""
+    an unknown 隐患编号, a hazard of another county, a date that is no date, before the meeting (the day the
+    table is received, `as_of`) or more than two years after it. A row without 承诺完成日期 commits nothing (a warning
+    when it names a person); a commitment for a hazard the latest register has 已整改 is kept, with a warning."""
     where: dict[str, set[str]] = {}
-    for c, hazard_id, _in_latest in store.current_rows(as_of, ["county", "hazard_id"]):
+    done: set[tuple[str, str]] = set()  # 已整改 (not reopened by a failed re-inspection) in the latest register
+    for c, hazard_id, status, result, reinspected, _in_latest in store.current_rows(
+            as_of, ["county", "hazard_id", "status", "reinspect_result", "reinspect_date"]):
         where.setdefault(str(hazard_id), set()).add(c)
+        if is_closed({"status": status, "reinspect_result": result, "reinspect_date": reinspected}):
+            done.add((c, str(hazard_id)))
     quarter = table.quarter or _quarter_before(as_of)
     out: list[dict] = []
     findings = list(table.findings)
@@ -138,11 +145,20 @@ def check_commitments(store: Store, table: CommitmentSheet, county: str, countie
             findings.append(finding(r, "committed_date", "承诺完成日期",
                                     f"承诺完成日期 {committed:%Y-%m-%d} 早于通报会（本表报送日 {as_of:%Y-%m-%d}）", raw_date))
             continue
+        if committed > as_of + MAX_COMMITMENT_AHEAD:
+            findings.append(finding(r, "committed_date", "承诺完成日期",
+                                    f"承诺完成日期 {committed:%Y-%m-%d} 晚于通报会（本表报送日 {as_of:%Y-%m-%d}）两年以上，"
+                                    f"请核对年份", raw_date))
+            continue
         if hazard_id in seen:
             findings.append(finding(r, "hazard_id", "隐患编号", f"隐患编号“{hazard_id}”在本表中重复出现（另见 {seen[hazard_id]}）",
                                     hazard_id))
             continue
         seen[hazard_id] = cell_ref(r, table.columns["hazard_id"])
+        if (county, hazard_id) in done:
+            findings.append(finding(r, "committed_date", "承诺完成日期",
+                                    f"隐患“{hazard_id}”在最新台账中已是“已整改”，承诺已登记；如隐患未整改完毕，请在下期台账中更正整改状态",
+                                    raw_date, WARNING))
         out.append(dict(hazard_id=hazard_id, committed_date=committed, person=person, quarter=quarter,
                         sheet=table.sheet, cell=cell_ref(r, table.columns["committed_date"])))
     if not out and not any(f.level == ERROR for f in findings):

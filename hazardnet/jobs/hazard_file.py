@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from hazardnet.delivery.ledger import deliveries
 from hazardnet.jobs.notices import service_of
-from hazardnet.rules import days_in_stage, stage
+from hazardnet.rules import COMMITMENT_REASON, DeadlineHistory, current_deadline, days_in_stage, stage
 from hazardnet.store import Store, submissions
 
 VERSION_FIELDS = ("status", "deadline", "owner", "notice_date", "signed_by", "completed_date", "reinspect_date",
@@ -34,6 +34,20 @@ def _plain(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
+def deadline_versions(history: DeadlineHistory | None) -> list[dict]:
+    """Each version of the hazard's deadline, oldest first, as the ladder counts them (`Store.deadline_histories`):
+    the day, the new and the previous deadline, where it came from (台账 or 通报会承诺), the reason (延期原因, or
+    通报会承诺（责任人：…）), the approval and who committed."""
+    out, previous = [], None
+    for e in history.versions if history is not None else []:
+        out.append({"as_of": e.day.isoformat(), "deadline": e.deadline.isoformat(),
+                    "previous": previous.isoformat() if previous else None,
+                    "source": COMMITMENT_REASON if e.source == "commitment" else "台账", "reason": e.reason,
+                    "approval": e.approval, "committed_by": e.person})
+        previous = e.deadline
+    return out
+
+
 def hazard_file(store: Store, county: str, hazard_id: str, as_of: dt.date) -> dict | None:
     """The hazard's file as of `as_of`, or None when the store never had it."""
     hist = store.hazard_history(county, hazard_id)
@@ -53,11 +67,9 @@ def hazard_file(store: Store, county: str, hazard_id: str, as_of: dt.date) -> di
                          **{k: _plain(rec.get(k)) for k in VERSION_FIELDS}})
     current = {k: (v.date() if isinstance(v, dt.datetime) else v) for k, v in hist.iloc[-1].to_dict().items()}
     current = {k: (None if _plain(v) is None else v) for k, v in current.items()}
-    deadlines, last = [], None
-    for v in versions:
-        if v["deadline"] and v["deadline"] != last:
-            deadlines.append({"as_of": v["as_of"], "deadline": v["deadline"], "previous": last})
-            last = v["deadline"]
+    history = store.deadline_histories(as_of, [county]).get((county, hazard_id))
+    deadlines = deadline_versions(history)
+    current["deadline"] = current_deadline(current.get("deadline"), history)  # a meeting commitment included
     reinspections, seen = [], set()
     for v in versions:
         key = (v["reinspect_date"], v["reinspect_result"])

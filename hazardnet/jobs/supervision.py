@@ -1,7 +1,7 @@
 """The supervision job (督办): reminders before a deadline and the ladder after it, one sequence.
 
 1. Every hazard's state on the report date, from the store: its current deadline (register versions and meeting
-   commitments, `rules.deadline_history`), the rung it is on (`rules.rung`), the reminder due (`rules.reminder_due`).
+   commitments, `Store.deadline_histories`, `rules.current_deadline`), the rung it is on (`rules.rung`), the reminder due (`rules.reminder_due`).
 2. The day each rung was first reached is recorded (store.supervision_rungs).
 3. Letters: per county, one 《隐患督办建议函》 naming the hazards newly at 县级督办; for the whole prefecture one
    naming the hazards newly at 州级挂牌督办 — a record first (number, rung, date, county, hazards), then
@@ -40,9 +40,10 @@ from hazardnet.rules import (
     COUNTY,
     PREFECTURE,
     RUNG_ZH,
+    DeadlineHistory,
     Ladder,
+    current_deadline,
     days_past_deadline,
-    deadline_history,
     missed_commitment,
     reminder_due,
     rung,
@@ -144,13 +145,13 @@ def hazard_states(store: Store, settings: Settings, as_of: dt.date) -> list[Haza
     register = store.register_as_of(as_of)
     if not len(register):
         return []
-    events = store.deadline_events(as_of)
+    histories = store.deadline_histories(as_of)
     ladder = Ladder.of(settings)
     out = []
     for rec in register.to_dict("records"):
         key = (rec["county"], str(rec["hazard_id"]))
-        history = deadline_history(events.get(key, []))
-        deadline = history.current if history.current is not None else _date(rec["deadline"])
+        history = histories.get(key) or DeadlineHistory()
+        deadline = current_deadline(rec["deadline"], history)
         row = {"status": rec["status"], "severity": rec["severity"], "deadline": deadline,  # a failed re-inspection
                "reinspect_result": rec.get("reinspect_result"), "reinspect_date": rec.get("reinspect_date")}  # reopens
         missed = missed_commitment(row, history.committed, as_of)

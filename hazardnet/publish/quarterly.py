@@ -58,7 +58,9 @@ Aggregates over a set of hazards:
 
 Deadline history (逾期督办): for each hazard overdue at quarter end, its first 整改期限 ever given, its
 current one (the version known on the report date) and 整改期限变更次数, how often a given deadline was
-replaced by a different one over the versions stored up to the report date (``Store.deadline_history``).
+replaced by a different one over the versions stored up to the report date — registers and meeting commitments,
+as the 督办 ladder counts them (``Store.deadline_histories``). Every deadline here, at quarter end and on the report
+date, is the hazard's current one then (``rules.with_current_deadlines``: a commitment dated by then included).
 
 整改承诺 (the commitment table of the meeting): the hazards of the quarter still open as known on the report
 date (not 已整改 in the latest version, or 已整改 but reopened by a failed re-inspection).
@@ -239,16 +241,21 @@ def quarter_flags(register: pd.DataFrame, quarter: Quarter, at_end: pd.DataFrame
 
 
 def with_deadline_history(flags: pd.DataFrame, history: dict) -> pd.DataFrame:
-    """Fill first_deadline and deadline_changes from ``Store.deadline_history`` (keys (county, hazard_id))."""
+    """Fill first_deadline and deadline_changes from ``Store.deadline_histories`` (keys (county, hazard_id))."""
     if not len(flags) or not history:
         return flags
     keys = list(zip(flags["county"], flags["hazard_id"]))
     flags = flags.copy()
-    flags["first_deadline"] = [history[k]["first"] if k in history else d
+    flags["first_deadline"] = [history[k].first if k in history and history[k].first else d
                                for k, d in zip(keys, flags["first_deadline"])]
-    flags["deadline_changes"] = [history[k]["changes"] if k in history else n
+    flags["deadline_changes"] = [len(history[k].changes) if k in history else n
                                  for k, n in zip(keys, flags["deadline_changes"])]
     return flags
+
+
+def current_register_on(store: Store, day: dt.date) -> pd.DataFrame:
+    """The register as the store stood on `day`, each hazard at its current deadline then (commitments included)."""
+    return rules.with_current_deadlines(store.register_as_of(day), store.deadline_histories(day, committed_only=True))
 
 
 def previous_report_date(quarter: Quarter, as_of: dt.date) -> dt.date:
@@ -492,11 +499,12 @@ def quarter_data(store: Store, quarter: Quarter, as_of: dt.date | None = None) -
     """Read the store as known on `as_of` (default today, Asia/Shanghai), the deadlines in force at the
     quarter's end, the overdue hazards' deadline history, and the previous report's snapshot."""
     as_of = as_of or today()
-    at_end = store.register_as_of(min(quarter.end, as_of))
-    flags = quarter_flags(store.register_as_of(as_of), quarter, at_end)
+    at_end = current_register_on(store, min(quarter.end, as_of))
+    flags = quarter_flags(current_register_on(store, as_of), quarter, at_end)
     if len(flags):
         overdue = flags[flags["overdue_at_end"]]
-        history = store.deadline_history(as_of, zip(overdue["county"], overdue["hazard_id"]))
+        keys = set(zip(overdue["county"], overdue["hazard_id"].astype(str)))
+        history = {k: h for k, h in store.deadline_histories(as_of, {c for c, _h in keys}).items() if k in keys}
         flags = with_deadline_history(flags, history)
         failed = failed_reinspections(store.reinspection_versions(as_of), quarter.start, quarter.end)
         flags["failed_in_quarter"] = [failed.get((c, str(h)), 0) for c, h in zip(flags["county"], flags["hazard_id"])]
