@@ -881,15 +881,20 @@ class Store:
         if before_submission is not None:
             q = q.where(hazard_rows.c.submission_id < before_submission)
             cq = cq.where(commitments.c.submission_id < before_submission)
-        if committed_only:
-            q = q.where(sa.exists().where(commitments.c.county == hazard_rows.c.county,
-                                          commitments.c.hazard_id == hazard_rows.c.hazard_id,
-                                          commitments.c.as_of <= as_of))
         out: dict[tuple[str, str], list] = {}
         with self.engine.connect() as conn:
-            for county, hazard_id, day, deadline, reason, approval, sub in conn.execute(q):
-                out.setdefault((county, hazard_id), []).append(
-                    DeadlineEvent(day, deadline, "register", reason, approval, sub))
+            queries = [q]
+            if committed_only:  # the few hazards committed, by key (ix_hazard_rows_key), not a scan of every version
+                by_county: dict[str, set[str]] = {}
+                for county, hazard_id, *_rest in conn.execute(cq):
+                    by_county.setdefault(county, set()).add(hazard_id)
+                queries = [q.where(hazard_rows.c.county == county, hazard_rows.c.hazard_id.in_(ids[i:i + 500]))
+                           for county, ids in ((c, sorted(i)) for c, i in by_county.items())
+                           for i in range(0, len(ids), 500)]
+            for query in queries:
+                for county, hazard_id, day, deadline, reason, approval, sub in conn.execute(query):
+                    out.setdefault((county, hazard_id), []).append(
+                        DeadlineEvent(day, deadline, "register", reason, approval, sub))
             for county, hazard_id, day, committed, person, sub in conn.execute(cq):
                 why = COMMITMENT_REASON + (f"（责任人：{person}）" if person else "")
                 out.setdefault((county, hazard_id), []).append(

@@ -157,8 +157,8 @@ def check_commitments(store: Store, table: CommitmentSheet, county: str, countie
         seen[hazard_id] = cell_ref(r, table.columns["hazard_id"])
         if (county, hazard_id) in done:
             findings.append(finding(r, "committed_date", "承诺完成日期",
-                                    f"隐患“{hazard_id}”在最新台账中已是“已整改”，承诺已登记；如隐患未整改完毕，请在下期台账中更正整改状态",
-                                    raw_date, WARNING))
+                                    f"隐患“{hazard_id}”在最新台账中已是“已整改”，承诺已登记；"
+                                    f"如隐患未整改完毕，请在下期台账中更正整改状态", raw_date, WARNING))
         out.append(dict(hazard_id=hazard_id, committed_date=committed, person=person, quarter=quarter,
                         sheet=table.sheet, cell=cell_ref(r, table.columns["committed_date"])))
     if not out and not any(f.level == ERROR for f in findings):
