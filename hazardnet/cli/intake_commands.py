@@ -81,7 +81,7 @@ def ingest(
         "--always-run", help="总是启动流程运行，即使收件箱中没有新文件、汇总台账已是最新。")] = False,
 ) -> None:
     """导入 inbox/<县(市)>/ 中的台账：校验、入库、退回有问题的文件并重写汇总台账。"""
-    home_dir, day = _home(home), _as_of(as_of)
+    home_dir, day = _home(home, create=True), _as_of(as_of)
     result = None if always_run else _nothing_to_ingest(home_dir, day)
     if result is None:
         _start_parsers_if_needed(home_dir)  # before Prefect's import: both cores busy from the start
