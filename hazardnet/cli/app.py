@@ -29,6 +29,17 @@ class UserError(Exception):
     """A mistake the operator can fix; printed as one line, never a traceback."""
 
 
+def _output_xlsx(path: Path | None) -> Path | None:
+    """An -o/--output workbook path the operator gave: a file name ending in .xlsx, not a folder."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise UserError(f"输出路径“{path}”是文件夹：请写上文件名，例如 {path / '输出.xlsx'}。")
+    if path.suffix.lower() != ".xlsx":
+        raise UserError(f"输出文件“{path}”应以 .xlsx 结尾（写出的是 Excel 工作簿）。")
+    return path
+
+
 def _as_of(value: str | None) -> str | None:
     if value is None:
         return None

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, _output_xlsx, app, out
 
 
 def print_ingest(result: dict) -> None:
@@ -115,6 +115,7 @@ def template(
     from hazardnet.settings import load_settings
 
     settings = load_settings(_home(home))
+    output = _output_xlsx(output)
     if directory:
         path = output or Path("通讯录模板.xlsx")
         write_directory_template(path, settings)

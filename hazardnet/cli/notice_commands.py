@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, _output_xlsx, app, err, out
 from hazardnet.cli.distribution_commands import PdfOpt, print_paper
 
 
@@ -64,6 +64,7 @@ def hazard(county: Annotated[str, typer.Option("--county", help="县(市)，例�
     from hazardnet.store import Store
 
     settings = load_settings(_home(home))
+    output = _output_xlsx(output)
     day = dt.date.fromisoformat(_as_of(as_of)) if as_of else today()
     store = Store(settings.database_url)
     try:
