@@ -73,3 +73,6 @@ def test_the_command_line_says_one_chinese_line_and_exits_2(tmp_path):
     text = subprocess.run([sys.executable, "-m", "hazardnet.cli", "template", "--county", "格尔木市", "-o",
                            str(elsewhere / "x.txt")], capture_output=True, text=True, timeout=120, cwd=elsewhere)
     assert text.returncode == 2 and "应以 .xlsx 结尾" in text.stderr and not (elsewhere / "x.txt").exists()
+    both = subprocess.run([sys.executable, "-m", "hazardnet.cli", "template", "--directory", "--customers", "--county",
+                           "格尔木市"], capture_output=True, text=True, timeout=120, cwd=elsewhere)
+    assert both.returncode == 2 and "一次只能选一个" in both.stderr and not list(elsewhere.iterdir()), both.stderr

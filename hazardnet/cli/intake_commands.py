@@ -114,6 +114,8 @@ def template(
     from hazardnet.publish.template import write_directory_template, write_register_template
     from hazardnet.settings import load_settings
 
+    if directory + customers + drills > 1:
+        raise UserError("--directory、--customers、--drills 一次只能选一个。")
     settings = load_settings(_home(home))
     output = _output_xlsx(output)
     if directory:
