@@ -4,6 +4,7 @@ query still holds its own database."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -65,6 +66,10 @@ def test_the_command_line_says_one_chinese_line_and_exits_2(tmp_path):
     assert result.returncode == 2, result.stderr
     assert f"错误：配置文件“{tmp_path / 'hazardnet.toml'}”格式有误" in result.stderr
     assert "Traceback" not in result.stderr and "TOMLDecodeError" not in result.stderr
+    scripted = subprocess.run([sys.executable, "-m", "hazardnet.cli", "status", "--home", str(tmp_path), "--json"],
+                              capture_output=True, text=True, timeout=120)
+    answer = json.loads(scripted.stdout)  # --json: the error is a result a script can read
+    assert scripted.returncode == 2 and answer["exit_code"] == 2 and "格式有误" in answer["error"]
     elsewhere = tmp_path / "elsewhere"  # a folder without the broken hazardnet.toml
     elsewhere.mkdir()
     folder = subprocess.run([sys.executable, "-m", "hazardnet.cli", "template", "--county", "格尔木市", "-o",

@@ -57,12 +57,21 @@ def main() -> None:
     from hazardnet.cli.server_commands import client_credential_from_file
 
     args = take_verbose_flag(sys.argv[1:])  # `--verbose` before or after the command
+
+    def fail(label: str, message: str, code: int) -> None:
+        """One line on stderr; with --json also the error as JSON on stdout, so a script reads a result."""
+        err.print(f"{label}：{message}", soft_wrap=True)
+        if "--json" in args:
+            import json
+
+            print(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+        sys.exit(code)
+
     try:
         client_credential_from_file()
         app(args=args, prog_name="hazardnet", standalone_mode=False)
     except UserError as exc:
-        err.print(f"错误：{exc}", soft_wrap=True)
-        sys.exit(2)
+        fail("错误", str(exc), 2)
     except (typer.Abort, KeyboardInterrupt):
         err.print("已中止。")
         sys.exit(130)
@@ -75,19 +84,16 @@ def main() -> None:
             exc.show()  # `hazardnet` alone: the list of commands
             sys.exit(0)
         if isinstance(exc, CLICK_ERRORS):
-            err.print(f"错误：{usage_message(exc)}", soft_wrap=True)
-            sys.exit(2)
+            fail("错误", usage_message(exc), 2)
         from hazardnet.intake.transaction import IntakeError
         from hazardnet.settings import SettingsError
 
         unusable = _in_chain(exc, SettingsError)
         if unusable is not None:  # hazardnet.toml or a HAZARDNET_ variable: the operator's to fix
-            err.print(f"错误：{unusable}", soft_wrap=True)
-            sys.exit(2)
+            fail("错误", str(unusable), 2)
         reason = str(exc) if isinstance(exc, IntakeError) else (server_problem(exc) or file_problem(exc)
                                                                  or f"{type(exc).__name__}: {exc}")
-        err.print(f"运行失败：{reason}", soft_wrap=True)
-        sys.exit(1)
+        fail("运行失败", reason, 1)
 
 
 def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
