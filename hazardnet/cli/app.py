@@ -50,9 +50,9 @@ def _as_of(value: str | None) -> str | None:
 
 
 def _home(home: Path | None, *, create: bool = False) -> str:
-    """The working folder of a command. Only the intake commands set a new one up (`create`); every other command
-    needs an existing one (a mistyped --home would otherwise start an empty store there, or fail deep inside with
-    a database error)."""
+    """The working folder of a command. Only the intake commands (ingest, mail-intake, serve) set a new one up
+    (`create`); every other command needs an existing one (a mistyped --home would otherwise start an empty store
+    there, or fail deep inside with a database error)."""
     h = home or Path(os.environ.get("HAZARDNET_HOME") or Path.cwd())
     if not h.exists() and not create:
         raise UserError(f"工作目录“{h}”不存在。请用 --home 指定含 inbox/ 的工作目录（或先运行 hazardnet demo 生成演示目录）。")
