@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref
 from hazardnet.intake.grid import WorkbookGrid
-from hazardnet.intake.sheet import clean_str, normalize_county, parse_date
+from hazardnet.intake.sheet import HEADER_SCAN_ROWS, clean_str, find_header, normalize_county, parse_date
 from schemas.headers import normalize_label
 
 if TYPE_CHECKING:  # the parser processes read commitment tables without the store (nor SQLAlchemy)
     from hazardnet.store import Store
 
-HEADER_SCAN_ROWS = 10
+# Required register columns the quarterly workbook's 整改承诺 sheet never has (it has 户号, 客户名称, 隐患编号, 隐患等级,
+# 隐患描述 and 整改状态 too): a sheet whose header names one of them is a register, even with a 承诺完成日期 column.
+REGISTER_ONLY_FIELDS = frozenset({"customer_grade", "found_date", "category"})
 # canonical header (the quarterly workbook's COMMITMENT_HEADERS) and the variants a retyped table may use
 COMMITMENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "hazard_id": ("隐患编号",),
@@ -54,11 +56,15 @@ def _header(cells: list[Any]) -> dict[str, int]:
 
 
 def read_commitment_table(book: WorkbookGrid) -> CommitmentSheet | None:
-    """The commitment table of `book` (a sheet whose header has 隐患编号 and 承诺完成日期), or None."""
+    """The commitment table of `book` (a sheet whose header has 隐患编号 and 承诺完成日期 but none of the register's
+    own columns REGISTER_ONLY_FIELDS), or None."""
     for sheet in book.sheets:
         for r, cells in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
             columns = _header(cells)
             if "hazard_id" in columns and "committed_date" in columns:
+                register = find_header(sheet)
+                if register is not None and REGISTER_ONLY_FIELDS & register[1].keys():
+                    break  # a register with a commitment column: read_register reads it
                 title = " ".join(str(v) for row in sheet.rows[:r] for v in row if v is not None)
                 m = _QUARTER_RE.search(title + " " + sheet.name)
                 quarter = None
