@@ -302,6 +302,17 @@ def test_a_commitment_table_whose_header_is_far_down_is_recognised(settings, tmp
     assert committed(settings) == [("G1", COMMITTED, "张三")]
 
 
+def test_a_commitment_date_merged_over_a_customer_s_rows_commits_each(settings, tmp_path):
+    path = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", commit_rows({"G1": COMMITTED, "G2": None, "G3": None}))
+    wb = openpyxl.load_workbook(path)
+    for rows in ("J3:J5", "K3:K5"):  # one date and one signature for the customer's three hazards
+        wb.active.merge_cells(rows)
+    wb.save(path)
+    f = ingest_register_then(settings, tmp_path, path)
+    assert f.outcome == "commitments", f.findings
+    assert committed(settings) == [("G1", COMMITTED, "张三"), ("G2", COMMITTED, "张三"), ("G3", COMMITTED, "张三")]
+
+
 def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
     s, _, tmp = home
     store = Store(s.database_url)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref
 from hazardnet.intake.grid import WorkbookGrid
-from hazardnet.intake.sheet import HEADER_SCAN_ROWS, clean_str, find_header, normalize_county, parse_date
+from hazardnet.intake.sheet import HEADER_SCAN_ROWS, _fill_merged, clean_str, find_header, normalize_county, parse_date
 from schemas.headers import normalize_label
 
 if TYPE_CHECKING:  # the parser processes read commitment tables without the store (nor SQLAlchemy)
@@ -71,10 +71,10 @@ def read_commitment_table(book: WorkbookGrid) -> CommitmentSheet | None:
                 if m:
                     q = _NUMERALS.get(m.group(2)) or int(m.group(2))
                     quarter = f"{m.group(1)}Q{q}"
+                grid = _fill_merged(sheet, r + 1)  # a date merged over a customer's rows commits each
                 rows = []
-                for i in range(r + 1, len(sheet.rows)):
-                    values = {name: (sheet.rows[i][c] if c < len(sheet.rows[i]) else None)
-                              for name, c in columns.items()}
+                for i in range(r + 1, len(grid)):
+                    values = {name: (grid[i][c] if c < len(grid[i]) else None) for name, c in columns.items()}
                     if all(clean_str(values.get(k)) is None for k in ("hazard_id", "committed_date", "person")):
                         continue
                     rows.append((i, values))
