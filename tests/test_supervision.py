@@ -313,6 +313,14 @@ def test_a_commitment_date_merged_over_a_customer_s_rows_commits_each(settings, 
     assert committed(settings) == [("G1", COMMITTED, "张三"), ("G2", COMMITTED, "张三"), ("G3", COMMITTED, "张三")]
 
 
+def test_a_commitment_date_typed_as_a_number_is_quoted_as_typed(settings, tmp_path):
+    f = ingest_register_then(settings, tmp_path, write_commitment_table(tmp_path / "c" / "承诺表.xlsx",
+                                                                         commit_rows({"G1": 20270131})))
+    assert f.outcome == "rejected"
+    assert [(x.cell, x.message, x.value) for x in f.findings] == [
+        ("J3", "无法识别的日期“20270131”，请填写如 2026-03-05 的日期", "20270131")]
+
+
 def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
     s, _, tmp = home
     store = Store(s.database_url)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref
+from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref, show_value
 from hazardnet.intake.grid import WorkbookGrid
 from hazardnet.intake.sheet import HEADER_SCAN_ROWS, _fill_merged, clean_str, find_header, normalize_county, parse_date
 from schemas.headers import normalize_label
@@ -102,7 +102,7 @@ def check_commitments(store: Store, table: CommitmentSheet, county: str, countie
 
     def finding(r: int, name: str, header: str, message: str, value: Any, level: str = ERROR) -> Finding:
         col = table.columns[name]
-        return Finding(table.sheet, cell_ref(r, col), header, message, "" if value is None else str(value),
+        return Finding(table.sheet, cell_ref(r, col), header, message, show_value(value),
                        level=level, row=r + 1, col=col + 1)
 
     for r, values in table.rows:
