@@ -14,6 +14,7 @@ the header, footers, merged cells, dates in four formats) and judges it here, la
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 from schemas.headers import Field, normalize_label
@@ -179,7 +180,7 @@ def _is_date(v: object) -> bool:
 
 
 def _is_number(v: object) -> bool:
-    return _blank(v) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    return _blank(v) or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
 
 
 def _non_negative(v: object) -> bool:

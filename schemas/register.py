@@ -10,6 +10,7 @@ the failing cell.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -177,7 +178,7 @@ def register_schema(
             checks += _date_checks(as_of, may_be_future=f.name in FUTURE_DATE_FIELDS)
         elif f.kind == "number":
             checks += [
-                _check(_each(lambda v: isinstance(v, (int, float)) or _blank(v)), "is_number"),
+                _check(_each(lambda v: (isinstance(v, (int, float)) and math.isfinite(v)) or _blank(v)), "is_number"),
                 _check(_each(lambda v: _blank(v) or not isinstance(v, (int, float)) or v >= 0), "non_negative"),
             ]
         elif f.kind == "text":

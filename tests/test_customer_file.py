@@ -180,6 +180,18 @@ def test_a_file_with_cell_errors_is_rejected_whole_with_findings_at_its_cells(se
         store.dispose()
 
 
+def test_a_number_that_is_not_finite_is_no_number(settings):
+    """inf, nan and 1e999 read as floats by Python: 自备应急电源容量 inf would hide 自备电源容量不足."""
+    rows = [dict(GOLMUD[0], backup_kw="inf"), dict(GOLMUD[1], supply_sources="nan"),
+            dict(GOLMUD[2], security_load_kw="1e999", backup_kw="-inf")]
+    customer_file(settings.inbox / G / "客户档案.xlsx", rows)  # header on row 1: E 电源数量, I 容量, J 保安负荷
+    [f] = ingest(settings, AS_OF, mail_rejections=False).files
+    assert f.outcome == "rejected"
+    assert sorted((x.cell, x.message, x.value) for x in f.findings) == [
+        ("E3", "不是数字：“nan”", "nan"), ("I2", "不是数字：“inf”", "inf"), ("I4", "不是数字：“-inf”", "-inf"),
+        ("J4", "不是数字：“1e999”", "1e999")]
+
+
 def test_the_check_table_is_data_and_replaceable(settings, tmp_path):
     checks = load_checks()
     assert [c.code for c in checks] == ["电源数量不足", "无自备应急电源", "自备电源容量不足", "自备电源试验超期",

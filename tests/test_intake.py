@@ -167,6 +167,12 @@ def test_every_rule_failure_is_reported_at_its_cell(settings, as_of, name):
 BUILT = {
     "notice_before_found": (lambda d: d[0].__setitem__(12, dt.date(2026, 3, 1)),
                             [("M2", "告知日期“2026-03-01”早于发现日期", "2026-03-01")]),
+    # text Python reads as a non-finite float is no amount (整改资金 was stored as inf)
+    "funds_not_finite": (lambda d: (d[0].__setitem__(15, "inf"), d[1].__setitem__(15, "1e999"),
+                                    d[2].__setitem__(15, "nan")),
+                         [("P2", "不是数字：“inf”", "inf"), ("P3", "不是数字：“1e999”", "1e999"),
+                          ("P4", "不是数字：“nan”", "nan")]),
+    "funds_minus_inf": (lambda d: d[0].__setitem__(15, "-inf"), [("P2", "不是数字：“-inf”", "-inf")]),
 }
 
 

@@ -149,7 +149,7 @@ def _sources(v: Any) -> Any:
     if m is None:
         return n
     word = m.group(1)
-    return float(word) if word.isdigit() else float(_COUNT_WORDS[word])
+    return parse_number(word) if word.isdigit() else float(_COUNT_WORDS[word])  # 400 digits: text, not inf
 
 
 def _have(v: Any) -> Any:
