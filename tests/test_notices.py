@@ -250,6 +250,29 @@ def test_reinspection_cells_outside_the_rules_are_pointed_at(home):
     assert any(cell == "R6" and "晚于报送基准日" in m for cell, m in errors)
 
 
+def test_loop_contradictions_are_accepted_with_a_warning_at_their_cell(home):
+    done = dict(completed=D(2026, 7, 5), re_date=D(2026, 7, 8), re_by="钱工", re_result="合格")
+    rows = [h(A, "Y1", D(2026, 7, 1), "整改中", re_date=D(2026, 7, 5), re_by="钱工", re_result="合格"),  # row 3
+            h(A, "Y2", D(2026, 7, 1), "未整改", re_date=D(2026, 7, 5), re_by="钱工", re_result="合格"),
+            h(A, "Y3", D(2026, 7, 1), "已整改", **dict(done, re_by="客户电工")),  # the owner (客户电工) himself
+            h(A, "Y4", D(2026, 7, 1), "已整改", **dict(done, re_date=None)),
+            h(A, "Y5", D(2026, 7, 1), "已整改", **dict(done, re_result=None)),
+            h(A, "Y6", D(2026, 7, 1), "未整改", completed=D(2026, 7, 5)),
+            h(A, "Y7", D(2026, 7, 1), "已整改", **done),  # closed: nothing to say
+            h(A, "Y8", D(2026, 7, 1), "整改中", **dict(done, re_result="不合格"))]  # reopened: nothing to say
+    write_register(home.inbox / G / "loop.xlsx", G, D(2026, 7, 10), rows)
+    (f,) = ingest(home, D(2026, 7, 10), runner=PlainRunner(), mail_rejections=False).files
+    assert f.outcome == "accepted"
+    assert not [x for x in f.findings if x.level == "error"]
+    got = {(x.cell, x.field, x.value): x.message for x in f.findings if x.level == "warning" and x.cell}
+    assert set(got) == {("T3", "复查结论", "合格"), ("T4", "复查结论", "合格"), ("S5", "复查人", "客户电工"),
+                        ("T6", "复查结论", "合格"), ("R7", "复查日期", "2026-07-08"), ("Q8", "完成日期", "2026-07-05")}
+    assert "整改状态为“整改中”" in got[("T3", "复查结论", "合格")] and "销号" in got[("T4", "复查结论", "合格")]
+    assert "整改责任人" in got[("S5", "复查人", "客户电工")]
+    assert "未填写复查日期" in got[("T6", "复查结论", "合格")] and "未填写复查结论" in got[("R7", "复查日期", "2026-07-08")]
+    assert "整改状态为“未整改”，却填写了完成日期“2026-07-05”" in got[("Q8", "完成日期", "2026-07-05")]
+
+
 def test_notices_go_to_exactly_the_customers_with_unnotified_hazards_once_per_hazard(home):
     submit_month(home, D(2026, 7, 10))
     first = notices(home, D(2026, 7, 10), runner=PlainRunner())

@@ -252,6 +252,75 @@ def test_commitment_table_rejected_whole_with_findings_at_cells(home):
         store.dispose()
 
 
+def ingest_register_then(settings, tmp: Path, table: Path):
+    """G1, G2, G3 of the story as a 格尔木市 register on 2026-10-10, then `table` (a 整改承诺表) on COMMITMENT_DAY."""
+    src = write_register(tmp / "src" / "格尔木市台账.xlsx", [
+        row("G1", POTASH, D(2026, 7, 1), D(2026, 8, 20)), row("G2", POTASH, D(2026, 7, 2), D(2026, 8, 15)),
+        row("G3", POTASH, D(2026, 7, 3), D(2026, 9, 25))], CANON)
+    assert [f.outcome for f in ingest_on(settings, D(2026, 10, 10), [(G, src)]).files] == ["accepted"]
+    return ingest_on(settings, COMMITMENT_DAY, [(G, table)]).files[0]
+
+
+def committed(settings) -> list[tuple]:
+    store = Store(settings.database_url)
+    try:
+        return [(c["hazard_id"], c["committed_date"], c["person"]) for c in store.commitments_through(D(2026, 12, 31))]
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("header", ["承诺完成日期", "承诺日期", "承诺整改期限"])
+def test_a_register_with_a_commitment_column_is_a_register_not_a_commitment_table(settings, tmp_path, header):
+    rows = [{**row("G1", POTASH, D(2026, 9, 1), D(2026, 12, 31)), header: D(2027, 1, 31)},
+            {**row("G2", HOSPITAL, D(2026, 9, 2), D(2026, 12, 31)), header: None}]
+    src = write_register(tmp_path / "src" / "格尔木市台账.xlsx", rows, CANON)
+    f = ingest_on(settings, D(2026, 10, 10), [(G, src)]).files[0]
+    assert f.outcome == "accepted" and not [x for x in f.findings if x.level == "error"]
+    store = Store(settings.database_url)
+    try:
+        assert sorted(store.register_as_of(D(2026, 10, 10)).hazard_id) == ["G1", "G2"]
+        assert store.commitments_through(D(2026, 12, 31)) == []
+    finally:
+        store.dispose()
+    # the quarterly workbook's own 整改承诺 sheet (户号, 隐患描述, 整改状态 and all) is still a commitment table
+    table = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", [
+        (1, G, POTASH, "客户", "G1", "一般", "描述", "2026-12-31", "未整改", COMMITTED, "张三")])
+    assert ingest_on(settings, COMMITMENT_DAY, [(G, table)]).files[0].outcome == "commitments"
+    assert committed(settings) == [("G1", COMMITTED, "张三")]
+
+
+def test_a_commitment_table_whose_header_is_far_down_is_recognised(settings, tmp_path):
+    """A table under a dozen lines of title and notes: its header on row 12, as deep as a register's may be."""
+    path = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", commit_rows({"G1": COMMITTED}))
+    wb = openpyxl.load_workbook(path)
+    wb.active.insert_rows(1, 10)
+    for r in range(1, 11):
+        wb.active.cell(r, 1, f"说明第{r}条：承诺完成日期须晚于通报会日期。")
+    wb.save(path)
+    f = ingest_register_then(settings, tmp_path, path)
+    assert f.outcome == "commitments", f.findings
+    assert committed(settings) == [("G1", COMMITTED, "张三")]
+
+
+def test_a_commitment_date_merged_over_a_customer_s_rows_commits_each(settings, tmp_path):
+    path = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", commit_rows({"G1": COMMITTED, "G2": None, "G3": None}))
+    wb = openpyxl.load_workbook(path)
+    for rows in ("J3:J5", "K3:K5"):  # one date and one signature for the customer's three hazards
+        wb.active.merge_cells(rows)
+    wb.save(path)
+    f = ingest_register_then(settings, tmp_path, path)
+    assert f.outcome == "commitments", f.findings
+    assert committed(settings) == [("G1", COMMITTED, "张三"), ("G2", COMMITTED, "张三"), ("G3", COMMITTED, "张三")]
+
+
+def test_a_commitment_date_typed_as_a_number_is_quoted_as_typed(settings, tmp_path):
+    f = ingest_register_then(settings, tmp_path, write_commitment_table(tmp_path / "c" / "承诺表.xlsx",
+                                                                         commit_rows({"G1": 20270131})))
+    assert f.outcome == "rejected"
+    assert [(x.cell, x.message, x.value) for x in f.findings] == [
+        ("J3", "无法识别的日期“20270131”，请填写如 2026-03-05 的日期", "20270131")]
+
+
 def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
     s, _, tmp = home
     store = Store(s.database_url)
