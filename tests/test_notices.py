@@ -402,14 +402,20 @@ def test_the_decks_show_each_hazards_stage_and_the_prefecture_lists_hazards_awai
             seen.append(m.group(1))
     assert set(seen) == {"G1", "G2", "G7", "G8"}  # one slide per hazard found in the quarter
     write_briefing_deck(tmp_path / "p.pptx", prefecture, as_of=as_of, company=home.company)
-    due = {hid for (c, hid), r in now.items()
-           if expected_stage(r) == "待复查" and (as_of - r["completed"]).days > 10}
-    listed = set()
+    qe = D(2026, 9, 30)
+    # the 总览 figure 季末待复查 beside it: 已整改 by the quarter's end, no 复查结论 by then (as known on the report date)
+    awaiting = [(c, hid) for c in home.counties for (cc, hid), r in now.items()
+                if cc == c and norm(r)["status"] == "已整改" and r["completed"] <= qe
+                and not (r["re_date"] and r["re_date"] <= qe and (is_closed(r) or norm(r)["re_result"] == "不合格"))]
+    listed, titles = [], []
     for slide in Presentation(tmp_path / "p.pptx").slides:
         if any(sh.name == "待复查" for sh in slide.shapes):
             table = next(sh for sh in slide.shapes if sh.has_table).table
-            listed |= {table.cell(r, 2).text for r in range(1, len(table.rows))}
-    assert listed == due == {"G3", "G6", "D1"}
+            listed += [(table.cell(r, 0).text, table.cell(r, 2).text) for r in range(1, len(table.rows))]
+            titles += [sh.text_frame.text for sh in slide.shapes if sh.has_text_frame]
+    assert sorted(listed) == sorted(awaiting) and len(listed) == prefecture.total["awaiting_at_end"] == 3
+    assert [c for c, _ in listed] == sorted((c for c, _ in listed), key=home.counties.index)  # configured order
+    assert any(f"季末待复查：截至2026年09月30日已整改尚未复查销号的隐患 {len(awaiting)} 项" in t for t in titles), titles
 
 
 def test_the_hazard_file_shows_every_version_reinspection_and_message(home):

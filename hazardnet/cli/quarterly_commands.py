@@ -37,7 +37,7 @@ def print_quarterly(result: dict) -> None:
 
     from hazardnet.publish.quarterly import FIGURES, RECONCILIATION
 
-    table = Table(title=f"{result['quarter']} 隐患治理情况（季初未整改 + 本季度新发现 − 本季度销号 = 季末未整改；"
+    table = Table(title=f"{result['quarter']} 隐患治理情况（季初未整改 + 本季度新发现 − 本季度报告已整改 = 季末未整改；"
                         f"数据截至 {result.get('as_of', '')}）")
     keys = ["open_at_start", "found", "remediated", "open_at_end", "overdue_at_end", "remediation_rate",
             "restated"]
