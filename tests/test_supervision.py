@@ -522,3 +522,28 @@ def rules_derived(register, day):
     from hazardnet.rules import with_derived
 
     return with_derived(register, day)
+
+
+def test_a_prefecture_letter_lists_its_hazards_in_the_configured_county_order(settings):
+    """乌兰县 is after 德令哈市 in the configured counties (though 乌 < 德 in character code): the prefecture letter, its
+    mail and the county letters follow the configured order."""
+    from tests.test_quarterly import H, frame
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    s = load_settings(settings.home)
+    ulan = "乌兰县"
+    assert s.counties.index(DLH) < s.counties.index(ulan) and ulan < DLH
+    store = Store(s.database_url)
+    try:
+        for n, (county, hid) in enumerate(((ulan, "U1"), (DLH, "D1")), start=1):
+            rows = frame([H(hid, "0630200001", D(2026, 5, 1), "重大", deadline=D(2026, 6, 1))])
+            store.record_submission(county=county, file_name=f"{county}.xlsx", sha256=f"{n:064x}",
+                                    as_of=D(2026, 6, 10), outcome="accepted", findings=[], kept_at=None, rows=rows)
+        out = supervision(s, D(2026, 9, 15), runner=PlainRunner(), store=store, send=False).as_json()
+    finally:
+        store.dispose()
+    [pref] = [x for x in out["letters"] if x["rung"] == PREFECTURE]
+    assert pref["hazards"] == [{"county": DLH, "hazard_id": "D1"}, {"county": ulan, "hazard_id": "U1"}]
+    table = Document(pref["path"]).tables[0]
+    assert [r.cells[2].text for r in table.rows[1:]] == ["D1", "U1"]
+    assert [x["county"] for x in out["letters"] if x["rung"] == COUNTY] == [DLH, ulan]
