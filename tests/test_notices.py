@@ -439,11 +439,32 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
     assert [(n["number"], n["served"], n["served_on"], n["signed_by"]) for n in record["notices"]] == \
         [("德令哈-2026-0001", True, "2026-07-15", ["冯工"])]
     assert {(m["kind"], m["channel"]) for m in record["messages"]} == {("notice", "mail")}
+    # in words: what, to whom by name (not 户号 alone, nor a ledger key), on the local clock (UTC+8)
+    [m] = record["messages"]
+    assert (m["kind_name"], m["item"], m["recipient"], m["channel_name"], m["status_name"]) == \
+        ("整改通知书", "德令哈-2026-0001", f"{NAMES[S]}（户号 {S}）", "邮件", "已发送")
+    utc = dt.datetime.fromisoformat(m["sent_at_utc"])
+    assert m["sent_at"] == f"{utc + dt.timedelta(hours=8):%Y-%m-%d %H:%M}"
     assert record["stage"] == "待复查" and record["days_in_stage"] == (D(2026, 10, 8) - D(2026, 8, 20)).days
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["一患一档", "台账版本", "通知书", "期限变更", "复查", "预警与消息"]
+    assert book.sheetnames == ["一患一档", "台账版本", "通知书", "期限变更", "复查", "督办建议函", "预警与消息"]
     assert [r[0] for r in book["台账版本"].iter_rows(min_row=2, values_only=True)] == \
         ["2026-07-10", "2026-08-10", "2026-09-10"]
+    assert list(book["预警与消息"].iter_rows(values_only=True)) == [
+        ("类别", "事项", "收件方", "渠道", "结果", "发送时间"),
+        ("整改通知书", "德令哈-2026-0001", f"{NAMES[S]}（户号 {S}）", "邮件", "已发送", m["sent_at"])]
+    shown = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D1",
+                                     "--as-of", "2026-10-08"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[1].endswith("复查：无") and not any(line.rstrip().endswith("复查") for line in lines)
+    assert f"{m['sent_at']} 整改通知书：德令哈-2026-0001 → {NAMES[S]}（户号 {S}）（邮件，已发送）" in \
+        "".join(lines), shown.output
+    out3 = home.home / "G3.xlsx"
+    CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", G, "--id", "G3", "--as-of", "2026-10-08",
+                             "-o", str(out3)])
+    assert list(openpyxl.load_workbook(out3)["期限变更"].iter_rows(values_only=True)) == [
+        ("报送基准日", "类型", "原期限", "整改期限"), ("2026-07-10", "首次填写", "—", "2026-09-30")]
     result = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D3",
                                       "--as-of", "2026-10-08", "--json"])
     d3 = json.loads(result.output)

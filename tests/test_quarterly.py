@@ -231,6 +231,14 @@ def tables(ws) -> dict[str, dict[str, dict]]:
     return out
 
 
+def split_note(ws) -> tuple[list[tuple], str | None]:
+    """(data rows, the note under them) of a table sheet whose header is row 2: the rows end at the first blank one."""
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    blank = next((i for i, r in enumerate(rows) if all(c is None for c in r)), len(rows))
+    tail = [r[0] for r in rows[blank:] if r[0] is not None]
+    return rows[:blank], (tail[0] if tail else None)
+
+
 def as_cmp(v):
     return round(v, 6) if isinstance(v, float) else v
 
@@ -396,10 +404,18 @@ def test_hazard_lists(q3_books, settings):
     ws = wb[OVERDUE]
     header = [c.value for c in ws[2]]
     got = {}
-    for r in ws.iter_rows(min_row=3, values_only=True):
+    rows_, note = split_note(ws)
+    for r in rows_:
         rec = dict(zip(header, r))
         got[(rec["县(市)"], rec["隐患编号"])] = rec
     assert {k: v["逾期天数"] for k, v in got.items()} == e["overdue"]
+    # under the list, the request: only the hazards not reported done since the quarter's end are to be supervised
+    done_after = {k for k, v in got.items() if v["整改状态"] == "已整改（季度结束后）"}
+    assert done_after == {k for k in e["overdue"] if e["hazards"][k]["status"] == "已整改"}
+    ask = len(got) - len(done_after)
+    assert note == (f"请政府主管部门对逾期督办清单中尚未整改的 {ask} 项隐患予以督办。"
+                    + (f"整改状态为“已整改（季度结束后）”的 {len(done_after)} 项已在季度结束后报告整改，不列入督办。"
+                       if done_after else ""))
     assert got[("格尔木市", "G1")]["政府督办"] == "是" and got[("德令哈市", "D3")]["政府督办"] == "否"
     assert ("德令哈市", "D4") not in got  # due on the last day of the quarter: not yet overdue
 
@@ -426,7 +442,7 @@ def test_county_workbooks_hold_only_their_county(q3_books, settings):
         assert {k: as_cmp(v) for k, v in t["合计"].items()} == want
         keys = briefing_keys(wb[BRIEFING], settings.counties)
         assert sorted(keys) == sorted(k for k in e["in_quarter"] if k[0] == county)
-        overdue = {r[4] for r in wb[OVERDUE].iter_rows(min_row=3, values_only=True)}
+        overdue = {r[4] for r in split_note(wb[OVERDUE])[0]}
         assert overdue == {k[1] for k in e["overdue"] if k[0] == county}
 
 
