@@ -398,6 +398,7 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
         assert reached[(DLH, "D1")] == {OVERDUE: D(2026, 8, 10), COUNTY: D(2026, 8, 10), PREFECTURE: D(2026, 8, 30)}
         assert reached[(G, "G3")][COUNTY] == D(2026, 10, 26)
         check_quarterly_rungs(s, store)
+        check_hazard_file_letters(store)
         # the commitment is a deadline version; a later register moving it later without a reason is warned
         events = store.deadline_events(D(2026, 11, 1), [G])[(G, "G3")]
         assert deadline_history(events).current == COMMITTED
@@ -410,6 +411,23 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
         assert "G1" not in rungs  # extended with a reason: off the ladder until the new deadline passes
     finally:
         store.dispose()
+
+
+def check_hazard_file_letters(store):
+    """D1's file (一患一档) holds the two letters that named it, and their mails and texts, in words."""
+    from hazardnet.jobs.hazard_file import hazard_file
+
+    record = hazard_file(store, DLH, "D1", D(2026, 11, 1))
+    letters = [(x["number"], x["rung_name"], x["issued_on"]) for x in record["letters"]]
+    assert letters == [("德令哈市督办建议〔2026〕001号", "县级督办", "2026-08-10"),
+                       ("海西州挂牌督办建议〔2026〕001号", "州级挂牌督办", "2026-08-30")]
+    sent = {(m["item"], m["recipient"], m["channel_name"], m["status_name"]) for m in record["messages"]
+            if m["kind_name"] == "督办建议函"}
+    assert {(n, who, ch) for n, who, ch, _s in sent} == {
+        (n, who, ch) for n, scope in ((letters[0][0], DLH), (letters[1][0], "海西州"))
+        for who in {"德令哈市": ("德令哈市发展和改革委员会(能源局)", "国网德令哈供电公司"),
+                    "海西州": ("海西州能源局", "国网海西供电公司营销部")}[scope] for ch in ("邮件", "短信")}
+    assert {status for *_x, status in sent} == {"已发送"}
 
 
 def check_quarterly_rungs(s, store):
@@ -428,7 +446,7 @@ def check_quarterly_rungs(s, store):
     ws = wb[OVERDUE]
     header = [c.value for c in ws[2]]
     rows = {r[header.index("隐患编号")]: (r[header.index("督办层级")], r[header.index("到达日期")])
-            for r in ws.iter_rows(min_row=3, values_only=True) if r[0]}
+            for r in ws.iter_rows(min_row=3, values_only=True) if r[header.index("隐患编号")]}
     day = lambda v: v.date() if isinstance(v, dt.datetime) else v  # noqa: E731
     assert {k: (r, day(d)) for k, (r, d) in rows.items()} == {
         "G1": ("县级督办", D(2026, 9, 19)), "G3": ("逾期", D(2026, 9, 26)),
@@ -591,3 +609,28 @@ def rules_derived(register, day):
     from hazardnet.rules import with_derived
 
     return with_derived(register, day)
+
+
+def test_a_prefecture_letter_lists_its_hazards_in_the_configured_county_order(settings):
+    """乌兰县 is after 德令哈市 in the configured counties (though 乌 < 德 in character code): the prefecture letter, its
+    mail and the county letters follow the configured order."""
+    from tests.test_quarterly import H, frame
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    s = load_settings(settings.home)
+    ulan = "乌兰县"
+    assert s.counties.index(DLH) < s.counties.index(ulan) and ulan < DLH
+    store = Store(s.database_url)
+    try:
+        for n, (county, hid) in enumerate(((ulan, "U1"), (DLH, "D1")), start=1):
+            rows = frame([H(hid, "0630200001", D(2026, 5, 1), "重大", deadline=D(2026, 6, 1))])
+            store.record_submission(county=county, file_name=f"{county}.xlsx", sha256=f"{n:064x}",
+                                    as_of=D(2026, 6, 10), outcome="accepted", findings=[], kept_at=None, rows=rows)
+        out = supervision(s, D(2026, 9, 15), runner=PlainRunner(), store=store, send=False).as_json()
+    finally:
+        store.dispose()
+    [pref] = [x for x in out["letters"] if x["rung"] == PREFECTURE]
+    assert pref["hazards"] == [{"county": DLH, "hazard_id": "D1"}, {"county": ulan, "hazard_id": "U1"}]
+    table = Document(pref["path"]).tables[0]
+    assert [r.cells[2].text for r in table.rows[1:]] == ["D1", "U1"]
+    assert [x["county"] for x in out["letters"] if x["rung"] == COUNTY] == [DLH, ulan]
