@@ -92,7 +92,7 @@ def done_on(status: Any, completed: dt.date | None, version_as_of: dt.date | Non
 
 
 def remediated_in(done: dt.date | None, start: dt.date, end: dt.date) -> bool:
-    """销号 in a period: remediated on a day from `start` to `end`, both inclusive."""
+    """Reported remediated (已整改, not 销号) in a period: on a day from `start` to `end`, both inclusive."""
     return done is not None and start <= done <= end
 
 

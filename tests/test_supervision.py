@@ -306,6 +306,75 @@ def test_a_meeting_commitment_is_the_current_deadline_of_every_output(home):
         store.dispose()
 
 
+def ingest_register_then(settings, tmp: Path, table: Path):
+    """G1, G2, G3 of the story as a 格尔木市 register on 2026-10-10, then `table` (a 整改承诺表) on COMMITMENT_DAY."""
+    src = write_register(tmp / "src" / "格尔木市台账.xlsx", [
+        row("G1", POTASH, D(2026, 7, 1), D(2026, 8, 20)), row("G2", POTASH, D(2026, 7, 2), D(2026, 8, 15)),
+        row("G3", POTASH, D(2026, 7, 3), D(2026, 9, 25))], CANON)
+    assert [f.outcome for f in ingest_on(settings, D(2026, 10, 10), [(G, src)]).files] == ["accepted"]
+    return ingest_on(settings, COMMITMENT_DAY, [(G, table)]).files[0]
+
+
+def committed(settings) -> list[tuple]:
+    store = Store(settings.database_url)
+    try:
+        return [(c["hazard_id"], c["committed_date"], c["person"]) for c in store.commitments_through(D(2026, 12, 31))]
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("header", ["承诺完成日期", "承诺日期", "承诺整改期限"])
+def test_a_register_with_a_commitment_column_is_a_register_not_a_commitment_table(settings, tmp_path, header):
+    rows = [{**row("G1", POTASH, D(2026, 9, 1), D(2026, 12, 31)), header: D(2027, 1, 31)},
+            {**row("G2", HOSPITAL, D(2026, 9, 2), D(2026, 12, 31)), header: None}]
+    src = write_register(tmp_path / "src" / "格尔木市台账.xlsx", rows, CANON)
+    f = ingest_on(settings, D(2026, 10, 10), [(G, src)]).files[0]
+    assert f.outcome == "accepted" and not [x for x in f.findings if x.level == "error"]
+    store = Store(settings.database_url)
+    try:
+        assert sorted(store.register_as_of(D(2026, 10, 10)).hazard_id) == ["G1", "G2"]
+        assert store.commitments_through(D(2026, 12, 31)) == []
+    finally:
+        store.dispose()
+    # the quarterly workbook's own 整改承诺 sheet (户号, 隐患描述, 整改状态 and all) is still a commitment table
+    table = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", [
+        (1, G, POTASH, "客户", "G1", "一般", "描述", "2026-12-31", "未整改", COMMITTED, "张三")])
+    assert ingest_on(settings, COMMITMENT_DAY, [(G, table)]).files[0].outcome == "commitments"
+    assert committed(settings) == [("G1", COMMITTED, "张三")]
+
+
+def test_a_commitment_table_whose_header_is_far_down_is_recognised(settings, tmp_path):
+    """A table under a dozen lines of title and notes: its header on row 12, as deep as a register's may be."""
+    path = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", commit_rows({"G1": COMMITTED}))
+    wb = openpyxl.load_workbook(path)
+    wb.active.insert_rows(1, 10)
+    for r in range(1, 11):
+        wb.active.cell(r, 1, f"说明第{r}条：承诺完成日期须晚于通报会日期。")
+    wb.save(path)
+    f = ingest_register_then(settings, tmp_path, path)
+    assert f.outcome == "commitments", f.findings
+    assert committed(settings) == [("G1", COMMITTED, "张三")]
+
+
+def test_a_commitment_date_merged_over_a_customer_s_rows_commits_each(settings, tmp_path):
+    path = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", commit_rows({"G1": COMMITTED, "G2": None, "G3": None}))
+    wb = openpyxl.load_workbook(path)
+    for rows in ("J3:J5", "K3:K5"):  # one date and one signature for the customer's three hazards
+        wb.active.merge_cells(rows)
+    wb.save(path)
+    f = ingest_register_then(settings, tmp_path, path)
+    assert f.outcome == "commitments", f.findings
+    assert committed(settings) == [("G1", COMMITTED, "张三"), ("G2", COMMITTED, "张三"), ("G3", COMMITTED, "张三")]
+
+
+def test_a_commitment_date_typed_as_a_number_is_quoted_as_typed(settings, tmp_path):
+    f = ingest_register_then(settings, tmp_path, write_commitment_table(tmp_path / "c" / "承诺表.xlsx",
+                                                                         commit_rows({"G1": 20270131})))
+    assert f.outcome == "rejected"
+    assert [(x.cell, x.message, x.value) for x in f.findings] == [
+        ("J3", "无法识别的日期“20270131”，请填写如 2026-03-05 的日期", "20270131")]
+
+
 def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
     s, _, tmp = home
     store = Store(s.database_url)
@@ -383,6 +452,7 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
         assert reached[(DLH, "D1")] == {OVERDUE: D(2026, 8, 10), COUNTY: D(2026, 8, 10), PREFECTURE: D(2026, 8, 30)}
         assert reached[(G, "G3")][COUNTY] == D(2026, 10, 26)
         check_quarterly_rungs(s, store)
+        check_hazard_file_letters(store)
         # the commitment is a deadline version; a later register moving it later without a reason is warned
         events = store.deadline_events(D(2026, 11, 1), [G])[(G, "G3")]
         assert deadline_history(events).current == COMMITTED
@@ -395,6 +465,23 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
         assert "G1" not in rungs  # extended with a reason: off the ladder until the new deadline passes
     finally:
         store.dispose()
+
+
+def check_hazard_file_letters(store):
+    """D1's file (一患一档) holds the two letters that named it, and their mails and texts, in words."""
+    from hazardnet.jobs.hazard_file import hazard_file
+
+    record = hazard_file(store, DLH, "D1", D(2026, 11, 1))
+    letters = [(x["number"], x["rung_name"], x["issued_on"]) for x in record["letters"]]
+    assert letters == [("德令哈市督办建议〔2026〕001号", "县级督办", "2026-08-10"),
+                       ("海西州挂牌督办建议〔2026〕001号", "州级挂牌督办", "2026-08-30")]
+    sent = {(m["item"], m["recipient"], m["channel_name"], m["status_name"]) for m in record["messages"]
+            if m["kind_name"] == "督办建议函"}
+    assert {(n, who, ch) for n, who, ch, _s in sent} == {
+        (n, who, ch) for n, scope in ((letters[0][0], DLH), (letters[1][0], "海西州"))
+        for who in {"德令哈市": ("德令哈市发展和改革委员会(能源局)", "国网德令哈供电公司"),
+                    "海西州": ("海西州能源局", "国网海西供电公司营销部")}[scope] for ch in ("邮件", "短信")}
+    assert {status for *_x, status in sent} == {"已发送"}
 
 
 def check_quarterly_rungs(s, store):
@@ -413,7 +500,7 @@ def check_quarterly_rungs(s, store):
     ws = wb[OVERDUE]
     header = [c.value for c in ws[2]]
     rows = {r[header.index("隐患编号")]: (r[header.index("督办层级")], r[header.index("到达日期")])
-            for r in ws.iter_rows(min_row=3, values_only=True) if r[0]}
+            for r in ws.iter_rows(min_row=3, values_only=True) if r[header.index("隐患编号")]}
     day = lambda v: v.date() if isinstance(v, dt.datetime) else v  # noqa: E731
     assert {k: (r, day(d)) for k, (r, d) in rows.items()} == {
         "G1": ("县级督办", D(2026, 9, 19)), "G3": ("逾期", D(2026, 9, 26)),
@@ -576,3 +663,28 @@ def rules_derived(register, day):
     from hazardnet.rules import with_derived
 
     return with_derived(register, day)
+
+
+def test_a_prefecture_letter_lists_its_hazards_in_the_configured_county_order(settings):
+    """乌兰县 is after 德令哈市 in the configured counties (though 乌 < 德 in character code): the prefecture letter, its
+    mail and the county letters follow the configured order."""
+    from tests.test_quarterly import H, frame
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    s = load_settings(settings.home)
+    ulan = "乌兰县"
+    assert s.counties.index(DLH) < s.counties.index(ulan) and ulan < DLH
+    store = Store(s.database_url)
+    try:
+        for n, (county, hid) in enumerate(((ulan, "U1"), (DLH, "D1")), start=1):
+            rows = frame([H(hid, "0630200001", D(2026, 5, 1), "重大", deadline=D(2026, 6, 1))])
+            store.record_submission(county=county, file_name=f"{county}.xlsx", sha256=f"{n:064x}",
+                                    as_of=D(2026, 6, 10), outcome="accepted", findings=[], kept_at=None, rows=rows)
+        out = supervision(s, D(2026, 9, 15), runner=PlainRunner(), store=store, send=False).as_json()
+    finally:
+        store.dispose()
+    [pref] = [x for x in out["letters"] if x["rung"] == PREFECTURE]
+    assert pref["hazards"] == [{"county": DLH, "hazard_id": "D1"}, {"county": ulan, "hazard_id": "U1"}]
+    table = Document(pref["path"]).tables[0]
+    assert [r.cells[2].text for r in table.rows[1:]] == ["D1", "U1"]
+    assert [x["county"] for x in out["letters"] if x["rung"] == COUNTY] == [DLH, ulan]

@@ -10,16 +10,18 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref
+from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref, show_value
 from hazardnet.intake.grid import WorkbookGrid
-from hazardnet.intake.sheet import clean_str, normalize_county, parse_date
+from hazardnet.intake.sheet import HEADER_SCAN_ROWS, _fill_merged, clean_str, find_header, normalize_county, parse_date
 from hazardnet.rules import is_closed
 from schemas.headers import normalize_label
 
 if TYPE_CHECKING:  # the parser processes read commitment tables without the store (nor SQLAlchemy)
     from hazardnet.store import Store
 
-HEADER_SCAN_ROWS = 10
+# Required register columns the quarterly workbook's 整改承诺 sheet never has (it has 户号, 客户名称, 隐患编号, 隐患等级,
+# 隐患描述 and 整改状态 too): a sheet whose header names one of them is a register, even with a 承诺完成日期 column.
+REGISTER_ONLY_FIELDS = frozenset({"customer_grade", "found_date", "category"})
 # canonical header (the quarterly workbook's COMMITMENT_HEADERS) and the variants a retyped table may use
 COMMITMENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "hazard_id": ("隐患编号",),
@@ -56,21 +58,25 @@ def _header(cells: list[Any]) -> dict[str, int]:
 
 
 def read_commitment_table(book: WorkbookGrid) -> CommitmentSheet | None:
-    """The commitment table of `book` (a sheet whose header has 隐患编号 and 承诺完成日期), or None."""
+    """The commitment table of `book` (a sheet whose header has 隐患编号 and 承诺完成日期 but none of the register's
+    own columns REGISTER_ONLY_FIELDS), or None."""
     for sheet in book.sheets:
         for r, cells in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
             columns = _header(cells)
             if "hazard_id" in columns and "committed_date" in columns:
+                register = find_header(sheet)
+                if register is not None and REGISTER_ONLY_FIELDS & register[1].keys():
+                    break  # a register with a commitment column: read_register reads it
                 title = " ".join(str(v) for row in sheet.rows[:r] for v in row if v is not None)
                 m = _QUARTER_RE.search(title + " " + sheet.name)
                 quarter = None
                 if m:
                     q = _NUMERALS.get(m.group(2)) or int(m.group(2))
                     quarter = f"{m.group(1)}Q{q}"
+                grid = _fill_merged(sheet, r + 1)  # a date merged over a customer's rows commits each
                 rows = []
-                for i in range(r + 1, len(sheet.rows)):
-                    values = {name: (sheet.rows[i][c] if c < len(sheet.rows[i]) else None)
-                              for name, c in columns.items()}
+                for i in range(r + 1, len(grid)):
+                    values = {name: (grid[i][c] if c < len(grid[i]) else None) for name, c in columns.items()}
                     if all(clean_str(values.get(k)) is None for k in ("hazard_id", "committed_date", "person")):
                         continue
                     rows.append((i, values))
@@ -103,7 +109,7 @@ def check_commitments(store: Store, table: CommitmentSheet, county: str, countie
 
     def finding(r: int, name: str, header: str, message: str, value: Any, level: str = ERROR) -> Finding:
         col = table.columns[name]
-        return Finding(table.sheet, cell_ref(r, col), header, message, "" if value is None else str(value),
+        return Finding(table.sheet, cell_ref(r, col), header, message, show_value(value),
                        level=level, row=r + 1, col=col + 1)
 
     for r, values in table.rows:

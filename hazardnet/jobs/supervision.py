@@ -190,8 +190,14 @@ def record_rungs(store: Store, states: Sequence[HazardState], as_of: dt.date) ->
 
 
 # ---- 3. the letters ----------------------------------------------------------------------------------
+def _in_county_order(keys, settings: Settings) -> list:
+    """(county, hazard_id) keys in the configured county order (settings.counties), the given order within a county."""
+    order = {c: i for i, c in enumerate(settings.counties)}
+    return sorted(keys, key=lambda k: order.get(k[0], len(order)))
+
+
 def _draft(record: dict, by_key: dict[tuple[str, str], HazardState], settings: Settings) -> LetterDraft:
-    hazards = [by_key[k].hazard for k in record["hazards"] if k in by_key]
+    hazards = [by_key[k].hazard for k in _in_county_order(record["hazards"], settings) if k in by_key]
     return LetterDraft(record["number"], record["rung"], record["county"], record["issued_on"], hazards,
                        record["issued_on"] + dt.timedelta(days=settings.supervision_term_days))
 
@@ -200,12 +206,12 @@ def issue_letters(store: Store, settings: Settings, states: Sequence[HazardState
     """Record and write today's letters (hazards newly at a rung), and write any letter of the last week whose
     file a stopped run did not write; every letter of the last week, each with its `draft`."""
     by_key = {s.key: s for s in states}
-    for county in dict.fromkeys(s.hazard.county for s in states):
+    for county in dict.fromkeys(k[0] for k in _in_county_order([s.key for s in states], settings)):
         at_county = [s.key for s in states if s.hazard.county == county and s.rung in (COUNTY, PREFECTURE)]
         if at_county:
             store.issue_letter(rung=COUNTY, county=county, issued_on=as_of, hazards=at_county,
                                number=lambda seq, c=county: letter_number(c, COUNTY, as_of.year, seq))
-    at_prefecture = [s.key for s in states if s.rung == PREFECTURE]
+    at_prefecture = _in_county_order([s.key for s in states if s.rung == PREFECTURE], settings)
     if at_prefecture:
         store.issue_letter(rung=PREFECTURE, county=settings.prefecture, issued_on=as_of, hazards=at_prefecture,
                            number=lambda seq: letter_number(settings.prefecture, PREFECTURE, as_of.year, seq))
