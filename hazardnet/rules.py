@@ -92,7 +92,7 @@ def done_on(status: Any, completed: dt.date | None, version_as_of: dt.date | Non
 
 
 def remediated_in(done: dt.date | None, start: dt.date, end: dt.date) -> bool:
-    """销号 in a period: remediated on a day from `start` to `end`, both inclusive."""
+    """Reported remediated (已整改, not 销号) in a period: on a day from `start` to `end`, both inclusive."""
     return done is not None and start <= done <= end
 
 
@@ -328,6 +328,7 @@ class DeadlineEvent:
     reason: str | None = None
     approval: str | None = None
     order: int = 0  # ties on one day: the store's order
+    person: str | None = None  # who committed (a meeting commitment's 责任人)
 
 
 @dataclass(frozen=True)
@@ -357,10 +358,17 @@ class DeadlineHistory:
     current: dt.date | None = None
     changes: list[DeadlineChange] = field(default_factory=list)
     committed: dt.date | None = None  # the latest meeting commitment, if any
+    versions: list[DeadlineEvent] = field(default_factory=list)  # each event that set the deadline, oldest first
 
     @property
     def extensions(self) -> list[DeadlineChange]:
         return [c for c in self.changes if c.later]
+
+    @property
+    def by_commitment(self) -> DeadlineEvent | None:
+        """The meeting commitment that set the current deadline (None: a register set it)."""
+        last = self.versions[-1] if self.versions else None
+        return last if last is not None and last.source == "commitment" else None
 
     def as_json(self) -> dict:
         return {"first": self.first, "current": self.current, "committed": self.committed,
@@ -387,11 +395,53 @@ def deadline_history(events: Iterable[DeadlineEvent]) -> DeadlineHistory:
             h.committed = e.deadline
         if h.first is None:
             h.first = h.current = e.deadline
+            h.versions.append(e)
             continue
         if e.deadline != h.current:
             h.changes.append(DeadlineChange(e.day, h.current, e.deadline, e.reason, e.approval, e.source))
             h.current = e.deadline
+            h.versions.append(e)
     return h
+
+
+def current_deadline(register_deadline: Any, history: DeadlineHistory | None) -> dt.date | None:
+    """The hazard's current 整改期限, the one date every output counts from (the ladder and its reminders, the
+    warnings, the consolidated register, the bulletins, the hazard file): the latest version of its deadline
+    history — a register that changed it or a meeting commitment, whichever came last — else the register's own."""
+    if history is not None and history.current is not None:
+        return history.current
+    return as_date(register_deadline)
+
+
+def commitment_note(history: DeadlineHistory | None) -> str | None:
+    """备注 of a hazard whose current deadline a meeting commitment set: 整改期限为通报会承诺（2026-12-07，责任人 张三）."""
+    e = history.by_commitment if history is not None else None
+    if e is None:
+        return None
+    return f"整改期限为{COMMITMENT_REASON}（{e.day:%Y-%m-%d}" + (f"，责任人 {e.person}）" if e.person else "）")
+
+
+def with_current_deadlines(df: pd.DataFrame, histories: Mapping[tuple[str, str], DeadlineHistory]) -> pd.DataFrame:
+    """A copy of a register frame with each hazard of `histories` ((county, hazard_id) -> its history, from
+    `Store.deadline_histories`) at its `current_deadline`, its 备注 saying when a meeting commitment set it."""
+    import pandas as pd
+
+    if not histories or not len(df):
+        return df
+    df = df.copy()
+    deadlines, remarks = df["deadline"].astype(object).tolist(), df["remarks"].astype(object).tolist()
+    for i, key in enumerate(zip(df["county"], df["hazard_id"].astype(str))):
+        history = histories.get(key)
+        if history is None:
+            continue
+        deadlines[i] = current_deadline(deadlines[i], history)
+        note = commitment_note(history)
+        if note:
+            old = remarks[i] if isinstance(remarks[i], str) or not pd.isna(remarks[i]) else None
+            remarks[i] = "；".join(t for t in (_text(old), note) if t)
+    df["deadline"] = pd.Series(deadlines, index=df.index, dtype=object)
+    df["remarks"] = pd.Series(remarks, index=df.index, dtype=object)
+    return df
 
 
 # ---- a register frame (columns as from Store.register_as_of) -------------------------------------

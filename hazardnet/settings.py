@@ -10,12 +10,17 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from schemas.vocab import DEFAULT_COUNTIES, DEFAULT_SEVERITIES, PREFECTURE
 
 CONFIG_FILE = "hazardnet.toml"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used (hazardnet.toml or a HAZARDNET_ variable): one Chinese sentence naming it."""
+
 DEFAULT_MAIL_RETRY_DELAYS = (10.0, 60.0, 300.0)  # seconds between attempts on a temporary SMTP error
 _home_hint: str | None = None  # the home passed to load_settings, so its hazardnet.toml is read
 
@@ -31,8 +36,28 @@ class _TomlSource(PydanticBaseSettingsSource):
         path = home / CONFIG_FILE
         if not path.is_file():
             return {}
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        try:
+            with path.open("rb") as fh:
+                values = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"配置文件“{path}”格式有误（{_where(str(exc))}），请按 README 的 Configuration 一节改正。") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"无法读取配置文件“{path}”（{type(exc).__name__}）。") from None
+        unknown = sorted(k for k in values if k not in self.settings_cls.model_fields or k == "home")
+        if unknown:
+            raise SettingsError(f"配置文件“{path}”中有未知的设置项：{'、'.join(unknown)}（可用的设置项见 README 的 "
+                                "Configuration 一节）。")
+        return values
+
+
+def _where(message: str) -> str:
+    """Where tomllib found the mistake, in Chinese ("… (at line 3, column 7)")."""
+    import re
+
+    found = re.search(r"at line (\d+), column (\d+)", message)
+    if found:
+        return f"第 {found.group(1)} 行第 {found.group(2)} 列"
+    return "文件末尾" if "end of document" in message else "无法解析"
 
 
 class Settings(BaseSettings):
@@ -44,21 +69,23 @@ class Settings(BaseSettings):
     db_url: str | None = None  # default: sqlite:///<home>/hazardnet.db
     prefecture: str = PREFECTURE
     company: str = "国网海西供电公司"
-    counties: list[str] = Field(default_factory=lambda: list(DEFAULT_COUNTIES))
-    severities: list[str] = Field(default_factory=lambda: list(DEFAULT_SEVERITIES))
+    counties: list[str] = Field(default_factory=lambda: list(DEFAULT_COUNTIES), min_length=1)
+    severities: list[str] = Field(default_factory=lambda: list(DEFAULT_SEVERITIES), min_length=1)
     timezone: str = "Asia/Shanghai"
 
     # intake
-    settle_seconds: float = 2.0  # a file whose size/mtime changed this recently is still being written
-    settle_wait_seconds: float = 60.0  # how long an ingest run waits for such files before leaving them for later
-    max_file_mb: int = 100
-    max_uncompressed_mb: int = 1024
-    max_compression_ratio: int = 200
-    max_cells: int = 20_000_000  # a sheet claiming more cells than this is rejected before parsing
-    max_rows: int = 200_000  # a sheet with more rows is no county register: rejected before its cells are read
-    parse_memory_mb: int = 2048  # address-space cap of the child process that parses a workbook
-    parse_timeout_s: float = 300.0
-    workers: int = Field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)))
+    settle_seconds: float = Field(2.0, ge=0)  # a file whose size/mtime changed this recently is still being written
+    settle_wait_seconds: float = Field(60.0, ge=0)  # how long an ingest run waits for such files before leaving them for later
+    max_file_mb: int = Field(100, ge=0)  # 0: every file is refused as too big
+    max_uncompressed_mb: int = Field(1024, ge=1)
+    max_compression_ratio: int = Field(200, ge=1)
+    max_cells: int = Field(20_000_000, ge=1)  # a sheet claiming more cells than this is rejected before parsing
+    max_rows: int = Field(200_000, ge=1)  # a sheet with more rows is no county register: rejected before its cells are read
+    # address-space cap of the child process that parses a workbook (beyond what it holds once started: a cap of a
+    # few MB refused every register as damaged)
+    parse_memory_mb: int = Field(2048, ge=128)
+    parse_timeout_s: float = Field(300.0, gt=0)
+    workers: int = Field(default_factory=lambda: max(1, min(2, os.cpu_count() or 1)), ge=1)
     # photos (隐患照片) read from a register: more are left out with a warning, the register is accepted
     max_photos: int = 1000  # pictures per file
     max_photo_mb: int = 20  # one picture, as stored in the file
@@ -71,7 +98,7 @@ class Settings(BaseSettings):
 
     # mail
     smtp_host: str | None = None
-    smtp_port: int | None = None
+    smtp_port: int | None = Field(None, ge=1, le=65535)
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_password_block: str | None = None  # name of a Prefect Secret block holding the password
@@ -89,7 +116,7 @@ class Settings(BaseSettings):
     # mail intake (hazardnet mail-intake): an IMAP mailbox as a second inbox. The password never appears in a
     # log, an artifact or an error: SecretStr, or the name of a Prefect Secret block holding it.
     imap_host: str | None = None
-    imap_port: int | None = None  # default: 993 for ssl, 143 otherwise
+    imap_port: int | None = Field(None, ge=1, le=65535)  # default: 993 for ssl, 143 otherwise
     imap_user: str | None = None
     imap_password: SecretStr | None = None
     imap_password_block: str | None = None
@@ -132,6 +159,19 @@ class Settings(BaseSettings):
     paper_copies: bool = False
     soffice: str | None = None  # the LibreOffice executable; None: soffice (or libreoffice) on PATH
     paper_timeout_s: float = 180.0  # one workbook's conversion
+
+    @field_validator("counties", "severities")
+    @classmethod
+    def _distinct_names(cls, value: list[str]) -> list[str]:
+        """Counties and severities are names: none blank, none twice (a county listed twice was counted twice in
+        the quarterly overview)."""
+        names = [str(v).strip() for v in value]
+        if any(not n for n in names):
+            raise ValueError("不能有空白的名称")
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"“{'、'.join(twice)}”重复出现")
+        return names
 
     @field_validator("mail_retry_delays", mode="before")
     @classmethod
@@ -191,7 +231,11 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        return self.db_url or f"sqlite:///{(self.home / 'hazardnet.db').resolve()}"
+        if self.db_url:
+            return self.db_url
+        from sqlalchemy.engine import URL  # a home path with "?" or "%" must stay a path, not a URL query
+
+        return URL.create("sqlite", database=str((self.home / "hazardnet.db").resolve())).render_as_string()
 
 
 def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
@@ -202,8 +246,36 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         _home_hint = str(home)
     try:
         return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
     finally:
         _home_hint = None
+
+
+_KINDS = {
+    "int_parsing": "应为整数", "int_from_float": "应为整数", "float_parsing": "应为数字", "bool_parsing": "应为 true 或 false",
+    "list_type": "应为列表，例如 [\"德令哈市\", \"格尔木市\"]", "string_type": "应为文字", "too_short": "不能为空",
+    "greater_than_equal": "不能小于 {ge}", "greater_than": "应大于 {gt}", "less_than_equal": "不能大于 {le}",
+    "literal_error": "应为以下之一：{expected}", "json_invalid": "不是有效的列表", "path_type": "应为文件路径",
+}
+
+
+def _explain(exc: ValidationError) -> str:
+    """One Chinese sentence per unusable setting, naming both places it may come from; never the value itself
+    (it may be a password or an SMS gateway URL)."""
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = str(error["loc"][0]) if error.get("loc") else "?"
+        ctx = error.get("ctx") or {}
+        kind = _KINDS.get(error["type"])
+        if kind is None:
+            reason = ctx.get("error")
+            kind = str(reason) if isinstance(reason, ValueError) and not str(reason).isascii() else "不正确"
+        if "expected" in ctx:
+            ctx = {**ctx, "expected": str(ctx["expected"]).replace(" or ", "、").replace(", ", "、")}
+        parts.append(f"设置项 {field}（{CONFIG_FILE} 中的 {field} 或环境变量 HAZARDNET_{field.upper()}）的值"
+                     + kind.format(**{k: v for k, v in ctx.items() if isinstance(v, (int, float, str))}))
+    return "；".join(parts) + "。"
 
 
 def today() -> dt.date:

@@ -25,6 +25,7 @@ from schemas.table import field_columns as _field_columns
 
 if TYPE_CHECKING:  # pandas is imported where frames are made: `hazardnet ingest` with nothing to do needs none
     import pandas as pd
+    from hazardnet.rules import DeadlineHistory
 
 metadata = sa.MetaData()
 
@@ -514,10 +515,12 @@ class Store:
             return [county for (county,) in conn.execute(q)]
 
     def accepted_through(self, as_of: dt.date) -> list[int]:
-        """Ids of the accepted submissions dated on or before `as_of`: everything register_as_of(as_of)
-        reads (hazard rows are never changed once stored), so a cheap fingerprint of its result."""
+        """Ids of the accepted submissions — registers and meeting commitment tables — dated on or before
+        `as_of`: everything register_as_of(as_of) and the current deadlines read (stored rows are never
+        changed), so a cheap fingerprint of the consolidated register."""
         q = (sa.select(submissions.c.id)
-             .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of).order_by(submissions.c.id))
+             .where(submissions.c.outcome.in_(("accepted", COMMITMENTS_OUTCOME)), submissions.c.as_of <= as_of)
+             .order_by(submissions.c.id))
         with self.engine.connect() as conn:
             return list(conn.execute(q).scalars())
 
@@ -529,40 +532,6 @@ class Store:
              .order_by(hazard_rows.c.as_of, hazard_rows.c.submission_id))
         with self.engine.connect() as conn:
             return pd.read_sql(q, conn)
-
-    def deadline_history(self, as_of: dt.date, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-        """For each (county, hazard_id) of `keys`, its 整改期限 over the versions stored by accepted submissions
-        dated on or before `as_of`: ``{"first": first deadline ever given, "current": the latest version's
-        deadline, "changes": how often a given deadline was replaced by a different one}`` (a blank deadline
-        in between neither counts nor resets). Keys never reported are left out."""
-        by_county: dict[str, set[str]] = {}
-        for county, hazard_id in keys:
-            by_county.setdefault(county, set()).add(str(hazard_id))
-        out: dict[tuple[str, str], dict] = {}
-        with self.engine.connect() as conn:
-            for county, ids in by_county.items():
-                ids_list = sorted(ids)
-                for i in range(0, len(ids_list), 500):
-                    q = (sa.select(hazard_rows.c.hazard_id, hazard_rows.c.deadline)
-                         .join(submissions, submissions.c.id == hazard_rows.c.submission_id)
-                         .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of,
-                                hazard_rows.c.county == county, hazard_rows.c.hazard_id.in_(ids_list[i:i + 500]))
-                         .order_by(hazard_rows.c.as_of, hazard_rows.c.submission_id))
-                    for hazard_id, deadline in conn.execute(q):
-                        h = out.setdefault((county, hazard_id), {"first": None, "current": None, "changes": 0,
-                                                                 "_last": None})
-                        h["current"] = deadline
-                        if deadline is None:
-                            continue
-                        if h["first"] is None:
-                            h["first"] = deadline
-                        elif deadline != h["_last"]:
-                            h["changes"] += 1
-                        h["_last"] = deadline
-        for h in out.values():
-            del h["_last"]
-        return out
-
 
     # ---- photos ----------------------------------------------------------------------------
     def photo_index(self, as_of: dt.date | None = None,
@@ -893,10 +862,11 @@ class Store:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def deadline_events(self, as_of: dt.date, counties: Iterable[str] | None = None, *,
-                        before_submission: int | None = None) -> dict[tuple[str, str], list]:
+                        before_submission: int | None = None,
+                        committed_only: bool = False) -> dict[tuple[str, str], list]:
         """(county, hazard_id) -> its deadline versions (rules.DeadlineEvent) from the accepted registers
         and the commitments dated on or before `as_of` (only those recorded before submission id
-        `before_submission`, when given)."""
+        `before_submission`, when given; only the hazards with such a commitment, with `committed_only`)."""
         from hazardnet.rules import COMMITMENT_REASON, DeadlineEvent
 
         q = (sa.select(hazard_rows.c.county, hazard_rows.c.hazard_id, hazard_rows.c.as_of, hazard_rows.c.deadline,
@@ -913,14 +883,35 @@ class Store:
             cq = cq.where(commitments.c.submission_id < before_submission)
         out: dict[tuple[str, str], list] = {}
         with self.engine.connect() as conn:
-            for county, hazard_id, day, deadline, reason, approval, sub in conn.execute(q):
-                out.setdefault((county, hazard_id), []).append(
-                    DeadlineEvent(day, deadline, "register", reason, approval, sub))
+            queries = [q]
+            if committed_only:  # the few hazards committed, by key (ix_hazard_rows_key), not a scan of every version
+                by_county: dict[str, set[str]] = {}
+                for county, hazard_id, *_rest in conn.execute(cq):
+                    by_county.setdefault(county, set()).add(hazard_id)
+                queries = [q.where(hazard_rows.c.county == county, hazard_rows.c.hazard_id.in_(ids[i:i + 500]))
+                           for county, ids in ((c, sorted(i)) for c, i in by_county.items())
+                           for i in range(0, len(ids), 500)]
+            for query in queries:
+                for county, hazard_id, day, deadline, reason, approval, sub in conn.execute(query):
+                    out.setdefault((county, hazard_id), []).append(
+                        DeadlineEvent(day, deadline, "register", reason, approval, sub))
             for county, hazard_id, day, committed, person, sub in conn.execute(cq):
                 why = COMMITMENT_REASON + (f"（责任人：{person}）" if person else "")
                 out.setdefault((county, hazard_id), []).append(
-                    DeadlineEvent(day, committed, "commitment", why, None, sub))
+                    DeadlineEvent(day, committed, "commitment", why, None, sub, person))
         return out
+
+    def deadline_histories(self, as_of: dt.date, counties: Iterable[str] | None = None, *,
+                           committed_only: bool = False) -> dict[tuple[str, str], DeadlineHistory]:
+        """(county, hazard_id) -> its deadline history as of `as_of` (`rules.deadline_history` of
+        `deadline_events`): its current deadline (`rules.current_deadline`) and how it got there. The one source
+        of "the hazard's current deadline" for the ladder, the warnings, the consolidated register, the bulletins
+        and the hazard file. `committed_only`: only the hazards a meeting commitment touched (the only ones whose
+        current deadline can differ from their latest register's, unless that register left it blank)."""
+        from hazardnet.rules import deadline_history
+
+        events = self.deadline_events(as_of, counties, committed_only=committed_only)
+        return {key: deadline_history(e) for key, e in events.items()}
 
     def max_submission_id(self) -> int:
         with self.engine.connect() as conn:

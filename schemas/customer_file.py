@@ -14,6 +14,7 @@ the header, footers, merged cells, dates in four formats) and judges it here, la
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 from schemas.headers import Field, normalize_label
@@ -151,6 +152,7 @@ def line_key(name: object) -> str:
 CHECK_MESSAGES: dict[str, str] = {
     "not_nullable": "必填项为空",
     "is_date": "无法识别的日期“{value}”，请填写如 2026-03-05 的日期",
+    "not_future": "日期“{value}”晚于报送基准日，不能是将来的日期",
     "is_number": "不是数字：“{value}”",
     "non_negative": "不能为负数：“{value}”",
     "whole_number": "供电电源数量应为整数：“{value}”",
@@ -179,7 +181,7 @@ def _is_date(v: object) -> bool:
 
 
 def _is_number(v: object) -> bool:
-    return _blank(v) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    return _blank(v) or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
 
 
 def _non_negative(v: object) -> bool:
@@ -195,10 +197,11 @@ def _in(values: tuple[str, ...]):
     return lambda v: _blank(v) or v in allowed
 
 
-def _column(f: Field, pa):
+def _column(f: Field, pa, as_of: dt.date):
     checks = []
-    if f.kind == "date":
+    if f.kind == "date":  # every date of these files records something done (a test, a signature, a drill)
         checks.append(pa.Check(_each(_is_date), name="is_date"))
+        checks.append(pa.Check(_each(lambda v: not isinstance(v, dt.date) or v <= as_of), name="not_future"))
     if f.kind == "number":
         checks.append(pa.Check(_each(_is_number), name="is_number"))
         checks.append(pa.Check(_each(_non_negative), name="non_negative"))
@@ -219,9 +222,9 @@ def _column(f: Field, pa):
     return pa.Column(object, checks=checks, nullable=not f.required, required=True)
 
 
-def record_schema(kind: str):
-    """The contract of one normalized customer-file or drills row (columns: the field names of `kind`): a pandera
-    DataFrameSchema."""
+def record_schema(kind: str, as_of: dt.date):
+    """The contract of one normalized customer-file or drills row (columns: the field names of `kind`) on report
+    date `as_of`: a pandera DataFrameSchema."""
     import pandera.pandas as pa
 
-    return pa.DataFrameSchema({f.name: _column(f, pa) for f in FIELDS_OF[kind]}, strict=False, coerce=False)
+    return pa.DataFrameSchema({f.name: _column(f, pa, as_of) for f in FIELDS_OF[kind]}, strict=False, coerce=False)

@@ -10,6 +10,7 @@ the failing cell.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,7 +61,7 @@ CHECK_MESSAGES: dict[str, str] = {
 FRAME_CHECK_FIELDS: dict[str, str] = {
     "deadline_not_before_found": "deadline",
     "completed_not_before_found": "completed_date",
-    "notice_not_before_found": "found_date",
+    "notice_not_before_found": "notice_date",
     "completed_date_when_done": "completed_date",
     "reinspect_not_before_found": "reinspect_date",
     "reinspect_not_before_completed": "reinspect_date",
@@ -130,8 +131,6 @@ def _pairs_ok(df: pd.DataFrame, field: str) -> bool | pd.Series:
 
 def _dates_not_before(field: str, name: str):
     def check(df: pd.DataFrame) -> bool | pd.Series:
-        if field == "found_date":
-            return True
         return _pairs_ok(df, field)
     return _check(check, name)
 
@@ -140,10 +139,6 @@ def _reinspect_not_before_completed(df: pd.DataFrame) -> bool | pd.Series:
     ok = [not (isinstance(a, dt.date) and isinstance(b, dt.date)) or a >= b
           for a, b in zip(df["reinspect_date"].tolist(), df["completed_date"].tolist())]
     return _verdict(ok, df.index)
-
-
-def _notice_not_before_found(df: pd.DataFrame) -> bool | pd.Series:
-    return _pairs_ok(df, "notice_date")
 
 
 def _completed_when_done(df: pd.DataFrame) -> bool | pd.Series:
@@ -183,7 +178,7 @@ def register_schema(
             checks += _date_checks(as_of, may_be_future=f.name in FUTURE_DATE_FIELDS)
         elif f.kind == "number":
             checks += [
-                _check(_each(lambda v: isinstance(v, (int, float)) or _blank(v)), "is_number"),
+                _check(_each(lambda v: (isinstance(v, (int, float)) and math.isfinite(v)) or _blank(v)), "is_number"),
                 _check(_each(lambda v: _blank(v) or not isinstance(v, (int, float)) or v >= 0), "non_negative"),
             ]
         elif f.kind == "text":
@@ -228,7 +223,7 @@ def register_schema(
         checks=[
             _dates_not_before("deadline", "deadline_not_before_found"),
             _dates_not_before("completed_date", "completed_not_before_found"),
-            _check(_notice_not_before_found, "notice_not_before_found"),
+            _dates_not_before("notice_date", "notice_not_before_found"),
             _check(_completed_when_done, "completed_date_when_done"),
             _dates_not_before("reinspect_date", "reinspect_not_before_found"),
             _check(_reinspect_not_before_completed, "reinspect_not_before_completed"),

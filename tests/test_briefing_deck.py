@@ -9,6 +9,7 @@ with plain-Python counts over the story.
 from __future__ import annotations
 
 import io
+import re
 from collections import defaultdict
 
 import docx
@@ -242,6 +243,11 @@ def test_prefecture_deck_carries_majors_and_overdue(outputs, settings):
         assert int(row["期限变更次数"]) == changes
         assert int(row["逾期天数"]) == e[key[0]][key[1]]["days_overdue"]
     assert overdue[(DLH, "D3")]["期限变更次数"] == "2"
+    # G1 was overdue at the quarter's end and reported done on 10-10: listed, marked, not in the request
+    assert overdue[(G, "G1")]["整改状态"] == "已整改（季度结束后）" and overdue[(DLH, "D3")]["整改状态"] == "整改中"
+    notes = {sh.text_frame.text for slide in prs.slides for sh in shapes_named(slide, "督办说明")}
+    assert notes == {"请政府主管部门对逾期督办清单中尚未整改的 1 项隐患予以督办。整改状态为“已整改（季度结束后）”的 1 项"
+                     "已在季度结束后报告整改，不列入督办。期限变更次数为台账各次报送中整改期限的变更次数。"}
 
 
 def test_native_charts_hold_the_counts(outputs, settings):
@@ -258,15 +264,15 @@ def test_native_charts_hold_the_counts(outputs, settings):
         values = {s.name: list(s.values) for s in status.plots[0].series}
         assert sum(values["未整改"]) == sum(r["open_end"] and r["h"]["status"] == "未整改" for r in recs)
         assert sum(values["整改中"]) == sum(r["open_end"] and r["h"]["status"] != "未整改" for r in recs)
-        assert sum(values["已整改（本季度销号）"]) == sum(r["rem"] for r in recs)
+        assert sum(values["已整改（本季度）"]) == sum(r["rem"] for r in recs)
         if book.county is None:
             assert list(status.plots[0].categories) == COUNTIES
-            assert values["已整改（本季度销号）"] == [sum(r["rem"] for r in e[c].values()) for c in COUNTIES]
-        months = found["分月新发现与销号"]
+            assert values["已整改（本季度）"] == [sum(r["rem"] for r in e[c].values()) for c in COUNTIES]
+        months = found["分月新发现与报告已整改"]
         got = {s.name: list(s.values) for s in months.plots[0].series}
         assert got["本季度新发现"] == [sum(r["found"] and r["h"]["found_date"].month == m for r in recs)
                                   for m in (7, 8, 9)]
-        assert got["本季度销号"] == [sum(r["rem"] and done(r["h"]).month == m for r in recs) for m in (7, 8, 9)]
+        assert got["本季度报告已整改"] == [sum(r["rem"] and done(r["h"]).month == m for r in recs) for m in (7, 8, 9)]
         cat = found["本季度涉及隐患（按类别、等级）"]
         cats = list(cat.plots[0].categories)
         for s in cat.plots[0].series:
@@ -347,8 +353,16 @@ def test_workbook_sheets_commitments_and_deadline_history(outputs, settings):
     assert COMMITMENTS in wb.sheetnames
     ws = wb[OVERDUE]
     header = [c.value for c in ws[2]]
-    got = {(r[0], r[4]): dict(zip(header, r)) for r in ws.iter_rows(min_row=3, values_only=True)}
+    body = list(ws.iter_rows(min_row=3, values_only=True))
+    got = {(r[0], r[4]): dict(zip(header, r)) for r in body[:body.index((None,) * len(header))]}
     assert set(got) == {(c, k) for c in e for k, r in e[c].items() if r["overdue"]}
+    # the same marking and request as the deck's 逾期督办 slides
+    assert got[(G, "G1")]["整改状态"] == "已整改（季度结束后）" and got[(DLH, "D3")]["整改状态"] == "整改中"
+    assert body[-1][0] == ("请政府主管部门对逾期督办清单中尚未整改的 1 项隐患予以督办。整改状态为“已整改（季度结束后）”的 1 项"
+                           "已在季度结束后报告整改，不列入督办。")
+    briefing = {r[1]: r[11] for r in openpyxl.load_workbook(outputs.books[0].path)["通报清单"].iter_rows(
+        min_row=4, values_only=True)}
+    assert briefing["G1"] == "已整改（季度结束后）" and briefing["D3"] == "整改中"
     for key, rec in got.items():
         first, current, changes = history(key)
         assert rec["首次整改期限"].date() == first and rec["当前整改期限"].date() == current
@@ -369,12 +383,12 @@ def test_newsletter_text_carries_the_figures(outputs, settings):
     text = "\n".join(p.text for p in doc.paragraphs)
     recs = [r for c in e for r in e[c].values()]
     assert f"新发现客户用电安全隐患 {sum(r['found'] for r in recs)} 项" in text
-    assert f"本季度整改销号 {sum(r['rem'] for r in recs)} 项" in text
+    assert f"本季度报告已整改 {sum(r['rem'] for r in recs)} 项" in text
     assert f"其中逾期 {sum(r['overdue'] for r in recs)} 项" in text
     for c in COUNTIES:
         rs = list(e[c].values())
         if any(r["in_q"] for r in rs):
-            assert (f"{c}新发现 {sum(r['found'] for r in rs)} 项、销号 {sum(r['rem'] for r in rs)} 项、"
+            assert (f"{c}新发现 {sum(r['found'] for r in rs)} 项、报告已整改 {sum(r['rem'] for r in rs)} 项、"
                     f"季末未整改 {sum(r['open_end'] for r in rs)} 项") in text
     majors = [r for r in recs if r["rem"] and r["h"]["severity"] == "重大"]
     assert all(r["h"]["customer_name"] in text for r in majors) and majors
@@ -384,6 +398,33 @@ def test_newsletter_text_carries_the_figures(outputs, settings):
     assert len(doc.paragraphs) <= 6 and len(text) < 1200  # one page
     section = doc.sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)  # A4, not US Letter
+
+
+def test_xiaohao_only_ever_means_closed_after_re_inspection(outputs, settings):
+    """已整改 is the customer's claim, 销号 the passing re-inspection: no workbook, deck, newsletter or mail calls
+    the claim-based figure 销号 (it is 本季度报告已整改, shown beside 本季度复查销号)."""
+    from hazardnet.publish.quarterly_mail import quarterly_mail_text
+    from hazardnet.delivery.directory import Recipient
+
+    ambiguous = re.compile(r"(本季度|整改)销号|、销号|销号清单|已整改（本季度销号）|新发现与销号")
+    texts = []
+    for book in outputs.books:
+        wb = openpyxl.load_workbook(book.path)
+        texts += wb.sheetnames
+        texts += [c for ws in wb for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
+        prs = Presentation(book.deck)
+        texts += [sh.text_frame.text for slide in prs.slides for sh in slide.shapes if sh.has_text_frame]
+        texts += [cell.text for slide in prs.slides for sh in slide.shapes if sh.has_table
+                  for row in sh.table.rows for cell in row.cells]
+        texts += [s.name for ch in charts(prs).values() for s in ch.plots[0].series]
+        recipient = Recipient("政府主管部门", book.county, None, "某局", ("张三",), ("a@b.cn",))
+        texts += list(quarterly_mail_text(recipient, book, Q3, settings))
+    texts += [p.text for p in docx.Document(outputs.newsletter).paragraphs]
+    bad = [t for t in map(str, texts) if ambiguous.search(t)]
+    assert not bad, bad[:5]
+    overview = openpyxl.load_workbook(outputs.books[0].path)["总览"]
+    header = [c.value for c in overview[5]]
+    assert "本季度报告已整改" in header and "本季度复查销号" in header and "本季度销号" not in header
 
 
 def test_figures_as_known_on_the_report_date(store, settings):

@@ -342,6 +342,28 @@ def test_temporary_errors_are_retried_and_delivered_once(smtp_settings, world, s
     assert sum(t["outcome"] == "dropped" for t in smtp_server.transactions) == 1
 
 
+def test_authorities_are_told_whose_figures_are_not_this_months(smtp_settings, world, smtp_server):  # noqa: F811
+    """A county whose latest file came back rejected keeps last month's figures, and a county that never submitted
+    has none: the authorities and supply companies in its scope read why (mail and 通报说明), customers do not."""
+    world.record_submission(county="格尔木市", file_name="格尔木市11月台账（修订）.xlsx", sha256="sha-bad",
+                            as_of=AS_OF, outcome="rejected", kept_at=None,
+                            findings=[{"level": "error", "message": "必填项为空"}, {"level": "warning", "message": "x"}])
+    bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
+    received = messages_by_address(smtp_server)
+    rejected = ("格尔木市报送的《格尔木市11月台账（修订）.xlsx》未通过校验、已退回（1处问题），"
+                "本通报中格尔木市的数据来自2026年11月15日报送的《格尔木市台账.xlsx》。")
+    never = "乌兰县尚未报送隐患台账，本通报中暂无乌兰县的数据。"
+    gem = received[GOV_GEM].message.get_body(("plain",)).get_content()
+    assert f"数据说明：{rejected}" in gem and never not in gem
+    summary = [c for row in openpyxl.load_workbook(io.BytesIO(attachment_of(received[GOV_GEM].message)[1]))["通报说明"]
+               .iter_rows(values_only=True) for c in row if c]
+    assert f"数据说明：{rejected}" in summary
+    prefecture = received[GOV_HAIXI].message.get_body(("plain",)).get_content()
+    assert rejected in prefecture and never in prefecture and "德令哈市本月" not in prefecture
+    assert "数据说明" not in received[GOV_DLH].message.get_body(("plain",)).get_content()  # submitted, accepted
+    assert "数据说明" not in received[CUST_B1].message.get_body(("plain",)).get_content()
+
+
 def test_without_smtp_host_every_message_is_an_eml_file(settings, world):
     result = bulletin_job(settings, world, NOV, AS_OF, EmlFileTransport(settings.outbox / "mail"))
     written = [d for d in result["deliveries"] if d["status"] == "written"]

@@ -180,6 +180,50 @@ def test_a_file_with_cell_errors_is_rejected_whole_with_findings_at_its_cells(se
         store.dispose()
 
 
+def test_a_number_that_is_not_finite_is_no_number(settings):
+    """inf, nan and 1e999 read as floats by Python: 自备应急电源容量 inf would hide 自备电源容量不足."""
+    rows = [dict(GOLMUD[0], backup_kw="inf"), dict(GOLMUD[1], supply_sources="nan"),
+            dict(GOLMUD[2], security_load_kw="1e999", backup_kw="-inf")]
+    customer_file(settings.inbox / G / "客户档案.xlsx", rows)  # header on row 1: E 电源数量, I 容量, J 保安负荷
+    [f] = ingest(settings, AS_OF, mail_rejections=False).files
+    assert f.outcome == "rejected"
+    assert sorted((x.cell, x.message, x.value) for x in f.findings) == [
+        ("E3", "不是数字：“nan”", "nan"), ("I2", "不是数字：“inf”", "inf"), ("I4", "不是数字：“-inf”", "-inf"),
+        ("J4", "不是数字：“1e999”", "1e999")]
+
+
+def test_a_date_after_the_report_date_is_an_error(settings):
+    """A test, a 协作书 or a drill dated in the future would hide the overdue checks for years."""
+    rows = [dict(GOLMUD[0], backup_test_date=d("2062-10-01")), dict(GOLMUD[1], agreement_date="2062年1月1日"),
+            dict(GOLMUD[2], preventive_test_date=d("2026-11-16")), dict(GOLMUD[3], agreement_date=d("2026-11-15"))]
+    customer_file(settings.inbox / G / "客户档案.xlsx", rows)  # header on row 1: K, M, N the three dates
+    drills_file(settings.inbox / DLH / "演练.xlsx", [dict(DELINGHA_DRILLS[0], drill_date=d("2062-06-01")),
+                                                      dict(DELINGHA_DRILLS[1], drill_date=d("2026-11-15"))])
+    result = ingest(settings, AS_OF, mail_rejections=False)
+    by_kind = {f.kind: f for f in result.files}
+    assert {f.outcome for f in result.files} == {"rejected"}
+    future = "晚于报送基准日，不能是将来的日期"
+    assert sorted((x.cell, x.field, x.message) for x in by_kind["customers"].findings) == [
+        ("K2", "自备电源最近试验日期", f"日期“2062-10-01”{future}"), ("M3", "协作书签订日期", f"日期“2062年1月1日”{future}"),
+        ("N4", "最近预防性试验日期", f"日期“2026-11-16”{future}")]  # the report date itself (M5) is no future
+    assert [(x.cell, x.field, x.message) for x in by_kind["drills"].findings] == [
+        ("A2", "演练日期", f"日期“2062-06-01”{future}")]
+
+
+def test_a_drill_of_a_customer_not_in_the_customer_file_is_accepted_with_a_warning(settings):
+    drills = [*GOLMUD_DRILLS, dict(GOLMUD_DRILLS[0], customer_id="0630199999", drill_name="外单位演练")]
+    drills_file(settings.inbox / DLH / "演练.xlsx", [*DELINGHA_DRILLS, dict(DELINGHA_DRILLS[0], customer_id="0630299999")])
+    customer_file(settings.inbox / G / "客户档案.xlsx", GOLMUD)
+    first = ingest(settings, AS_OF, mail_rejections=False)
+    assert {(f.kind, f.outcome) for f in first.files} == {("drills", "accepted"), ("customers", "accepted")}
+    assert [x for f in first.files for x in f.findings] == []  # 德令哈市 has no customer file yet: nothing to say
+    drills_file(settings.inbox / G / "演练.xlsx", drills)
+    [f] = ingest(settings, AS_OF, mail_rejections=False).files
+    assert (f.kind, f.outcome, f.rows) == ("drills", "accepted", 4)
+    assert [(x.cell, x.field, x.level, x.value) for x in f.findings] == [("B5", "户号", "warning", "0630199999")]
+    assert "不在本县(市)已接收的客户档案" in f.findings[0].message
+
+
 def test_the_check_table_is_data_and_replaceable(settings, tmp_path):
     checks = load_checks()
     assert [c.code for c in checks] == ["电源数量不足", "无自备应急电源", "自备电源容量不足", "自备电源试验超期",

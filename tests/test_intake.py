@@ -163,6 +163,36 @@ def test_every_rule_failure_is_reported_at_its_cell(settings, as_of, name):
     store.dispose()
 
 
+# built here from the fixtures' rows: name -> (change to rows(), every error as (cell, message fragment, value shown))
+BUILT = {
+    "notice_before_found": (lambda d: d[0].__setitem__(12, dt.date(2026, 3, 1)),
+                            [("M2", "告知日期“2026-03-01”早于发现日期", "2026-03-01")]),
+    # text Python reads as a non-finite float is no amount (整改资金 was stored as inf)
+    "funds_not_finite": (lambda d: (d[0].__setitem__(15, "inf"), d[1].__setitem__(15, "1e999"),
+                                    d[2].__setitem__(15, "nan")),
+                         [("P2", "不是数字：“inf”", "inf"), ("P3", "不是数字：“1e999”", "1e999"),
+                          ("P4", "不是数字：“nan”", "nan")]),
+    "funds_minus_inf": (lambda d: d[0].__setitem__(15, "-inf"), [("P2", "不是数字：“-inf”", "-inf")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILT))
+def test_every_rule_failure_of_a_built_register_is_reported_at_its_cell(settings, as_of, tmp_path, name):
+    from tests.data.make_registers import HEADERS, rows, save
+
+    change, expected = BUILT[name]
+    data = rows()
+    change(data)
+    save(tmp_path / f"{name}.xlsx", HEADERS, data)
+    drop(settings, tmp_path / f"{name}.xlsx")
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "rejected"
+    errors = [x for x in f.findings if x.level == "error"]
+    assert sorted((x.cell, x.value) for x in errors) == sorted((cell, value) for cell, _, value in expected)
+    for cell, fragment, _ in expected:
+        assert any(x.cell == cell and fragment in x.message for x in errors), (cell, fragment, errors)
+
+
 def test_identical_file_is_recorded_as_duplicate_not_ingested_twice(settings, as_of):
     drop(settings, DATA / "good" / "canonical.xlsx")
     ingest(settings, as_of)

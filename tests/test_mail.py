@@ -180,7 +180,7 @@ def test_mail_retry_delays_from_the_environment_drive_the_task_retries(monkeypat
 
 
 def test_mail_retry_delays_default_file_and_bad_values(monkeypatch, tmp_path):
-    from pydantic import ValidationError
+    from hazardnet.settings import SettingsError
 
     monkeypatch.delenv("HAZARDNET_MAIL_RETRY_DELAYS", raising=False)
     assert load_settings(tmp_path).mail_retry_delays == [10, 60, 300]
@@ -190,7 +190,7 @@ def test_mail_retry_delays_default_file_and_bad_values(monkeypatch, tmp_path):
     assert load_settings(tmp_path).mail_retry_delays == [3]
     for bad in ("-1", "10,abc"):
         monkeypatch.setenv("HAZARDNET_MAIL_RETRY_DELAYS", bad)
-        with pytest.raises(ValidationError, match="mail_retry_delays"):
+        with pytest.raises(SettingsError, match="HAZARDNET_MAIL_RETRY_DELAYS"):
             load_settings(tmp_path)
 
 

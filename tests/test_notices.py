@@ -251,6 +251,29 @@ def test_reinspection_cells_outside_the_rules_are_pointed_at(home):
     assert any(cell == "R6" and "晚于报送基准日" in m for cell, m in errors)
 
 
+def test_loop_contradictions_are_accepted_with_a_warning_at_their_cell(home):
+    done = dict(completed=D(2026, 7, 5), re_date=D(2026, 7, 8), re_by="钱工", re_result="合格")
+    rows = [h(A, "Y1", D(2026, 7, 1), "整改中", re_date=D(2026, 7, 5), re_by="钱工", re_result="合格"),  # row 3
+            h(A, "Y2", D(2026, 7, 1), "未整改", re_date=D(2026, 7, 5), re_by="钱工", re_result="合格"),
+            h(A, "Y3", D(2026, 7, 1), "已整改", **dict(done, re_by="客户电工")),  # the owner (客户电工) himself
+            h(A, "Y4", D(2026, 7, 1), "已整改", **dict(done, re_date=None)),
+            h(A, "Y5", D(2026, 7, 1), "已整改", **dict(done, re_result=None)),
+            h(A, "Y6", D(2026, 7, 1), "未整改", completed=D(2026, 7, 5)),
+            h(A, "Y7", D(2026, 7, 1), "已整改", **done),  # closed: nothing to say
+            h(A, "Y8", D(2026, 7, 1), "整改中", **dict(done, re_result="不合格"))]  # reopened: nothing to say
+    write_register(home.inbox / G / "loop.xlsx", G, D(2026, 7, 10), rows)
+    (f,) = ingest(home, D(2026, 7, 10), runner=PlainRunner(), mail_rejections=False).files
+    assert f.outcome == "accepted"
+    assert not [x for x in f.findings if x.level == "error"]
+    got = {(x.cell, x.field, x.value): x.message for x in f.findings if x.level == "warning" and x.cell}
+    assert set(got) == {("T3", "复查结论", "合格"), ("T4", "复查结论", "合格"), ("S5", "复查人", "客户电工"),
+                        ("T6", "复查结论", "合格"), ("R7", "复查日期", "2026-07-08"), ("Q8", "完成日期", "2026-07-05")}
+    assert "整改状态为“整改中”" in got[("T3", "复查结论", "合格")] and "销号" in got[("T4", "复查结论", "合格")]
+    assert "整改责任人" in got[("S5", "复查人", "客户电工")]
+    assert "未填写复查日期" in got[("T6", "复查结论", "合格")] and "未填写复查结论" in got[("R7", "复查日期", "2026-07-08")]
+    assert "整改状态为“未整改”，却填写了完成日期“2026-07-05”" in got[("Q8", "完成日期", "2026-07-05")]
+
+
 def test_notices_go_to_exactly_the_customers_with_unnotified_hazards_once_per_hazard(home):
     submit_month(home, D(2026, 7, 10))
     first = notices(home, D(2026, 7, 10), runner=PlainRunner())
@@ -405,14 +428,20 @@ def test_the_decks_show_each_hazards_stage_and_the_prefecture_lists_hazards_awai
             seen.append(m.group(1))
     assert set(seen) == {"G1", "G2", "G7", "G8"}  # one slide per hazard found in the quarter
     write_briefing_deck(tmp_path / "p.pptx", prefecture, as_of=as_of, company=home.company)
-    due = {hid for (c, hid), r in now.items()
-           if expected_stage(r) == "待复查" and (as_of - r["completed"]).days > 10}
-    listed = set()
+    qe = D(2026, 9, 30)
+    # the 总览 figure 季末待复查 beside it: 已整改 by the quarter's end, no 复查结论 by then (as known on the report date)
+    awaiting = [(c, hid) for c in home.counties for (cc, hid), r in now.items()
+                if cc == c and norm(r)["status"] == "已整改" and r["completed"] <= qe
+                and not (r["re_date"] and r["re_date"] <= qe and (is_closed(r) or norm(r)["re_result"] == "不合格"))]
+    listed, titles = [], []
     for slide in Presentation(tmp_path / "p.pptx").slides:
         if any(sh.name == "待复查" for sh in slide.shapes):
             table = next(sh for sh in slide.shapes if sh.has_table).table
-            listed |= {table.cell(r, 2).text for r in range(1, len(table.rows))}
-    assert listed == due == {"G3", "G6", "D1"}
+            listed += [(table.cell(r, 0).text, table.cell(r, 2).text) for r in range(1, len(table.rows))]
+            titles += [sh.text_frame.text for sh in slide.shapes if sh.has_text_frame]
+    assert sorted(listed) == sorted(awaiting) and len(listed) == prefecture.total["awaiting_at_end"] == 3
+    assert [c for c, _ in listed] == sorted((c for c, _ in listed), key=home.counties.index)  # configured order
+    assert any(f"季末待复查：截至2026年09月30日已整改尚未复查销号的隐患 {len(awaiting)} 项" in t for t in titles), titles
 
 
 def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
@@ -436,11 +465,32 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
     assert [(n["number"], n["served"], n["served_on"], n["signed_by"]) for n in record["notices"]] == \
         [("德令哈-2026-0001", True, "2026-07-15", ["冯工"])]
     assert {(m["kind"], m["channel"]) for m in record["messages"]} == {("notice", "mail")}
+    # in words: what, to whom by name (not 户号 alone, nor a ledger key), on the local clock (UTC+8)
+    [m] = record["messages"]
+    assert (m["kind_name"], m["item"], m["recipient"], m["channel_name"], m["status_name"]) == \
+        ("整改通知书", "德令哈-2026-0001", f"{NAMES[S]}（户号 {S}）", "邮件", "已发送")
+    utc = dt.datetime.fromisoformat(m["sent_at_utc"])
+    assert m["sent_at"] == f"{utc + dt.timedelta(hours=8):%Y-%m-%d %H:%M}"
     assert record["stage"] == "待复查" and record["days_in_stage"] == (D(2026, 10, 8) - D(2026, 8, 20)).days
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["一患一档", "台账版本", "通知书", "期限变更", "复查", "预警与消息"]
+    assert book.sheetnames == ["一患一档", "台账版本", "通知书", "期限变更", "复查", "督办建议函", "预警与消息"]
     assert [r[0] for r in book["台账版本"].iter_rows(min_row=2, values_only=True)] == \
         ["2026-07-10", "2026-08-10", "2026-09-10"]
+    assert list(book["预警与消息"].iter_rows(values_only=True)) == [
+        ("类别", "事项", "收件方", "渠道", "结果", "发送时间"),
+        ("整改通知书", "德令哈-2026-0001", f"{NAMES[S]}（户号 {S}）", "邮件", "已发送", m["sent_at"])]
+    shown = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D1",
+                                     "--as-of", "2026-10-08"])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[1].endswith("复查：无") and not any(line.rstrip().endswith("复查") for line in lines)
+    assert f"{m['sent_at']} 整改通知书：德令哈-2026-0001 → {NAMES[S]}（户号 {S}）（邮件，已发送）" in \
+        "".join(lines), shown.output
+    out3 = home.home / "G3.xlsx"
+    CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", G, "--id", "G3", "--as-of", "2026-10-08",
+                             "-o", str(out3)])
+    assert list(openpyxl.load_workbook(out3)["期限变更"].iter_rows(values_only=True)) == [
+        ("报送基准日", "类型", "原期限", "整改期限"), ("2026-07-10", "首次填写", "—", "2026-09-30")]
     result = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D3",
                                       "--as-of", "2026-10-08", "--json"])
     d3 = json.loads(result.output)

@@ -36,7 +36,7 @@ from tests.smtp_server import smtp_server  # noqa: F401  (the fixture)
 
 D = dt.date
 Q2, Q3 = Quarter(2026, 2), Quarter(2026, 3)
-FIGURE_HEADERS = ["涉及客户数", "本季度涉及隐患", "季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期",
+FIGURE_HEADERS = ["涉及客户数", "本季度涉及隐患", "季初未整改", "本季度新发现", "本季度报告已整改", "季末未整改", "季末逾期",
                   "整改率", "整改用时中位数(天)", "本季度县级督办", "本季度州级挂牌督办"]
 
 CUSTOMERS = {
@@ -170,7 +170,7 @@ def expected(q: Quarter, story=STORY) -> dict[str, dict]:
                "本季度涉及隐患": len(quarter),
                "季初未整改": sum(fl[k]["start"] for k in keys),
                "本季度新发现": sum(fl[k]["found"] for k in keys),
-               "本季度销号": len(rem),
+               "本季度报告已整改": len(rem),
                "季末未整改": sum(fl[k]["end"] for k in keys),
                "季末逾期": sum(fl[k]["overdue"] for k in keys),
                "整改率": len(rem) / len(quarter) if quarter else "—",
@@ -229,6 +229,14 @@ def tables(ws) -> dict[str, dict[str, dict]]:
             out[header[0]] = body
         i += 1
     return out
+
+
+def split_note(ws) -> tuple[list[tuple], str | None]:
+    """(data rows, the note under them) of a table sheet whose header is row 2: the rows end at the first blank one."""
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    blank = next((i for i, r in enumerate(rows) if all(c is None for c in r)), len(rows))
+    tail = [r[0] for r in rows[blank:] if r[0] is not None]
+    return rows[:blank], (tail[0] if tail else None)
 
 
 def as_cmp(v):
@@ -312,10 +320,10 @@ def test_hand_checked_figures_of_the_story():
     """Guard the independent computation itself with numbers worked out by hand."""
     e = expected(Q3)["by_county"]
     g = e["格尔木市"]
-    assert (g["季初未整改"], g["本季度新发现"], g["本季度销号"], g["季末未整改"], g["季末逾期"]) == (5, 3, 4, 4, 2)
+    assert (g["季初未整改"], g["本季度新发现"], g["本季度报告已整改"], g["季末未整改"], g["季末逾期"]) == (5, 3, 4, 4, 2)
     assert (g["上季度末台账记载未整改"], g["补报及更正"]) == (4, 1)  # G8 reported late
     d = e["德令哈市"]
-    assert (d["季初未整改"], d["本季度新发现"], d["本季度销号"], d["季末未整改"], d["季末逾期"]) == (0, 2, 0, 2, 1)
+    assert (d["季初未整改"], d["本季度新发现"], d["本季度报告已整改"], d["季末未整改"], d["季末逾期"]) == (0, 2, 0, 2, 1)
     assert (d["上季度末台账记载未整改"], d["补报及更正"]) == (1, -1)  # D1's completed date corrected
     assert g["整改用时中位数(天)"] == statistics.median([125, 66, 90, 33])
 
@@ -343,14 +351,14 @@ def test_figures_reconcile_for_every_row(q3_books, settings):
         t = tables(openpyxl.load_workbook(book.path)[OVERVIEW])
         for name, body in t.items():
             for label, r in body.items():
-                assert r["季初未整改"] + r["本季度新发现"] - r["本季度销号"] == r["季末未整改"], (book.name, name, label)
+                assert r["季初未整改"] + r["本季度新发现"] - r["本季度报告已整改"] == r["季末未整改"], (book.name, name, label)
                 assert r["本季度涉及隐患"] == r["季初未整改"] + r["本季度新发现"]
         total = t["县(市)"]["合计"]
         counties = [r for k, r in t["县(市)"].items() if k != "合计"]
-        for k in ("季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期", "涉及客户数"):
+        for k in ("季初未整改", "本季度新发现", "本季度报告已整改", "季末未整改", "季末逾期", "涉及客户数"):
             assert total[k] == sum(r[k] for r in counties)
         for label in ("隐患等级", "隐患类别", "重要用户等级"):
-            for k in ("季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期"):
+            for k in ("季初未整改", "本季度新发现", "本季度报告已整改", "季末未整改", "季末逾期"):
                 assert sum(r[k] for r in t[label].values()) == total[k], (label, k)
 
 
@@ -365,7 +373,7 @@ def test_next_quarter_starts_where_the_last_one_ended(store, settings):
         assert t2[county]["季末未整改"] == e2[county]["季末未整改"]
         assert t3[county]["上季度末台账记载未整改"] == t2[county]["季末未整改"], county
         assert t3[county]["季初未整改"] == t2[county]["季末未整改"] + t3[county]["补报及更正"]
-    assert (t2["格尔木市"]["季初未整改"], t2["格尔木市"]["本季度新发现"], t2["格尔木市"]["本季度销号"]) == (2, 3, 1)
+    assert (t2["格尔木市"]["季初未整改"], t2["格尔木市"]["本季度新发现"], t2["格尔木市"]["本季度报告已整改"]) == (2, 3, 1)
 
 
 def test_hazard_lists(q3_books, settings):
@@ -390,16 +398,24 @@ def test_hazard_lists(q3_books, settings):
     assert g9[2] == "重大" and g9[5] == "本季度新发现" and g9[6] == "格尔木炼油厂G9隐患描述"
     assert g9[7] == "G9可能导致停电" and g9[8] == "G9整改建议" and g9[9] == dt.datetime(2026, 10, 31)
     assert g9[10] == "张三" and g9[11] == "未整改"
-    assert rows["G6"][11] == "已整改（本季度销号）" and rows["G6"][5] == "本季度新发现"
+    assert rows["G6"][11] == "已整改（本季度）" and rows["G6"][5] == "本季度新发现"
     assert rows["G8"][5] == "季初未整改"
 
     ws = wb[OVERDUE]
     header = [c.value for c in ws[2]]
     got = {}
-    for r in ws.iter_rows(min_row=3, values_only=True):
+    rows_, note = split_note(ws)
+    for r in rows_:
         rec = dict(zip(header, r))
         got[(rec["县(市)"], rec["隐患编号"])] = rec
     assert {k: v["逾期天数"] for k, v in got.items()} == e["overdue"]
+    # under the list, the request: only the hazards not reported done since the quarter's end are to be supervised
+    done_after = {k for k, v in got.items() if v["整改状态"] == "已整改（季度结束后）"}
+    assert done_after == {k for k in e["overdue"] if e["hazards"][k]["status"] == "已整改"}
+    ask = len(got) - len(done_after)
+    assert note == (f"请政府主管部门对逾期督办清单中尚未整改的 {ask} 项隐患予以督办。"
+                    + (f"整改状态为“已整改（季度结束后）”的 {len(done_after)} 项已在季度结束后报告整改，不列入督办。"
+                       if done_after else ""))
     assert got[("格尔木市", "G1")]["政府督办"] == "是" and got[("德令哈市", "D3")]["政府督办"] == "否"
     assert ("德令哈市", "D4") not in got  # due on the last day of the quarter: not yet overdue
 
@@ -426,7 +442,7 @@ def test_county_workbooks_hold_only_their_county(q3_books, settings):
         assert {k: as_cmp(v) for k, v in t["合计"].items()} == want
         keys = briefing_keys(wb[BRIEFING], settings.counties)
         assert sorted(keys) == sorted(k for k in e["in_quarter"] if k[0] == county)
-        overdue = {r[4] for r in wb[OVERDUE].iter_rows(min_row=3, values_only=True)}
+        overdue = {r[4] for r in split_note(wb[OVERDUE])[0]}
         assert overdue == {k[1] for k in e["overdue"] if k[0] == county}
 
 
@@ -434,7 +450,7 @@ def test_native_charts_and_their_ranges(q3_books, settings):
     e = expected(Q3)
     path = q3_books[settings.prefecture].path
     found = charts(path)
-    assert set(found) == {"各县(市)季末整改状态", "本季度分月新发现与销号", "本季度涉及隐患（按类别）"}
+    assert set(found) == {"各县(市)季末整改状态", "本季度分月新发现与报告已整改", "本季度涉及隐患（按类别）"}
     wb = openpyxl.load_workbook(path)
     for refs in found.values():
         assert all(re.fullmatch(r"'?总览'?!\$[A-Z]+\$\d+(:\$[A-Z]+\$\d+)?", r) for r in refs), refs
@@ -442,20 +458,20 @@ def test_native_charts_and_their_ranges(q3_books, settings):
     # status by county: three series (name, categories, values) over the six counties
     refs = found["各县(市)季末整改状态"]
     assert len(refs) == 9
-    assert [resolve(wb, refs[i])[0] for i in (0, 3, 6)] == ["未整改", "整改中", "已整改（本季度销号）"]
+    assert [resolve(wb, refs[i])[0] for i in (0, 3, 6)] == ["未整改", "整改中", "已整改（本季度）"]
     assert resolve(wb, refs[1]) == settings.counties
     for j in range(3):
         assert resolve(wb, refs[3 * j + 2]) == [e["status"][c][j] for c in settings.counties]
     for c, (a, b, done) in e["status"].items():
-        assert a + b == e["by_county"][c]["季末未整改"] and done == e["by_county"][c]["本季度销号"]
+        assert a + b == e["by_county"][c]["季末未整改"] and done == e["by_county"][c]["本季度报告已整改"]
 
-    refs = found["本季度分月新发现与销号"]
+    refs = found["本季度分月新发现与报告已整改"]
     assert len(refs) == 6
     assert resolve(wb, refs[1]) == ["7月", "8月", "9月"]
     assert resolve(wb, refs[2]) == [e["months"][m][0] for m in ("7月", "8月", "9月")]
     assert resolve(wb, refs[5]) == [e["months"][m][1] for m in ("7月", "8月", "9月")]
     assert sum(resolve(wb, refs[2])) == e["by_county"]["合计"]["本季度新发现"]
-    assert sum(resolve(wb, refs[5])) == e["by_county"]["合计"]["本季度销号"]
+    assert sum(resolve(wb, refs[5])) == e["by_county"]["合计"]["本季度报告已整改"]
 
     refs = found["本季度涉及隐患（按类别）"]
     assert resolve(wb, refs[1]) == list(CATEGORIES)
@@ -621,8 +637,8 @@ def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monk
     assert [r["县(市)"] for r in table] == [*settings.counties, "合计"]
     for r in table:
         want = e[r["县(市)"]]
-        assert [r[k] for k in ("季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期")] == \
-               [want[k] for k in ("季初未整改", "本季度新发现", "本季度销号", "季末未整改", "季末逾期")]
+        assert [r[k] for k in ("季初未整改", "本季度新发现", "本季度报告已整改", "季末未整改", "季末逾期")] == \
+               [want[k] for k in ("季初未整改", "本季度新发现", "本季度报告已整改", "季末未整改", "季末逾期")]
     assert "海西州2026年第三季度电力安全隐患治理情况汇总.xlsx" in by_key["quarterly-workbook-prefecture"].data
     assert "海西州2026年第三季度用电安全隐患通报会.pptx" in by_key["quarterly-deck-prefecture"].data
     decks = [a for a in artifacts if (a.key or "").startswith("quarterly-deck-county-")]
@@ -640,7 +656,7 @@ def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monk
     proc = run_cli("quarterly", "--quarter", "2026q3", "--home", str(settings.home), "--json", env=env)
     assert proc.returncode == 0, proc.stderr
     out = json_.loads(proc.stdout)
-    assert out["figures"][-1]["remediated"] == e["合计"]["本季度销号"] + 1 and out["as_of"] > "2026-10-15"
+    assert out["figures"][-1]["remediated"] == e["合计"]["本季度报告已整改"] + 1 and out["as_of"] > "2026-10-15"
     bad = run_cli("quarterly", "--quarter", "2026Q5", "--home", str(settings.home), env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "格式不正确" in bad.stderr
     early = run_cli("quarterly", "--quarter", "2026Q3", "--as-of", "2026-06-30", "--home", str(settings.home),

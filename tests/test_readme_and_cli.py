@@ -110,3 +110,20 @@ def test_command_line_mistakes_are_one_chinese_line_and_exit_2():
         assert "Traceback" not in result.stderr and "Missing" not in result.stderr and "运行失败" not in result.stderr
     alone = subprocess.run([sys.executable, "-m", "hazardnet.cli"], capture_output=True, text=True, timeout=120)
     assert alone.returncode == 0 and "ingest" in alone.stdout + alone.stderr and "运行失败" not in alone.stderr
+
+
+def test_a_mistyped_home_is_refused_by_every_command_but_the_intake(tmp_path):
+    """A --home that does not exist (or is a file) is one Chinese line and exit 2 — it used to end as
+    “运行失败：OperationalError … unable to open database file”, or to start an empty store there; `ingest`
+    still sets a new home up (tests/test_ingest_flow.py)."""
+    missing, a_file = tmp_path / "nohome", tmp_path / "file.txt"
+    a_file.write_text("x", encoding="utf-8")
+    cases = [(["hazard", "--county", "格尔木市", "--id", "X"], missing, "不存在"), (["customer-checks"], missing, "不存在"),
+             (["warnings"], missing, "不存在"), (["status"], a_file, "不是文件夹"),
+             (["ingest"], a_file, "不是文件夹")]
+    for args, home, expected in cases:
+        result = subprocess.run([sys.executable, "-m", "hazardnet.cli", *args, "--home", str(home)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert f"工作目录“{home}”{expected}" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not missing.exists()

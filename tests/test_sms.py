@@ -448,7 +448,8 @@ def test_a_rejected_register_is_texted_to_its_county_supply_company_once_its_rep
         assert d["status"] == "sent" and d["sms_status"] == "sent" and d["file"] == "格尔木市2026年11月台账.xlsx"
         [(mobile, text)] = http_gateway.messages
         assert mobile == utility_mobile and len(text) <= SMS_MAX_CHARS and text.startswith("【海西供电】")
-        assert "隐患台账未通过校验" in text and "1处问题" in text and "已发至邮箱" in text and "11月台账" in text
+        assert "隐患台账《格尔木市2026年11月台账.xlsx》未通过校验（1处问题）" in text and "已发至邮箱" in text
+        assert len(text) <= 70  # one SMS (it was 101 characters: two parts)
         assert [m.rcpt_tos for m in smtp_server.messages] == [list(UTILITY)]
 
         again = send_rejection_reports(s, store, november, SmtpTransport(s), as_of=D(2026, 11, 15), sms=sms)

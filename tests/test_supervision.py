@@ -240,17 +240,140 @@ def test_registers_with_moved_deadlines_get_warnings_at_their_cells(home):
 def test_commitment_table_rejected_whole_with_findings_at_cells(home):
     s, _, tmp = home
     src = write_commitment_table(tmp / "bad" / "格尔木承诺表.xlsx", commit_rows(
-        {"G3": COMMITTED, "X9": COMMITTED, "D1": COMMITTED, "G5": D(2026, 10, 1)}))
+        {"G3": COMMITTED, "X9": COMMITTED, "D1": COMMITTED, "G5": D(2026, 10, 1), "G1": D(2207, 1, 31)}))
     out = ingest_on(s, COMMITMENT_DAY, [(G, src)])
     f = out.files[0]
     assert f.outcome == "rejected"
     errors = {(x.cell, x.field) for x in f.findings if x.level == "error"}
-    assert errors == {("E4", "隐患编号"), ("E5", "隐患编号"), ("J6", "承诺完成日期")}  # unknown, other county, too early
+    assert errors == {("E4", "隐患编号"), ("E5", "隐患编号"), ("J6", "承诺完成日期"),  # unknown, other county, too early
+                      ("J7", "承诺完成日期")}  # 2207 for 2027: more than two years after the meeting
+    assert "两年以上" in next(x.message for x in f.findings if x.cell == "J7")
     store = Store(s.database_url)
     try:
         assert store.commitments_through(D(2026, 12, 31)) == []  # nothing of a rejected table is kept
     finally:
         store.dispose()
+
+
+def test_a_meeting_commitment_is_the_current_deadline_of_every_output(home):
+    """The commitment moves the deadline for the warnings, the consolidated register (and the bulletins read from
+    it) and the hazard file, as for the ladder; a later register that moves it again wins (latest version)."""
+    from hazardnet.jobs.hazard_file import hazard_file
+    from hazardnet.publish.consolidated import current_register
+    from hazardnet.publish.fingerprint import inputs_fingerprint
+    from hazardnet.publish.quarterly import Quarter, quarter_data
+    from hazardnet.publish.warnings import due_warnings, warnings_on
+
+    s, _, tmp = home
+    store = Store(s.database_url)
+    try:
+        day = COMMITMENT_DAY  # G3's register deadline 2026-09-25 is 17 days past; G4 is 已整改
+        before = inputs_fingerprint(store, s, day)
+        src = write_commitment_table(tmp / "c" / "格尔木市整改承诺表.xlsx", commit_rows({"G3": COMMITTED, "G4": COMMITTED}))
+        f = ingest_on(s, day, [(G, src)]).files[0]
+        assert f.outcome == "commitments"
+        assert [(x.cell, x.level) for x in f.findings] == [("J4", "warning")]  # G4: kept, the clerk told it is done
+        assert "已整改" in f.findings[0].message
+        assert inputs_fingerprint(store, s, day) != before  # the consolidated register of the day is rewritten
+        assert "G3" in {w.hazard_id for w in due_warnings(store.register_as_of(day), day)}  # the register alone
+        assert "G3" not in {w.hazard_id for w in warnings_on(store, day)}
+        late = {w.hazard_id: w for w in warnings_on(store, D(2026, 10, 30))}["G3"]  # the commitment missed
+        assert (late.deadline, late.days_overdue, late.stage) == (COMMITTED, 5, "overdue")
+        ws = openpyxl.load_workbook(s.consolidated_path)["隐患台账"]  # as the ingest wrote it, opened again
+        values = list(ws.iter_rows(values_only=True))
+        g3 = next(dict(zip(values[0], r)) for r in values[1:] if r[values[0].index("隐患编号")] == "G3")
+        assert (g3["整改期限"].date(), g3["是否逾期"], g3["逾期天数"]) == (COMMITTED, "否", None)
+        assert g3["备注"] == f"整改期限为通报会承诺（{day:%Y-%m-%d}，责任人 张三）"
+        frame = current_register(store, s, day).set_index("hazard_id")  # what the bulletins count from
+        assert (frame.at["G3", "deadline"], bool(frame.at["G3", "overdue"])) == (COMMITTED, False)
+        assert hazard_file(store, G, "G3", day)["current"]["deadline"] == COMMITTED.isoformat()
+        changes = hazard_file(store, G, "G3", day)["deadline_changes"]
+        assert [(c["as_of"], c["previous"], c["deadline"], c["source"], c["committed_by"]) for c in changes] == [
+            ("2026-07-10", None, "2026-09-25", "台账", None),
+            ("2026-10-12", "2026-09-25", "2026-10-25", "通报会承诺", "张三")]
+        flags = quarter_data(store, Quarter(2026, 3), D(2026, 10, 20)).flags.set_index("hazard_id")  # the meeting's
+        assert (flags.at["G3", "deadline_at_end"], flags.at["G3", "deadline"]) == (D(2026, 9, 25), COMMITTED)
+        assert bool(flags.at["G3", "overdue_at_end"]) and flags.at["G3", "deadline_changes"] == 1  # 逾期督办 sheet
+        # November's register moves G3 to 2026-12-31: the latest version is the current deadline everywhere
+        ingest_on(s, LATE_REGISTER[1], [(G, write_register(tmp / "late" / "格尔木11月.xlsx", LATE_REGISTER[3],
+                                                           LATE_REGISTER[2]))])
+        assert "G3" not in {w.hazard_id for w in warnings_on(store, D(2026, 11, 10))}
+        assert {w.hazard_id: w.deadline for w in warnings_on(store, D(2027, 1, 2))}["G3"] == D(2026, 12, 31)
+        frame = current_register(store, s, D(2026, 11, 10)).set_index("hazard_id")
+        assert frame.at["G3", "deadline"] == D(2026, 12, 31) and not isinstance(frame.at["G3", "remarks"], str)
+        last = hazard_file(store, G, "G3", D(2026, 11, 10))["deadline_changes"][-1]
+        assert (last["previous"], last["deadline"], last["source"]) == ("2026-10-25", "2026-12-31", "台账")
+    finally:
+        store.dispose()
+
+
+def ingest_register_then(settings, tmp: Path, table: Path):
+    """G1, G2, G3 of the story as a 格尔木市 register on 2026-10-10, then `table` (a 整改承诺表) on COMMITMENT_DAY."""
+    src = write_register(tmp / "src" / "格尔木市台账.xlsx", [
+        row("G1", POTASH, D(2026, 7, 1), D(2026, 8, 20)), row("G2", POTASH, D(2026, 7, 2), D(2026, 8, 15)),
+        row("G3", POTASH, D(2026, 7, 3), D(2026, 9, 25))], CANON)
+    assert [f.outcome for f in ingest_on(settings, D(2026, 10, 10), [(G, src)]).files] == ["accepted"]
+    return ingest_on(settings, COMMITMENT_DAY, [(G, table)]).files[0]
+
+
+def committed(settings) -> list[tuple]:
+    store = Store(settings.database_url)
+    try:
+        return [(c["hazard_id"], c["committed_date"], c["person"]) for c in store.commitments_through(D(2026, 12, 31))]
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("header", ["承诺完成日期", "承诺日期", "承诺整改期限"])
+def test_a_register_with_a_commitment_column_is_a_register_not_a_commitment_table(settings, tmp_path, header):
+    rows = [{**row("G1", POTASH, D(2026, 9, 1), D(2026, 12, 31)), header: D(2027, 1, 31)},
+            {**row("G2", HOSPITAL, D(2026, 9, 2), D(2026, 12, 31)), header: None}]
+    src = write_register(tmp_path / "src" / "格尔木市台账.xlsx", rows, CANON)
+    f = ingest_on(settings, D(2026, 10, 10), [(G, src)]).files[0]
+    assert f.outcome == "accepted" and not [x for x in f.findings if x.level == "error"]
+    store = Store(settings.database_url)
+    try:
+        assert sorted(store.register_as_of(D(2026, 10, 10)).hazard_id) == ["G1", "G2"]
+        assert store.commitments_through(D(2026, 12, 31)) == []
+    finally:
+        store.dispose()
+    # the quarterly workbook's own 整改承诺 sheet (户号, 隐患描述, 整改状态 and all) is still a commitment table
+    table = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", [
+        (1, G, POTASH, "客户", "G1", "一般", "描述", "2026-12-31", "未整改", COMMITTED, "张三")])
+    assert ingest_on(settings, COMMITMENT_DAY, [(G, table)]).files[0].outcome == "commitments"
+    assert committed(settings) == [("G1", COMMITTED, "张三")]
+
+
+def test_a_commitment_table_whose_header_is_far_down_is_recognised(settings, tmp_path):
+    """A table under a dozen lines of title and notes: its header on row 12, as deep as a register's may be."""
+    path = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", commit_rows({"G1": COMMITTED}))
+    wb = openpyxl.load_workbook(path)
+    wb.active.insert_rows(1, 10)
+    for r in range(1, 11):
+        wb.active.cell(r, 1, f"说明第{r}条：承诺完成日期须晚于通报会日期。")
+    wb.save(path)
+    f = ingest_register_then(settings, tmp_path, path)
+    assert f.outcome == "commitments", f.findings
+    assert committed(settings) == [("G1", COMMITTED, "张三")]
+
+
+def test_a_commitment_date_merged_over_a_customer_s_rows_commits_each(settings, tmp_path):
+    path = write_commitment_table(tmp_path / "c" / "承诺表.xlsx", commit_rows({"G1": COMMITTED, "G2": None, "G3": None}))
+    wb = openpyxl.load_workbook(path)
+    for rows in ("J3:J5", "K3:K5"):  # one date and one signature for the customer's three hazards
+        wb.active.merge_cells(rows)
+    wb.save(path)
+    f = ingest_register_then(settings, tmp_path, path)
+    assert f.outcome == "commitments", f.findings
+    assert committed(settings) == [("G1", COMMITTED, "张三"), ("G2", COMMITTED, "张三"), ("G3", COMMITTED, "张三")]
+
+
+def test_a_commitment_date_typed_as_a_number_is_quoted_as_typed(settings, tmp_path):
+    f = ingest_register_then(settings, tmp_path, write_commitment_table(tmp_path / "c" / "承诺表.xlsx",
+                                                                         commit_rows({"G1": 20270131})))
+    assert f.outcome == "rejected"
+    assert [(x.cell, x.message, x.value) for x in f.findings] == [
+        ("J3", "无法识别的日期“20270131”，请填写如 2026-03-05 的日期", "20270131")]
 
 
 def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
@@ -330,6 +453,7 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
         assert reached[(DLH, "D1")] == {OVERDUE: D(2026, 8, 10), COUNTY: D(2026, 8, 10), PREFECTURE: D(2026, 8, 30)}
         assert reached[(G, "G3")][COUNTY] == D(2026, 10, 26)
         check_quarterly_rungs(s, store)
+        check_hazard_file_letters(store)
         # the commitment is a deadline version; a later register moving it later without a reason is warned
         events = store.deadline_events(D(2026, 11, 1), [G])[(G, "G3")]
         assert deadline_history(events).current == COMMITTED
@@ -342,6 +466,23 @@ def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
         assert "G1" not in rungs  # extended with a reason: off the ladder until the new deadline passes
     finally:
         store.dispose()
+
+
+def check_hazard_file_letters(store):
+    """D1's file (一患一档) holds the two letters that named it, and their mails and texts, in words."""
+    from hazardnet.jobs.hazard_file import hazard_file
+
+    record = hazard_file(store, DLH, "D1", D(2026, 11, 1))
+    letters = [(x["number"], x["rung_name"], x["issued_on"]) for x in record["letters"]]
+    assert letters == [("德令哈市督办建议〔2026〕001号", "县级督办", "2026-08-10"),
+                       ("海西州挂牌督办建议〔2026〕001号", "州级挂牌督办", "2026-08-30")]
+    sent = {(m["item"], m["recipient"], m["channel_name"], m["status_name"]) for m in record["messages"]
+            if m["kind_name"] == "督办建议函"}
+    assert {(n, who, ch) for n, who, ch, _s in sent} == {
+        (n, who, ch) for n, scope in ((letters[0][0], DLH), (letters[1][0], "海西州"))
+        for who in {"德令哈市": ("德令哈市发展和改革委员会(能源局)", "国网德令哈供电公司"),
+                    "海西州": ("海西州能源局", "国网海西供电公司营销部")}[scope] for ch in ("邮件", "短信")}
+    assert {status for *_x, status in sent} == {"已发送"}
 
 
 def check_quarterly_rungs(s, store):
@@ -360,7 +501,7 @@ def check_quarterly_rungs(s, store):
     ws = wb[OVERDUE]
     header = [c.value for c in ws[2]]
     rows = {r[header.index("隐患编号")]: (r[header.index("督办层级")], r[header.index("到达日期")])
-            for r in ws.iter_rows(min_row=3, values_only=True) if r[0]}
+            for r in ws.iter_rows(min_row=3, values_only=True) if r[header.index("隐患编号")]}
     day = lambda v: v.date() if isinstance(v, dt.datetime) else v  # noqa: E731
     assert {k: (r, day(d)) for k, (r, d) in rows.items()} == {
         "G1": ("县级督办", D(2026, 9, 19)), "G3": ("逾期", D(2026, 9, 26)),
@@ -572,3 +713,28 @@ def test_a_letter_names_the_directory_organisations_and_never_copies_its_signer(
     text = _letter_text(write_letter(tmp_path / "p.docx", prefecture, s, names))
     assert "海西州能源局：" in text and "抄送" not in text  # the signer (国网海西供电公司…) is not copied
     assert s.company in text
+
+
+def test_a_prefecture_letter_lists_its_hazards_in_the_configured_county_order(settings):
+    """乌兰县 is after 德令哈市 in the configured counties (though 乌 < 德 in character code): the prefecture letter, its
+    mail and the county letters follow the configured order."""
+    from tests.test_quarterly import H, frame
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    s = load_settings(settings.home)
+    ulan = "乌兰县"
+    assert s.counties.index(DLH) < s.counties.index(ulan) and ulan < DLH
+    store = Store(s.database_url)
+    try:
+        for n, (county, hid) in enumerate(((ulan, "U1"), (DLH, "D1")), start=1):
+            rows = frame([H(hid, "0630200001", D(2026, 5, 1), "重大", deadline=D(2026, 6, 1))])
+            store.record_submission(county=county, file_name=f"{county}.xlsx", sha256=f"{n:064x}",
+                                    as_of=D(2026, 6, 10), outcome="accepted", findings=[], kept_at=None, rows=rows)
+        out = supervision(s, D(2026, 9, 15), runner=PlainRunner(), store=store, send=False).as_json()
+    finally:
+        store.dispose()
+    [pref] = [x for x in out["letters"] if x["rung"] == PREFECTURE]
+    assert pref["hazards"] == [{"county": DLH, "hazard_id": "D1"}, {"county": ulan, "hazard_id": "U1"}]
+    table = Document(pref["path"]).tables[0]
+    assert [r.cells[2].text for r in table.rows[1:]] == ["D1", "U1"]
+    assert [x["county"] for x in out["letters"] if x["rung"] == COUNTY] == [DLH, ulan]

@@ -278,3 +278,27 @@ def test_deployment_schedules():
     assert w.schedules[0].schedule.cron == "0 9 * * *"
     assert str(w.schedules[0].schedule.timezone) == "Asia/Shanghai"
     assert q.parameters["home"] == w.parameters["home"] == "/srv/hazardnet"
+
+
+def test_the_console_lists_counties_in_the_configured_order_and_says_what_the_reminders_count(home, capsys):
+    """乌兰县 comes after 格尔木市 in the configured order (not in character-code order, 乌 < 格); the re-inspection
+    reminders are headed by what they count, so they are not read as the quarter's 季末待复查."""
+    from hazardnet.cli.quarterly_commands import print_warnings
+    from hazardnet.jobs.reminders import reminders
+
+    s, store = home
+    ulan = "乌兰县"
+    assert s.counties.index(G) < s.counties.index(ulan) and ulan < G
+    submit(store, ulan, D(2026, 7, 10), [
+        H("U1", "0630100001", D(2026, 7, 1), "重大", "供电电源", deadline=D(2026, 8, 1)),
+        H("U2", "0630100002", D(2026, 7, 2), status="已整改", deadline=D(2026, 7, 20), completed=D(2026, 7, 12))], 2)
+    day = D(2026, 8, 2)
+    result = warnings_job(s, store, day, EmlFileTransport(s.outbox / "mail"))
+    result["reinspection"] = reminders(s, day, store=store).as_json()
+    print_warnings(result, s.counties)
+    lines = capsys.readouterr().out.splitlines()
+    warned = [line.split()[0] for line in lines if line.startswith("  ") and line.split()[0] in s.counties]
+    due = [line.split()[1] for line in lines if line.startswith("  隐患待复查提醒 ")]
+    assert (warned, due) == ([G, G, ulan], [G, ulan]), lines  # W2, W1, U1; W4, U2
+    head = "".join(lines)
+    assert "复查提醒：截至 2026-08-02 已整改超过 10 天仍无复查合格记录的隐患 2 项（各县(市)当前台账中的全部隐患，不限季度" in head

@@ -29,6 +29,17 @@ class UserError(Exception):
     """A mistake the operator can fix; printed as one line, never a traceback."""
 
 
+def _output_xlsx(path: Path | None) -> Path | None:
+    """An -o/--output workbook path the operator gave: a file name ending in .xlsx, not a folder."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise UserError(f"输出路径“{path}”是文件夹：请写上文件名，例如 {path / '输出.xlsx'}。")
+    if path.suffix.lower() != ".xlsx":
+        raise UserError(f"输出文件“{path}”应以 .xlsx 结尾（写出的是 Excel 工作簿）。")
+    return path
+
+
 def _as_of(value: str | None) -> str | None:
     if value is None:
         return None
@@ -38,6 +49,13 @@ def _as_of(value: str | None) -> str | None:
         raise UserError(f"日期“{value}”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。") from None
 
 
-def _home(home: Path | None) -> str:
+def _home(home: Path | None, *, create: bool = False) -> str:
+    """The working folder of a command. Only the intake commands (ingest, mail-intake, serve) set a new one up
+    (`create`); every other command needs an existing one (a mistyped --home would otherwise start an empty store
+    there, or fail deep inside with a database error)."""
     h = home or Path(os.environ.get("HAZARDNET_HOME") or Path.cwd())
+    if not h.exists() and not create:
+        raise UserError(f"工作目录“{h}”不存在。请用 --home 指定含 inbox/ 的工作目录（或先运行 hazardnet demo 生成演示目录）。")
+    if h.exists() and not h.is_dir():
+        raise UserError(f"工作目录“{h}”不是文件夹。请用 --home 指定含 inbox/ 的工作目录。")
     return str(h.resolve())

@@ -109,7 +109,7 @@ def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     summary["quarterly"] = quarterly
     total = quarterly["figures"][-1]
     console.print(f"{quarter.label} 季度汇总（数据截至 {day}）：本季度新发现 {total['found']} 项，"
-                  f"销号 {total['remediated']} 项，季末未整改 {total['open_at_end']} 项")
+                  f"报告已整改 {total['remediated']} 项，季末未整改 {total['open_at_end']} 项")
     decks = sum(1 for b in quarterly["workbooks"] if b.get("deck"))
     console.print(f"{len(quarterly['workbooks'])} 个工作簿、{decks} 份通报会PPT和工作开展情况，位于 "
                   f"{home / 'outbox' / 'quarterly' / quarter.label}")

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, _output_xlsx, app, out
 
 
 def print_ingest(result: dict) -> None:
@@ -81,7 +81,7 @@ def ingest(
         "--always-run", help="总是启动流程运行，即使收件箱中没有新文件、汇总台账已是最新。")] = False,
 ) -> None:
     """导入 inbox/<县(市)>/ 中的台账：校验、入库、退回有问题的文件并重写汇总台账。"""
-    home_dir, day = _home(home), _as_of(as_of)
+    home_dir, day = _home(home, create=True), _as_of(as_of)
     result = None if always_run else _nothing_to_ingest(home_dir, day)
     if result is None:
         _start_parsers_if_needed(home_dir)  # before Prefect's import: both cores busy from the start
@@ -114,7 +114,10 @@ def template(
     from hazardnet.publish.template import write_directory_template, write_register_template
     from hazardnet.settings import load_settings
 
+    if directory + customers + drills > 1:
+        raise UserError("--directory、--customers、--drills 一次只能选一个。")
     settings = load_settings(_home(home))
+    output = _output_xlsx(output)
     if directory:
         path = output or Path("通讯录模板.xlsx")
         write_directory_template(path, settings)

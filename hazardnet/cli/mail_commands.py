@@ -24,7 +24,7 @@ def mail_intake(home: HomeOpt = None, as_of: AsOfOpt = None, json_: JsonOpt = Fa
     from flows.mail_intake import mail_intake_flow
     from hazardnet.settings import load_settings
 
-    home_dir = _home(home)
+    home_dir = _home(home, create=True)
     if not load_settings(home_dir).imap_host:
         raise UserError("未配置收件邮箱：请设置 HAZARDNET_IMAP_HOST、HAZARDNET_IMAP_USER 和密码"
                         "（HAZARDNET_IMAP_PASSWORD 或 HAZARDNET_IMAP_PASSWORD_BLOCK）。")

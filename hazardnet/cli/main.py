@@ -28,6 +28,8 @@ def demo(
     """在演示目录中生成六个县的样例台账与通讯录，并运行整条流水线。"""
     from hazardnet.cli.demo import run_demo
 
+    if home.exists() and not home.is_dir():
+        raise UserError(f"演示目录“{home}”是一个文件：请用 --home 指定一个新的文件夹。")
     run_demo(home.resolve(), _as_of(as_of), out)
 
 
@@ -55,12 +57,21 @@ def main() -> None:
     from hazardnet.cli.server_commands import client_credential_from_file
 
     args = take_verbose_flag(sys.argv[1:])  # `--verbose` before or after the command
+
+    def fail(label: str, message: str, code: int) -> None:
+        """One line on stderr; with --json also the error as JSON on stdout, so a script reads a result."""
+        err.print(f"{label}：{message}", soft_wrap=True)
+        if "--json" in args:
+            import json
+
+            print(json.dumps({"error": message, "exit_code": code}, ensure_ascii=False))
+        sys.exit(code)
+
     try:
         client_credential_from_file()
         app(args=args, prog_name="hazardnet", standalone_mode=False)
     except UserError as exc:
-        err.print(f"错误：{exc}", soft_wrap=True)
-        sys.exit(2)
+        fail("错误", str(exc), 2)
     except (typer.Abort, KeyboardInterrupt):
         err.print("已中止。")
         sys.exit(130)
@@ -73,13 +84,45 @@ def main() -> None:
             exc.show()  # `hazardnet` alone: the list of commands
             sys.exit(0)
         if isinstance(exc, CLICK_ERRORS):
-            err.print(f"错误：{usage_message(exc)}", soft_wrap=True)
-            sys.exit(2)
+            fail("错误", usage_message(exc), 2)
         from hazardnet.intake.transaction import IntakeError
+        from hazardnet.settings import SettingsError
 
-        reason = str(exc) if isinstance(exc, IntakeError) else (server_problem(exc) or f"{type(exc).__name__}: {exc}")
-        err.print(f"运行失败：{reason}", soft_wrap=True)
-        sys.exit(1)
+        unusable = _in_chain(exc, SettingsError)
+        if unusable is not None:  # hazardnet.toml or a HAZARDNET_ variable: the operator's to fix
+            fail("错误", str(unusable), 2)
+        reason = str(exc) if isinstance(exc, IntakeError) else (server_problem(exc) or file_problem(exc)
+                                                                 or f"{type(exc).__name__}: {exc}")
+        fail("运行失败", reason, 1)
+
+
+def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """`exc` or the exception it was raised from / during, if one is a `kind` (a flow may wrap what it raised)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+_ERRNO_REASONS = {
+    "ENOENT": "不存在", "EACCES": "没有访问权限", "EPERM": "没有访问权限", "EROFS": "位于只读的磁盘上，无法写入",
+    "ENAMETOOLONG": "名称过长", "EISDIR": "是一个文件夹，而不是文件", "ENOTDIR": "路径中有一段不是文件夹",
+    "EEXIST": "已存在", "ENOSPC": "所在磁盘已满", "EDQUOT": "所在磁盘已超出配额",
+}
+
+
+def file_problem(exc: BaseException) -> str | None:
+    """The Chinese sentence for a file or folder the run could not use (None: another problem)."""
+    import errno
+
+    found = _in_chain(exc, OSError)
+    if found is None or not getattr(found, "filename", None):
+        return None
+    reason = _ERRNO_REASONS.get(errno.errorcode.get(found.errno or 0, ""), f"无法使用（{found.strerror or found}）")
+    return f"文件或文件夹“{found.filename}”{reason}。"
 
 
 def server_problem(exc: BaseException) -> str | None:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, _output_xlsx, app, err, out
 from hazardnet.cli.distribution_commands import PdfOpt, print_paper
 
 
@@ -64,10 +64,11 @@ def hazard(county: Annotated[str, typer.Option("--county", help="县(市)，例�
     from hazardnet.store import Store
 
     settings = load_settings(_home(home))
+    output = _output_xlsx(output)
     day = dt.date.fromisoformat(_as_of(as_of)) if as_of else today()
     store = Store(settings.database_url)
     try:
-        record = hazard_file(store, county, id_, day)
+        record = hazard_file(store, county, id_, day, settings.timezone)
     finally:
         store.dispose()
     if record is None:
@@ -80,11 +81,16 @@ def hazard(county: Annotated[str, typer.Option("--county", help="县(市)，例�
     out.print(f"{record['county']} {record['hazard_id']}：{record['customer_name']}（户号 {record['customer_id']}），"
               f"阶段 {record['stage']}（{record['days_in_stage']} 天）")
     for v in record["versions"]:
-        out.print(f"  {v['as_of']} 状态 {v['status']} 期限 {v['deadline'] or '未明确'} 责任人 {v['owner'] or ''} "
-                  f"复查 {v['reinspect_date'] or ''} {v['reinspect_result'] or ''} {v['reinspector'] or ''}")
+        check = " ".join(x for x in (v["reinspect_date"], v["reinspect_result"]) if x)
+        check = (check + (f"（复查人 {v['reinspector']}）" if v["reinspector"] else "")) or "无"
+        out.print(f"  {v['as_of']} 状态 {v['status']} 期限 {v['deadline'] or '未明确'} 责任人 {v['owner'] or '未填写'} "
+                  f"复查：{check}")
     for n in record["notices"]:
         out.print(f"  通知书 {n['number']}（{n['issued_on']}）{'已送达 ' + n['served_on'] if n['served'] else '未登记送达'}")
+    for x in record["letters"]:
+        out.print(f"  督办建议函 {x['number']}（{x['rung_name']}，{x['issued_on']}）")
     for m in record["messages"]:
-        out.print(f"  {m['kind']} → {m['recipient']} {m['channel']} {m['status']} {m['sent_at'] or ''}")
+        out.print(f"  {m['sent_at'] or ''} {m['kind_name']}：{m['item']} → {m['recipient']}"
+                  f"（{m['channel_name']}，{m['status_name']}）")
     if output is not None:
         err.print(f"已写入 {output}")

@@ -18,8 +18,9 @@ def serve(
     from flows.deployments import serve_all
     from hazardnet.cli.logs import prefect_logs_to_file
 
-    prefect_logs_to_file(_home(home))
-    serve_all(_home(home), poll_minutes)
+    home_dir = _home(home, create=True)  # the inbox's poller sets a new home up, as ingest does
+    prefect_logs_to_file(home_dir)
+    serve_all(home_dir, poll_minutes)
 
 
 @app.command()

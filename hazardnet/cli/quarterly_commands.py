@@ -37,7 +37,7 @@ def print_quarterly(result: dict) -> None:
 
     from hazardnet.publish.quarterly import FIGURES, RECONCILIATION
 
-    table = Table(title=f"{result['quarter']} 隐患治理情况（季初未整改 + 本季度新发现 − 本季度销号 = 季末未整改；"
+    table = Table(title=f"{result['quarter']} 隐患治理情况（季初未整改 + 本季度新发现 − 本季度报告已整改 = 季末未整改；"
                         f"数据截至 {result.get('as_of', '')}）")
     keys = ["open_at_start", "found", "remediated", "open_at_end", "overdue_at_end", "remediation_rate",
             "restated"]
@@ -88,10 +88,11 @@ def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: Hom
         sys.exit(code)
 
 
-def print_warnings(result: dict) -> None:
-    """Human summary of a warnings run."""
+def print_warnings(result: dict, counties: list[str] | tuple[str, ...] = ()) -> None:
+    """Human summary of a warnings run, the warnings in the configured county order (`counties`)."""
+    order = {c: i for i, c in enumerate(counties)}
     out.print(f"基准日 {result['as_of']}：应预警隐患 {len(result['warnings'])} 项。")
-    for w in result["warnings"]:
+    for w in sorted(result["warnings"], key=lambda w: order.get(w["county"], len(order))):  # stable: job's order within
         out.print(f"  {w['county']} {w['customer_name']} {w['hazard_id']}：{w['reason']}")
     for d in result.get("deliveries", []):
         sms = {"sent": "已发送", "written": "已写入 outbox/sms", "failed": "失败"}.get(d.get("sms_status") or "")
@@ -100,6 +101,13 @@ def print_warnings(result: dict) -> None:
             line += f"；短信（{'、'.join(d.get('mobiles') or [])}）：{sms}"
         out.print(line + (f"——{d['error']}" if d.get("error") else ""))
     rem = result.get("reinspection") or {}
+    if rem.get("reinspection_due"):
+        out.print(f"复查提醒：截至 {rem['as_of']} 已整改超过 {rem.get('reinspection_days')} 天仍无复查合格记录的隐患 "
+                  f"{len(rem['reinspection_due'])} 项（各县(市)当前台账中的全部隐患，不限季度；季度汇总的“季末待复查”按季末计，"
+                  f"口径不同）。")
+    if rem.get("unnotified"):
+        out.print(f"未书面告知：截至 {rem['as_of']} 发现超过 {rem.get('notice_days')} 天仍无告知日期的未整改隐患 "
+                  f"{len(rem['unnotified'])} 项。")
     for r in [*rem.get("reinspection_due", []), *rem.get("unnotified", [])]:
         out.print(f"  {r['kind_name']} {r['county']} {r['hazard_id']} {r['customer_name']}：{r['reason']}")
     for d in rem.get("reminders", []):
@@ -134,4 +142,6 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
-        print_warnings(result)
+        from hazardnet.settings import load_settings
+
+        print_warnings(result, load_settings(_home(home)).counties)

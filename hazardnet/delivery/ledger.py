@@ -30,6 +30,15 @@ PENDING, SENT, WRITTEN, FAILED = "pending", "sent", "written", "failed"
 DELIVERED = (SENT, WRITTEN)
 MAIL, SMS = "mail", "sms"
 
+# What a person reads for the ledger's words (the hazard file, 一患一档): each kind of message, channel and status.
+KIND_ZH = {"warning": "风险预警", "reminder": "整改期限提醒", "supervision": "督办建议函", "notice": "整改通知书",
+           "reinspection": "隐患待复查提醒", "unnotified": "隐患未书面告知提醒", "bulletin": "月度通报",
+           "quarterly": "季度汇总", "grid": "电网风险预警", "drill": "应急演练提醒", "rejection": "台账退回",
+           "directory": "通讯录问题", "directory-change": "通讯录变更", "mail_check": "来信台账核对",
+           "mail_reply": "来信回复"}
+CHANNEL_ZH = {MAIL: "邮件", SMS: "短信"}
+STATUS_ZH = {PENDING: "发送中", SENT: "已发送", WRITTEN: "已写入文件", FAILED: "发送失败"}
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 

@@ -62,12 +62,17 @@ def rejection_body(rej: _Rejected, recipient: Recipient, settings: Settings) -> 
     return "\n".join(lines)
 
 
+ONE_SMS_BODY = 64  # 70 characters make one SMS; the signature (【海西供电】) takes 6 of them
+
+
 def rejection_sms(rej: _Rejected) -> str:
-    """The text beside the mail (many read texts first): which file came back, how many problems, where the
-    report is. The dispatcher signs it and cuts it to the SMS limit (a long file name is shortened with …)."""
+    """The text beside the mail (many read texts first): which file came back, how many problems, that the report
+    is in the mail — one SMS: the file's name only when it fits (the mail names it and says what to do)."""
     errors = sum(1 for f in rej.findings if getattr(f, "level", ERROR) == ERROR)
-    return (f"{rej.county}报送的{rej.what}未通过校验、已退回（{errors}处问题），问题报告已发至邮箱并放在 inbox/{rej.county}/"
-            f"rejected/，请修改后重新报送。文件：{rej.file_name}")
+    named = f"{rej.county}报送的{rej.what}《{rej.file_name}》未通过校验（{errors}处问题），已退回，问题报告已发至邮箱。"
+    if len(named) <= ONE_SMS_BODY:
+        return named
+    return f"{rej.county}报送的{rej.what}未通过校验（{errors}处问题），已退回，问题报告已发至邮箱。"
 
 
 def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any, transport: Transport, *,

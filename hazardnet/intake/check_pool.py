@@ -43,7 +43,7 @@ def check_register(book: WorkbookGrid, county: str, counties: list[str], as_of: 
 
     found = record_kind(book)  # a customer file or a drills workbook dropped beside the registers
     if found is not None:
-        return check_records(book, found)
+        return check_records(book, found, as_of)
     table = read_commitment_table(book)  # a meeting's 整改承诺表 comes back: checked against the store later
     if table is not None:
         return table, list(table.findings)

@@ -10,15 +10,18 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref
+from hazardnet.intake.findings import ERROR, WARNING, Finding, cell_ref, show_value
 from hazardnet.intake.grid import WorkbookGrid
-from hazardnet.intake.sheet import clean_str, normalize_county, parse_date
+from hazardnet.intake.sheet import HEADER_SCAN_ROWS, _fill_merged, clean_str, find_header, normalize_county, parse_date
+from hazardnet.rules import is_closed
 from schemas.headers import normalize_label
 
 if TYPE_CHECKING:  # the parser processes read commitment tables without the store (nor SQLAlchemy)
     from hazardnet.store import Store
 
-HEADER_SCAN_ROWS = 10
+# Required register columns the quarterly workbook's 整改承诺 sheet never has (it has 户号, 客户名称, 隐患编号, 隐患等级,
+# 隐患描述 and 整改状态 too): a sheet whose header names one of them is a register, even with a 承诺完成日期 column.
+REGISTER_ONLY_FIELDS = frozenset({"customer_grade", "found_date", "category"})
 # canonical header (the quarterly workbook's COMMITMENT_HEADERS) and the variants a retyped table may use
 COMMITMENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "hazard_id": ("隐患编号",),
@@ -30,6 +33,7 @@ COMMITMENT_COLUMNS: dict[str, tuple[str, ...]] = {
 _INDEX = {normalize_label(a): name for name, aliases in COMMITMENT_COLUMNS.items() for a in aliases}
 _QUARTER_RE = re.compile(r"(\d{4})\s*年\s*第?\s*([一二三四1-4])\s*季度")
 _NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4}
+MAX_COMMITMENT_AHEAD = dt.timedelta(days=2 * 366)  # a date further ahead is a typo (2207 for 2027), not a promise
 
 
 @dataclass
@@ -54,21 +58,25 @@ def _header(cells: list[Any]) -> dict[str, int]:
 
 
 def read_commitment_table(book: WorkbookGrid) -> CommitmentSheet | None:
-    """The commitment table of `book` (a sheet whose header has 隐患编号 and 承诺完成日期), or None."""
+    """The commitment table of `book` (a sheet whose header has 隐患编号 and 承诺完成日期 but none of the register's
+    own columns REGISTER_ONLY_FIELDS), or None."""
     for sheet in book.sheets:
         for r, cells in enumerate(sheet.rows[:HEADER_SCAN_ROWS]):
             columns = _header(cells)
             if "hazard_id" in columns and "committed_date" in columns:
+                register = find_header(sheet)
+                if register is not None and REGISTER_ONLY_FIELDS & register[1].keys():
+                    break  # a register with a commitment column: read_register reads it
                 title = " ".join(str(v) for row in sheet.rows[:r] for v in row if v is not None)
                 m = _QUARTER_RE.search(title + " " + sheet.name)
                 quarter = None
                 if m:
                     q = _NUMERALS.get(m.group(2)) or int(m.group(2))
                     quarter = f"{m.group(1)}Q{q}"
+                grid = _fill_merged(sheet, r + 1)  # a date merged over a customer's rows commits each
                 rows = []
-                for i in range(r + 1, len(sheet.rows)):
-                    values = {name: (sheet.rows[i][c] if c < len(sheet.rows[i]) else None)
-                              for name, c in columns.items()}
+                for i in range(r + 1, len(grid)):
+                    values = {name: (grid[i][c] if c < len(grid[i]) else None) for name, c in columns.items()}
                     if all(clean_str(values.get(k)) is None for k in ("hazard_id", "committed_date", "person")):
                         continue
                     rows.append((i, values))
@@ -84,11 +92,16 @@ def _quarter_before(day: dt.date) -> str:
 def check_commitments(store: Store, table: CommitmentSheet, county: str, counties: list[str],
                       as_of: dt.date) -> tuple[list[dict], list[Finding]]:
     """The commitments of `table` (hazard_id, committed_date, person, quarter, sheet, cell) and every finding:
-    an unknown 隐患编号, a hazard of another county, a date that is no date or before the meeting (the day the
-    table is received, `as_of`). A row without 承诺完成日期 commits nothing (a warning when it names a person)."""
+    an unknown 隐患编号, a hazard of another county, a date that is no date, before the meeting (the day the
+    table is received, `as_of`) or more than two years after it. A row without 承诺完成日期 commits nothing (a warning
+    when it names a person); a commitment for a hazard the latest register has 已整改 is kept, with a warning."""
     where: dict[str, set[str]] = {}
-    for c, hazard_id, _in_latest in store.current_rows(as_of, ["county", "hazard_id"]):
+    done: set[tuple[str, str]] = set()  # 已整改 (not reopened by a failed re-inspection) in the latest register
+    for c, hazard_id, status, result, reinspected, _in_latest in store.current_rows(
+            as_of, ["county", "hazard_id", "status", "reinspect_result", "reinspect_date"]):
         where.setdefault(str(hazard_id), set()).add(c)
+        if is_closed({"status": status, "reinspect_result": result, "reinspect_date": reinspected}):
+            done.add((c, str(hazard_id)))
     quarter = table.quarter or _quarter_before(as_of)
     out: list[dict] = []
     findings = list(table.findings)
@@ -96,7 +109,7 @@ def check_commitments(store: Store, table: CommitmentSheet, county: str, countie
 
     def finding(r: int, name: str, header: str, message: str, value: Any, level: str = ERROR) -> Finding:
         col = table.columns[name]
-        return Finding(table.sheet, cell_ref(r, col), header, message, "" if value is None else str(value),
+        return Finding(table.sheet, cell_ref(r, col), header, message, show_value(value),
                        level=level, row=r + 1, col=col + 1)
 
     for r, values in table.rows:
@@ -138,11 +151,20 @@ def check_commitments(store: Store, table: CommitmentSheet, county: str, countie
             findings.append(finding(r, "committed_date", "承诺完成日期",
                                     f"承诺完成日期 {committed:%Y-%m-%d} 早于通报会（本表报送日 {as_of:%Y-%m-%d}）", raw_date))
             continue
+        if committed > as_of + MAX_COMMITMENT_AHEAD:
+            findings.append(finding(r, "committed_date", "承诺完成日期",
+                                    f"承诺完成日期 {committed:%Y-%m-%d} 晚于通报会（本表报送日 {as_of:%Y-%m-%d}）两年以上，"
+                                    f"请核对年份", raw_date))
+            continue
         if hazard_id in seen:
             findings.append(finding(r, "hazard_id", "隐患编号", f"隐患编号“{hazard_id}”在本表中重复出现（另见 {seen[hazard_id]}）",
                                     hazard_id))
             continue
         seen[hazard_id] = cell_ref(r, table.columns["hazard_id"])
+        if (county, hazard_id) in done:
+            findings.append(finding(r, "committed_date", "承诺完成日期",
+                                    f"隐患“{hazard_id}”在最新台账中已是“已整改”，承诺已登记；"
+                                    f"如隐患未整改完毕，请在下期台账中更正整改状态", raw_date, WARNING))
         out.append(dict(hazard_id=hazard_id, committed_date=committed, person=person, quarter=quarter,
                         sheet=table.sheet, cell=cell_ref(r, table.columns["committed_date"])))
     if not out and not any(f.level == ERROR for f in findings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from xlsxwriter.utility import xl_col_to_name  # (openpyxl would cost 50 ms of import for this)
@@ -28,6 +29,19 @@ class Finding:
         copy of each field) took ten times as long, for every finding of every file, twice per run."""
         return {"sheet": self.sheet, "cell": self.cell, "field": self.field, "message": self.message,
                 "value": self.value, "level": self.level}
+
+
+def show_value(v: object) -> str:
+    """A cell's value as a finding quotes it: a date as 2026-03-05, a whole number without ".0", blank as ""."""
+    if v is None:
+        return ""
+    if isinstance(v, dt.datetime):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
 
 
 def cell_ref(row0: int, col0: int) -> str:

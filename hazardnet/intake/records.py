@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from hazardnet.intake.findings import Finding, cell_ref, file_finding
+from hazardnet.intake.findings import WARNING, Finding, cell_ref, file_finding
 from hazardnet.intake.reader import SheetGrid, WorkbookGrid
 from hazardnet.intake.sheet import (
     HEADER_SCAN_ROWS,
@@ -149,7 +149,7 @@ def _sources(v: Any) -> Any:
     if m is None:
         return n
     word = m.group(1)
-    return float(word) if word.isdigit() else float(_COUNT_WORDS[word])
+    return parse_number(word) if word.isdigit() else float(_COUNT_WORDS[word])  # 400 digits: text, not inf
 
 
 def _have(v: Any) -> Any:
@@ -216,8 +216,9 @@ def read_records(book: WorkbookGrid, found: tuple[str, SheetGrid, int, dict[str,
     return RecordSheet(kind, sheet.name, header_row, columns, rows, raw, findings)
 
 
-def validate_records(parsed: RecordSheet) -> list[Finding]:
-    """Every rule of `schemas.customer_file` checked at once (lazy); one finding per failing cell."""
+def validate_records(parsed: RecordSheet, as_of: dt.date) -> list[Finding]:
+    """Every rule of `schemas.customer_file` on report date `as_of` checked at once (lazy); one finding per failing
+    cell."""
     import pandas as pd
     import pandera.errors as pe
 
@@ -229,7 +230,7 @@ def validate_records(parsed: RecordSheet) -> list[Finding]:
                              sheet=parsed.sheet)]
     frame = pd.DataFrame({name: pd.Series([row[name] for row in parsed.rows], dtype=object) for name in fields})
     try:
-        record_schema(parsed.kind).validate(frame, lazy=True)
+        record_schema(parsed.kind, as_of).validate(frame, lazy=True)
         return []
     except pe.SchemaErrors as exc:
         cases = exc.failure_cases
@@ -252,8 +253,26 @@ def validate_records(parsed: RecordSheet) -> list[Finding]:
     return sorted(out.values(), key=lambda f: (f.row, f.col, f.message))
 
 
-def check_records(book: WorkbookGrid, found) -> tuple[RecordSheet, list[Finding]]:
-    """The customer file or drills workbook of `book` and every finding about it."""
+def check_records(book: WorkbookGrid, found, as_of: dt.date) -> tuple[RecordSheet, list[Finding]]:
+    """The customer file or drills workbook of `book` and every finding about it on report date `as_of`."""
     parsed = read_records(book, found)
-    findings = parsed.findings + (validate_records(parsed) if not parsed.findings else [])
+    findings = parsed.findings + (validate_records(parsed, as_of) if not parsed.findings else [])
     return parsed, findings
+
+
+def unknown_customer_findings(parsed: RecordSheet, customers: list[dict] | None) -> list[Finding]:
+    """A warning at the 户号 cell of each drill whose customer is not in the county's customer file (`customers`,
+    its rows as the store has them); none when the county has no customer file yet."""
+    col = parsed.columns.get("customer_id")
+    if parsed.kind != KIND_DRILLS or not customers or col is None:
+        return []
+    known = {str(c["customer_id"]) for c in customers if c.get("customer_id")}
+    out = []
+    for row in parsed.rows:
+        cid = row.get("customer_id")
+        if cid and str(cid) not in known:
+            out.append(Finding(parsed.sheet, cell_ref(row["_row"], col), "户号",
+                               f"户号“{cid}”不在本县(市)已接收的客户档案（一户一档）中，这次演练不计入任何客户的联合应急演练；"
+                               f"请核对户号，或在客户档案中补充该客户后重新报送。",
+                               value=str(cid), level=WARNING, row=row["_row"] + 1, col=col + 1))
+    return out

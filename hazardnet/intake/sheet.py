@@ -206,19 +206,23 @@ def parse_date(v: Any) -> Any:
 
 
 def parse_number(v: Any) -> Any:
-    """A float from a number or numeric text ("1.5", "1,200", "3万元"); the text itself otherwise."""
+    """A float from a number or numeric text ("1.5", "1,200", "3万元"); the text itself otherwise, also for text
+    Python would read as a non-finite float ("inf", "nan", "1e999"): no count or amount is one."""
     if v is None or isinstance(v, bool):
         return None if v is None else str(v)
     if isinstance(v, (int, float)):
-        return None if isinstance(v, float) and math.isnan(v) else float(v)
+        if isinstance(v, float) and math.isnan(v):
+            return None
+        return float(v) if math.isfinite(v) else str(v)
     s = clean_str(unicodedata.normalize("NFKC", str(v)))
     if s is None:
         return None
     t = s.replace(",", "").replace("万元", "").replace("万", "").strip()
     try:
-        return float(t)
+        n = float(t)
     except ValueError:
         return s
+    return n if math.isfinite(n) else s
 
 
 @functools.lru_cache(maxsize=1 << 16, typed=True)

@@ -30,11 +30,12 @@ from hazardnet.intake.findings import Finding, file_finding, has_errors
 
 from hazardnet.intake.inbox import ASIDE_PREFIX, INGEST_LOCK, REJECTED_DIR, REPORT_SUFFIX, InboxFile
 from hazardnet.intake.reader import Followed, SheetGrid, UnreadableWorkbook, WorkbookGrid, WorkbookReaderPool
-from hazardnet.intake.records import RecordSheet
+from hazardnet.intake.records import RecordSheet, unknown_customer_findings
 from hazardnet.intake.sheet import RegisterSheet
 from hazardnet.settings import Settings
 from hazardnet.store import COMMITMENTS_OUTCOME, Store
 from hazardnet.intake.photos import Picture, attach_pictures
+from schemas.customer_file import KIND_CUSTOMERS, KIND_DRILLS
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ASIDE = ASIDE_PREFIX  # an original renamed aside while it is checked and deleted
@@ -359,6 +360,9 @@ class Intake:
             outcome.kind = kind
             return outcome
         duplicate = self.store.find_record_file(kind, county, sha, outcome="accepted") is not None
+        if kind == KIND_DRILLS and not duplicate:  # the customer file as accepted so far (none: no warning)
+            customers = self.store.records_as_of(KIND_CUSTOMERS, self.as_of, [county]).get(county)
+            findings = findings + unknown_customer_findings(parsed, customers)
         kept = _unique(self._archive_path(county, sha, path.name), sha)
         _place(copy, kept)
         checkpoint("after_archive")

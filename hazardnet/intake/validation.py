@@ -7,22 +7,10 @@ from functools import lru_cache
 
 import pandera.errors as pe
 
-from hazardnet.intake.findings import Finding, cell_ref
+from hazardnet.intake.findings import Finding, cell_ref, show_value
 from hazardnet.intake.sheet import RegisterSheet
 from schemas.headers import FIELD_BY_NAME
 from schemas.register import CHECK_MESSAGES, FRAME_CHECK_FIELDS, MAX_TEXT, expecting_county, register_schema
-
-
-def _show(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, dt.datetime):
-        return v.strftime("%Y-%m-%d")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
 
 
 @lru_cache(maxsize=64)
@@ -69,14 +57,14 @@ def validate_register(reg: RegisterSheet, county: str, as_of: dt.date, severitie
         if name == "hazard_id" and reg.derived_ids:
             col = None
         template = CHECK_MESSAGES.get(check, f"不符合规则 {check}")
-        message = template.format(value=_show(value), county=county, limit=MAX_TEXT,
+        message = template.format(value=show_value(value), county=county, limit=MAX_TEXT,
                                   choices="、".join(severities))
         findings[key] = Finding(
             sheet=reg.sheet,
             cell=cell_ref(grid_row, col) if col is not None else f"第{grid_row + 1}行",
             field=FIELD_BY_NAME[name].header,
             message=message,
-            value=_show(reg.raw.get((grid_row, col), value) if col is not None else value),
+            value=show_value(reg.raw.get((grid_row, col), value) if col is not None else value),
             row=grid_row + 1,
             col=(col + 1) if col is not None else 0,
         )

@@ -23,13 +23,16 @@ from schemas.vocab import PARTY_UTILITY
 @dataclass
 class RemindersResult:
     as_of: dt.date
+    reinspection_days: int | None = None  # the thresholds the lists were drawn with (settings)
+    notice_days: int | None = None
     reinspection_due: list[Reminder] = field(default_factory=list)
     unnotified: list[Reminder] = field(default_factory=list)
     reminders: list[dict] = field(default_factory=list)  # one record per (supply company, kind)
     unreachable: list[str] = field(default_factory=list)  # counties without a supply company in the directory
 
     def as_json(self) -> dict:
-        return {"as_of": self.as_of.isoformat(),
+        return {"as_of": self.as_of.isoformat(), "reinspection_days": self.reinspection_days,
+                "notice_days": self.notice_days,
                 "reinspection_due": [r.as_json() for r in self.reinspection_due],
                 "unnotified": [r.as_json() for r in self.unnotified],
                 "reminders": self.reminders, "unreachable_counties": self.unreachable,
@@ -74,7 +77,7 @@ def reminders(settings: Settings, as_of: dt.date, *, runner: Runner | None = Non
     own_store = store is None
     settings.home.mkdir(parents=True, exist_ok=True)
     store = store or Store(settings.database_url)
-    result = RemindersResult(as_of)
+    result = RemindersResult(as_of, settings.reinspection_days, settings.notice_days)
     try:
         result.reinspection_due, result.unnotified = runner.step("查找待复查与未告知隐患", due_reminders,
                                                                  settings, store, as_of)

@@ -1,7 +1,7 @@
 """The supervision job (督办): reminders before a deadline and the ladder after it, one sequence.
 
 1. Every hazard's state on the report date, from the store: its current deadline (register versions and meeting
-   commitments, `rules.deadline_history`), the rung it is on (`rules.rung`), the reminder due (`rules.reminder_due`).
+   commitments, `Store.deadline_histories`, `rules.current_deadline`), the rung it is on (`rules.rung`), the reminder due (`rules.reminder_due`).
 2. The day each rung was first reached is recorded (store.supervision_rungs).
 3. Letters: per county, one 《隐患督办建议函》 naming the hazards newly at 县级督办; for the whole prefecture one
    naming the hazards newly at 州级挂牌督办 — a record first (number, rung, date, county, hazards), then
@@ -40,9 +40,10 @@ from hazardnet.rules import (
     COUNTY,
     PREFECTURE,
     RUNG_ZH,
+    DeadlineHistory,
     Ladder,
+    current_deadline,
     days_past_deadline,
-    deadline_history,
     missed_commitment,
     reminder_due,
     rung,
@@ -144,13 +145,13 @@ def hazard_states(store: Store, settings: Settings, as_of: dt.date) -> list[Haza
     register = store.register_as_of(as_of)
     if not len(register):
         return []
-    events = store.deadline_events(as_of)
+    histories = store.deadline_histories(as_of)
     ladder = Ladder.of(settings)
     out = []
     for rec in register.to_dict("records"):
         key = (rec["county"], str(rec["hazard_id"]))
-        history = deadline_history(events.get(key, []))
-        deadline = history.current if history.current is not None else _date(rec["deadline"])
+        history = histories.get(key) or DeadlineHistory()
+        deadline = current_deadline(rec["deadline"], history)
         row = {"status": rec["status"], "severity": rec["severity"], "deadline": deadline,  # a failed re-inspection
                "reinspect_result": rec.get("reinspect_result"), "reinspect_date": rec.get("reinspect_date")}  # reopens
         missed = missed_commitment(row, history.committed, as_of)
@@ -190,8 +191,14 @@ def record_rungs(store: Store, states: Sequence[HazardState], as_of: dt.date) ->
 
 
 # ---- 3. the letters ----------------------------------------------------------------------------------
+def _in_county_order(keys, settings: Settings) -> list:
+    """(county, hazard_id) keys in the configured county order (settings.counties), the given order within a county."""
+    order = {c: i for i, c in enumerate(settings.counties)}
+    return sorted(keys, key=lambda k: order.get(k[0], len(order)))
+
+
 def _draft(record: dict, by_key: dict[tuple[str, str], HazardState], settings: Settings) -> LetterDraft:
-    hazards = [by_key[k].hazard for k in record["hazards"] if k in by_key]
+    hazards = [by_key[k].hazard for k in _in_county_order(record["hazards"], settings) if k in by_key]
     return LetterDraft(record["number"], record["rung"], record["county"], record["issued_on"], hazards,
                        record["issued_on"] + dt.timedelta(days=settings.supervision_term_days))
 
@@ -200,12 +207,12 @@ def issue_letters(store: Store, settings: Settings, states: Sequence[HazardState
     """Record and write today's letters (hazards newly at a rung), and write any letter of the last week whose
     file a stopped run did not write; every letter of the last week, each with its `draft`."""
     by_key = {s.key: s for s in states}
-    for county in dict.fromkeys(s.hazard.county for s in states):
+    for county in dict.fromkeys(k[0] for k in _in_county_order([s.key for s in states], settings)):
         at_county = [s.key for s in states if s.hazard.county == county and s.rung in (COUNTY, PREFECTURE)]
         if at_county:
             store.issue_letter(rung=COUNTY, county=county, issued_on=as_of, hazards=at_county,
                                number=lambda seq, c=county: letter_number(c, COUNTY, as_of.year, seq))
-    at_prefecture = [s.key for s in states if s.rung == PREFECTURE]
+    at_prefecture = _in_county_order([s.key for s in states if s.rung == PREFECTURE], settings)
     if at_prefecture:
         store.issue_letter(rung=PREFECTURE, county=settings.prefecture, issued_on=as_of, hazards=at_prefecture,
                            number=lambda seq: letter_number(settings.prefecture, PREFECTURE, as_of.year, seq))

@@ -31,8 +31,8 @@ from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.oxml.ns import qn
 from pptx.util import Emu, Inches, Pt
 
-from hazardnet.publish.quarterly import QuarterlySummary, cell_value
-from hazardnet.rules import REINSPECTION_DAYS, reinspection_due, stage
+from hazardnet.publish.quarterly import DONE_IN_QUARTER, QuarterlySummary, cell_value, quarter_status, supervision_request
+from hazardnet.rules import stage
 from hazardnet.runtime import write_atomically
 from hazardnet.xlsx.text_width import ELLIPSIS, char_units, ems, shorten
 from schemas.vocab import CATEGORIES, MAJOR_SEVERITY
@@ -46,7 +46,7 @@ RED = RGBColor(0xC0, 0x00, 0x00)
 GREY = RGBColor(0x59, 0x59, 0x59)
 WHITE = RGBColor(0xFF, 0xFF, 0xFF)
 STATUS_COLOURS = {"未整改": RGBColor(0xC0, 0x00, 0x00), "整改中": RGBColor(0xFF, 0xC0, 0x00),
-                  "已整改（本季度销号）": RGBColor(0x70, 0xAD, 0x47)}
+                  DONE_IN_QUARTER: RGBColor(0x70, 0xAD, 0x47)}
 LINE = 1.35  # line height ÷ font size of 微软雅黑/宋体 at single spacing (generous)
 MARGIN = Inches(0.08)
 OVERDUE_ROWS_PER_SLIDE = 9
@@ -257,10 +257,10 @@ def _chart(slide, kind, left, top, width, height, categories: list[str], series:
 
 # ---- the pieces of the figures the deck shows ---------------------------------------------------
 def status_at_end(row) -> str:
-    """Status of a hazard of the quarter at the quarter's end: 已整改（本季度销号）, or for one still open
+    """Status of a hazard of the quarter at the quarter's end: 已整改（本季度）, or for one still open
     then its status_at_end, 未整改 or 整改中 (see `quarterly.quarter_flags`)."""
     if row["remediated_in_quarter"]:
-        return "已整改（本季度销号）"
+        return DONE_IN_QUARTER
     if not row["open_at_end"]:
         return ""
     return "未整改" if row["status_at_end"] == "未整改" else "整改中"
@@ -396,7 +396,7 @@ def _overview_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
     slide = prs.slides.add_slide(prs.slide_layouts[6])
     _title(slide, f"{s.scope_name}{s.quarter.title}隐患治理总体情况", footer)
     rate = "—" if t.get("remediation_rate") is None else f"{t['remediation_rate']:.1%}"
-    lines = [f"季初未整改 {t['open_at_start']} 项", f"本季度新发现 {t['found']} 项", f"本季度销号 {t['remediated']} 项",
+    lines = [f"季初未整改 {t['open_at_start']} 项", f"本季度新发现 {t['found']} 项", f"本季度报告已整改 {t['remediated']} 项",
              f"季末未整改 {t['open_at_end']} 项", f"其中季末逾期 {t['overdue_at_end']} 项",
              f"涉及客户 {t['customers']} 户", f"整改率 {rate}"]
     add_text(slide, Inches(0.4), Inches(1.2), Inches(3.9), Inches(5.6), "\n".join(lines), size=20, min_size=12,
@@ -408,13 +408,13 @@ def _overview_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
            name="图表：季末整改状态")
 
     slide = prs.slides.add_slide(prs.slide_layouts[6])
-    _title(slide, "本季度分月新发现与销号、隐患类别与等级", footer)
+    _title(slide, "本季度分月新发现与报告已整改、隐患类别与等级", footer)
     months = s.by_month()
     _chart(slide, XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(0.3), Inches(1.2), Inches(6.1), Inches(5.7),
            [m["month"] for m in months],
-           [("本季度新发现", [m["found"] for m in months]), ("本季度销号", [m["remediated"] for m in months])],
-           "分月新发现与销号", {"本季度新发现": RGBColor(0x44, 0x72, 0xC4), "本季度销号": RGBColor(0x70, 0xAD, 0x47)},
-           name="图表：分月新发现与销号")
+           [("本季度新发现", [m["found"] for m in months]), ("本季度报告已整改", [m["remediated"] for m in months])],
+           "分月新发现与报告已整改", {"本季度新发现": RGBColor(0x44, 0x72, 0xC4), "本季度报告已整改": RGBColor(0x70, 0xAD, 0x47)},
+           name="图表：分月新发现与报告已整改")
     cats, series = category_severity(s)
     _chart(slide, XL_CHART_TYPE.BAR_STACKED, Inches(6.7), Inches(1.2), Inches(6.3), Inches(5.7), cats, series,
            "本季度涉及隐患（按类别、等级）",
@@ -515,7 +515,7 @@ def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
     df = s.overdue()
     headers = ["客户名称", "隐患编号", "隐患等级", "首次整改期限", "当前整改期限", "期限变更次数", "逾期天数", "整改状态",
                "督办层级（到达日期）"]
-    widths = [2.3, 1.7, 0.8, 1.3, 1.3, 1.0, 0.8, 0.9, 1.6]
+    widths = [2.0, 1.7, 0.8, 1.2, 1.2, 1.0, 0.8, 1.4, 1.6]
     if scope == "prefecture":
         headers, widths = ["县(市)", *headers], [1.0, *widths]
     rows = []
@@ -524,13 +524,13 @@ def _overdue_slides(prs, s: QuarterlySummary, scope: str, footer: str) -> None:
                _fmt(rec.get("first_deadline")) or _fmt(rec["deadline"]), _fmt(rec["deadline"]),
                int(cell_value(rec.get("deadline_changes")) or 0),
                int(rec["days_overdue"]) if cell_value(rec["days_overdue"]) is not None else "",
-               cell_value(rec["status"]), _rung_text(rec)]
+               quarter_status(rec), _rung_text(rec)]
         rows.append([rec["county"], *row] if scope == "prefecture" else row)
     for slide in _table_slides(prs, rows, OVERDUE_ROWS_PER_SLIDE, footer, headers, widths, name="逾期督办",
                                title=f"逾期督办{{part}}：截至{s.quarter.end:%Y年%m月%d日}逾期未整改隐患 {len(rows)} 项",
                                empty="本季度末无逾期未整改隐患。", row_h=Inches(0.55)):
         add_text(slide, Inches(0.3), Inches(6.7), Inches(12.7), Inches(0.35),
-                 "请政府主管部门对上列隐患予以督办；期限变更次数为台账各次报送中整改期限的变更次数。", size=11,
+                 f"{supervision_request(df)}期限变更次数为台账各次报送中整改期限的变更次数。", size=11, min_size=8,
                  colour=GREY, name="督办说明")
 
 
@@ -539,17 +539,28 @@ def _facts(rec: dict) -> dict:
     return {k: cell_value(v) for k, v in rec.items()}
 
 
-def _awaiting_reinspection_slides(prs, s: QuarterlySummary, footer: str, as_of: dt.date,
-                                  days: int = REINSPECTION_DAYS) -> None:
-    """The prefecture deck: hazards 已整改 for more than `days` days without a passing re-inspection (待复查)."""
-    recs = s.flags.to_dict("records") if len(s.flags) else []
-    due = [r for r in recs if reinspection_due(_facts(r), as_of, days)]
+def _awaiting_reinspection_slides(prs, s: QuarterlySummary, footer: str) -> None:
+    """The prefecture deck: the hazards of the 总览 figure 季末待复查 (closure_figures.awaiting_at_end: 已整改 by the
+    quarter's end, not closed nor reopened by then, as known on the report date), in the configured county order,
+    longest waiting first: the same count as the workbook beside it."""
+    qe = s.quarter.end
+    df = s.flags[s.flags["awaiting_at_end"].astype(bool)].copy() if len(s.flags) else s.flags.copy()
+    recs = []
+    if len(df):
+        corder = {c: i for i, c in enumerate(s.counties)}
+        df["_c"] = df["county"].map(corder).fillna(len(corder))
+        df["_d"] = df["completed_date"].map(lambda d: cell_value(d) or qe)
+        recs = df.sort_values(["_c", "_d", "customer_id", "hazard_id"], kind="stable").to_dict("records")
     rows = [[r["county"], cell_value(r["customer_name"]), r["hazard_id"], r["severity"], _fmt(r["completed_date"]),
-             (as_of - cell_value(r["completed_date"])).days] for r in due]
-    _table_slides(prs, rows, OVERDUE_ROWS_PER_SLIDE, footer,
-                  ["县(市)", "客户名称", "隐患编号", "隐患等级", "完成日期", "待复查天数"], [1.2, 4.0, 2.2, 1.2, 1.8, 1.4],
-                  name="待复查", title=f"待复查{{part}}：已整改超过 {days} 天尚未复查销号的隐患 {len(rows)} 项",
-                  empty=f"没有已整改超过 {days} 天尚未复查的隐患。", row_h=Inches(0.55))
+             (qe - r["_d"]).days] for r in recs]
+    for slide in _table_slides(prs, rows, OVERDUE_ROWS_PER_SLIDE, footer,
+                               ["县(市)", "客户名称", "隐患编号", "隐患等级", "完成日期", "季末待复查天数"],
+                               [1.2, 4.0, 2.2, 1.2, 1.8, 1.4], name="待复查",
+                               title=f"季末待复查{{part}}：截至{qe:%Y年%m月%d日}已整改尚未复查销号的隐患 {len(rows)} 项",
+                               empty=f"截至{qe:%Y年%m月%d日}没有已整改尚未复查的隐患。", row_h=Inches(0.55)):
+        add_text(slide, Inches(0.3), Inches(6.7), Inches(12.7), Inches(0.35),
+                 f"口径同汇总工作簿总览“季末待复查”：季末已整改、季末前无复查结论（复查记录按数据截至{s.as_of:%Y年%m月%d日}"
+                 f"各县报送的台账）；待复查天数计至季末。", size=11, colour=GREY, name="待复查说明")
 
 
 def _commitment_slides(prs, s: QuarterlySummary, scope: str, footer: str, as_of: dt.date) -> None:
@@ -591,7 +602,7 @@ def write_briefing_deck(path: Path, s: QuarterlySummary, *, as_of: dt.date, comp
         _hazard_slide(prs, rec, n, len(recs), footer, photos, scope)
     _overdue_slides(prs, s, scope, footer)
     if scope == "prefecture":
-        _awaiting_reinspection_slides(prs, s, footer, as_of)
+        _awaiting_reinspection_slides(prs, s, footer)
     _commitment_slides(prs, s, scope, footer, as_of)
     if emergency is not None:
         from hazardnet.publish.emergency_slides import add_emergency_slides

@@ -254,7 +254,7 @@ def bulletin_thumbnails(run: BulletinRun, keys) -> dict[tuple[str, str], bytes]:
 def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient: Recipient, period: Period,
                             as_of: dt.date, settings: Settings,
                             thumbnails: Mapping[tuple[str, str], bytes] | None = None,
-                            customer_report: Mapping | None = None) -> Path:
+                            customer_report: Mapping | None = None, notes: Sequence[str] = ()) -> Path:
     """Write the recipient's bulletin workbook: 通报说明, 本月新发现, 未整改, 本月已整改 (A4, headed, paged).
 
     `thumbnails`: (county, hazard_id) -> JPEG shown in the 照片 column of 未整改 (see `thumbnail`).
@@ -265,7 +265,8 @@ def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient
     with atomic_workbook(path) as wb:
         fmts = Formats(wb)
         ws = wb.add_worksheet("通报说明")
-        _write_summary(wb, ws, fmts, sections, recipient=recipient, period=period, as_of=as_of, settings=settings)
+        _write_summary(wb, ws, fmts, sections, recipient=recipient, period=period, as_of=as_of, settings=settings,
+                       notes=notes)
         setup_print(ws, header_rows=None, landscape=False, page_header=page_header)
 
         headers, widths = _list_headers()
@@ -294,7 +295,7 @@ def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient
 
 
 def _write_summary(wb, ws, fmts: Formats, sections: BulletinSections, *, recipient: Recipient, period: Period,
-                   as_of: dt.date, settings: Settings) -> None:
+                   as_of: dt.date, settings: Settings, notes: Sequence[str] = ()) -> None:
     """The 通报说明 sheet: who, what period, the counts, and the overdue major hazards by name."""
     ncols = 6
     for c, w in enumerate([16, 12, 12, 12, 12, 12]):
@@ -307,13 +308,17 @@ def _write_summary(wb, ws, fmts: Formats, sections: BulletinSections, *, recipie
         f"致：{recipient.org_name}（{recipient.party}）",
         f"通报范围：{scope_description(recipient, settings)}",
         f"统计期间：{period.first:%Y年%m月%d日}至{period.last:%Y年%m月%d日}　　数据截至：{as_of:%Y年%m月%d日}",
+        *(f"数据说明：{note}" for note in notes),
         f"编制单位：{settings.company}",
         summary_sentence(sections),
     ]
+    wrapped = wb.add_format({"font_name": FONT, "font_size": 10, "align": "left", "valign": "vcenter",
+                             "text_wrap": True})
+    room = 16 + 12 * (ncols - 1) - 2  # the merged columns' width, less the cell's margins
     r = 1
-    for line in lines:
-        ws.merge_range(r, 0, r, ncols - 1, line, fmts.subtitle)
-        ws.set_row(r, 18)
+    for line in lines:  # a long line (a data note) wraps in its merged row, which grows to hold it
+        ws.merge_range(r, 0, r, ncols - 1, line, wrapped)
+        ws.set_row(r, 18 * max(1, -(-int(text_width(line)) // room)))
         r += 1
     r += 1
 
@@ -405,10 +410,10 @@ def attachment_name(recipient: Recipient, period: Period, settings: Settings) ->
 
 
 def bulletin_body(sections: BulletinSections, recipient: Recipient, period: Period, as_of: dt.date,
-                  settings: Settings, attachment: str) -> str:
+                  settings: Settings, attachment: str, notes: Sequence[str] = ()) -> str:
     lines = [f"{recipient.org_name}：", "",
              f"现将{settings.prefecture}{period.label}电力安全隐患通报发送给贵单位。通报范围：{scope_description(recipient, settings)}；"
-             f"数据截至 {as_of:%Y年%m月%d日}。", "", summary_sentence(sections)]
+             f"数据截至 {as_of:%Y年%m月%d日}。", *(f"数据说明：{note}" for note in notes), "", summary_sentence(sections)]
     major = sections.overdue_major
     if len(major):
         lines += ["", f"请特别关注：逾期未整改的重大隐患 {len(major)} 条——"]
@@ -443,6 +448,7 @@ class BulletinRun:
     thumbs: dict[str, bytes] = field(default_factory=dict)  # photo hash -> thumbnail
     lock: threading.Lock = field(default_factory=threading.Lock)
     customer_report: dict | None = None  # the customer-file checks (publish.customer_checks), None: no files yet
+    data_notes: dict[str, str] = field(default_factory=dict)  # county -> where its figures come from (data_notes)
 
     @property
     def folder(self) -> Path:
@@ -455,7 +461,44 @@ def prepare_bulletin(settings: Settings, store: Store, period: Period, as_of: dt
     from hazardnet.publish.customer_checks import stored_customer_report
 
     return BulletinRun(settings, store, period, as_of, current_register(store, settings, as_of), writers,
-                       customer_report=stored_customer_report(store, settings, as_of))
+                       customer_report=stored_customer_report(store, settings, as_of),
+                       data_notes=data_notes(store, settings, period, as_of))
+
+
+def data_notes(store: Store, settings: Settings, period: Period, as_of: dt.date) -> dict[str, str]:
+    """For each county whose figures are not from a register of this period, one sentence saying why and where
+    they come from: its latest file came back rejected, it has not submitted this month, or never did. The
+    authorities and supply companies read it (a county's figures that silently stay last month's mislead)."""
+    subs = store.submissions_frame()
+    if len(subs):
+        subs = subs[pd.to_datetime(subs["as_of"]).dt.date <= as_of]
+    notes = {}
+    for county in settings.counties:
+        mine = subs[subs["county"] == county] if len(subs) else subs
+        accepted = mine[mine["outcome"] == "accepted"] if len(mine) else mine
+        last = accepted.iloc[-1] if len(accepted) else None
+        after = mine[(mine["outcome"] == "rejected") & (mine["id"] > (last["id"] if last is not None else -1))] \
+            if len(mine) else mine
+        source = (f"本通报中{county}的数据来自{pd.Timestamp(last['as_of']):%Y年%m月%d日}报送的《{last['file_name']}》"
+                  if last is not None else f"本通报中暂无{county}的数据")
+        if len(after):
+            bad = after.iloc[-1]
+            problems = sum(1 for f in json.loads(bad["findings"] or "[]") if f.get("level", "error") == "error")
+            notes[county] = f"{county}报送的《{bad['file_name']}》未通过校验、已退回（{problems}处问题），{source}。"
+        elif last is None:
+            notes[county] = f"{county}尚未报送隐患台账，{source}。"
+        elif pd.Timestamp(last["as_of"]).date() < period.first:
+            notes[county] = f"{county}本月尚未报送隐患台账，{source}。"
+    return notes
+
+
+def recipient_notes(run: BulletinRun, recipient: Recipient) -> list[str]:
+    """The data notes an authority or a supply company reads: those of the counties in its scope (a customer's
+    bulletin carries none: its own hazards are what it needs)."""
+    if recipient.party == PARTY_CUSTOMER:
+        return []
+    counties = [recipient.county] if recipient.county else list(run.settings.counties)
+    return [run.data_notes[c] for c in counties if c in run.data_notes]
 
 
 def notice_text(sections: BulletinSections, recipient: Recipient, period: Period, settings: Settings) -> str:
@@ -493,11 +536,12 @@ def bulletin_letter(run: BulletinRun, recipient: Recipient, sections: BulletinSe
     write = run.writers.write if run.writers is not None else _call
     thumbnails = bulletin_thumbnails(run, zip(sections.open["county"], sections.open["hazard_id"])) \
         if len(sections.open) else {}
+    notes = recipient_notes(run, recipient)
     path = write(write_bulletin_workbook, _workbook_path(run, recipient), sections, recipient=recipient,
                  period=run.period, as_of=run.as_of, settings=run.settings, thumbnails=thumbnails,
-                 customer_report=run.customer_report)
+                 customer_report=run.customer_report, notes=notes)
     return Letter(bulletin_subject(recipient, run.period, run.settings),
-                  bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name),
+                  bulletin_body(sections, recipient, run.period, run.as_of, run.settings, name, notes),
                   files=[(name, path)], file_stem=f"{run.period.key}_{path.stem}")
 
 

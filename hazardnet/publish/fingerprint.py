@@ -62,8 +62,8 @@ def _code_digest() -> str:
 
 
 def inputs_fingerprint(store: Store | _SqliteProbe, settings: Settings, as_of: dt.date) -> str:
-    """What the consolidated register for `as_of` is made of: the accepted submissions up to that day
-    (stored hazard rows never change), the date, the title and county order, and the code. Equal
+    """What the consolidated register for `as_of` is made of: the accepted submissions up to that day,
+    registers and commitment tables (stored rows never change), the date, the title and county order, and the code. Equal
     fingerprints mean an equal workbook, without reading a single hazard row."""
     basis = {"as_of": as_of.isoformat(), "prefecture": settings.prefecture, "counties": list(settings.counties),
              "submissions": store.accepted_through(as_of), "code": _code_digest()}
@@ -107,8 +107,8 @@ class _SqliteProbe:
         return row[0] if row else None
 
     def accepted_through(self, as_of: dt.date) -> list[int]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM submissions WHERE outcome = 'accepted' "
-                                                "AND as_of <= ? ORDER BY id", (as_of.isoformat(),))]
+        return [r[0] for r in self.conn.execute("SELECT id FROM submissions WHERE outcome IN ('accepted', "
+                                                "'commitments') AND as_of <= ? ORDER BY id", (as_of.isoformat(),))]
 
     def dispose(self) -> None:
         self.conn.close()

@@ -39,7 +39,7 @@ def newsletter_paragraphs(s: QuarterlySummary, *, as_of: dt.date, company: str) 
         f"{q.title}，{company}依托用电安全“1+1+1”工作网，会同各县(市)政府主管部门和高危及重要客户，"
         f"持续开展客户用电安全隐患排查治理。本季度全州新发现客户用电安全隐患 {t['found']} 项，"
         f"加上季初未整改的 {t['open_at_start']} 项，本季度涉及隐患 {t['hazards']} 项、涉及客户 {t['customers']} 户；"
-        f"本季度整改销号 {t['remediated']} 项，整改率 {_rate(t['remediation_rate'])}；"
+        f"本季度报告已整改 {t['remediated']} 项，整改率 {_rate(t['remediation_rate'])}；"
         f"截至季末仍有 {t['open_at_end']} 项未整改，其中逾期 {t['overdue_at_end']} 项。"
         f"（数据截至{as_of:%Y年%m月%d日}各县(市)报送的隐患台账。）",
     ]
@@ -48,7 +48,7 @@ def newsletter_paragraphs(s: QuarterlySummary, *, as_of: dt.date, company: str) 
         if not rec["hazards"]:
             parts.append(f"{rec['county']}本季度无涉及隐患")
             continue
-        parts.append(f"{rec['county']}新发现 {rec['found']} 项、销号 {rec['remediated']} 项、"
+        parts.append(f"{rec['county']}新发现 {rec['found']} 项、报告已整改 {rec['remediated']} 项、"
                      f"季末未整改 {rec['open_at_end']} 项（逾期 {rec['overdue_at_end']} 项）")
     paras.append("分县(市)看：" + "；".join(parts) + "。")
     rem = s.remediated()
@@ -58,9 +58,9 @@ def newsletter_paragraphs(s: QuarterlySummary, *, as_of: dt.date, company: str) 
                  f"“{shorten(cell_value(r['description']), 30)}”"
                  for r in majors.head(MAX_MAJOR_LISTED).to_dict("records")]
         more = f"等 {len(majors)} 项" if len(majors) > MAX_MAJOR_LISTED else f"共 {len(majors)} 项"
-        paras.append("本季度整改销号的重大隐患有：" + "；".join(items) + f"，{more}。")
+        paras.append("本季度报告已整改的重大隐患有：" + "；".join(items) + f"，{more}。")
     else:
-        paras.append("本季度无重大隐患整改销号。")
+        paras.append("本季度无重大隐患报告已整改。")
     paras.append(f"季度隐患通报会上，各县(市)供电公司逐项通报本季度隐患的可能后果和整改建议，由客户明确整改完成时间；"
                  f"截至季末逾期的 {t['overdue_at_end']} 项隐患提请政府主管部门督办，全过程跟踪直至销号。")
     return title, paras

@@ -28,7 +28,7 @@ from schemas.vocab import PARTY_GOV
 from hazardnet import rules
 from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.letter import safe_file_name
-from hazardnet.publish.bulletin import BulletinRun, bulletin_sections, write_bulletin_workbook
+from hazardnet.publish.bulletin import BulletinRun, bulletin_sections, recipient_notes, write_bulletin_workbook
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
 from hazardnet.settings import Settings
 
@@ -212,7 +212,7 @@ def bulletin_paper_copies(run: BulletinRun, recipients: list[Recipient]) -> Pape
         for i, r in enumerate(authorities):
             sections = bulletin_sections(rules.scoped(run.register, r), run.period)
             book = write_bulletin_workbook(Path(tmp) / f"{i}.xlsx", sections, recipient=r, period=run.period,
-                                          as_of=run.as_of, settings=run.settings)
+                                          as_of=run.as_of, settings=run.settings, notes=recipient_notes(run, r))
             jobs.append((f"{r.county_label} {r.org_name}", book, folder / bulletin_paper_name(r)))
         return convert_all(run.settings, jobs)
 

@@ -26,7 +26,8 @@ Then, per hazard (each a yes/no flag):
 - **季初未整改 open at quarter start**: found before `qs`, and not done before `qs`
   (no *done on*, or *done on* ≥ `qs`);
 - **本季度新发现 found in quarter**: `qs` ≤ found ≤ `qe`;
-- **本季度销号 remediated in quarter**: `qs` ≤ *done on* ≤ `qe`;
+- **本季度报告已整改 remediated in quarter**: `qs` ≤ *done on* ≤ `qe` (the customer's claim: 销号, closed after a
+  passing re-inspection, is 本季度复查销号 of `closure_figures`);
 - **季末未整改 open at quarter end**: found ≤ `qe` and (no *done on*, or *done on* > `qe`);
 - **本季度涉及 hazards of the quarter** = open at start + found in quarter (the two are disjoint): every
   hazard found in or still open during the quarter — the rows of the 通报清单;
@@ -58,7 +59,9 @@ Aggregates over a set of hazards:
 
 Deadline history (逾期督办): for each hazard overdue at quarter end, its first 整改期限 ever given, its
 current one (the version known on the report date) and 整改期限变更次数, how often a given deadline was
-replaced by a different one over the versions stored up to the report date (``Store.deadline_history``).
+replaced by a different one over the versions stored up to the report date — registers and meeting commitments,
+as the 督办 ladder counts them (``Store.deadline_histories``). Every deadline here, at quarter end and on the report
+date, is the hazard's current one then (``rules.with_current_deadlines``: a commitment dated by then included).
 
 整改承诺 (the commitment table of the meeting): the hazards of the quarter still open as known on the report
 date (not 已整改 in the latest version, or 已整改 but reopened by a failed re-inspection).
@@ -98,7 +101,7 @@ FIGURES: dict[str, str] = {
     "hazards": "本季度涉及隐患",
     "open_at_start": "季初未整改",
     "found": "本季度新发现",
-    "remediated": "本季度销号",
+    "remediated": "本季度报告已整改",
     "open_at_end": "季末未整改",
     "overdue_at_end": "季末逾期",
     "remediation_rate": "整改率",
@@ -106,6 +109,9 @@ FIGURES: dict[str, str] = {
     "county_supervised": "本季度县级督办",
     "prefecture_supervised": "本季度州级挂牌督办",
 }
+# 整改状态 of a hazard of the quarter reported done: within the quarter, or after its end (still open at its end)
+DONE_IN_QUARTER = "已整改（本季度）"
+DONE_AFTER_QUARTER = "已整改（季度结束后）"
 RECONCILIATION: dict[str, str] = {
     "open_at_start_reported": "上季度末台账记载未整改",
     "restated": "补报及更正",
@@ -239,16 +245,21 @@ def quarter_flags(register: pd.DataFrame, quarter: Quarter, at_end: pd.DataFrame
 
 
 def with_deadline_history(flags: pd.DataFrame, history: dict) -> pd.DataFrame:
-    """Fill first_deadline and deadline_changes from ``Store.deadline_history`` (keys (county, hazard_id))."""
+    """Fill first_deadline and deadline_changes from ``Store.deadline_histories`` (keys (county, hazard_id))."""
     if not len(flags) or not history:
         return flags
     keys = list(zip(flags["county"], flags["hazard_id"]))
     flags = flags.copy()
-    flags["first_deadline"] = [history[k]["first"] if k in history else d
+    flags["first_deadline"] = [history[k].first if k in history and history[k].first else d
                                for k, d in zip(keys, flags["first_deadline"])]
-    flags["deadline_changes"] = [history[k]["changes"] if k in history else n
+    flags["deadline_changes"] = [len(history[k].changes) if k in history else n
                                  for k, n in zip(keys, flags["deadline_changes"])]
     return flags
+
+
+def current_register_on(store: Store, day: dt.date) -> pd.DataFrame:
+    """The register as the store stood on `day`, each hazard at its current deadline then (commitments included)."""
+    return rules.with_current_deadlines(store.register_as_of(day), store.deadline_histories(day, committed_only=True))
 
 
 def previous_report_date(quarter: Quarter, as_of: dt.date) -> dt.date:
@@ -492,11 +503,12 @@ def quarter_data(store: Store, quarter: Quarter, as_of: dt.date | None = None) -
     """Read the store as known on `as_of` (default today, Asia/Shanghai), the deadlines in force at the
     quarter's end, the overdue hazards' deadline history, and the previous report's snapshot."""
     as_of = as_of or today()
-    at_end = store.register_as_of(min(quarter.end, as_of))
-    flags = quarter_flags(store.register_as_of(as_of), quarter, at_end)
+    at_end = current_register_on(store, min(quarter.end, as_of))
+    flags = quarter_flags(current_register_on(store, as_of), quarter, at_end)
     if len(flags):
         overdue = flags[flags["overdue_at_end"]]
-        history = store.deadline_history(as_of, zip(overdue["county"], overdue["hazard_id"]))
+        keys = set(zip(overdue["county"], overdue["hazard_id"].astype(str)))
+        history = {k: h for k, h in store.deadline_histories(as_of, {c for c, _h in keys}).items() if k in keys}
         flags = with_deadline_history(flags, history)
         failed = failed_reinspections(store.reinspection_versions(as_of), quarter.start, quarter.end)
         flags["failed_in_quarter"] = [failed.get((c, str(h)), 0) for c, h in zip(flags["county"], flags["hazard_id"])]
@@ -540,6 +552,36 @@ def county_figures_rows(s: QuarterlySummary) -> list[dict]:
             row[h] = v
         rows.append(row)
     return rows
+
+
+def quarter_status(rec) -> str:
+    """整改状态 of a hazard of the quarter as the quarterly material shows it (通报清单, 逾期督办, the deck):
+    DONE_IN_QUARTER when remediated in the quarter, DONE_AFTER_QUARTER when reported done after its end (open at
+    the end, so still listed as overdue there, but not to be supervised), else its status on the report date."""
+    if rec["remediated_in_quarter"]:
+        return DONE_IN_QUARTER
+    if cell_value(rec["done_on"]) is not None:
+        return DONE_AFTER_QUARTER
+    return cell_value(rec["status"]) or ""
+
+
+def to_supervise(df: pd.DataFrame) -> int:
+    """How many of the overdue rows `df` (QuarterlySummary.overdue) the authority is asked to supervise: those not
+    reported done since the quarter's end."""
+    return int(sum(1 for d in df["done_on"] if cell_value(d) is None)) if len(df) else 0
+
+
+def supervision_request(df: pd.DataFrame) -> str:
+    """The request under the overdue list (sheet and slides alike): only the hazards not reported done since the
+    quarter's end are the authority's to supervise."""
+    if not len(df):
+        return ""
+    ask, done = to_supervise(df), len(df) - to_supervise(df)
+    text = (f"请政府主管部门对逾期督办清单中尚未整改的 {ask} 项隐患予以督办。" if ask else
+            "逾期督办清单中的隐患均已在季度结束后报告整改，无需督办。")
+    if done and ask:
+        text += f"整改状态为“{DONE_AFTER_QUARTER}”的 {done} 项已在季度结束后报告整改，不列入督办。"
+    return text
 
 
 def cell_value(v):

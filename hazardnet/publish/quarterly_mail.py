@@ -61,13 +61,14 @@ def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, se
         prepare = "请据此准备季度隐患通报会材料，并跟踪服务直至隐患销号。"
     rate = "—" if f.get("remediation_rate") is None else f"{f['remediation_rate']:.1%}"
     ask = {PARTY_CUSTOMER: f"请贵单位对照通报清单逐项落实整改，{commit}",
-           PARTY_GOV: "请贵单位对“逾期督办”工作表所列隐患予以督办，并督促客户按期整改。",
+           PARTY_GOV: "请贵单位对“逾期督办”工作表所列尚未整改的隐患予以督办（季度结束后已报告整改的除外），"
+                      "并督促客户按期整改。",
            PARTY_UTILITY: prepare}.get(recipient.party, "")
     lines = [f"{recipient.org_name}：", "",
              f"现将{book.name}{quarter.title}电力安全隐患治理情况汇总发送给贵单位"
              f"（统计期间 {quarter.start:%Y年%m月%d日}至{quarter.end:%Y年%m月%d日}，"
              f"数据截至{book.as_of:%Y年%m月%d日}）。", "",
-             f"季初未整改 {f['open_at_start']} 项，本季度新发现 {f['found']} 项，本季度销号 {f['remediated']} 项，"
+             f"季初未整改 {f['open_at_start']} 项，本季度新发现 {f['found']} 项，本季度报告已整改 {f['remediated']} 项，"
              f"季末未整改 {f['open_at_end']} 项（其中逾期 {f['overdue_at_end']} 项），整改率 {rate}。", "",
              when,
              *([deck] if book.deck else []), ask, "", *mail_signature(settings),

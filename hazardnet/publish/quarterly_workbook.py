@@ -1,7 +1,7 @@
 """The quarterly summary workbook (季度隐患治理情况汇总.xlsx) and everything a quarter writes.
 
 The workbook has the sheets 总览 (figures, notes, native charts), 通报清单 (the meeting handout), 逾期督办
-(overdue hazards with their deadline history, for government supervision), 本季度销号 and 整改承诺 (the
+(overdue hazards with their deadline history, for government supervision), 本季度报告已整改 and 整改承诺 (the
 commitment table signed at the meeting). `write_summary` writes one scope's workbook, `write_deck` its briefing
 deck (`briefing_deck`), `write_quarter_newsletter` the newsletter text (`newsletter`); the quarterly job
 (hazardnet/jobs/quarterly.py) writes every file of a quarter. Figures: `quarterly`.
@@ -20,7 +20,16 @@ import pandas as pd
 from hazardnet.publish.briefing_deck import Photos, deck_name, write_briefing_deck
 from hazardnet.publish.newsletter import newsletter_name, write_newsletter
 from hazardnet.publish.closure_figures import CLOSURE_FIGURES
-from hazardnet.publish.quarterly import FIGURES, RECONCILIATION, Quarter, QuarterlySummary, cell_value
+from hazardnet.publish.quarterly import (
+    DONE_IN_QUARTER,
+    FIGURES,
+    RECONCILIATION,
+    Quarter,
+    QuarterlySummary,
+    cell_value,
+    quarter_status,
+    supervision_request,
+)
 from hazardnet.settings import Settings
 from hazardnet.xlsx.style import Formats, atomic_workbook, setup_print, write_cell, write_table
 from schemas.vocab import CATEGORIES, CUSTOMER_GRADES, MAJOR_SEVERITY
@@ -43,7 +52,7 @@ def _safe(name: str) -> str:
 OVERVIEW = "总览"
 BRIEFING = "通报清单"
 OVERDUE = "逾期督办"
-REMEDIATED = "本季度销号"
+REMEDIATED = "本季度报告已整改"
 COMMITMENTS = "整改承诺"
 
 BRIEFING_HEADERS = ["序号", "隐患编号", "隐患等级", "隐患类别", "发现日期", "本季度情况", "隐患描述", "可能后果",
@@ -64,9 +73,9 @@ NOTES = [
     "口径说明：",
     "1. 数据取自截至数据截至日各县(市)报送并通过校验的隐患台账，每项隐患取截至该日最新一次报送的版本；各项数字按隐患自身的发现日期、完成日期归入本季度。",
     "2. 季初未整改：季度开始前发现、且季度开始时尚未整改完成的隐患；本季度新发现：发现日期在本季度内的隐患。",
-    "3. 本季度销号：整改状态为“已整改”且完成日期在本季度内的隐患；季末未整改：截至季末尚未整改完成的隐患（含季度结束后才完成的）。",
-    "4. 季初未整改 + 本季度新发现 − 本季度销号 = 季末未整改（本季度内发现并销号的隐患计入新发现和销号，不计入未整改）。",
-    "5. 本季度涉及隐患 = 季初未整改 + 本季度新发现；整改率 = 本季度销号 ÷ 本季度涉及隐患；整改用时为完成日期与发现日期相差的天数。",
+    "3. 本季度报告已整改：整改状态为“已整改”且完成日期在本季度内的隐患（客户报告整改完成，含待复查和已复查；复查合格方为销号，见本季度复查销号）；季末未整改：截至季末尚未整改完成的隐患（含季度结束后才完成的）。",
+    "4. 季初未整改 + 本季度新发现 − 本季度报告已整改 = 季末未整改（本季度内发现并报告已整改的隐患计入新发现和报告已整改，不计入未整改）。",
+    "5. 本季度涉及隐患 = 季初未整改 + 本季度新发现；整改率 = 本季度报告已整改 ÷ 本季度涉及隐患；整改用时为完成日期与发现日期相差的天数。",
     "6. 季末逾期：季末尚未整改且季末时的整改期限早于季末最后一天的隐患，与汇总台账、月度通报的逾期口径一致；季度结束后延期的不改变季末逾期。",
     "7. 上季度末台账记载未整改：上季度汇总（在上季度结束后相同天数的数据截至日）记载的季末未整改数；补报及更正 = 季初未整改 − 该数，反映其后补报或更正状态的隐患。",
     "8. 从县(市)最新台账中消失的隐患仍按最后报送的状态统计，在通报清单中注明。",
@@ -155,9 +164,9 @@ def write_overview(wb, st: _Styles, s: QuarterlySummary, settings: Settings) -> 
                                                 with_reconciliation=False, total=False)
         pos[column] = (first, last)
 
-    ws.write_string(row, 0, "五、分月新发现与销号", st.section)
+    ws.write_string(row, 0, "五、分月新发现与报告已整改", st.section)
     row += 1
-    for c, h in enumerate(["月份", "本季度新发现", "本季度销号"]):
+    for c, h in enumerate(["月份", "本季度新发现", "本季度报告已整改"]):
         ws.write_string(row, c, h, f.header)
     months = s.by_month()
     for i, m in enumerate(months, start=1):
@@ -169,7 +178,7 @@ def write_overview(wb, st: _Styles, s: QuarterlySummary, settings: Settings) -> 
 
     ws.write_string(row, 0, "六、季末整改状态（本季度涉及隐患）", st.section)
     row += 1
-    for c, h in enumerate(["县(市)", "未整改", "整改中", "已整改（本季度销号）"]):
+    for c, h in enumerate(["县(市)", "未整改", "整改中", DONE_IN_QUARTER]):
         ws.write_string(row, c, h, f.header)
     status = s.status_by_county()
     for i, rec in enumerate(status, start=1):
@@ -195,7 +204,7 @@ def _insert_charts(wb, ws, pos: dict, row: int) -> None:
     s_first, s_last = pos["status"]
     chart = wb.add_chart({"type": "column", "subtype": "stacked"})
     for c, (name, colour) in enumerate((("未整改", "#C00000"), ("整改中", "#FFC000"),
-                                        ("已整改（本季度销号）", "#70AD47")), start=1):
+                                        (DONE_IN_QUARTER, "#70AD47")), start=1):
         chart.add_series({"name": [sheet, s_first - 1, c], "categories": [sheet, s_first, 0, s_last, 0],
                           "values": [sheet, s_first, c, s_last, c], "fill": {"color": colour},
                           "data_labels": {"value": True}})
@@ -210,7 +219,7 @@ def _insert_charts(wb, ws, pos: dict, row: int) -> None:
         chart.add_series({"name": [sheet, m_first - 1, c], "categories": [sheet, m_first, 0, m_last, 0],
                           "values": [sheet, m_first, c, m_last, c], "fill": {"color": colour},
                           "data_labels": {"value": True}})
-    chart.set_title({"name": "本季度分月新发现与销号"})
+    chart.set_title({"name": "本季度分月新发现与报告已整改"})
     chart.set_y_axis({"name": "隐患数（项）"})
     chart.set_legend({"position": "bottom"})
     ws.insert_chart(row, 7, chart, {"x_scale": 1.0, "y_scale": 1.1})
@@ -239,7 +248,7 @@ def write_briefing(wb, st: _Styles, s: QuarterlySummary) -> int:
         ws.set_column(c, c, w)
     ws.merge_range(0, 0, 0, ncol - 1, f"{s.scope_name}{s.quarter.title}电力安全隐患通报清单", f.title)
     ws.set_row(0, 28)
-    ws.merge_range(1, 0, 1, ncol - 1, f"本季度新发现及截至季末仍未整改的全部隐患（含本季度已销号）。"
+    ws.merge_range(1, 0, 1, ncol - 1, f"本季度新发现及截至季末仍未整改的全部隐患（含本季度报告已整改的）。"
                                       f"统计期间：{s.quarter.start:%Y-%m-%d}至{s.quarter.end:%Y-%m-%d}",
                    f.subtitle)
     ws.set_row(2, 30)
@@ -267,11 +276,7 @@ def write_briefing(wb, st: _Styles, s: QuarterlySummary) -> int:
             for rec in kdf.to_dict("records"):
                 n += 1
                 situation = "本季度新发现" if rec["found_in_quarter"] else "季初未整改"
-                status = rec["status"]
-                if rec["remediated_in_quarter"]:
-                    status = "已整改（本季度销号）"
-                elif rec["done_on"] is not None:
-                    status = f"已整改（{rec['done_on']:%Y-%m-%d}，季度结束后）"
+                status = quarter_status(rec)
                 if rec.get("absent"):
                     status = f"{status}（未在最新台账中）"
                 days = cell_value(rec["days_overdue"])
@@ -318,11 +323,14 @@ def write_overdue(wb, st: _Styles, s: QuarterlySummary) -> int:
             "description", "found_date", "notice_date", "first_deadline", "deadline_at_end", "deadline",
             lambda r: int(cell_value(r["deadline_changes"]) or 0),
             lambda r: int(r["days_overdue"]) if cell_value(r["days_overdue"]) is not None else None,
-            "status", "owner", "contingency", lambda r: _yes_no(r["gov_supervised"]) or "否",
+            quarter_status, "owner", "contingency", lambda r: _yes_no(r["gov_supervised"]) or "否",
             lambda r: cell_value(r.get("rung")), lambda r: cell_value(r.get("rung_reached"))]
-    return write_table(wb, ws, st.f, OVERDUE_HEADERS, _rows(df, cols) if len(df) else [], first_row=1,
-                       widths=OVERDUE_WIDTHS, wrap_cols=[2, 7, 17],
-                       page_header=f"{s.scope_name}{s.quarter.title}逾期督办清单")
+    n = write_table(wb, ws, st.f, OVERDUE_HEADERS, _rows(df, cols) if len(df) else [], first_row=1,
+                    widths=OVERDUE_WIDTHS, wrap_cols=[2, 7, 17],
+                    page_header=f"{s.scope_name}{s.quarter.title}逾期督办清单")
+    if n:
+        ws.write_string(n + 3, 0, supervision_request(df), st.note)
+    return n
 
 
 def write_commitments(wb, st: _Styles, s: QuarterlySummary) -> int:
@@ -347,9 +355,9 @@ def write_commitments(wb, st: _Styles, s: QuarterlySummary) -> int:
 
 
 def write_remediated(wb, st: _Styles, s: QuarterlySummary) -> int:
-    """Sheet 本季度销号: hazards remediated in the quarter."""
+    """Sheet 本季度报告已整改: hazards remediated in the quarter."""
     ws = wb.add_worksheet(REMEDIATED)
-    ws.merge_range(0, 0, 0, len(REMEDIATED_HEADERS) - 1, f"{s.scope_name}{s.quarter.title}已整改销号隐患清单",
+    ws.merge_range(0, 0, 0, len(REMEDIATED_HEADERS) - 1, f"{s.scope_name}{s.quarter.title}报告已整改隐患清单（含待复查和已复查销号）",
                    st.f.title)
     ws.set_row(0, 28)
     df = s.remediated()
@@ -364,11 +372,11 @@ def write_remediated(wb, st: _Styles, s: QuarterlySummary) -> int:
             on_time, lambda r: cell_value(r["funds"])]
     return write_table(wb, ws, st.f, REMEDIATED_HEADERS, _rows(df, cols) if len(df) else [], first_row=1,
                        widths=REMEDIATED_WIDTHS, wrap_cols=[2, 7],
-                       page_header=f"{s.scope_name}{s.quarter.title}销号清单")
+                       page_header=f"{s.scope_name}{s.quarter.title}报告已整改隐患清单")
 
 
 def write_quarterly_workbook(path: Path, s: QuarterlySummary, settings: Settings) -> Path:
-    """Write one quarterly summary workbook (总览, 通报清单, 逾期督办, 本季度销号, 整改承诺) atomically."""
+    """Write one quarterly summary workbook (总览, 通报清单, 逾期督办, 本季度报告已整改, 整改承诺) atomically."""
     with atomic_workbook(path) as wb:
         st = _Styles(wb)
         write_overview(wb, st, s, settings)

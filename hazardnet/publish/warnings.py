@@ -1,8 +1,9 @@
 """Risk warnings (风险预警): overdue hazards, and major hazards without a deadline, mailed to the customer
 and its county's government authority — each warning once per recipient.
 
-Which hazards, on report date `as_of` (register as the store stood on that day, `rules.with_derived(df, as_of)`,
-so "overdue" means exactly what the consolidated register and the bulletins say):
+Which hazards, on report date `as_of` (register as the store stood on that day, each hazard at its current
+deadline — a meeting commitment included, `rules.with_current_deadlines` — then `rules.with_derived(df, as_of)`,
+so "overdue" means exactly what the consolidated register, the bulletins and the supervision ladder say):
 
 - stage **overdue (逾期预警)**: overdue and fewer than `ESCALATION_DAYS` days past the deadline;
 - stage **escalated (逾期升级预警)**: overdue by `ESCALATION_DAYS` days or more. It also goes to the
@@ -103,11 +104,12 @@ def stage_of(row: dict) -> str | None:
     return None
 
 
-def due_warnings(register: pd.DataFrame, as_of: dt.date) -> list[HazardWarning]:
-    """Every warning that applies on `as_of` to the register (as from store.register_as_of(as_of))."""
+def due_warnings(register: pd.DataFrame, as_of: dt.date, histories: dict | None = None) -> list[HazardWarning]:
+    """Every warning that applies on `as_of` to the register (as from store.register_as_of(as_of)), each hazard
+    at its current deadline (`histories`, from Store.deadline_histories: a meeting commitment moves it)."""
     if not len(register):
         return []
-    df = rules.with_derived(register, as_of)
+    df = rules.with_derived(rules.with_current_deadlines(register, histories or {}), as_of)
     out = []
     for rec in df.to_dict("records"):
         stage = stage_of(rec)
@@ -128,8 +130,8 @@ def due_warnings(register: pd.DataFrame, as_of: dt.date) -> list[HazardWarning]:
 
 
 def warnings_on(store: Store, as_of: dt.date) -> list[HazardWarning]:
-    """The warnings due on `as_of`, from the register as the store stood that day."""
-    return due_warnings(store.register_as_of(as_of), as_of)
+    """The warnings due on `as_of`, from the register as the store stood that day and the meeting's commitments."""
+    return due_warnings(store.register_as_of(as_of), as_of, store.deadline_histories(as_of, committed_only=True))
 
 
 def _frame(warnings: list[HazardWarning]) -> pd.DataFrame:
