@@ -9,6 +9,16 @@ STATUS_ZH = {"sent": "已发送", "written": "已写入 .eml", "skipped": "未�
 SMS_ZH = {"sent": "已发送", "written": "已写入 outbox/sms", "skipped": "—", "failed": "失败"}
 
 
+class Undelivered(RuntimeError):
+    """Some recipients could not be served: the message names them, `.result` holds the run's whole result (every
+    delivery). A flow returns it as the data of its Failed state, so the UI shows the sentence without a traceback
+    and a caller (`hazardnet warnings`) still gets every delivery."""
+
+    def __init__(self, message: str, result: dict):
+        super().__init__(message)
+        self.result = result
+
+
 def delivery_row(d: dict) -> dict:
     """One delivery record as a row of an artifact table."""
     return {"收件人": d["recipient"], "单位类型": d["party"], "县(市)": d["county"], "户号": d.get("customer_id") or "",

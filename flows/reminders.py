@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow
+from prefect.states import Failed
 
 from flows.artifacts import publish_table
+from flows.mailing import Undelivered
 from flows.runner import PrefectRunner
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.reminders import reminders
@@ -26,7 +28,8 @@ def reminders_flow(home: str | None = None, as_of: str | None = None) -> dict:
          "情况": r.reason} for r in [*result.reinspection_due, *result.unnotified]], "待复查与未书面告知的隐患")
     out = result.as_json()
     if undelivered(result.reminders):
-        raise RuntimeError(failure_summary(result.reminders))
+        problem = failure_summary(result.reminders)
+        return Failed(message=problem, data=Undelivered(problem, out))
     return out
 
 

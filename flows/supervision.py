@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow
+from prefect.states import Failed
 
 from flows.artifacts import publish_table
+from flows.mailing import Undelivered
 from flows.runner import PrefectRunner
+from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.supervision import SupervisionResult, supervision
 from hazardnet.settings import load_settings, today
@@ -38,6 +41,9 @@ def supervision_flow(home: str | None = None, as_of: str | None = None, pdf: boo
     result: SupervisionResult = supervision(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), pdf=pdf)
     out = result.as_json()
     publish_supervision_artifacts(out)
+    if undelivered(result.deliveries):  # the next run catches them up; this one says who was not reached
+        problem = failure_summary(result.deliveries)
+        return Failed(message=problem, data=Undelivered(problem, out))
     return out
 
 

@@ -9,9 +9,10 @@ import datetime as dt
 
 from prefect import flow
 from prefect.schedules import Cron
+from prefect.states import Failed
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import publish_directory_mail
+from flows.mailing import Undelivered, publish_directory_mail
 from flows.runner import PrefectRunner
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.warnings import risk_warnings
@@ -47,8 +48,8 @@ def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
         raise RuntimeError(outcome.problem)
     result = outcome.result
     publish_warning_artifacts(result["warnings"], result["deliveries"], result["unreachable"])
-    if outcome.problem:
-        raise RuntimeError(outcome.problem)
+    if outcome.problem:  # Failed naming the unserved; calling the flow directly raises Undelivered (with the result)
+        return Failed(message=outcome.problem, data=Undelivered(outcome.problem, result))
     return result
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
 from hazardnet.cli.distribution_commands import PdfOpt, paper_exit, print_paper
 
 QuarterOpt = Annotated[Optional[str], typer.Option(
@@ -111,6 +111,25 @@ def print_warnings(result: dict) -> None:
         out.print(f"《隐患督办建议函》{x['number']}（{x['rung_name']}，{len(x['hazard_ids'])} 项）：{x['path']}")
 
 
+WARNING_PARTS = {"warnings": "风险预警", "reinspection": "复查提醒", "supervision": "督办"}
+
+
+def run_part(flow, **parameters) -> tuple[dict | None, str | None]:
+    """Run one flow of `hazardnet warnings`: (its result, None), or (what it still delivered, the one Chinese
+    sentence saying why it failed) when it failed."""
+    from flows.mailing import Undelivered
+
+    outcome = flow(**parameters, return_state=True).result(raise_on_failure=False)
+    if isinstance(outcome, Undelivered):
+        return outcome.result, str(outcome)
+    if isinstance(outcome, BaseException):
+        from hazardnet.cli.main import server_problem
+
+        return None, server_problem(outcome) or (
+            str(outcome) if isinstance(outcome, RuntimeError) else f"{type(outcome).__name__}: {outcome}")
+    return outcome, None
+
+
 @app.command()
 def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False, pdf: PdfOpt = False) -> None:
     """风险预警与督办：逾期隐患预警，整改期限前 10 天、3 天提醒客户，县级督办、州级挂牌督办的《隐患督办建议函》，
@@ -121,17 +140,32 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
 
     from hazardnet.cli.progress import flow_console
 
-    with flow_console(_home(home), "发送风险预警", quiet=json_):
-        try:
-            result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
-        finally:  # the reminders and the ladder do not wait on the risk warnings' outcome
-            reminders = reminders_flow(home=_home(home), as_of=_as_of(as_of))
-            supervised = supervision_flow(home=_home(home), as_of=_as_of(as_of), pdf=pdf)
+    from hazardnet.settings import today
+
+    home_dir, day = _home(home), _as_of(as_of)
+    with flow_console(home_dir, "发送风险预警", quiet=json_):
+        # three flows, each run whatever the others did: one part failing never keeps the others from running
+        parts = {"warnings": run_part(warnings_flow, home=home_dir, as_of=day),
+                 "reinspection": run_part(reminders_flow, home=home_dir, as_of=day),
+                 "supervision": run_part(supervision_flow, home=home_dir, as_of=day, pdf=pdf)}
+    (result, _), (reminders, _), (supervised, _) = parts.values()
+    result = {"as_of": day or today().isoformat(), "warnings": [], "deliveries": [], **(result or {})}
+    reminders = {"reinspection_due": [], "unnotified": [], "reminders": [], "reinspection_reminders": [],
+                 **(reminders or {})}
+    supervised = {"reminders": [], "rungs": [], "letters": [], **(supervised or {})}
+    failures = [{"part": key, "name": WARNING_PARTS[key], "error": error}
+                for key, (_, error) in parts.items() if error]
     result["reinspection"] = reminders
     result["reinspection_reminders"] = reminders["reinspection_reminders"]
     result.update(reminders=supervised["reminders"], rungs=supervised["rungs"], letters=supervised["letters"],
-                  supervision=supervised)
+                  supervision=supervised, failures=failures)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
         print_warnings(result)
+        print_paper(supervised.get("paper"))
+    for f in failures:
+        err.print(f"错误：{f['name']}：{f['error']}", soft_wrap=True)
+    code = paper_exit(supervised.get("paper"))
+    if code or failures:
+        sys.exit(code or 1)
