@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
-from hazardnet.cli.distribution_commands import PdfOpt, print_paper
+from hazardnet.cli.distribution_commands import PdfOpt, paper_exit, print_paper
 
 
 def print_notices(result: dict) -> None:
@@ -45,8 +45,9 @@ def notices(as_of: AsOfOpt = None, home: HomeOpt = None,
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
         print_notices(result)
-    if result.get("pdf") and (result["pdf"].get("unavailable") or result["pdf"].get("failed")):
-        sys.exit(3)
+    code = paper_exit(result.get("pdf"))  # as `hazardnet bulletin --pdf`: 2 without LibreOffice, 1 for a failed copy
+    if code:
+        sys.exit(code)
 
 
 @app.command()
