@@ -261,6 +261,7 @@ def test_attachment_names_as_chinese_clients_write_them(tmp_path):
 
 def test_check_command_gives_the_intakes_findings_and_stores_nothing(tmp_path):
     home = tmp_path / "home"
+    home.mkdir()  # only the intake commands set a new home up
     proc = subprocess.run([sys.executable, "-m", "hazardnet", "check", str(SEVERAL), "--county", "格尔木市",
                            "--home", str(home), "--json", "--report-dir", str(tmp_path / "r")],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -272,6 +273,15 @@ def test_check_command_gives_the_intakes_findings_and_stores_nothing(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "hazardnet", "check", str(GOOD), "--county", "格尔木市",
                          "--home", str(home)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert ok.returncode == 0 and "预检通过" in ok.stdout
+    # the operator's mistakes: one line, exit 2, no problem report blaming the file
+    for args, says in ((["check", str(GOOD), "--county", "不存在"], "“不存在”不是已配置的县(市)：德令哈市、格尔木市"),
+                       (["check", str(tmp_path), "--county", "格尔木市"], "是文件夹，不是台账文件")):
+        wrong = subprocess.run([sys.executable, "-m", "hazardnet", *args, "--home", str(home),
+                                "--report-dir", str(tmp_path / "wrong")],
+                               capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert wrong.returncode == 2, wrong.stderr
+        assert wrong.stderr.strip().startswith("错误：") and says in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "wrong").exists()
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
