@@ -359,6 +359,26 @@ def test_the_command_twice_ingests_and_answers_once(prefect_harness, tmp_path, i
         (UTIL_GEM, "<check.1@gem-power.example.cn>")])
 
 
+def test_a_mailbox_that_does_not_answer_is_retried_saying_so(prefect_harness, tmp_path):
+    """IMAP on a closed port: before each of the policy's waits the console says why it waits and how long; after the
+    last, one line saying the mailbox could not be reached (exit 1), never a silent wait of minutes."""
+    from tests.conftest import harness_env
+
+    home = tmp_path / "home"
+    write_directory(home / "config" / "通讯录.xlsx")
+    env = {**harness_env(), "HAZARDNET_MAIL_RETRY_DELAYS": "[1, 2]", "HAZARDNET_IMAP_HOST": "127.0.0.1",
+           "HAZARDNET_IMAP_PORT": "1", "HAZARDNET_IMAP_SECURITY": "none", "HAZARDNET_IMAP_USER": "u",
+           "HAZARDNET_IMAP_PASSWORD": "p", "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", "mail-intake", "--home", str(home)],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    waits = [ln for ln in proc.stderr.splitlines() if "秒后重试" in ln]
+    assert len(waits) == 2, proc.stderr
+    assert all(ln.startswith("读取新邮件：") and "127.0.0.1" in ln for ln in waits), waits
+    assert "1 秒后重试（第 1/2 次重试）" in waits[0] and "2 秒后重试（第 2/2 次重试）" in waits[1], waits
+    assert "Traceback" not in proc.stderr
+
+
 def test_without_a_directory_nothing_is_read(mail_settings, imap_server, smtp_server):  # noqa: F811
     from hazardnet.jobs.mail_intake import MailIntakeError
 
