@@ -11,6 +11,7 @@ from prefect.states import Failed
 from flows.artifacts import publish_table
 from flows.mailing import Undelivered
 from flows.runner import PrefectRunner
+from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.supervision import SupervisionResult, supervision
@@ -26,7 +27,7 @@ def publish_supervision_artifacts(result: dict) -> None:
     publish_table("supervision-letters", [
         {"编号": x["number"], "层级": x["rung_name"], "县(市)": x["county"], "隐患数": len(x["hazard_ids"]),
          "隐患编号": "、".join(x["hazard_ids"]), "文件": x["path"],
-         "收件单位": "、".join(f"{w['recipient']}（{w['status']}）" for w in x["recipients"])}
+         "收件单位": "、".join(f"{w['recipient']}（{delivery_status(w['status'])}）" for w in x["recipients"])}
         for x in result["letters"]], "隐患督办建议函")
     publish_table("supervision-reminders", [
         {"县(市)": r["county"], "客户名称": r["customer_name"], "隐患编号": r["hazard_id"], "整改期限": r["deadline"],

@@ -457,6 +457,7 @@ def test_warnings_cli_runs_every_part_when_the_mail_server_is_down(prefect_harne
     proc = run_cli("warnings", "--as-of", "2026-08-10", "--home", str(s.home), env=env)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert any(ln.startswith("错误：风险预警：") for ln in proc.stderr.splitlines()), proc.stderr
+    assert "：失败" in proc.stdout and "failed" not in proc.stdout  # the statuses in Chinese
 
 
 def test_warnings_pdf_without_libreoffice_exits_2_after_sending(prefect_harness, home, smtp_server, http_gateway):

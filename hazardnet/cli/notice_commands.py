@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
-from hazardnet.cli.distribution_commands import PdfOpt, paper_exit, print_paper
+from hazardnet.cli.distribution_commands import PdfOpt, delivery_line, paper_exit, print_paper, status_text
 
 
 def print_notices(result: dict) -> None:
@@ -21,9 +21,7 @@ def print_notices(result: dict) -> None:
         out.print(f"  {n['number']} {n['county']} {n['customer_name']}（户号 {n['customer_id']}）："
                   f"{'、'.join(n['hazard_ids'])} → {n['path']}", soft_wrap=True)
     for d in result.get("deliveries", []):
-        out.print(f"{d.get('number')} → {d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
-                  + (f"；短信：{d['sms_status']}" if d.get("sms_status") else "")
-                  + (f"——{d['error']}" if d.get("error") else ""))
+        out.print(f"{d.get('number')} → {delivery_line(d)}", soft_wrap=True)
     for n in result.get("unreachable", []):
         out.print(f"通讯录中没有客户 {n['county']} {n['customer_name']}（户号 {n['customer_id']}），通知书 {n['number']} 未发送。")
     if result.get("pdf") is not None:
@@ -59,6 +57,7 @@ def hazard(county: Annotated[str, typer.Option("--county", help="县(市)，例�
     """一患一档：从库中列出一项隐患的全过程——各期台账版本、通知书与送达、期限变更、复查、预警与提醒、照片。"""
     import datetime as dt
 
+    from hazardnet.delivery.labels import CHANNEL_ZH
     from hazardnet.jobs.hazard_file import hazard_file
     from hazardnet.publish.hazard_file import write_hazard_file
     from hazardnet.settings import load_settings, today
@@ -86,6 +85,7 @@ def hazard(county: Annotated[str, typer.Option("--county", help="县(市)，例�
     for n in record["notices"]:
         out.print(f"  通知书 {n['number']}（{n['issued_on']}）{'已送达 ' + n['served_on'] if n['served'] else '未登记送达'}")
     for m in record["messages"]:
-        out.print(f"  {m['kind']} → {m['recipient']} {m['channel']} {m['status']} {m['sent_at'] or ''}")
+        out.print(f"  {m['kind']} → {m['recipient']} {CHANNEL_ZH.get(m['channel'], m['channel'])} "
+                  f"{status_text(m['status'], m['channel'])} {m['sent_at'] or ''}")
     if output is not None:
         err.print(f"已写入 {output}")

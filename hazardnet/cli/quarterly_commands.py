@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
-from hazardnet.cli.distribution_commands import PdfOpt, paper_exit, print_paper
+from hazardnet.cli.distribution_commands import PdfOpt, delivery_line, paper_exit, print_paper, status_text
 
 QuarterOpt = Annotated[Optional[str], typer.Option(
     "--quarter", help="季度，例如 2026Q3；默认上一个已结束的季度。")]
@@ -58,7 +58,7 @@ def print_quarterly(result: dict) -> None:
     if result.get("newsletter"):
         out.print(f"工作开展情况：{result['newsletter']}")
     for d in result.get("deliveries", []):
-        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}")
+        out.print(delivery_line(d), soft_wrap=True)
     print_paper(result.get("paper"))
 
 
@@ -94,17 +94,13 @@ def print_warnings(result: dict) -> None:
     for w in result["warnings"]:
         out.print(f"  {w['county']} {w['customer_name']} {w['hazard_id']}：{w['reason']}")
     for d in result.get("deliveries", []):
-        sms = {"sent": "已发送", "written": "已写入 outbox/sms", "failed": "失败"}.get(d.get("sms_status") or "")
-        line = f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
-        if sms:
-            line += f"；短信（{'、'.join(d.get('mobiles') or [])}）：{sms}"
-        out.print(line + (f"——{d['error']}" if d.get("error") else ""))
+        out.print(delivery_line(d, mobiles=True), soft_wrap=True)
     rem = result.get("reinspection") or {}
     for r in [*rem.get("reinspection_due", []), *rem.get("unnotified", [])]:
         out.print(f"  {r['kind_name']} {r['county']} {r['hazard_id']} {r['customer_name']}：{r['reason']}")
     for d in rem.get("reminders", []):
-        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
-                  f"（{'、'.join(d.get('hazard_ids') or [])}）")
+        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{status_text(d.get('status'))}"
+                  f"（{'、'.join(d.get('hazard_ids') or [])}）", soft_wrap=True)
     for r in result.get("reminders", []):
         out.print(f"整改期限提醒：{r['county']} {r['customer_name']} {r['hazard_id']}（{r['days_left']} 天后到期）")
     for x in result.get("letters", []):
