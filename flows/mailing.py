@@ -19,6 +19,16 @@ class Undelivered(RuntimeError):
         self.result = result
 
 
+def undelivered_state(problem: str, result: dict):
+    """The Failed state a sending flow returns when some recipients could not be served: the message names them,
+    masked like every line of the UI (flows.redaction: no mobile, no address); the data keeps the whole result."""
+    from prefect.states import Failed
+
+    from flows.redaction import redact
+
+    return Failed(message=redact(problem), data=Undelivered(problem, result))
+
+
 def delivery_row(d: dict) -> dict:
     """One delivery record as a row of an artifact table."""
     return {"收件人": d["recipient"], "单位类型": d["party"], "县(市)": d["county"], "户号": d.get("customer_id") or "",

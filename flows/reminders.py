@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow
-from prefect.states import Failed
 
 from flows.artifacts import publish_table
-from flows.mailing import Undelivered
+from flows.mailing import undelivered_state
 from flows.runner import PrefectRunner
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.reminders import reminders
@@ -28,8 +27,7 @@ def reminders_flow(home: str | None = None, as_of: str | None = None) -> dict:
          "情况": r.reason} for r in [*result.reinspection_due, *result.unnotified]], "待复查与未书面告知的隐患")
     out = result.as_json()
     if undelivered(result.reminders):
-        problem = failure_summary(result.reminders)
-        return Failed(message=problem, data=Undelivered(problem, out))
+        return undelivered_state(failure_summary(result.reminders), out)
     return out
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow
-from prefect.states import Failed
 
 from flows.artifacts import publish_table
-from flows.mailing import Undelivered
+from flows.mailing import undelivered_state
 from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
@@ -43,8 +42,7 @@ def supervision_flow(home: str | None = None, as_of: str | None = None, pdf: boo
     out = result.as_json()
     publish_supervision_artifacts(out)
     if undelivered(result.deliveries):  # the next run catches them up; this one says who was not reached
-        problem = failure_summary(result.deliveries)
-        return Failed(message=problem, data=Undelivered(problem, out))
+        return undelivered_state(failure_summary(result.deliveries), out)
     return out
 
 

@@ -9,10 +9,9 @@ import datetime as dt
 
 from prefect import flow
 from prefect.schedules import Cron
-from prefect.states import Failed
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import Undelivered, publish_directory_mail
+from flows.mailing import publish_directory_mail, undelivered_state
 from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.runner import RetryPolicy
@@ -50,7 +49,7 @@ def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
     result = outcome.result
     publish_warning_artifacts(result["warnings"], result["deliveries"], result["unreachable"])
     if outcome.problem:  # Failed naming the unserved; calling the flow directly raises Undelivered (with the result)
-        return Failed(message=outcome.problem, data=Undelivered(outcome.problem, result))
+        return undelivered_state(outcome.problem, result)
     return result
 
 
