@@ -69,7 +69,7 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
     result = outcome.result
     publish_directory_mail(outcome.directory_mail)
     publish_bulletin_artifacts(result)
-    counts = {s: sum(1 for d in result["deliveries"] if d["status"] == s) for s in STATUS_ZH}
+    counts = {s: sum(1 for d in result["deliveries"] if d["status"] == s) for s in ("sent", "written", "skipped", "failed")}
     runner.info("%s 月度通报：%s", period.key, "，".join(f"{STATUS_ZH[s]} {n}" for s, n in counts.items()))
     if outcome.problem:
         # a returned Failed state names the recipients in the UI without a traceback; calling the

@@ -11,11 +11,11 @@ from prefect.states import Failed
 from flows.artifacts import publish_markdown, publish_table
 from flows.mailing import publish_directory_mail
 from flows.runner import PrefectRunner
+from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.grid_warning import make_warning, send_grid
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.settings import load_settings, today
 
-STATUS_ZH = {"sent": "已发送", "written": "已写入文件", "skipped": "未发送（已送达过或无手机号）", "failed": "失败"}
 
 
 class UndeliveredGridWarning(Exception):
@@ -29,8 +29,8 @@ class UndeliveredGridWarning(Exception):
 def publish_grid_artifacts(result: dict) -> None:
     publish_table("grid-warning-deliveries", [
         {"收件单位": d["recipient"], "类型": d["party"], "县(市)": d["county"], "邮箱": "、".join(d["addresses"]),
-         "邮件": STATUS_ZH.get(d["status"], d["status"]), "手机": "、".join(d.get("mobiles") or []),
-         "短信": STATUS_ZH.get(d.get("sms_status") or "", d.get("sms_status") or ""),
+         "邮件": delivery_status(d["status"]), "手机": "、".join(d.get("mobiles") or []),
+         "短信": delivery_status(d.get("sms_status"), "sms"),
          "说明": d.get("error") or d.get("note") or "", "原因": d.get("reason") or ""} for d in result["deliveries"]],
         f"电网风险预警（{'、'.join(result['warning']['counties'])}）发送结果")
     findings = result["directory"]["findings"]

@@ -42,9 +42,18 @@ def mail_intake_flow(home: str | None = None, as_of: str | None = None) -> dict:
     return result.as_json()
 
 
+def mailbox_configured(home: str | None) -> bool:
+    """Whether the home's settings name an IMAP host to poll."""
+    return bool(load_settings(home).imap_host)
+
+
 def deployments(home: str, poll_minutes: float = 5.0) -> list:
-    """The mailbox-polling deployment: every `poll_minutes`, one run at a time."""
+    """The mailbox-polling deployment: every `poll_minutes`, one run at a time; none without a mailbox (the
+    mailbox is optional: polling one that is not configured would only fail every few minutes)."""
     from datetime import timedelta
+
+    if not mailbox_configured(home):
+        return []
 
     from prefect.schedules import Interval
 

@@ -9,6 +9,7 @@ from prefect import flow
 
 from flows.artifacts import publish_table
 from flows.runner import PrefectRunner
+from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.notices import notices
 from hazardnet.jobs.runner import RetryPolicy
@@ -27,7 +28,7 @@ def notices_flow(home: str | None = None, as_of: str | None = None, send: bool =
     if result.deliveries:
         publish_table("notice-deliveries", [
             {"通知书编号": d.get("number"), "客户": d["recipient"], "邮箱": "、".join(d["addresses"]),
-             "结果": d["status"], "短信结果": d.get("sms_status") or "", "说明": d.get("error") or d.get("note") or ""}
+             "结果": delivery_status(d["status"]), "短信结果": delivery_status(d.get("sms_status"), "sms"), "说明": d.get("error") or d.get("note") or ""}
             for d in result.deliveries], "通知书送达结果（每份只发一次）")
     out = result.as_json()
     if undelivered(result.deliveries):

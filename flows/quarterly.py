@@ -12,6 +12,7 @@ from prefect.schedules import Cron
 
 from flows.artifacts import publish_link, publish_table
 from flows.runner import PrefectRunner
+from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.quarterly import quarterly
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.quarterly import Quarter, QuarterlySummary, county_figures_rows
@@ -57,7 +58,7 @@ def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bo
     if send:
         publish_table("quarterly-deliveries", [
             {"收件单位": d["recipient"], "类型": d["party"], "县(市)": d["county"],
-             "邮箱": "、".join(d["addresses"]), "附件": d.get("attachment") or "", "结果": d["status"],
+             "邮箱": "、".join(d["addresses"]), "附件": d.get("attachment") or "", "结果": delivery_status(d["status"]),
              "说明": d.get("error") or d.get("note") or ""} for d in result["deliveries"]],
             f"{q.title}汇总发送结果（每份只发一次）")
     if outcome.problem:

@@ -8,6 +8,7 @@ import datetime as dt
 from prefect import flow
 
 from flows.artifacts import publish_table
+from flows.mailing import undelivered_state
 from flows.runner import PrefectRunner
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.reminders import reminders
@@ -26,7 +27,7 @@ def reminders_flow(home: str | None = None, as_of: str | None = None) -> dict:
          "情况": r.reason} for r in [*result.reinspection_due, *result.unnotified]], "待复查与未书面告知的隐患")
     out = result.as_json()
     if undelivered(result.reminders):
-        raise RuntimeError(failure_summary(result.reminders))
+        return undelivered_state(failure_summary(result.reminders), out)
     return out
 
 

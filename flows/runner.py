@@ -14,12 +14,20 @@ from flows import progress
 from hazardnet.jobs.runner import RetryPolicy, chained
 
 
-def _retry_condition(_task, _task_run, state) -> bool:
-    """Retry only what the policy calls temporary; any other failure ends the task run at once."""
+def _retry_condition(task_, task_run, state) -> bool:
+    """Retry only what the policy calls temporary; any other failure ends the task run at once. Prefect asks only
+    while retries are left: a retry is told on the progress channel ("retrying"), so the console can say why it
+    waits (the policy's delays run to minutes)."""
     try:
         state.result()
     except Exception as exc:  # noqa: BLE001 - the failed state's exception is what we look at
-        return RetryPolicy.retries_on(exc)
+        if not RetryPolicy.retries_on(exc):
+            return False
+        delays = list(task_.retry_delay_seconds or [0])
+        attempt = max(int(getattr(task_run, "run_count", 1) or 1), 1)  # the attempt that just failed
+        progress.emit("retrying", step=task_.name, reason=getattr(exc, "reason", None) or str(exc),
+                      delay=delays[min(attempt - 1, len(delays) - 1)], attempt=attempt, retries=task_.retries)
+        return True
     return False
 
 

@@ -8,7 +8,10 @@ import datetime as dt
 from prefect import flow
 
 from flows.artifacts import publish_table
+from flows.mailing import undelivered_state
 from flows.runner import PrefectRunner
+from hazardnet.delivery.labels import delivery_status
+from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.supervision import SupervisionResult, supervision
 from hazardnet.settings import load_settings, today
@@ -23,7 +26,7 @@ def publish_supervision_artifacts(result: dict) -> None:
     publish_table("supervision-letters", [
         {"编号": x["number"], "层级": x["rung_name"], "县(市)": x["county"], "隐患数": len(x["hazard_ids"]),
          "隐患编号": "、".join(x["hazard_ids"]), "文件": x["path"],
-         "收件单位": "、".join(f"{w['recipient']}（{w['status']}）" for w in x["recipients"])}
+         "收件单位": "、".join(f"{w['recipient']}（{delivery_status(w['status'])}）" for w in x["recipients"])}
         for x in result["letters"]], "隐患督办建议函")
     publish_table("supervision-reminders", [
         {"县(市)": r["county"], "客户名称": r["customer_name"], "隐患编号": r["hazard_id"], "整改期限": r["deadline"],
@@ -38,6 +41,8 @@ def supervision_flow(home: str | None = None, as_of: str | None = None, pdf: boo
     result: SupervisionResult = supervision(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), pdf=pdf)
     out = result.as_json()
     publish_supervision_artifacts(out)
+    if undelivered(result.deliveries):  # the next run catches them up; this one says who was not reached
+        return undelivered_state(failure_summary(result.deliveries), out)
     return out
 
 

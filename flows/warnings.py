@@ -11,8 +11,9 @@ from prefect import flow
 from prefect.schedules import Cron
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import publish_directory_mail
+from flows.mailing import publish_directory_mail, undelivered_state
 from flows.runner import PrefectRunner
+from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.warnings import risk_warnings
 from hazardnet.settings import load_settings, today
@@ -26,8 +27,8 @@ def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unre
          "逾期天数": w["days_overdue"], "情况": w["reason"]} for w in warnings], "本次应预警的隐患")
     publish_table("warning-deliveries", [
         {"收件单位": d["recipient"], "类型": d["party"], "县(市)": d["county"], "邮箱": "、".join(d["addresses"]),
-         "结果": d["status"], "新预警数": d["rows"], "短信号码": "、".join(d.get("mobiles") or []),
-         "短信结果": d.get("sms_status") or "", "说明": d.get("error") or d.get("note") or ""}
+         "结果": delivery_status(d["status"]), "新预警数": d["rows"], "短信号码": "、".join(d.get("mobiles") or []),
+         "短信结果": delivery_status(d.get("sms_status"), "sms"), "说明": d.get("error") or d.get("note") or ""}
         for d in deliveries], "风险预警发送结果（同一预警不重复发送）")
     if unreachable:
         lines = ["# 通讯录中缺少以下客户，预警仅发给所在县(市)政府主管部门", ""]
@@ -47,8 +48,8 @@ def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
         raise RuntimeError(outcome.problem)
     result = outcome.result
     publish_warning_artifacts(result["warnings"], result["deliveries"], result["unreachable"])
-    if outcome.problem:
-        raise RuntimeError(outcome.problem)
+    if outcome.problem:  # Failed naming the unserved; calling the flow directly raises Undelivered (with the result)
+        return undelivered_state(outcome.problem, result)
     return result
 
 

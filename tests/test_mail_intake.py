@@ -261,6 +261,7 @@ def test_attachment_names_as_chinese_clients_write_them(tmp_path):
 
 def test_check_command_gives_the_intakes_findings_and_stores_nothing(tmp_path):
     home = tmp_path / "home"
+    home.mkdir()  # only the intake commands set a new home up
     proc = subprocess.run([sys.executable, "-m", "hazardnet", "check", str(SEVERAL), "--county", "格尔木市",
                            "--home", str(home), "--json", "--report-dir", str(tmp_path / "r")],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
@@ -272,6 +273,15 @@ def test_check_command_gives_the_intakes_findings_and_stores_nothing(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "hazardnet", "check", str(GOOD), "--county", "格尔木市",
                          "--home", str(home)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert ok.returncode == 0 and "预检通过" in ok.stdout
+    # the operator's mistakes: one line, exit 2, no problem report blaming the file
+    for args, says in ((["check", str(GOOD), "--county", "不存在"], "“不存在”不是已配置的县(市)：德令哈市、格尔木市"),
+                       (["check", str(tmp_path), "--county", "格尔木市"], "是文件夹，不是台账文件")):
+        wrong = subprocess.run([sys.executable, "-m", "hazardnet", *args, "--home", str(home),
+                                "--report-dir", str(tmp_path / "wrong")],
+                               capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert wrong.returncode == 2, wrong.stderr
+        assert wrong.stderr.strip().startswith("错误：") and says in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "wrong").exists()
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])
@@ -347,6 +357,26 @@ def test_the_command_twice_ingests_and_answers_once(prefect_harness, tmp_path, i
     assert sorted((m.message["To"], str(m.message["In-Reply-To"])) for m in verdicts) == sorted([
         (UTIL_GEM, "<outlook.1@gem-power.example.cn>"), (UTIL_HAIXI, "<202611161000.fox@haixi-power.example.cn>"),
         (UTIL_GEM, "<check.1@gem-power.example.cn>")])
+
+
+def test_a_mailbox_that_does_not_answer_is_retried_saying_so(prefect_harness, tmp_path):
+    """IMAP on a closed port: before each of the policy's waits the console says why it waits and how long; after the
+    last, one line saying the mailbox could not be reached (exit 1), never a silent wait of minutes."""
+    from tests.conftest import harness_env
+
+    home = tmp_path / "home"
+    write_directory(home / "config" / "通讯录.xlsx")
+    env = {**harness_env(), "HAZARDNET_MAIL_RETRY_DELAYS": "[1, 2]", "HAZARDNET_IMAP_HOST": "127.0.0.1",
+           "HAZARDNET_IMAP_PORT": "1", "HAZARDNET_IMAP_SECURITY": "none", "HAZARDNET_IMAP_USER": "u",
+           "HAZARDNET_IMAP_PASSWORD": "p", "COLUMNS": "200"}
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", "mail-intake", "--home", str(home)],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    waits = [ln for ln in proc.stderr.splitlines() if "秒后重试" in ln]
+    assert len(waits) == 2, proc.stderr
+    assert all(ln.startswith("读取新邮件：") and "127.0.0.1" in ln for ln in waits), waits
+    assert "1 秒后重试（第 1/2 次重试）" in waits[0] and "2 秒后重试（第 2/2 次重试）" in waits[1], waits
+    assert "Traceback" not in proc.stderr
 
 
 def test_without_a_directory_nothing_is_read(mail_settings, imap_server, smtp_server):  # noqa: F811

@@ -518,6 +518,24 @@ def test_a_notice_prints_to_pdf_with_both_copies(home):
         assert all(hid in text for hid in n["hazard_ids"])
 
 
+def test_notices_pdf_without_libreoffice_exits_2_after_issuing(prefect_harness, home):
+    """As `hazardnet bulletin --pdf`: the notices are issued (without PDFs) and sent, then one line saying what to
+    install, exit status 2. The console words each delivery in Chinese."""
+    from tests.conftest import harness_env
+    from tests.test_quarterly import run_cli
+
+    submit_month(home, D(2026, 7, 10))
+    proc = run_cli("notices", "--home", str(home.home), "--as-of", "2026-07-10", "--pdf", "--send",
+                   env={**harness_env(), "HAZARDNET_SOFFICE": "/nonexistent/soffice"})
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("错误：")]
+    assert len(errors) == 1 and "apt-get install libreoffice-calc-nogui fonts-noto-cjk" in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "：已写入 .eml（未配置邮件服务器）" in proc.stdout and "written" not in proc.stdout, proc.stdout
+    issued = list((home.home / "outbox" / "通知书").rglob("*.docx"))
+    assert issued and not list((home.home / "outbox" / "通知书").rglob("*.pdf"))
+
+
 def test_the_flows_run_the_jobs_once(prefect_harness, home, smtp_server, monkeypatch):
     from flows.notices import notices_flow
     from flows.reminders import reminders_flow

@@ -43,7 +43,10 @@ async def _deployments():
 
 
 def test_serve_registers_every_deployment_with_its_schedule(prefect_harness, settings):
-    env = harness_env()
+    # a mailbox configured (a closed port: a poll that starts fails at once), so 邮箱轮询 is served too
+    env = {**harness_env(), "HAZARDNET_IMAP_HOST": "127.0.0.1", "HAZARDNET_IMAP_PORT": "1",
+           "HAZARDNET_IMAP_SECURITY": "none"}
+    settings.home.mkdir(parents=True, exist_ok=True)  # serve needs an existing home
     proc = subprocess.Popen([sys.executable, "-m", "hazardnet", "serve", "--home", str(settings.home),
                              "--poll-minutes", "7"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -85,6 +88,44 @@ def test_serve_registers_every_deployment_with_its_schedule(prefect_harness, set
     made = Automation.read(name=CRASHED_RUNS)
     assert made.enabled
     made.delete()  # the test server is shared: leave it as found
+
+
+async def _delete_deployment(name: str) -> None:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        for d in await client.read_deployments():
+            if d.name == name:
+                await client.delete_deployment(d.id)
+
+
+def test_serve_without_a_mailbox_leaves_mailbox_polling_out_and_says_so(prefect_harness, settings, tmp_path):
+    """No IMAP host: no 邮箱轮询 deployment (it would fail every few minutes with tracebacks), one line saying so."""
+    asyncio.run(_delete_deployment("邮箱轮询"))  # the test server is shared: another test may have served it
+    env = {k: v for k, v in harness_env().items() if not k.startswith("HAZARDNET_IMAP_")}
+    settings.home.mkdir(parents=True, exist_ok=True)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "hazardnet", "serve", "--home", str(settings.home)], env=env,
+                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    wanted = set(EXPECTED) - {"邮箱轮询"}
+    started = time.time()
+    try:
+        found = set()
+        for _ in range(240):  # until this serve has registered (updated) every other deployment
+            found = {d.name for d, _ in asyncio.run(_deployments())
+                     if d.name in EXPECTED and d.updated and d.updated.timestamp() >= started}
+            if wanted <= found or proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        assert wanted <= found, log.read_text(encoding="utf-8")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert "邮箱轮询" not in {d.name for d, _ in asyncio.run(_deployments())}
+    said = log.read_text(encoding="utf-8")
+    assert said.count("未配置收件邮箱：不轮询邮箱") == 1, said
+    assert "Traceback" not in said and "MailIntakeError" not in said, said
 
 
 def test_prefect_yaml_matches_the_served_deployments():
@@ -129,3 +170,32 @@ def test_status_lists_waiting_files_and_unresolved_rejections(prefect_harness, s
     proc = subprocess.run([sys.executable, "-m", "hazardnet", "status", "--home", str(settings.home), "--json"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert json.loads(proc.stdout)["rejected_pending"] == []
+
+
+def test_status_lists_only_this_homes_runs_and_refuses_a_bad_limit(prefect_harness, settings, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from flows.warnings import warnings_flow
+
+    other = tmp_path / "another-home"
+    other.mkdir()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    mine = warnings_flow(home=str(settings.home), as_of="2026-08-02", return_state=True)
+    theirs = warnings_flow(home=str(other), as_of="2026-08-02", return_state=True)
+    with get_client(sync_client=True) as client:
+        mine, theirs = (client.read_flow_run(s.state_details.flow_run_id).name for s in (mine, theirs))
+    env = harness_env()
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", "status", "--home", str(settings.home), "--json",
+                           "--limit", "50"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    runs = [r["run"] for r in json.loads(proc.stdout)["last_runs"]]
+    assert mine in runs and theirs not in runs
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", "status", "--home", str(settings.home)],
+                          capture_output=True, text=True, env={**env, "COLUMNS": "200"}, timeout=300)
+    assert proc.returncode == 0 and mine in proc.stdout and theirs not in proc.stdout, proc.stderr
+    assert "已完成" in proc.stdout and "Completed" not in proc.stdout  # the states in Chinese
+    for bad in ("0", "-1"):
+        proc = subprocess.run([sys.executable, "-m", "hazardnet", "status", "--home", str(settings.home),
+                               "--limit", bad], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip() == "错误：参数 --limit 的值应为不小于 1 的整数。用法见：hazardnet status --help", proc.stderr

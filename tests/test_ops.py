@@ -88,6 +88,31 @@ def test_loopback_needs_no_auth_string_and_the_project_settings_apply_anywhere(t
         server_environment("0.0.0.0", None, base={})
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "-5", "abc"])
+def test_server_port_outside_1_to_65535_is_a_usage_error(tmp_path, port):
+    result = cli("server", "--port", port, env=clean_env(PREFECT_HOME=str(tmp_path)), cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("错误：参数 --port 的值应为"), result.stderr
+    if port != "abc":
+        assert lines[0] == "错误：参数 --port 的值应为 1–65535 之间的整数。用法见：hazardnet server --help"
+
+
+@pytest.mark.parametrize("content", ["Haixi-9f3K-ops", "leitstelle:", ":Haixi-9f3K-ops"])
+def test_server_refuses_an_auth_file_that_is_not_user_colon_password(tmp_path, content):
+    auth = tmp_path / "auth"
+    auth.write_text(content + "\n")
+    port = free_port()
+    result = cli("server", "--host", "0.0.0.0", "--port", str(port), "--auth-file", str(auth),
+                 env=clean_env(PREFECT_HOME=str(tmp_path)), cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "不是“用户名:口令”的形式" in lines[0], result.stderr
+    assert "Haixi-9f3K-ops" not in result.stderr + result.stdout  # the password is never echoed
+    with socket.socket() as s:  # nothing was started
+        assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

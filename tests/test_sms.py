@@ -280,6 +280,22 @@ def test_grid_warning_reaches_the_county_and_the_prefecture_once(home, http_gate
     assert len(http_gateway.messages) == 2 * len(expected)
 
 
+def test_grid_warning_with_the_gateway_down_says_the_sms_failed(home):
+    """A gateway on a closed port: the mail goes out, each recipient with a mobile is failed with 短信 失败 (not —);
+    the one without a mobile keeps 短信 —."""
+    from hazardnet.publish.grid_warning import grid_warning
+
+    s, store = home
+    sms = AppriseSmsTransport("json://127.0.0.1:1/sms?:mobile={mobile}&rto=1&cto=1")
+    result = grid_warning_job(s, store, grid_warning(s, [G], GRID_TEXT), EmlFileTransport(s.outbox / "mail"), sms,
+                              day=D(2026, 12, 1))
+    by_name = {d["recipient"]: d for d in result["deliveries"]}
+    texted = [d for d in by_name.values() if d["mobiles"]]
+    assert texted and all(d["status"] == "failed" and d["sms_status"] == "failed" for d in texted), texted
+    assert all("短信未能发出" in d["error"] for d in texted)
+    assert by_name["国网格尔木供电公司"]["sms_status"] != "failed"  # a landline: no text to fail
+
+
 def test_grid_warning_input_is_checked_in_chinese(settings):
     from hazardnet.publish.grid_warning import grid_warning
 

@@ -570,6 +570,56 @@ def test_warnings_cli_runs_the_supervision_job_once(prefect_harness, home, smtp_
     assert {w["status"] for x in again["letters"] for w in x["recipients"]} == {"skipped"}
 
 
+def test_warnings_cli_runs_every_part_when_the_mail_server_is_down(prefect_harness, home, http_gateway):
+    """SMTP on a closed port: the risk warnings fail, and still the re-inspection reminders and the ladder run (the
+    letter is issued); every failed part is one Chinese line, the JSON names each part's failure, exit status 1."""
+    import json
+
+    from tests.conftest import harness_env
+    from tests.test_quarterly import run_cli
+
+    s, _, _ = home
+    env = {**harness_env(), "HAZARDNET_SMTP_HOST": "127.0.0.1", "HAZARDNET_SMTP_PORT": "1",
+           "HAZARDNET_SMTP_SECURITY": "none", "HAZARDNET_SMS_URL": http_gateway.url(),
+           "HAZARDNET_MAIL_RETRY_DELAYS": "[]"}
+    proc = run_cli("warnings", "--as-of", "2026-08-10", "--home", str(s.home), "--json", env=env)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    out = json.loads(proc.stdout)
+    failed = {f["part"]: f for f in out["failures"]}
+    assert {"warnings", "supervision"} <= set(failed), failed
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("错误：")]
+    assert len(errors) == len(failed) and any(ln.startswith("错误：风险预警：") for ln in errors), proc.stderr
+    assert any(ln.startswith("错误：督办：") for ln in errors), proc.stderr
+    assert {d["status"] for d in out["deliveries"]} == {"failed"}  # the warnings' deliveries are still there
+    (letter,) = out["letters"]  # the ladder ran: the letter is issued, its mail failed
+    assert letter["number"] == "德令哈市督办建议〔2026〕001号" and Path(letter["path"]).is_file()
+    assert {w["status"] for w in letter["recipients"]} == {"failed"}
+    # the human form: the same lines, the letter listed
+    proc = run_cli("warnings", "--as-of", "2026-08-10", "--home", str(s.home), env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert any(ln.startswith("错误：风险预警：") for ln in proc.stderr.splitlines()), proc.stderr
+    assert "：失败" in proc.stdout and "failed" not in proc.stdout  # the statuses in Chinese
+
+
+def test_warnings_pdf_without_libreoffice_exits_2_after_sending(prefect_harness, home, smtp_server, http_gateway):
+    """--pdf without LibreOffice: as `hazardnet bulletin --pdf`, the letters are issued and sent, then one line
+    saying what to install and exit status 2."""
+    from tests.conftest import harness_env
+    from tests.test_quarterly import run_cli
+
+    s, _, _ = home
+    env = {**harness_env(), "HAZARDNET_SMTP_HOST": smtp_server.host, "HAZARDNET_SMTP_PORT": str(smtp_server.port),
+           "HAZARDNET_SMTP_SECURITY": "none", "HAZARDNET_SMS_URL": http_gateway.url(),
+           "HAZARDNET_MAIL_RETRY_DELAYS": "[]", "HAZARDNET_SOFFICE": "/nonexistent/soffice"}
+    proc = run_cli("warnings", "--as-of", "2026-08-10", "--home", str(s.home), "--pdf", env=env)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("错误：")]
+    assert len(errors) == 1 and "apt-get install libreoffice-calc-nogui fonts-noto-cjk" in errors[0], proc.stderr
+    assert "《隐患督办建议函》德令哈市督办建议〔2026〕001号" in proc.stdout
+    assert any(MAIL["D_GOV"] in m.rcpt_tos for m in smtp_server.messages)
+
+
 def test_a_missed_or_undelivered_reminder_is_caught_up_once(home, smtp_server, http_gateway):
     """No run on G1's reminder day (8/10, ten days ahead): the first run after it sends the reminder, saying the
     days really left; the next day's run sends nothing. On G4's day (8/15) the mail server refuses: the text goes

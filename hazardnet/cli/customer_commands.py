@@ -15,6 +15,8 @@ def print_customer_checks(report: dict) -> None:
     """Every customer's problems, then the customers the registers and the files do not share."""
     from rich.table import Table
 
+    from hazardnet.cli.distribution_commands import status_text
+
     table = Table(title="客户档案检查（一户一档）")
     for col in ("县(市)", "户号", "客户名称", "问题", "说明"):
         table.add_column(col)
@@ -29,7 +31,8 @@ def print_customer_checks(report: dict) -> None:
             out.print(f"{title}：" + "；".join(f"{m['county']} {m['customer_id']} {m['customer_name']}"
                                              for m in report[key]))
     for r in report.get("reminders") or []:
-        out.print(f"演练到期提醒 {r.get('county')} {r.get('recipient')}：邮件 {r.get('status')}，短信 {r.get('sms_status') or '—'}")
+        out.print(f"演练到期提醒 {r.get('county')} {r.get('recipient')}：邮件 {status_text(r.get('status'))}，"
+                  f"短信 {status_text(r.get('sms_status'), 'sms')}", soft_wrap=True)
 
 
 @app.command("customer-checks")

@@ -65,7 +65,7 @@ def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     """Create the demo folder, run three months of intake, the bulletin and the quarterly summary."""
     from flows.bulletin import bulletin_flow
     from flows.ingest import ingest_flow
-    from flows.mailing import STATUS_ZH
+    from hazardnet.delivery.labels import MAIL_STATUS_ZH as STATUS_ZH
     from flows.quarterly import quarterly_flow
     from hazardnet.cli.intake_commands import print_ingest
     from hazardnet.cli.logs import prefect_logs_to_file

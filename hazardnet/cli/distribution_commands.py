@@ -10,9 +10,24 @@ import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
 
-STATUS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入 .eml[/]", "skipped": "[yellow]未发送[/]",
-             "failed": "[red]失败[/]"}
-SMS_ZH = {"sent": "[green]已发送[/]", "written": "[green]已写入文件[/]", "skipped": "—", "failed": "[red]失败[/]"}
+COLOURS = {"sent": "green", "written": "green", "skipped": "yellow", "failed": "red"}
+
+
+def status_text(status: str | None, channel: str = "mail", *, colour: bool = False) -> str:
+    """A delivery's status in Chinese (hazardnet.delivery.labels), coloured for a table when `colour`."""
+    from hazardnet.delivery.labels import delivery_status
+
+    word = delivery_status(status, channel)
+    return f"[{COLOURS[status]}]{word}[/]" if colour and status in COLOURS and word != "—" else word
+
+
+def delivery_line(d: dict, *, mobiles: bool = False) -> str:
+    """One delivery on the console: recipient (addresses): mail status; SMS (mobiles): status — error."""
+    line = f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{status_text(d.get('status'))}"
+    if d.get("sms_status") and d["sms_status"] != "skipped":
+        who = f"（{'、'.join(d.get('mobiles') or [])}）" if mobiles else ""
+        line += f"；短信{who}：{status_text(d['sms_status'], 'sms')}"
+    return line + (f"——{d['error']}" if d.get("error") else "")
 
 
 def print_bulletin(result: dict) -> None:
@@ -24,7 +39,7 @@ def print_bulletin(result: dict) -> None:
         table.add_column(col)
     for d in result["deliveries"]:
         table.add_row(d["county"], d["recipient"], d["party"], "；".join(d["addresses"]), str(d["rows"]),
-                      STATUS_ZH.get(d["status"], d["status"]), SMS_ZH.get(d.get("sms_status") or "", "—"),
+                      status_text(d["status"], colour=True), status_text(d.get("sms_status"), "sms", colour=True),
                       d.get("error") or d.get("note") or "")
     out.print(table)
     directory = result.get("directory") or {}
@@ -116,8 +131,8 @@ def print_grid_warning(result: dict) -> None:
     for col in ("县(市)", "收件人", "单位类型", "邮件", "手机", "短信", "说明"):
         table.add_column(col)
     for d in result["deliveries"]:
-        table.add_row(d["county"], d["recipient"], d["party"], STATUS_ZH.get(d["status"], d["status"]),
-                      "、".join(d.get("mobiles") or []) or "无", SMS_ZH.get(d.get("sms_status") or "", "—"),
+        table.add_row(d["county"], d["recipient"], d["party"], status_text(d["status"], colour=True),
+                      "、".join(d.get("mobiles") or []) or "无", status_text(d.get("sms_status"), "sms", colour=True),
                       d.get("error") or (d.get("note") if d["status"] == "skipped" else "") or "")
     out.print(table)
     left_out = (result.get("directory") or {}).get("left_out")

@@ -63,9 +63,13 @@ def check(
     from hazardnet.intake.self_check import check_register
     from hazardnet.settings import load_settings, today
 
+    if file.is_dir():
+        raise UserError(f"“{file}”是文件夹，不是台账文件：请指定要预检的 .xlsx 文件。")
     if not file.is_file():
         raise UserError(f"找不到文件 {file}。")
     settings = load_settings(_home(home))
+    if county not in settings.counties:  # the operator's mistake, not the file's
+        raise UserError(f"“{county}”不是已配置的县(市)：{'、'.join(settings.counties)}。")
     day = dt.date.fromisoformat(_as_of(as_of)) if as_of else today()
     result = check_register(settings, file, county, day, report_dir or file.resolve().parent)
     if json_:

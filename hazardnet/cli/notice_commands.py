@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, _output_xlsx, app, err, out
-from hazardnet.cli.distribution_commands import PdfOpt, print_paper
+from hazardnet.cli.distribution_commands import PdfOpt, delivery_line, paper_exit, print_paper
 
 
 def print_notices(result: dict) -> None:
@@ -21,9 +21,7 @@ def print_notices(result: dict) -> None:
         out.print(f"  {n['number']} {n['county']} {n['customer_name']}（户号 {n['customer_id']}）："
                   f"{'、'.join(n['hazard_ids'])} → {n['path']}", soft_wrap=True)
     for d in result.get("deliveries", []):
-        out.print(f"{d.get('number')} → {d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
-                  + (f"；短信：{d['sms_status']}" if d.get("sms_status") else "")
-                  + (f"——{d['error']}" if d.get("error") else ""))
+        out.print(f"{d.get('number')} → {delivery_line(d)}", soft_wrap=True)
     for n in result.get("unreachable", []):
         out.print(f"通讯录中没有客户 {n['county']} {n['customer_name']}（户号 {n['customer_id']}），通知书 {n['number']} 未发送。")
     if result.get("pdf") is not None:
@@ -45,8 +43,9 @@ def notices(as_of: AsOfOpt = None, home: HomeOpt = None,
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
         print_notices(result)
-    if result.get("pdf") and (result["pdf"].get("unavailable") or result["pdf"].get("failed")):
-        sys.exit(3)
+    code = paper_exit(result.get("pdf"))  # as `hazardnet bulletin --pdf`: 2 without LibreOffice, 1 for a failed copy
+    if code:
+        sys.exit(code)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -16,20 +17,26 @@ def serve(
 ) -> None:
     """在一个常驻进程中运行全部定时任务：收件箱轮询、月度通报、季度汇总、每日逾期预警。"""
     from flows.deployments import serve_all
+    from flows.mail_intake import mailbox_configured
     from hazardnet.cli.logs import prefect_logs_to_file
 
     home_dir = _home(home, create=True)  # the inbox's poller sets a new home up, as ingest does
     prefect_logs_to_file(home_dir)
+    if not mailbox_configured(home_dir):
+        out.print("未配置收件邮箱：不轮询邮箱（设置 HAZARDNET_IMAP_HOST 等后重新启动即可轮询）。")
+        sys.stdout.flush()  # seen at once in a log file, not when the buffer fills
     serve_all(home_dir, poll_minutes)
 
 
 @app.command()
-def status(home: HomeOpt = None, json_: JsonOpt = False, limit: int = typer.Option(10, help="显示最近几次运行。")) -> None:
+def status(home: HomeOpt = None, json_: JsonOpt = False,
+           limit: Annotated[int, typer.Option("--limit", min=1, help="显示本工作目录最近几次运行。")] = 10) -> None:
     """不打开界面查看：最近的运行、收件箱中等待的文件、尚未重新报送的退回文件、下一次定时运行。"""
     import json
 
     from rich.table import Table
 
+    from hazardnet.delivery.labels import run_state
     from hazardnet.intake.inbox import last_submissions, pending_rejections, waiting_files
     from hazardnet.settings import load_settings
     from hazardnet.store import Store
@@ -45,7 +52,7 @@ def status(home: HomeOpt = None, json_: JsonOpt = False, limit: int = typer.Opti
     try:
         from flows.run_status import flow_runs
 
-        past, upcoming = flow_runs(limit)
+        past, upcoming = flow_runs(_home(home), limit)
         runs_error = None
     except Exception as exc:  # noqa: BLE001 - the status page must work without a Prefect server
         past, upcoming, runs_error = [], [], f"无法读取 Prefect 运行记录：{type(exc).__name__}"
@@ -63,7 +70,7 @@ def status(home: HomeOpt = None, json_: JsonOpt = False, limit: int = typer.Opti
     for col in ("流程", "运行", "状态", "时间", "说明"):
         t.add_column(col)
     for r in past:
-        t.add_row(r["flow"], r["run"], r["state"], r["time"], r["message"][:60])
+        t.add_row(r["flow"], r["run"], run_state(r["state"]), r["time"], r["message"][:60])
     out.print(t if past else (runs_error or "尚无运行记录。"))
     t = Table(title="各县(市)最近一次被接收的台账")
     for col in ("县(市)", "文件", "基准日", "隐患条数"):

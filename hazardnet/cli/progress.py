@@ -47,6 +47,9 @@ def flow_console(home: str, description: str, *, quiet: bool = False):
     def told(event: str, **data: Any) -> None:
         if event == "waiting":
             err.print(f"等待 {data['n']} 个文件复制完成：{'、'.join(data.get('files', []))}")
+        elif event == "retrying":  # a temporary error (a mail server, the mailbox, an SMS gateway): say why it waits
+            err.print(f"{data['step']}：{data['reason']}；{data['delay']:g} 秒后重试"
+                      f"（第 {data['attempt']}/{data['retries']} 次重试）……", soft_wrap=True)
 
     with listening(told) if not quiet else nullcontext(), \
             progress_bar(description, enabled=not quiet and sys.stderr.isatty()):

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
-from hazardnet.cli.distribution_commands import PdfOpt, paper_exit, print_paper
+from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
+from hazardnet.cli.distribution_commands import PdfOpt, delivery_line, paper_exit, print_paper, status_text
 
 QuarterOpt = Annotated[Optional[str], typer.Option(
     "--quarter", help="季度，例如 2026Q3；默认上一个已结束的季度。")]
@@ -58,7 +58,7 @@ def print_quarterly(result: dict) -> None:
     if result.get("newsletter"):
         out.print(f"工作开展情况：{result['newsletter']}")
     for d in result.get("deliveries", []):
-        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}")
+        out.print(delivery_line(d), soft_wrap=True)
     print_paper(result.get("paper"))
 
 
@@ -95,11 +95,7 @@ def print_warnings(result: dict, counties: list[str] | tuple[str, ...] = ()) -> 
     for w in sorted(result["warnings"], key=lambda w: order.get(w["county"], len(order))):  # stable: job's order within
         out.print(f"  {w['county']} {w['customer_name']} {w['hazard_id']}：{w['reason']}")
     for d in result.get("deliveries", []):
-        sms = {"sent": "已发送", "written": "已写入 outbox/sms", "failed": "失败"}.get(d.get("sms_status") or "")
-        line = f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
-        if sms:
-            line += f"；短信（{'、'.join(d.get('mobiles') or [])}）：{sms}"
-        out.print(line + (f"——{d['error']}" if d.get("error") else ""))
+        out.print(delivery_line(d, mobiles=True), soft_wrap=True)
     rem = result.get("reinspection") or {}
     if rem.get("reinspection_due"):
         out.print(f"复查提醒：截至 {rem['as_of']} 已整改超过 {rem.get('reinspection_days')} 天仍无复查合格记录的隐患 "
@@ -111,12 +107,31 @@ def print_warnings(result: dict, counties: list[str] | tuple[str, ...] = ()) -> 
     for r in [*rem.get("reinspection_due", []), *rem.get("unnotified", [])]:
         out.print(f"  {r['kind_name']} {r['county']} {r['hazard_id']} {r['customer_name']}：{r['reason']}")
     for d in rem.get("reminders", []):
-        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{d.get('status')}"
-                  f"（{'、'.join(d.get('hazard_ids') or [])}）")
+        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{status_text(d.get('status'))}"
+                  f"（{'、'.join(d.get('hazard_ids') or [])}）", soft_wrap=True)
     for r in result.get("reminders", []):
         out.print(f"整改期限提醒：{r['county']} {r['customer_name']} {r['hazard_id']}（{r['days_left']} 天后到期）")
     for x in result.get("letters", []):
         out.print(f"《隐患督办建议函》{x['number']}（{x['rung_name']}，{len(x['hazard_ids'])} 项）：{x['path']}")
+
+
+WARNING_PARTS = {"warnings": "风险预警", "reinspection": "复查提醒", "supervision": "督办"}
+
+
+def run_part(flow, **parameters) -> tuple[dict | None, str | None]:
+    """Run one flow of `hazardnet warnings`: (its result, None), or (what it still delivered, the one Chinese
+    sentence saying why it failed) when it failed."""
+    from flows.mailing import Undelivered
+
+    outcome = flow(**parameters, return_state=True).result(raise_on_failure=False)
+    if isinstance(outcome, Undelivered):
+        return outcome.result, str(outcome)
+    if isinstance(outcome, BaseException):
+        from hazardnet.cli.main import server_problem
+
+        return None, server_problem(outcome) or (
+            str(outcome) if isinstance(outcome, RuntimeError) else f"{type(outcome).__name__}: {outcome}")
+    return outcome, None
 
 
 @app.command()
@@ -129,19 +144,34 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
 
     from hazardnet.cli.progress import flow_console
 
-    with flow_console(_home(home), "发送风险预警", quiet=json_):
-        try:
-            result = warnings_flow(home=_home(home), as_of=_as_of(as_of))
-        finally:  # the reminders and the ladder do not wait on the risk warnings' outcome
-            reminders = reminders_flow(home=_home(home), as_of=_as_of(as_of))
-            supervised = supervision_flow(home=_home(home), as_of=_as_of(as_of), pdf=pdf)
+    from hazardnet.settings import today
+
+    home_dir, day = _home(home), _as_of(as_of)
+    with flow_console(home_dir, "发送风险预警", quiet=json_):
+        # three flows, each run whatever the others did: one part failing never keeps the others from running
+        parts = {"warnings": run_part(warnings_flow, home=home_dir, as_of=day),
+                 "reinspection": run_part(reminders_flow, home=home_dir, as_of=day),
+                 "supervision": run_part(supervision_flow, home=home_dir, as_of=day, pdf=pdf)}
+    (result, _), (reminders, _), (supervised, _) = parts.values()
+    result = {"as_of": day or today().isoformat(), "warnings": [], "deliveries": [], **(result or {})}
+    reminders = {"reinspection_due": [], "unnotified": [], "reminders": [], "reinspection_reminders": [],
+                 **(reminders or {})}
+    supervised = {"reminders": [], "rungs": [], "letters": [], **(supervised or {})}
+    failures = [{"part": key, "name": WARNING_PARTS[key], "error": error}
+                for key, (_, error) in parts.items() if error]
     result["reinspection"] = reminders
     result["reinspection_reminders"] = reminders["reinspection_reminders"]
     result.update(reminders=supervised["reminders"], rungs=supervised["rungs"], letters=supervised["letters"],
-                  supervision=supervised)
+                  supervision=supervised, failures=failures)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
         from hazardnet.settings import load_settings
 
         print_warnings(result, load_settings(_home(home)).counties)
+        print_paper(supervised.get("paper"))
+    for f in failures:
+        err.print(f"错误：{f['name']}：{f['error']}", soft_wrap=True)
+    code = paper_exit(supervised.get("paper"))
+    if code or failures:
+        sys.exit(code or 1)

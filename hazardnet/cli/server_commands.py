@@ -54,6 +54,9 @@ def auth_string_from_file(path: str | Path) -> str:
         raise UserError(f"无法读取身份验证文件“{path}”：{exc.strerror or type(exc).__name__}。") from None
     if not text or not text[0].strip():
         raise UserError(f"身份验证文件“{path}”是空的；请写入“用户名:口令”一行。")
+    user, colon, password = text[0].strip().partition(":")
+    if not (colon and user.strip() and password.strip()):  # never echo the line: it may be the password
+        raise UserError(f"身份验证文件“{path}”的第一行不是“用户名:口令”的形式（用户名和口令之间用英文冒号隔开）。")
     return text[0].strip()
 
 
@@ -100,7 +103,7 @@ def server_environment(host: str, auth_file: Path | None, base: dict[str, str] |
 @app.command()
 def server(
     host: Annotated[str, typer.Option("--host", help="监听地址；127.0.0.1 以外的地址必须设置身份验证。")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="端口。")] = 4200,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="端口（1–65535）。")] = 4200,
     auth_file: Annotated[Optional[Path], typer.Option(
         "--auth-file", help=f"存放身份验证字符串（用户名:口令）的文件，默认 {SERVER_AUTH_ENV} 或 {AUTH_FILE_ENV}。")] = None,
 ) -> None:

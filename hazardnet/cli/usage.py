@@ -37,6 +37,15 @@ def _kind(exc: Exception) -> str:
     annotation = getattr(param, "type", None)
     name = (getattr(annotation, "name", None) or getattr(param, "param_type_name", "") or "").lower()
     message = str(getattr(exc, "message", "")).lower()
+    # a range (typer's min=/max=): on the option itself (typer's pydantic coercion) or on click's IntRange
+    low = getattr(param, "min", None) if getattr(param, "min", None) is not None else getattr(annotation, "min", None)
+    high = getattr(param, "max", None) if getattr(param, "max", None) is not None else getattr(annotation, "max", None)
+    if low is not None or high is not None:
+        described = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        what = "整数" if "integer" in name or described is int else "数字"
+        if low is not None and high is not None:
+            return f"应为 {low}–{high} 之间的{what}"
+        return f"应为不小于 {low} 的{what}" if low is not None else f"应为不大于 {high} 的{what}"
     if "integer" in name or "int" == name or "valid integer" in message:
         return "应为整数"
     if "float" in name or "valid number" in message:

@@ -31,7 +31,16 @@ from hazardnet.settings import Settings
 from hazardnet.store import Store
 
 __all__ = ["Dispatch", "Dispatcher", "Letter", "delivery_record", "failed_record", "failure_summary",
-           "undelivered", "FAILED"]
+           "gave_up", "undelivered", "FAILED"]
+
+
+def gave_up(recipient: Recipient, exc: BaseException) -> dict:
+    """The record of a recipient whose delivery gave up (retries exhausted): why, and the SMS failed when the text
+    was among what failed (`Dispatcher.send` marks the error it raises), so the 短信 column says 失败, not —."""
+    record = failed_record(recipient, getattr(exc, "reason", None) or str(exc) or "发送失败")
+    if getattr(exc, "sms_failed", False):
+        record["sms_status"] = FAILED
+    return record
 
 
 @dataclass
@@ -125,11 +134,15 @@ class Dispatcher:
                 record = None
                 temporary.append(exc.reason)
         if d.text is not None and not (d.sms_after_mail and record is not None and record["status"] == FAILED):
+            sms_failed = False
             try:
                 texted = self._text(d)
             except TemporaryMailError as exc:
                 temporary.append(exc.reason)
+                sms_failed = True
             if temporary:
-                raise TemporaryMailError("；".join(temporary))
+                error = TemporaryMailError("；".join(temporary))
+                error.sms_failed = sms_failed  # for the record when the retries are exhausted (gave_up)
+                raise error
             record = with_sms(record, texted)
         return {**record, **d.extra}

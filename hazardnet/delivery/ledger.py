@@ -36,8 +36,7 @@ KIND_ZH = {"warning": "风险预警", "reminder": "整改期限提醒", "supervi
            "quarterly": "季度汇总", "grid": "电网风险预警", "drill": "应急演练提醒", "rejection": "台账退回",
            "directory": "通讯录问题", "directory-change": "通讯录变更", "mail_check": "来信台账核对",
            "mail_reply": "来信回复"}
-CHANNEL_ZH = {MAIL: "邮件", SMS: "短信"}
-STATUS_ZH = {PENDING: "发送中", SENT: "已发送", WRITTEN: "已写入文件", FAILED: "发送失败"}
+# the words for the channels and statuses: delivery.labels (one mapping for every command, file and artifact)
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

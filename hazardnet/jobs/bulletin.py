@@ -10,11 +10,11 @@ import os
 from dataclasses import dataclass
 
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
-from hazardnet.delivery.dispatch import Dispatch, Dispatcher, delivery_record, failed_record, failure_summary, undelivered
+from hazardnet.delivery.dispatch import Dispatch, Dispatcher, delivery_record, failure_summary, gave_up, undelivered
 from hazardnet.delivery.ledger import FAILED, bulletin_lock
 from hazardnet.delivery.sms import SmsDelivery, with_sms
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
-from hazardnet.jobs.sending import JobOutcome, failure_reason, mail_directory_problems
+from hazardnet.jobs.sending import JobOutcome, mail_directory_problems
 from hazardnet.jobs.wiring import dispatcher
 from hazardnet.publish.bulletin import (
     BulletinRun,
@@ -73,7 +73,7 @@ def bulletin(settings: Settings, period: Period, as_of: dt.date, *, runner: Runn
 
                 deliveries = runner.each("发送通报", delivered, directory.recipients,
                                          label=lambda r: f"通报 {r.county_label} {r.org_name}", io=True,
-                                         on_error=lambda r, exc: failed_record(r, failure_reason(exc)),
+                                         on_error=gave_up,
                                          threads=ONE_AT_A_TIME)
         result = bulletin_result(period, as_of, directory, deliveries)
         paper = None

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
-from hazardnet.delivery.dispatch import Dispatch, Dispatcher, failed_record, failure_summary, undelivered
+from hazardnet.delivery.dispatch import Dispatch, Dispatcher, failure_summary, gave_up, undelivered
 from hazardnet.delivery.ledger import bulletin_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
-from hazardnet.jobs.sending import JobOutcome, failure_reason, mail_directory_problems
+from hazardnet.jobs.sending import JobOutcome, mail_directory_problems
 from hazardnet.jobs.wiring import dispatcher
 from hazardnet.publish.grid_warning import (
     KIND,
@@ -49,7 +49,7 @@ def send_grid(settings: Settings, warning: GridWarning, day: dt.date, *, runner:
 
             deliveries = runner.each("发送电网风险预警", warned, grid_recipients(directory.recipients, warning),
                                      label=lambda r: f"电网风险预警：{r.county_label} {r.org_name}", io=True,
-                                     on_error=lambda r, exc: failed_record(r, failure_reason(exc)),
+                                     on_error=gave_up,
                                      threads=1)  # the plain runner: one mail in flight at a time
         runner.info("grid warning %s: %d recipients", warning.key, len(deliveries))
         return JobOutcome(grid_result(warning, day, directory, deliveries),

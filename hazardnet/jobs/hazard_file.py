@@ -9,7 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hazardnet.delivery.ledger import CHANNEL_ZH, KIND_ZH, STATUS_ZH, deliveries
+from hazardnet.delivery.labels import CHANNEL_ZH, delivery_status
+from hazardnet.delivery.ledger import KIND_ZH, deliveries
 from hazardnet.jobs.notices import service_of
 from hazardnet.publish.warnings import STAGE_ZH
 from hazardnet.rules import COMMITMENT_REASON, RUNG_ZH, DeadlineHistory, current_deadline, days_in_stage, stage
@@ -142,7 +143,7 @@ def hazard_file(store: Store, county: str, hazard_id: str, as_of: dt.date,
                      "recipient": recipient_name(r.recipient_key, customer_id and str(customer_id), customer_name),
                      "recipient_key": r.recipient_key, "channel": r.channel,
                      "channel_name": CHANNEL_ZH.get(r.channel, r.channel), "status": r.status,
-                     "status_name": STATUS_ZH.get(r.status, r.status),
+                     "status_name": delivery_status(r.status, r.channel),
                      "sent_at": local_time(r.updated_at, timezone),
                      "sent_at_utc": r.updated_at.isoformat(timespec="seconds") if r.updated_at else None}
                     for r in conn.execute(q)]

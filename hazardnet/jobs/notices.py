@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hazardnet.delivery.directory import Recipient, directory_in_use, load_directory
-from hazardnet.delivery.dispatch import Dispatch, failed_record
+from hazardnet.delivery.dispatch import Dispatch, gave_up
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
 from hazardnet.publish.notice import (
     Notice,
@@ -205,5 +205,5 @@ def send_notices(settings: Settings, store: Store, as_of: dt.date, records: list
     with bulletin_lock(settings):  # one sender at a time per home, whatever it sends
         deliveries = runner.each("送达通知书", sender.send, plans,
                                  label=lambda d: f"送达 {d.recipient.county_label} {d.recipient.org_name}", io=True,
-                                 on_error=lambda d, exc: {**failed_record(d.recipient, str(exc)), **d.extra})
+                                 on_error=lambda d, exc: {**gave_up(d.recipient, exc), **d.extra})
     return deliveries, unreachable

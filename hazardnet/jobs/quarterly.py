@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hazardnet.delivery.directory import Recipient, load_directory
-from hazardnet.delivery.dispatch import Dispatch, Dispatcher, delivery_record, failed_record, failure_summary, undelivered
+from hazardnet.delivery.dispatch import Dispatch, Dispatcher, delivery_record, failure_summary, gave_up, undelivered
 from hazardnet.delivery.ledger import bulletin_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
-from hazardnet.jobs.sending import failure_reason
 from hazardnet.jobs.wiring import dispatcher
 from hazardnet.publish.briefing_deck import Photos
 from hazardnet.publish.paper import PaperResult, quarterly_paper_copies
@@ -127,7 +126,7 @@ def quarterly_deliveries(settings: Settings, store: Store, data: QuarterData, bo
     with bulletin_lock(settings):
         return runner.each("发送季度汇总", mailed, directory.recipients,
                            label=lambda r: f"发送季度汇总：{r.county_label} {r.org_name}", io=True,
-                           on_error=lambda r, exc: failed_record(r, failure_reason(exc)),
+                           on_error=gave_up,
                            threads=1)  # the plain runner: one mail in flight at a time
 
 

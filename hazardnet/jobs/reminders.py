@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from hazardnet.delivery.dispatch import Dispatch, failed_record
+from hazardnet.delivery.dispatch import Dispatch, gave_up
 from hazardnet.jobs.notices import current_hazards
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
 from hazardnet.publish.reminders import REINSPECTION, UNNOTIFIED, Reminder, reminder_letter, reminder_sms
@@ -117,7 +117,7 @@ def reminders(settings: Settings, as_of: dt.date, *, runner: Runner | None = Non
                 records = runner.each(
                     "发送复查提醒", sender.send, plans, io=True,
                     label=lambda d: f"提醒 {d.recipient.county_label} {d.recipient.org_name}",
-                    on_error=lambda d, exc: {**failed_record(d.recipient, str(exc)), **d.extra})
+                    on_error=lambda d, exc: {**gave_up(d.recipient, exc), **d.extra})
             for rec in records:  # which hazards this run told it about (a re-run tells nothing new)
                 rec["sent_hazard_ids"] = [p.split("|")[1] for p in rec.get("items") or []]
             result.reminders = records

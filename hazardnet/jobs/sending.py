@@ -1,5 +1,5 @@
-"""What every sending job shares: its outcome (the result, the problem that fails the run), the reason a
-recipient's delivery gave up, and the step that mails the directory's problems to the prefecture."""
+"""What every sending job shares: its outcome (the result, the problem that fails the run) and the step that
+mails the directory's problems to the prefecture."""
 
 from __future__ import annotations
 
@@ -22,11 +22,6 @@ class JobOutcome:
     problem: str | None = None
     directory_mail: list[dict] = field(default_factory=list)
     sent: bool = True
-
-
-def failure_reason(exc: BaseException) -> str:
-    """Why a delivery gave up, for its failed record."""
-    return getattr(exc, "reason", None) or str(exc) or "发送失败"
 
 
 def directory_problems(settings: Settings, directory, sender: Dispatcher) -> list[dict]:

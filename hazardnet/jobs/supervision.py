@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hazardnet.delivery.directory import DirectoryResult, Recipient, directory_in_use, load_directory
-from hazardnet.delivery.dispatch import Dispatch, Dispatcher, Letter, failed_record
+from hazardnet.delivery.dispatch import Dispatch, Dispatcher, Letter, gave_up
 from hazardnet.delivery.ledger import DeliveryLedger, LedgerEntry, bulletin_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
 from hazardnet.publish.supervision import (
@@ -367,7 +367,7 @@ def supervision(settings: Settings, as_of: dt.date, *, runner: Runner | None = N
                 sender = dispatcher(settings, store, runner.secret)
 
             def failed(d: Dispatch, exc: BaseException) -> dict:
-                return {**failed_record(d.recipient, getattr(exc, "reason", None) or str(exc)), **d.extra}
+                return {**gave_up(d.recipient, exc), **d.extra}
 
             with bulletin_lock(settings):  # one sender at a time per home, whatever it sends
                 result.deliveries = runner.each("发送整改提醒与督办建议函", sender.send, planned, label=_label, io=True,

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 from hazardnet.delivery.directory import DirectoryResult, Recipient, load_directory
-from hazardnet.delivery.dispatch import Dispatch, Dispatcher, failed_record, failure_summary, undelivered
+from hazardnet.delivery.dispatch import Dispatch, Dispatcher, failure_summary, gave_up, undelivered
 from hazardnet.delivery.ledger import bulletin_lock
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
-from hazardnet.jobs.sending import JobOutcome, failure_reason, mail_directory_problems
+from hazardnet.jobs.sending import JobOutcome, mail_directory_problems
 from hazardnet.jobs.wiring import dispatcher
 from hazardnet.publish.warnings import (
     KIND,
@@ -53,7 +53,7 @@ def risk_warnings(settings: Settings, as_of: dt.date, *, runner: Runner | None =
                 deliveries = runner.each(
                     "发送风险预警", warned, plan(directory.recipients, warnings),
                     label=lambda p: f"发送风险预警：{p[0].county_label} {p[0].org_name}",
-                    io=True, on_error=lambda p, exc: failed_record(p[0], failure_reason(exc)),
+                    io=True, on_error=lambda p, exc: gave_up(p[0], exc),
                     threads=1)  # the plain runner: one mail in flight at a time
         runner.info("%s: %d warnings, %d deliveries", as_of, len(warnings), len(deliveries))
         result = {"as_of": as_of.isoformat(), "warnings": [w.as_json() for w in warnings], "deliveries": deliveries,

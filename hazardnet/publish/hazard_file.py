@@ -1,6 +1,6 @@
 """One hazard's file (一患一档) as a workbook: its summary, every version, notices, deadlines, re-inspections, the
 督办建议函 that named it, and the warnings and messages sent about it — all in words a reader knows (the ledger's
-kinds, channels and statuses through delivery.ledger's KIND_ZH, CHANNEL_ZH, STATUS_ZH; times on the local clock)."""
+kinds through delivery.ledger's KIND_ZH, channels and statuses through delivery.labels; times on the local clock)."""
 
 from __future__ import annotations
 
