@@ -57,7 +57,7 @@ def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, se
              f"数据截至{book.as_of:%Y年%m月%d日}）。", "",
              f"季初未整改 {f['open_at_start']} 项，本季度新发现 {f['found']} 项，本季度销号 {f['remediated']} 项，"
              f"季末未整改 {f['open_at_end']} 项（其中逾期 {f['overdue_at_end']} 项），整改率 {rate}。", "",
-             f"季度隐患通报会请于 {meeting:%Y年%m月}10日前召开；附件中的“通报清单”工作表已按 A4 横向设置，可直接打印作为会议材料。",
+             f"季度隐患通报会请于 {meeting:%Y年%m月}10日前召开；附件中的“通报清单”工作表已按 A3 横向设置，可直接打印作为会议材料。",
              *([deck] if deck else []), ask, "", settings.company, settings.mail_from_name,
              f"本邮件由用电安全“1+1+1”工作网隐患台账系统自动发送；如有疑问，请回复 {settings.mail_from}。"]
     return subject, "\n".join(lines)
