@@ -262,6 +262,13 @@ def test_overdue_rows_highlighted_with_days_and_summary_calls_them_out(smtp_sett
     summary = [c for row in book["通报说明"].iter_rows(values_only=True) for c in row if c is not None]
     assert "四、逾期未整改的重大隐患（1 条）" in summary and "GEM-001" in summary
     assert book["通报说明"].page_setup.paperSize == 9  # A4
+    for name in ("本月新发现", "未整改", "本月已整改"):  # 19 to 22 columns: A3 landscape, one page wide
+        setup = book[name].page_setup
+        assert (setup.paperSize, setup.orientation) == (8, "landscape"), name
+        assert setup.fitToWidth in (None, 1) and setup.fitToHeight == 0
+        assert book[name].sheet_properties.pageSetUpPr.fitToPage
+        assert book[name].print_title_rows == "$1:$1"  # the header row on every page
+    assert header[-1] == "照片" and {"户号", "告知日期", "完成日期", "存续天数"} <= set(header)  # the mail keeps them
     county_table = list(book["通报说明"].iter_rows(values_only=True))
     by_county = {}
     for r in county_table:  # the first table: 按县(市)统计

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -26,7 +27,8 @@ from openpyxl.utils import get_column_letter
 
 from hazardnet.xlsx.row_height import MAX_POINTS, TableRowHeights, text_lines
 from hazardnet.xlsx.text_width import text_units
-from hazardnet.xlsx.style import WORKBOOK_OPTIONS, Formats, atomic_workbook, write_table
+from hazardnet.xlsx.style import (A3, A4, WORKBOOK_OPTIONS, Formats, atomic_workbook, fit_scale, keep_on_page,
+                                  paper_for, write_table)
 
 AS_OF = dt.date(2026, 11, 15)
 HAS_SOFFICE = bool(shutil.which("soffice") or shutil.which("libreoffice"))
@@ -157,6 +159,22 @@ def test_heights_read_back_from_table_merged_and_fast_writers(tmp_path):
     assert b'customHeight="1"' in sheets[1]
 
 
+def test_wide_tables_go_on_a3_and_headings_stay_with_their_tables(tmp_path):
+    """paper_for: A4 while a table prints there at 80 % or more (10-pt text at 8 pt), else A3; keep_on_page
+    breaks before a heading and its table that would start at a page's foot, never before one that fits, nor
+    before one taller than a page; the breaks are in the file."""
+    assert paper_for([10] * 10) == A4 and fit_scale([10] * 10) == 1.0
+    assert paper_for([10] * 14) == A3 and fit_scale([10] * 14, A3) >= 0.8 > fit_scale([10] * 14, A4)
+    path = tmp_path / "pages.xlsx"
+    with atomic_workbook(path) as wb:
+        ws = wb.add_worksheet("总览")
+        # A4 landscape at 100 %: 500 points of rows a page, 33 rows of 15
+        blocks = [(0, 9), (10, 29), (30, 39), (40, 129)]  # the second ends on page 1, the third would not
+        breaks = keep_on_page(ws, blocks, widths=[10] * 8, paper=A4)
+    assert breaks == [30]  # (0, 9) and (10, 29) fit page 1; (40, 129) is taller than a page: it flows
+    assert [b.id for b in openpyxl.load_workbook(path)["总览"].row_breaks.brk] == [30]
+
+
 def test_fitting_leaves_a_workbook_without_long_text_alone(tmp_path):
     path = tmp_path / "plain.xlsx"
     with atomic_workbook(path) as wb:
@@ -188,12 +206,14 @@ def outputs(tmp_path_factory):
     result = ingest(settings, AS_OF)
     store = Store(settings.database_url)
     bulletin_job(settings, store, Period(2026, 11), AS_OF, EmlFileTransport(settings.outbox / "mail"))
-    books = quarter_job(store, settings, Quarter.containing(AS_OF), as_of=AS_OF).books
+    quarter = quarter_job(store, settings, Quarter.containing(AS_OF), as_of=AS_OF)
+    books = quarter.books
     template = write_register_template(settings.outbox / "模板.xlsx", "格尔木市", settings)
     reports = [Path(f.report) for f in result.files if f.report]
     yield {"settings": settings, "store": store, "consolidated": settings.consolidated_path,
            "bulletins": sorted((settings.outbox / "通报" / "2026-11").glob("*.xlsx")), "books": books,
-           "quarterly": [Path(b.path) for b in books], "template": template, "reports": reports}
+           "summaries": quarter.summaries, "quarterly": [Path(b.path) for b in books], "template": template,
+           "reports": reports}
     store.dispose()
 
 
@@ -220,21 +240,40 @@ def pdf_pages(path: Path) -> list[str]:
                            capture_output=True, text=True, check=True).stdout for i in range(1, n + 1)]
 
 
-def page_sizes(path: Path) -> set[tuple[int, int]]:
-    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "999", str(path)], capture_output=True, text=True,
-                          check=True).stdout
-    return {tuple(sorted((round(float(w)), round(float(h)))))
-            for w, h in re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+)", info)}
-
-
 def squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+def page_layout(path: Path) -> list[tuple[str, float]]:
+    """Each page's paper ("A4P", "A3L", …) and the size of its body text in points: the median over its words of
+    Chinese characters only of a character's width (pdftotext -bbox), a CJK character being 1 em wide. (A word's
+    box is taller than the text's size: 1.3 em in Noto CJK.)"""
+    html = subprocess.run(["pdftotext", "-bbox", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    cjk = re.compile(r"^[\u4e00-\u9fff]{2,}$")
+    pages = []
+    for w, h, body in re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', html, re.S):
+        ems = [(float(x2) - float(x1)) / len(t) for x1, x2, t in
+               re.findall(r'<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>', body)
+               if cjk.match(t)]
+        paper = {(595, 842): "A4", (842, 1191): "A3"}[tuple(sorted((round(float(w)), round(float(h)))))]
+        pages.append((paper + ("L" if float(w) > float(h) else "P"), statistics.median(ems)))
+    return pages
+
+
+HEADING = re.compile(r"^\s*([一二三四五六七八九十]+、|口径说明：)")
+
+
+def last_body_line(page: str) -> str:
+    """The last line of a page's text above its footer (第 N 页)."""
+    lines = [ln for ln in page.splitlines() if ln.strip()]
+    return next((ln for ln in reversed(lines) if "页" not in ln), "")
+
+
 @needs_libreoffice
 def test_bulletin_paper_copy_for_every_authority(outputs):
-    """Each government authority's PDF: A4, its name on every page, page numbers, the month's counts as
-    computed here from the register, every open hazard's id, within a sane number of pages."""
+    """Each government authority's PDF: 通报说明 on A4, the lists on A3 landscape in the paper layout, text of
+    8 pt or more, its name on every page, page numbers, the month's counts as computed here from the register,
+    every open hazard's id, within a sane number of pages."""
     from hazardnet.delivery.directory import load_directory
     from hazardnet.publish.bulletin import Period, prepare_bulletin
     from hazardnet.publish.paper import bulletin_paper_copies
@@ -256,7 +295,9 @@ def test_bulletin_paper_copy_for_every_authority(outputs):
         mine = register if r.county is None else register[register["county"] == r.county]
         new = int(mine["found_date"].map(lambda d: d is not None and d.year == 2026 and d.month == 11).sum())
         open_ = mine[mine["status"] != "已整改"]
-        assert page_sizes(pdf) == {(595, 842)}  # A4, either orientation
+        layout = page_layout(pdf)
+        assert layout[0][0] == "A4P" and {p for p, _ in layout[1:]} == {"A3L"}  # 通报说明 A4, the lists A3
+        assert min(size for _, size in layout) >= 8.0, layout  # 10-pt text at 3.6 pt before (22 columns on A4)
         assert all(squeeze(r.org_name) in squeeze(p) for p in pages), "recipient named on every page"
         assert all(f"第{i}页" in squeeze(p) for i, p in enumerate(pages, 1)), "page numbers"
         text = squeeze("".join(pages))
@@ -266,6 +307,8 @@ def test_bulletin_paper_copy_for_every_authority(outputs):
             assert "零报告" in text
         assert all(squeeze(h) in text for h in open_["hazard_id"]), "every open hazard printed"
         assert 4 <= len(pages) <= 4 + math.ceil(len(mine) / 2), len(pages)
+        headers = squeeze(pages[-1])
+        assert "户号" not in headers and "告知日期" not in headers and "照片" not in text  # the paper layout
     assert tallest_row(next(iter(outputs["bulletins"]))) <= MAX_POINTS  # no row taller than a page
 
 
@@ -273,16 +316,24 @@ def test_bulletin_paper_copy_for_every_authority(outputs):
 def test_quarterly_handouts_as_pdf(outputs):
     from hazardnet.publish.paper import quarterly_paper_copies
 
+    """Every handout on A3 landscape with text of 8 pt or more (逾期督办 in the paper layout), no section heading
+    of 总览 left alone at a page's foot (the 六、 heading was, on A4)."""
     settings = outputs["settings"]
-    result = quarterly_paper_copies(settings, outputs["books"])
+    result = quarterly_paper_copies(settings, outputs["summaries"], outputs["books"])
     assert result.failed == [] and result.unavailable is None
     assert len(result.written) == len(settings.counties) + 1
     for book in outputs["books"]:
         pdf = Path(book.path).parent / "纸质版" / (Path(book.path).stem + ".pdf")
         pages = pdf_pages(pdf)
-        assert page_sizes(pdf) == {(595, 842)}
+        layout = page_layout(pdf)
+        assert {p for p, _ in layout} == {"A3L"}, (book.name, layout)
+        assert min(size for _, size in layout) >= 8.0, (book.name, layout)
         assert all(squeeze(book.name) in squeeze(p) for p in pages)
         assert 4 <= len(pages) <= 8 + book.hazards, (book.name, len(pages))  # 总览 may take a few pages
+        orphans = [i for i, p in enumerate(pages, 1) if HEADING.match(last_body_line(p))]
+        assert orphans == [], (book.name, [last_body_line(pages[i - 1]) for i in orphans])
+        overdue = squeeze("".join(p for p in pages if "逾期督办清单" in p))
+        assert "隐患编号" in overdue and "户号" not in overdue  # the paper layout
 
 
 @needs_libreoffice

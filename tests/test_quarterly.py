@@ -478,15 +478,38 @@ def test_native_charts_and_their_ranges(q3_books, settings):
     assert resolve(wb, refs[2]) == [e["category"][c]["本季度涉及隐患"] for c in CATEGORIES]
 
 
-def test_every_workbook_prints_as_a_handout(q3_books, settings):
+def test_every_workbook_prints_as_a_handout(q3_books, store, settings, tmp_path):
+    """Every sheet on A3 landscape, one page wide (on A4 the tables printed at 4 to 7 pt), the header rows on
+    every page; 总览's page breaks fall before a section heading, the notes or the charts. The paper layout's
+    逾期督办 leaves 户号 and 告知日期 out and fits A3 at 80 % or more (10-pt text at 8 pt); the mailed workbook
+    keeps every column."""
+    from hazardnet.publish.quarterly import quarter_data, summaries
+    from hazardnet.publish.quarterly_workbook import OVERDUE_HEADERS, OVERDUE_WIDTHS, write_quarterly_workbook
+    from hazardnet.xlsx.style import A3, fit_scale
+
     wb = openpyxl.load_workbook(q3_books[settings.prefecture].path)
     ws = wb[BRIEFING]
-    assert ws.page_setup.orientation == "landscape" and ws.page_setup.paperSize == 9
     assert ws.print_title_rows == "$3:$3"
     assert "&P" in ws.oddFooter.center.text
-    assert ws.sheet_properties.pageSetUpPr.fitToPage
     for name in wb.sheetnames:
-        assert wb[name].page_setup.paperSize == 9
+        setup = wb[name].page_setup
+        assert (setup.paperSize, setup.orientation) == (8, "landscape"), name
+        assert setup.fitToWidth in (None, 1) and setup.fitToHeight == 0, name
+        assert wb[name].sheet_properties.pageSetUpPr.fitToPage, name
+    assert [c.value for c in wb[OVERDUE][2]] == OVERDUE_HEADERS and wb[OVERDUE].print_title_rows == "$2:$2"
+    overview = wb[OVERVIEW]
+    for brk in overview.row_breaks.brk:  # the row after the break opens the next page
+        first = overview.cell(brk.id + 1, 1).value
+        assert first is None or re.match(r"^([一二三四五六]、|口径说明)", first), (brk.id, first)
+
+    s = summaries(quarter_data(store, Q3, Q3.end), settings)[0]
+    paper = openpyxl.load_workbook(write_quarterly_workbook(tmp_path / "纸质版.xlsx", s, settings, paper=True))
+    headers = [c.value for c in paper[OVERDUE][2]]
+    assert "户号" not in headers and "告知日期" not in headers and "整改期限变更次数" in headers
+    widths = {c: int(d.width) for d in paper[OVERDUE].column_dimensions.values() for c in range(d.min, d.max + 1)}
+    widths = [widths[c] for c in range(1, len(headers) + 1)]  # as written (int: less xlsxwriter's padding)
+    assert fit_scale(widths, A3) >= 0.8 > fit_scale(OVERDUE_WIDTHS, A3)
+    assert paper[OVERDUE].page_setup.paperSize == 8
 
 
 def test_text_that_looks_like_a_formula_stays_text(home, settings):

@@ -32,6 +32,7 @@ class QuarterOutcome:
 
     prefecture: QuarterlySummary
     books: list[QuarterlyWorkbook] = field(default_factory=list)
+    summaries: list[QuarterlySummary] = field(default_factory=list)  # of `books`, in their order
     newsletter: Path | None = None
     result: dict = field(default_factory=dict)
     problem: str | None = None
@@ -69,11 +70,11 @@ def quarterly(settings: Settings, quarter: Quarter, as_of: dt.date | None = None
         for book, deck in zip(books, decks):
             book.deck = deck
         newsletter = runner.step("生成工作开展情况", newsletter_text, scoped[0], settings, emergency)
-        out = QuarterOutcome(scoped[0], books, newsletter)
+        out = QuarterOutcome(scoped[0], books, scoped, newsletter)
         out.result = {"quarter": quarter.label, "as_of": day.isoformat(), "figures": scoped[0].by_county,
                       "workbooks": [b.as_json() for b in books], "newsletter": str(newsletter)}
         if settings.paper_copies if pdf is None else pdf:
-            out.result["paper"] = runner.step("生成纸质版", quarterly_paper, settings, books).as_json()
+            out.result["paper"] = runner.step("生成纸质版", quarterly_paper, settings, scoped, books).as_json()
         if send:
             deliveries = quarterly_deliveries(settings, store, data, books, runner, sender)
             out.result["deliveries"] = deliveries
@@ -106,9 +107,10 @@ def newsletter_text(summary: QuarterlySummary, settings: Settings, emergency=Non
     return write_quarter_newsletter(summary, settings, emergency)
 
 
-def quarterly_paper(settings: Settings, books: list[QuarterlyWorkbook]) -> PaperResult:
+def quarterly_paper(settings: Settings, summaries: list[QuarterlySummary],
+                    books: list[QuarterlyWorkbook]) -> PaperResult:
     """The printed handouts (PDF, by LibreOffice) of the prefecture and county workbooks, in 纸质版/."""
-    return quarterly_paper_copies(settings, books)
+    return quarterly_paper_copies(settings, summaries, books)
 
 
 def quarterly_deliveries(settings: Settings, store: Store, data: QuarterData, books: list[QuarterlyWorkbook],

@@ -34,7 +34,7 @@ from hazardnet import rules
 from hazardnet.rules import scope_label
 from hazardnet.settings import Settings
 from hazardnet.store import Store
-from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, setup_print, write_cell, write_table
+from hazardnet.xlsx.style import FONT, Formats, atomic_workbook, paper_for, setup_print, write_cell, write_table
 from hazardnet.xlsx.text_width import text_width
 from hazardnet.xlsx.writers import WorkbookWriters
 from schemas.headers import FIELD_BY_NAME
@@ -56,6 +56,17 @@ WIDTHS = {"county": 8, "customer_id": 13, "customer_name": 18, "customer_grade":
           "found_date": 11, "description": 30, "category": 10, "severity": 7, "consequence": 22, "suggestion": 22,
           "notice_date": 11, "deadline": 11, "owner": 8, "contingency": 18, "status": 8, "completed_date": 11,
           "gov_supervised": 6, "remarks": 12}
+# The paper copy (publish.paper) prints the lists on A3 landscape with 8-pt text or larger: it leaves out what paper
+# cannot use or the authority does not need (户号; 告知日期; in 未整改 the 照片 column, empty on paper, 完成日期, empty
+# but for a reopened hazard, and 存续天数, the 发现日期 being printed), its headers wrap instead of widening their
+# columns, and long texts wrap narrower (rows grow, pages follow).
+PAPER_LEFT_OUT = frozenset({"customer_id", "notice_date"})
+PAPER_OPEN_LEFT_OUT = frozenset({"completed_date", "days_open"})
+PAPER_WIDTHS = {"county": 8, "customer_name": 14, "customer_grade": 6, "hazard_id": 17, "found_date": 11,
+                "description": 22, "category": 8, "severity": 5, "consequence": 16, "suggestion": 16,
+                "deadline": 11, "owner": 7, "contingency": 13, "status": 7, "completed_date": 11,
+                "gov_supervised": 5, "remarks": 10, "days_overdue": 5}
+PAPER_WRAP = WRAP | {"category"}
 
 
 # ---- the period ----------------------------------------------------------------------------------
@@ -173,14 +184,28 @@ def _value(v: Any) -> Any:
     return v
 
 
-def _list_rows(df: pd.DataFrame, extra: Sequence[str] = ()) -> list[list[Any]]:
-    return [[_value(v) for v in rec] for rec in df[list(LIST_FIELDS) + list(extra)].itertuples(index=False, name=None)]
+def _list_rows(df: pd.DataFrame, extra: Sequence[str] = (), fields: Sequence[str] = LIST_FIELDS) -> list[list[Any]]:
+    return [[_value(v) for v in rec] for rec in df[list(fields) + list(extra)].itertuples(index=False, name=None)]
 
 
-def _list_headers(extra: Sequence[tuple[str, str, int]] = ()) -> tuple[list[str], list[float]]:
-    headers = ["县(市)" if n == "county" else FIELD_BY_NAME[n].header for n in LIST_FIELDS]
-    widths = [float(max(WIDTHS[n], min(text_width(h) + 1, 14))) for n, h in zip(LIST_FIELDS, headers)]
-    return headers + [h for _, h, _ in extra], widths + [float(w) for _, _, w in extra]
+def _list_columns(paper: bool, open_list: bool = False) -> tuple[tuple[str, ...], tuple[tuple[str, str, int], ...]]:
+    """(register fields, derived columns) of a hazard sheet: all of them, or those the paper copy prints."""
+    extra = OPEN_EXTRA if open_list else ()
+    if not paper:
+        return LIST_FIELDS, extra
+    left_out = PAPER_LEFT_OUT | (PAPER_OPEN_LEFT_OUT if open_list else frozenset())
+    return tuple(n for n in LIST_FIELDS if n not in left_out), tuple(e for e in extra if e[0] not in left_out)
+
+
+def _list_headers(extra: Sequence[tuple[str, str, int]] = (), fields: Sequence[str] = LIST_FIELDS,
+                  paper: bool = False) -> tuple[list[str], list[float]]:
+    headers = ["县(市)" if n == "county" else FIELD_BY_NAME[n].header for n in fields]
+    if paper:  # headers wrap over two or three lines
+        widths = [float(PAPER_WIDTHS[n]) for n in [*fields, *(n for n, _, _ in extra)]]
+    else:
+        widths = [float(max(WIDTHS[n], min(text_width(h) + 1, 14))) for n, h in zip(fields, headers)]
+        widths += [float(w) for _, _, w in extra]
+    return headers + [h for _, h, _ in extra], widths
 
 
 def _counts(sections: BulletinSections, key: str, values: Sequence[str]) -> list[list[Any]]:
@@ -254,12 +279,14 @@ def bulletin_thumbnails(run: BulletinRun, keys) -> dict[tuple[str, str], bytes]:
 def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient: Recipient, period: Period,
                             as_of: dt.date, settings: Settings,
                             thumbnails: Mapping[tuple[str, str], bytes] | None = None,
-                            customer_report: Mapping | None = None, notes: Sequence[str] = ()) -> Path:
-    """Write the recipient's bulletin workbook: 通报说明, 本月新发现, 未整改, 本月已整改 (A4, headed, paged).
+                            customer_report: Mapping | None = None, notes: Sequence[str] = (),
+                            paper: bool = False) -> Path:
+    """Write the recipient's bulletin workbook: 通报说明 (A4), 本月新发现, 未整改, 本月已整改 (A3 landscape, too
+    wide for A4: `paper_for`), each headed and paged, a list's header row on every page.
 
     `thumbnails`: (county, hazard_id) -> JPEG shown in the 照片 column of 未整改 (see `thumbnail`).
     `customer_report`: the customer-checks report (jobs.customer_checks); its problems the recipient may see go
-    on a 客户档案问题 sheet (publish.customer_problems)."""
+    on a 客户档案问题 sheet (publish.customer_problems). `paper`: the paper copy's layout (PAPER_LEFT_OUT)."""
     label = scope_label(recipient, settings.prefecture)
     page_header = f"{recipient.org_name}　{period.label}电力安全隐患通报（{label}）"
     with atomic_workbook(path) as wb:
@@ -269,24 +296,31 @@ def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient
                        notes=notes)
         setup_print(ws, header_rows=None, landscape=False, page_header=page_header)
 
-        headers, widths = _list_headers()
+        wrapping = PAPER_WRAP if paper else WRAP
+        fields, _ = _list_columns(paper)
+        wrap = [i for i, n in enumerate(fields) if n in wrapping]
+        headers, widths = _list_headers(fields=fields, paper=paper)
         for title, df in (("本月新发现", sections.new),):
             sheet = wb.add_worksheet(title)
-            write_table(wb, sheet, fmts, headers, _list_rows(df), widths=widths,
-                        wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP], page_header=page_header)
-        open_headers, open_widths = _list_headers(OPEN_EXTRA)
+            write_table(wb, sheet, fmts, headers, _list_rows(df, fields=fields), widths=widths, wrap_cols=wrap,
+                        page_header=page_header, paper=paper_for(widths))
+        open_fields, open_extra = _list_columns(paper, open_list=True)
+        open_headers, open_widths = _list_headers(open_extra, open_fields, paper)
+        open_rows = _list_rows(sections.open, [n for n, _, _ in open_extra], open_fields)
+        if not paper:  # the 照片 column (paper has no room for a thumbnail 96 pixels wide)
+            open_headers, open_widths = [*open_headers, PHOTO_HEADER], [*open_widths, 14.0]
+            open_rows = [[*r, None] for r in open_rows]
         sheet = wb.add_worksheet("未整改")
         open_df = sections.open
-        write_table(wb, sheet, fmts, [*open_headers, PHOTO_HEADER],
-                    [[*r, None] for r in _list_rows(open_df, [n for n, _, _ in OPEN_EXTRA])],
-                    widths=[*open_widths, 14.0], wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP],
+        write_table(wb, sheet, fmts, open_headers, open_rows, widths=open_widths,
+                    wrap_cols=[i for i, n in enumerate(open_fields) if n in wrapping],
                     highlight=[bool(x) for x in open_df["overdue"]] if len(open_df) else None,
-                    page_header=page_header)
-        if thumbnails and len(open_df):
-            _insert_thumbnails(sheet, open_df, thumbnails, col=len(open_headers))
+                    page_header=page_header, paper=paper_for(open_widths))
+        if thumbnails and len(open_df) and not paper:
+            _insert_thumbnails(sheet, open_df, thumbnails, col=len(open_headers) - 1)
         sheet = wb.add_worksheet("本月已整改")
-        write_table(wb, sheet, fmts, headers, _list_rows(sections.done), widths=widths,
-                    wrap_cols=[i for i, n in enumerate(LIST_FIELDS) if n in WRAP], page_header=page_header)
+        write_table(wb, sheet, fmts, headers, _list_rows(sections.done, fields=fields), widths=widths,
+                    wrap_cols=wrap, page_header=page_header, paper=paper_for(widths))
         if customer_report is not None:
             from hazardnet.publish.customer_problems import write_problems_sheet
 
@@ -427,7 +461,7 @@ def bulletin_body(sections: BulletinSections, recipient: Recipient, period: Peri
     ask = {PARTY_CUSTOMER: "请贵单位按整改建议和期限完成整改，整改完成后及时告知供电企业。",
            PARTY_GOV: "请贵单位督促相关用电客户按期整改，对逾期重大隐患予以督办。",
            PARTY_UTILITY: "请做好隐患跟踪服务，并在下月台账中如实更新整改状态。"}.get(recipient.party, "")
-    lines += ["", f"详见附件《{attachment}》（已按 A4 纸设置，可直接打印）。", ask, "",
+    lines += ["", f"详见附件《{attachment}》（已设置好打印格式：通报说明为 A4 纸，隐患清单为 A3 横向，可直接打印）。", ask, "",
               *mail_signature(settings),
               f"本邮件由用电安全“1+1+1”工作网隐患台账系统自动发送；如有疑问，请回复 {settings.mail_from}。"]
     return "\n".join(lines)

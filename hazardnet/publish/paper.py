@@ -1,9 +1,11 @@
 """Paper copies (纸质版): the printed workbooks as PDF, converted by LibreOffice headless.
 
 The 1+1+1 agreement hands the government authority the month's hazards on paper, and the quarterly handout is
-printed for the briefing meeting. The workbooks already carry the print set-up (A4, the recipient in the page
-header, 第 N 页，共 M 页 in the footer, wrapped rows tall enough — xlsx/row_height.py); LibreOffice prints them
-to PDF as a recipient or a print room would.
+printed for the briefing meeting. The workbooks carry the print set-up (A4, or A3 landscape for the wide lists:
+xlsx.style.paper_for; the recipient in the page header, 第 N 页，共 M 页 in the footer, wrapped rows tall enough —
+xlsx/row_height.py); each copy is written afresh in the paper layout (publish.bulletin PAPER_LEFT_OUT,
+publish.quarterly_workbook OVERDUE_PAPER_LEFT_OUT: what paper cannot use left out, so the text prints at 8 pt or
+more) and LibreOffice prints it to PDF as a recipient or a print room would.
 
 - One private LibreOffice profile per converter (`-env:UserInstallation`), so a desktop LibreOffice or a
   second run never shares a profile (LibreOffice would hand the job to the other instance, or refuse);
@@ -29,7 +31,8 @@ from hazardnet import rules
 from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.letter import safe_file_name
 from hazardnet.publish.bulletin import BulletinRun, bulletin_sections, recipient_notes, write_bulletin_workbook
-from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
+from hazardnet.publish.quarterly import QuarterlySummary
+from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook, write_quarterly_workbook
 from hazardnet.settings import Settings
 
 PAPER_DIR = "纸质版"
@@ -198,7 +201,8 @@ def bulletin_paper_name(recipient: Recipient) -> str:
 
 def bulletin_paper_copies(run: BulletinRun, recipients: list[Recipient]) -> PaperResult:
     """Write outbox/通报/<month>/纸质版/<县(市)>_<单位名称>.pdf for every government authority in `recipients`
-    (the same workbook its mail carries, written afresh: independent of what the ledger already sent)."""
+    (the workbook its mail carries in the paper layout, written afresh: independent of what the ledger already
+    sent)."""
     authorities = [r for r in recipients if r.party == PARTY_GOV]
     if not authorities:
         return PaperResult()
@@ -212,7 +216,8 @@ def bulletin_paper_copies(run: BulletinRun, recipients: list[Recipient]) -> Pape
         for i, r in enumerate(authorities):
             sections = bulletin_sections(rules.scoped(run.register, r), run.period)
             book = write_bulletin_workbook(Path(tmp) / f"{i}.xlsx", sections, recipient=r, period=run.period,
-                                          as_of=run.as_of, settings=run.settings, notes=recipient_notes(run, r))
+                                          as_of=run.as_of, settings=run.settings, notes=recipient_notes(run, r),
+                                          paper=True)
             jobs.append((f"{r.county_label} {r.org_name}", book, folder / bulletin_paper_name(r)))
         return convert_all(run.settings, jobs)
 
@@ -223,12 +228,18 @@ def _ensure(folder: Path) -> Path:
 
 
 # ---- the quarterly handouts ---------------------------------------------------------------------------
-def quarterly_paper_copies(settings: Settings, books: list[QuarterlyWorkbook]) -> PaperResult:
-    """A PDF next to each prefecture and county quarterly workbook, in a 纸质版 sub-folder (the handouts)."""
-    jobs = []
-    for book in books:
-        if book.scope not in ("prefecture", "county"):
-            continue
-        path = Path(book.path)
-        jobs.append((book.name, path, path.parent / PAPER_DIR / (path.stem + ".pdf")))
-    return convert_all(settings, jobs)
+def quarterly_paper_copies(settings: Settings, summaries: list[QuarterlySummary],
+                           books: list[QuarterlyWorkbook]) -> PaperResult:
+    """A PDF next to each prefecture and county quarterly workbook, in a 纸质版 sub-folder (the handouts): the
+    workbook of its summary (`summaries`, in the order of `books`) written afresh in the paper layout."""
+    printed = [(s, b) for s, b in zip(summaries, books) if b.scope in ("prefecture", "county")]
+    if not printed:
+        return PaperResult()
+    folder = Path(printed[0][1].path).parent
+    with tempfile.TemporaryDirectory(prefix=".tmp-paper-", dir=_ensure(folder)) as tmp:
+        jobs = []
+        for i, (summary, book) in enumerate(printed):
+            path = Path(book.path)
+            copy = write_quarterly_workbook(Path(tmp) / f"{i}.xlsx", summary, settings, paper=True)
+            jobs.append((book.name, copy, path.parent / PAPER_DIR / (path.stem + ".pdf")))
+        return convert_all(settings, jobs)

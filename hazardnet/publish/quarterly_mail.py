@@ -49,13 +49,13 @@ def quarterly_mail_text(recipient, book: QuarterlyWorkbook, quarter: Quarter, se
     start = quarter.next().start
     meeting = dt.date(start.year, start.month, MEETING_DAY)  # the 协作书's "before the 10th"
     if book.as_of is not None and book.as_of > meeting:  # sent after the meeting's deadline: no request for it
-        when = (f"季度隐患通报会的召开期限（{meeting:%Y年%m月%d日}）已过；附件中的“通报清单”工作表已按 A4 横向设置，"
+        when = (f"季度隐患通报会的召开期限（{meeting:%Y年%m月%d日}）已过；附件中的“通报清单”工作表已按 A3 横向设置，"
                 f"可直接打印，供跟踪整改和存档。")
         deck = "附件另有隐患通报会演示文稿（PPT，图表可在 PowerPoint / WPS 中编辑）。"
         commit = "并向所在地供电公司书面明确整改期限。"
         prepare = "请据此跟踪服务直至隐患销号。"
     else:
-        when = f"季度隐患通报会请于 {meeting:%Y年%m月%d日}前召开；附件中的“通报清单”工作表已按 A4 横向设置，可直接打印作为会议材料。"
+        when = f"季度隐患通报会请于 {meeting:%Y年%m月%d日}前召开；附件中的“通报清单”工作表已按 A3 横向设置，可直接打印作为会议材料。"
         deck = "附件另有隐患通报会演示文稿（PPT，图表可在 PowerPoint / WPS 中编辑），可直接用于季度隐患通报会。"
         commit = "并在季度隐患通报会上明确整改期限。"
         prepare = "请据此准备季度隐患通报会材料，并跟踪服务直至隐患销号。"

@@ -31,7 +31,9 @@ from hazardnet.publish.quarterly import (
     supervision_request,
 )
 from hazardnet.settings import Settings
-from hazardnet.xlsx.style import Formats, atomic_workbook, setup_print, write_cell, write_table
+from hazardnet.xlsx.row_height import DEFAULT_COL_WIDTH
+from hazardnet.xlsx.style import (Formats, atomic_workbook, keep_on_page, paper_for, setup_print, write_cell,
+                                  write_table)
 from schemas.vocab import CATEGORIES, CUSTOMER_GRADES, MAJOR_SEVERITY
 
 
@@ -62,6 +64,14 @@ OVERDUE_HEADERS = ["县(市)", "户号", "客户名称", "重要用户等级", "
                    "发现日期", "告知日期", "首次整改期限", "季末整改期限", "当前整改期限", "整改期限变更次数", "逾期天数",
                    "整改状态", "整改责任人", "防控措施", "政府督办", "督办层级", "到达日期"]
 OVERDUE_WIDTHS = [9, 13, 22, 8, 14, 7, 10, 30, 11, 11, 11, 11, 11, 8, 7, 8, 9, 20, 7, 11, 11]
+OVERDUE_WRAP = ("客户名称", "隐患描述", "防控措施")
+# The handout's paper copy (publish.paper) prints 逾期督办 on A3 with 8-pt text or larger, as the bulletin's: without
+# 户号 and 告知日期, headers wrapping instead of widening their columns, long texts wrapping narrower.
+OVERDUE_PAPER_LEFT_OUT = ("户号", "告知日期")
+OVERDUE_PAPER_WIDTHS = {"县(市)": 8, "客户名称": 12, "重要用户等级": 6, "隐患类别": 8, "隐患描述": 20, "隐患等级": 5,
+                        "整改期限变更次数": 5, "逾期天数": 5, "整改状态": 7, "整改责任人": 7, "防控措施": 12,
+                        "政府督办": 5, "督办层级": 8}
+OVERDUE_PAPER_WRAP = (*OVERDUE_WRAP, "隐患类别", "督办层级")
 COMMITMENT_HEADERS = ["序号", "县(市)", "户号", "客户名称", "隐患编号", "隐患等级", "隐患描述", "当前整改期限", "整改状态",
                       "承诺完成日期", "责任人（签字）"]
 COMMITMENT_WIDTHS = [5, 9, 13, 22, 14, 7, 40, 11, 8, 13, 13]
@@ -139,11 +149,17 @@ def _write_figures_table(ws, st: _Styles, row: int, label: str, rows: list[dict]
 
 
 def write_overview(wb, st: _Styles, s: QuarterlySummary, settings: Settings) -> dict:
-    """Sheet 总览: the figures tables, the notes and three native charts. Returns the table positions."""
+    """Sheet 总览: the figures tables, the notes and three native charts. Returns the table positions.
+
+    Printed on the paper its widest table needs (`paper_for`), each heading kept on a page with its table and
+    the charts on one page (`keep_on_page`)."""
     f = st.f
     ws = wb.add_worksheet(OVERVIEW)
     ws.set_column(0, 0, 16)
     ws.set_column(1, 11, 10)
+    ncols = 1 + len(FIGURES) + len(RECONCILIATION) + len(CLOSURE_FIGURES)  # the widest table: 分县(市)情况
+    widths = [16.0, *[10.0] * 11, *[DEFAULT_COL_WIDTH] * (ncols - 12)]
+    blocks: list[tuple[int, int]] = []  # (heading row, the table's last row)
     ws.merge_range(0, 0, 0, 11, f"{s.scope_name}{s.quarter.title}电力安全隐患治理情况汇总", f.title)
     ws.set_row(0, 28)
     ws.write_string(1, 0, f"统计期间：{s.quarter.start:%Y年%m月%d日}至{s.quarter.end:%Y年%m月%d日}；"
@@ -155,6 +171,7 @@ def write_overview(wb, st: _Styles, s: QuarterlySummary, settings: Settings) -> 
     first, last, row = _write_figures_table(ws, st, row + 1, "县(市)", s.by_county, key="county",
                                             with_reconciliation=True, total=True)
     pos["by_county"] = (first, last)
+    blocks.append((first - 2, last))
     for title, label, column, values in (("二、按隐患等级", "隐患等级", "severity", s.severities),
                                           ("三、按隐患类别", "隐患类别", "category", CATEGORIES),
                                           ("四、按重要用户等级", "重要用户等级", "customer_grade", CUSTOMER_GRADES)):
@@ -163,6 +180,7 @@ def write_overview(wb, st: _Styles, s: QuarterlySummary, settings: Settings) -> 
         first, last, row = _write_figures_table(ws, st, row + 1, label, rows, key="key",
                                                 with_reconciliation=False, total=False)
         pos[column] = (first, last)
+        blocks.append((first - 2, last))
 
     ws.write_string(row, 0, "五、分月新发现与报告已整改", st.section)
     row += 1
@@ -174,6 +192,7 @@ def write_overview(wb, st: _Styles, s: QuarterlySummary, settings: Settings) -> 
         write_cell(ws, row + i, 1, m["found"], f.integer)
         write_cell(ws, row + i, 2, m["remediated"], f.integer)
     pos["by_month"] = (row + 1, row + len(months))
+    blocks.append((row - 1, row + len(months)))
     row += len(months) + 2
 
     ws.write_string(row, 0, "六、季末整改状态（本季度涉及隐患）", st.section)
@@ -186,16 +205,26 @@ def write_overview(wb, st: _Styles, s: QuarterlySummary, settings: Settings) -> 
         for c, k in enumerate(("未整改", "整改中", "已整改"), start=1):
             write_cell(ws, row + i, c, rec[k], f.integer)
     pos["status"] = (row + 1, row + len(status))
+    blocks.append((row - 1, row + len(status)))
     row += len(status) + 2
 
+    blocks.append((row, row + len(NOTES) - 1))
     for line in NOTES:
         ws.write_string(row, 0, line, st.note)
         row += 1
     row += 1
     pos["charts_row"] = row
     _insert_charts(wb, ws, pos, row)
-    setup_print(ws, header_rows=None, landscape=True, page_header=f"{s.scope_name}{s.quarter.title}隐患治理情况汇总")
+    blocks.append((row, row + CHART_STEP + CHART_ROWS - 1))  # the three charts together
+    paper = paper_for(widths)
+    keep_on_page(ws, blocks, widths=widths, paper=paper)
+    setup_print(ws, header_rows=None, landscape=True, page_header=f"{s.scope_name}{s.quarter.title}隐患治理情况汇总",
+                paper=paper)
     return pos
+
+
+CHART_ROWS = 17  # rows of 15 points that a chart 1.1 × 288 pixels tall covers
+CHART_STEP = 18  # rows from the first charts to the third, below them
 
 
 def _insert_charts(wb, ws, pos: dict, row: int) -> None:
@@ -232,7 +261,7 @@ def _insert_charts(wb, ws, pos: dict, row: int) -> None:
     chart.set_title({"name": "本季度涉及隐患（按类别）"})
     chart.set_legend({"none": True})
     chart.set_y_axis({"reverse": True})
-    ws.insert_chart(row + 18, 0, chart, {"x_scale": 1.4, "y_scale": 1.1})
+    ws.insert_chart(row + CHART_STEP, 0, chart, {"x_scale": 1.4, "y_scale": 1.1})
 
 
 def _yes_no(v) -> str | None:
@@ -302,7 +331,7 @@ def write_briefing(wb, st: _Styles, s: QuarterlySummary) -> int:
                 r += 1
     ws.freeze_panes(3, 0)
     setup_print(ws, header_rows=(2, 2), landscape=True,
-                page_header=f"{s.scope_name}{s.quarter.title}隐患通报会材料")
+                page_header=f"{s.scope_name}{s.quarter.title}隐患通报会材料", paper=paper_for(BRIEFING_WIDTHS))
     return n
 
 
@@ -311,10 +340,16 @@ def _rows(df: pd.DataFrame, columns: list) -> Iterable[list]:
         yield [c(rec) if callable(c) else cell_value(rec[c]) for c in columns]
 
 
-def write_overdue(wb, st: _Styles, s: QuarterlySummary) -> int:
-    """Sheet 逾期督办: overdue at quarter end, for government supervision, with each deadline's history."""
+def write_overdue(wb, st: _Styles, s: QuarterlySummary, paper: bool = False) -> int:
+    """Sheet 逾期督办: overdue at quarter end, for government supervision, with each deadline's history
+    (`paper`: the paper copy's columns, OVERDUE_PAPER_LEFT_OUT)."""
     ws = wb.add_worksheet(OVERDUE)
-    ws.merge_range(0, 0, 0, len(OVERDUE_HEADERS) - 1,
+    keep = [h not in OVERDUE_PAPER_LEFT_OUT for h in OVERDUE_HEADERS] if paper else [True] * len(OVERDUE_HEADERS)
+    headers = [h for h, k in zip(OVERDUE_HEADERS, keep) if k]
+    widths = [OVERDUE_PAPER_WIDTHS.get(h, w) if paper else w for h, w, k in zip(OVERDUE_HEADERS, OVERDUE_WIDTHS, keep)
+              if k]
+    wrap = [c for c, h in enumerate(headers) if h in (OVERDUE_PAPER_WRAP if paper else OVERDUE_WRAP)]
+    ws.merge_range(0, 0, 0, len(headers) - 1,
                    f"{s.scope_name}{s.quarter.title}逾期未整改隐患督办清单（季末 {s.quarter.end:%Y-%m-%d} 逾期，"
                    f"数据截至{s.as_of:%Y-%m-%d}）", st.f.title)
     ws.set_row(0, 28)
@@ -325,9 +360,10 @@ def write_overdue(wb, st: _Styles, s: QuarterlySummary) -> int:
             lambda r: int(r["days_overdue"]) if cell_value(r["days_overdue"]) is not None else None,
             quarter_status, "owner", "contingency", lambda r: _yes_no(r["gov_supervised"]) or "否",
             lambda r: cell_value(r.get("rung")), lambda r: cell_value(r.get("rung_reached"))]
-    n = write_table(wb, ws, st.f, OVERDUE_HEADERS, _rows(df, cols) if len(df) else [], first_row=1,
-                    widths=OVERDUE_WIDTHS, wrap_cols=[2, 7, 17],
-                    page_header=f"{s.scope_name}{s.quarter.title}逾期督办清单")
+    cols = [c for c, k in zip(cols, keep) if k]
+    n = write_table(wb, ws, st.f, headers, _rows(df, cols) if len(df) else [], first_row=1, widths=widths,
+                    wrap_cols=wrap, page_header=f"{s.scope_name}{s.quarter.title}逾期督办清单",
+                    paper=paper_for(widths))
     if n:
         ws.write_string(n + 3, 0, supervision_request(df), st.note)
     return n
@@ -349,7 +385,8 @@ def write_commitments(wb, st: _Styles, s: QuarterlySummary) -> int:
         row[0] = i
         rows.append(row)
     n = write_table(wb, ws, st.f, COMMITMENT_HEADERS, rows, first_row=1, widths=COMMITMENT_WIDTHS, wrap_cols=[3, 6],
-                    page_header=f"{s.scope_name}{s.quarter.title}隐患通报会整改承诺表")
+                    page_header=f"{s.scope_name}{s.quarter.title}隐患通报会整改承诺表",
+                    paper=paper_for(COMMITMENT_WIDTHS))
     ws.set_footer("&L客户（签字）：&C政府主管部门（签字）：&R供电企业（签字）：　　第 &P 页")
     return n
 
@@ -372,16 +409,18 @@ def write_remediated(wb, st: _Styles, s: QuarterlySummary) -> int:
             on_time, lambda r: cell_value(r["funds"])]
     return write_table(wb, ws, st.f, REMEDIATED_HEADERS, _rows(df, cols) if len(df) else [], first_row=1,
                        widths=REMEDIATED_WIDTHS, wrap_cols=[2, 7],
-                       page_header=f"{s.scope_name}{s.quarter.title}报告已整改隐患清单")
+                       page_header=f"{s.scope_name}{s.quarter.title}报告已整改隐患清单",
+                       paper=paper_for(REMEDIATED_WIDTHS))
 
 
-def write_quarterly_workbook(path: Path, s: QuarterlySummary, settings: Settings) -> Path:
-    """Write one quarterly summary workbook (总览, 通报清单, 逾期督办, 本季度报告已整改, 整改承诺) atomically."""
+def write_quarterly_workbook(path: Path, s: QuarterlySummary, settings: Settings, *, paper: bool = False) -> Path:
+    """Write one quarterly summary workbook (总览, 通报清单, 逾期督办, 本季度报告已整改, 整改承诺) atomically, each sheet
+    on A3 landscape (`paper_for`); `paper`: the layout of the printed handout (`write_overdue`)."""
     with atomic_workbook(path) as wb:
         st = _Styles(wb)
         write_overview(wb, st, s, settings)
         write_briefing(wb, st, s)
-        write_overdue(wb, st, s)
+        write_overdue(wb, st, s, paper)
         write_remediated(wb, st, s)
         write_commitments(wb, st, s)
     return path

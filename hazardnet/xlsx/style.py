@@ -23,7 +23,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from hazardnet.failpoints import checkpoint
 from hazardnet.xlsx.parallel_zip import ParallelZipWorkbook
-from hazardnet.xlsx.row_height import TableRowHeights, fit_workbook
+from hazardnet.xlsx.row_height import TableRowHeights, fit_row_heights, fit_workbook
 
 FONT = "宋体"
 HEADER_HEIGHT = 30  # points: a table's header row, at least
@@ -177,13 +177,88 @@ def _plain_run(ws: Worksheet, fmt):
     return run
 
 
+# ---- printing ----------------------------------------------------------------------------------------
+A4, A3 = 9, 8  # Excel's paper codes
+PAPER_POINTS = {A4: (595.3, 841.9), A3: (841.9, 1190.6)}  # portrait width × height
+MARGINS = {"left": 0.4, "right": 0.4, "top": 0.7, "bottom": 0.6}  # inches
+SMALLEST_SCALE = 0.8  # fitted to the page width, 10-pt body text stays at least 8 pt on paper
+# A column `w` characters wide is 7w + 5 pixels in Excel (0.75 pt each); LibreOffice without Calibri's metric twin
+# (Carlito) measures the default font's digits in DejaVu Sans and prints it 7w + 5 points wide, a third wider
+# (measured: 20 columns 10 wide fit to A4 landscape print 10-pt text at 5.2 pt). Pages are planned for the wider.
+PRINTED_POINTS_PER_PIXEL = 1.0
+
+
+def printed_width(widths: Sequence[float]) -> float:
+    """Points that columns of these widths (Excel's characters) take on paper at 100 %."""
+    return sum((7 * w + 5) * PRINTED_POINTS_PER_PIXEL for w in widths)
+
+
+def printable(paper: int, landscape: bool) -> tuple[float, float]:
+    """(width, height) in points inside the margins of `paper`."""
+    w, h = PAPER_POINTS[paper]
+    if landscape:
+        w, h = h, w
+    return w - 72 * (MARGINS["left"] + MARGINS["right"]), h - 72 * (MARGINS["top"] + MARGINS["bottom"])
+
+
+def fit_scale(widths: Sequence[float], paper: int = A4, landscape: bool = True) -> float:
+    """The scale at which columns of `widths` fit the width of `paper` (never above 100 %)."""
+    return min(1.0, printable(paper, landscape)[0] / max(printed_width(widths), 1.0))
+
+
+def paper_for(widths: Sequence[float], landscape: bool = True) -> int:
+    """A4, or A3 for a table too wide to print on A4 at SMALLEST_SCALE (a Chinese office prints A3 routinely)."""
+    return A4 if fit_scale(widths, A4, landscape) >= SMALLEST_SCALE else A3
+
+
+def keep_on_page(ws: Worksheet, blocks: Sequence[tuple[int, int]], *, widths: Sequence[float], paper: int = A4,
+                 landscape: bool = True, first_row: int = 0) -> list[int]:
+    """Page breaks before each block of rows (a heading with its table, a chart) that would otherwise start at
+    the foot of one page and go on at the head of the next; a block taller than a page is left to flow.
+
+    Pages are laid out with the rows' heights in the sheet (fitted first: xlsx/row_height.py; LibreOffice keeps
+    them, and the 15-point default) at the sheet's fit-to-width scale; a block is taken to fit where it leaves
+    5 % of the page to spare. Returns the rows before which a break was set (also set on `ws`)."""
+    fit_row_heights(ws)  # the heights the rows will have (fit_workbook, at closing, only confirms them)
+    page = printable(paper, landscape)[1] / fit_scale(widths, paper, landscape)
+    room = page * 0.95
+
+    def height(r: int) -> float:
+        info = ws.row_info.get(r)
+        px = info.height if info is not None and info.height is not None else ws.default_row_height
+        return px * 0.75
+
+    breaks: list[int] = []
+    top, used = first_row, 0.0  # the current page's first row, and the points used on it up to `r`
+    r = first_row
+    for start, end in sorted(blocks):
+        while r < start:
+            used += height(r)
+            r += 1
+            if used > page:
+                top, used = r - 1, height(r - 1)
+        block = sum(height(k) for k in range(start, end + 1))
+        if used + block > room and block <= room and start > top:
+            breaks.append(start)
+            top, used = start, 0.0
+        for k in range(start, end + 1):
+            used += height(k)
+            if used > page:
+                top, used = k, height(k)
+        r = end + 1
+    if breaks:
+        ws.set_h_pagebreaks(breaks)
+    return breaks
+
+
 def setup_print(ws: Worksheet, *, header_rows: tuple[int, int] | None, landscape: bool = True,
-                page_header: str | None = None, fit_width: bool = True) -> None:
-    """A4 print set-up that fits the width, repeats the header row and numbers the pages."""
-    ws.set_paper(9)  # A4
+                page_header: str | None = None, fit_width: bool = True, paper: int = A4) -> None:
+    """Print set-up (A4, or A3 for a wide table: `paper_for`) that fits the width, repeats the header row and
+    numbers the pages."""
+    ws.set_paper(paper)
     if landscape:
         ws.set_landscape()
-    ws.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.6)
+    ws.set_margins(**MARGINS)
     if fit_width:
         ws.fit_to_pages(1, 0)
     if header_rows is not None:
@@ -227,11 +302,13 @@ def write_table(
     highlight: Iterable[bool] | None = None,
     page_header: str | None = None,
     landscape: bool = True,
+    paper: int = A4,
 ) -> int:
     """Write a header row and data rows top to bottom (constant-memory friendly).
 
     Freezes the header, adds an autofilter, sets widths and print set-up; rows whose text needs several
-    lines get their height (xlsx/row_height.py). Returns the number of data rows.
+    lines get their height (xlsx/row_height.py). Returns the number of data rows. `paper`: A4 or A3
+    (`paper_for(widths)` picks A3 for a table too wide for A4).
     `highlight`, if given, yields one flag per row to paint that row in the alert colour.
     """
     wrap = set(wrap_cols)
@@ -253,5 +330,5 @@ def write_table(
         write_row_cells(ws, fmts, r, values, wrap, alert)
     ws.freeze_panes(first_row + 1, 0)
     ws.autofilter(first_row, 0, first_row + max(n, 1), len(headers) - 1)
-    setup_print(ws, header_rows=(first_row, first_row), landscape=landscape, page_header=page_header)
+    setup_print(ws, header_rows=(first_row, first_row), landscape=landscape, page_header=page_header, paper=paper)
     return n
