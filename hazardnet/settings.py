@@ -233,9 +233,11 @@ class Settings(BaseSettings):
     def database_url(self) -> str:
         if self.db_url:
             return self.db_url
-        from sqlalchemy.engine import URL  # a home path with "?" or "%" must stay a path, not a URL query
+        from urllib.parse import quote  # a home path with "?", "#" or "%" must stay a path, not a URL query
 
-        return URL.create("sqlite", database=str((self.home / "hazardnet.db").resolve())).render_as_string()
+        # quoted as SQLAlchemy's URL.create renders it (and as publish.fingerprint unquotes it), without importing
+        # SQLAlchemy: the "nothing new" answer of `hazardnet ingest` imports neither it nor pandas
+        return f"sqlite:///{quote(str((self.home / 'hazardnet.db').resolve()), safe='/')}"
 
 
 def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:

@@ -490,7 +490,8 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
     CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", G, "--id", "G3", "--as-of", "2026-10-08",
                              "-o", str(out3)])
     assert list(openpyxl.load_workbook(out3)["期限变更"].iter_rows(values_only=True)) == [
-        ("报送基准日", "类型", "原期限", "整改期限"), ("2026-07-10", "首次填写", "—", "2026-09-30")]
+        ("报送基准日", "类型", "原期限", "整改期限", "来源", "原因", "批准", "承诺责任人"),
+        ("2026-07-10", "首次填写", "—", "2026-09-30", "台账", None, None, None)]
     result = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D3",
                                       "--as-of", "2026-10-08", "--json"])
     d3 = json.loads(result.output)
