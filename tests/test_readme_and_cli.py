@@ -98,7 +98,7 @@ def test_command_line_mistakes_are_one_chinese_line_and_exit_2():
         (["ingest", "--hom", "x"], "是否要写 --home"),
         (["ingest", "--as-of"], "选项 --as-of 后面需要写一个值"),
         (["serve", "--poll-minutes", "abc"], "参数 --poll-minutes 的值应为数字"),
-        (["server", "--port", "x"], "参数 --port 的值应为整数"),
+        (["server", "--port", "x"], "参数 --port 的值应为 1–65535 之间的整数"),
         (["no-such-command"], "没有命令“no-such-command”"),
         (["ingest", "extra"], "用法见：hazardnet ingest --help"),
     ]

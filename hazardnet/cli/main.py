@@ -85,59 +85,16 @@ def main() -> None:
             sys.exit(0)
         if isinstance(exc, CLICK_ERRORS):
             fail("错误", usage_message(exc), 2)
+        from hazardnet.cli.problems import in_chain, file_problem, server_problem
         from hazardnet.intake.transaction import IntakeError
         from hazardnet.settings import SettingsError
 
-        unusable = _in_chain(exc, SettingsError)
+        unusable = in_chain(exc, SettingsError)
         if unusable is not None:  # hazardnet.toml or a HAZARDNET_ variable: the operator's to fix
             fail("错误", str(unusable), 2)
         reason = str(exc) if isinstance(exc, IntakeError) else (server_problem(exc) or file_problem(exc)
                                                                  or f"{type(exc).__name__}: {exc}")
         fail("运行失败", reason, 1)
-
-
-def _in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """`exc` or the exception it was raised from / during, if one is a `kind` (a flow may wrap what it raised)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-_ERRNO_REASONS = {
-    "ENOENT": "不存在", "EACCES": "没有访问权限", "EPERM": "没有访问权限", "EROFS": "位于只读的磁盘上，无法写入",
-    "ENAMETOOLONG": "名称过长", "EISDIR": "是一个文件夹，而不是文件", "ENOTDIR": "路径中有一段不是文件夹",
-    "EEXIST": "已存在", "ENOSPC": "所在磁盘已满", "EDQUOT": "所在磁盘已超出配额",
-}
-
-
-def file_problem(exc: BaseException) -> str | None:
-    """The Chinese sentence for a file or folder the run could not use (None: another problem)."""
-    import errno
-
-    found = _in_chain(exc, OSError)
-    if found is None or not getattr(found, "filename", None):
-        return None
-    reason = _ERRNO_REASONS.get(errno.errorcode.get(found.errno or 0, ""), f"无法使用（{found.strerror or found}）")
-    return f"文件或文件夹“{found.filename}”{reason}。"
-
-
-def server_problem(exc: BaseException) -> str | None:
-    """The Chinese sentence for a Prefect server that refuses us or cannot be reached (None: another problem)."""
-    import os
-
-    import httpx
-
-    url = os.environ.get("PREFECT_API_URL") or "（临时服务器）"
-    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (401, 403):
-        return (f"Prefect 服务器 {url} 拒绝访问（身份验证失败，HTTP {exc.response.status_code}）：请设置 "
-                "PREFECT_API_AUTH_STRING，或用 HAZARDNET_API_AUTH_FILE 指定存放身份验证字符串的文件。")
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return f"无法连接 Prefect 服务器 {url}：请确认服务器已启动、PREFECT_API_URL 正确。"
-    return None
 
 
 if __name__ == "__main__":

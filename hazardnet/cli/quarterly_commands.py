@@ -127,7 +127,7 @@ def run_part(flow, **parameters) -> tuple[dict | None, str | None]:
     if isinstance(outcome, Undelivered):
         return outcome.result, str(outcome)
     if isinstance(outcome, BaseException):
-        from hazardnet.cli.main import server_problem
+        from hazardnet.cli.problems import server_problem
 
         return None, server_problem(outcome) or (
             str(outcome) if isinstance(outcome, RuntimeError) else f"{type(outcome).__name__}: {outcome}")

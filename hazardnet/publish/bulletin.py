@@ -328,6 +328,19 @@ def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient
     return path
 
 
+def _fit_lines(text: str, room: float) -> list[str]:
+    """`text` cut into lines no wider than `room` column units (a merged row does not wrap the same way in Excel,
+    WPS and LibreOffice; rows of their own print alike everywhere)."""
+    lines, current = [], ""
+    for ch in text:
+        if current and text_width(current + ch) > room:
+            lines.append(current)
+            current = "　　" + ch  # the continuation indented, as under a heading
+        else:
+            current += ch
+    return [*lines, current] if current else lines
+
+
 def _write_summary(wb, ws, fmts: Formats, sections: BulletinSections, *, recipient: Recipient, period: Period,
                    as_of: dt.date, settings: Settings, notes: Sequence[str] = ()) -> None:
     """The 通报说明 sheet: who, what period, the counts, and the overdue major hazards by name."""
@@ -346,14 +359,13 @@ def _write_summary(wb, ws, fmts: Formats, sections: BulletinSections, *, recipie
         f"编制单位：{settings.company}",
         summary_sentence(sections),
     ]
-    wrapped = wb.add_format({"font_name": FONT, "font_size": 10, "align": "left", "valign": "vcenter",
-                             "text_wrap": True})
-    room = 16 + 12 * (ncols - 1) - 2  # the merged columns' width, less the cell's margins
+    room = 16 + 12 * (ncols - 1) - 4  # the merged columns' width, less the cell's margins
     r = 1
-    for line in lines:  # a long line (a data note) wraps in its merged row, which grows to hold it
-        ws.merge_range(r, 0, r, ncols - 1, line, wrapped)
-        ws.set_row(r, 18 * max(1, -(-int(text_width(line)) // room)))
-        r += 1
+    for line in lines:  # a long line (a data note) goes on as many rows as it needs, each as the others
+        for part in _fit_lines(line, room):
+            ws.merge_range(r, 0, r, ncols - 1, part, fmts.subtitle)
+            ws.set_row(r, 18)
+            r += 1
     r += 1
 
     def table(title: str, headers: list[str], rows: list[list[Any]]) -> None:
