@@ -12,7 +12,7 @@ from typing import Any
 from hazardnet.delivery.directory import Recipient, load_directory
 from hazardnet.delivery.dispatch import Dispatch, Dispatcher
 from hazardnet.delivery.ledger import FAILED, delivery_record
-from hazardnet.delivery.letter import SUBJECT_PREFIX, Letter, mail_signature
+from hazardnet.delivery.letter import SMS_SINGLE_CHARS, SUBJECT_PREFIX, Letter, mail_signature
 from hazardnet.delivery.mail import TemporaryMailError, Transport
 from hazardnet.delivery.sms import SmsTransport
 from hazardnet.intake.findings import ERROR
@@ -62,15 +62,12 @@ def rejection_body(rej: _Rejected, recipient: Recipient, settings: Settings) -> 
     return "\n".join(lines)
 
 
-ONE_SMS_BODY = 64  # 70 characters make one SMS; the signature (【海西供电】) takes 6 of them
-
-
-def rejection_sms(rej: _Rejected) -> str:
+def rejection_sms(rej: _Rejected, signature: str) -> str:
     """The text beside the mail (many read texts first): which file came back, how many problems, that the report
     is in the mail — one SMS: the file's name only when it fits (the mail names it and says what to do)."""
     errors = sum(1 for f in rej.findings if getattr(f, "level", ERROR) == ERROR)
     named = f"{rej.county}报送的{rej.what}《{rej.file_name}》未通过校验（{errors}处问题），已退回，问题报告已发至邮箱。"
-    if len(named) <= ONE_SMS_BODY:
+    if len(signature) + len(named) <= SMS_SINGLE_CHARS:  # the dispatcher puts the signature before it
         return named
     return f"{rej.county}报送的{rej.what}未通过校验（{errors}处问题），已退回，问题报告已发至邮箱。"
 
@@ -107,7 +104,7 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
                             body=rejection_body(rej, recipient, settings), files=[(rej.report.name, data)],
                             file_stem=f"退回_{rej.county}_{rej.report.stem}")
             d = Dispatch(REJECTION_KIND, recipient, [item], letter=lambda _periods, letter=letter: letter,
-                         text=lambda _periods, rej=rej: rejection_sms(rej), sms_stem=f"退回_{rej.county}",
+                         text=lambda _periods, rej=rej: rejection_sms(rej, settings.sms_signature), sms_stem=f"退回_{rej.county}",
                          attachment=rej.report.name, once=True, sms_after_mail=True, extra={"file": rej.file_name})
             try:
                 out.append(dispatcher.send(d))
