@@ -35,6 +35,44 @@ def test_every_command_has_help_text():
         assert f"hazardnet {name}" in README, f"README does not document `hazardnet {name}`"
 
 
+ENGLISH_HELP_WORDS = ("Usage", "Options", "Arguments", "Commands", "Show this message", "[default", "[required]",
+                      "[env var", "COMMAND", "[OPTIONS]", "[ARGS]", "<str>", "<bool>", "<path>", "<int", "<float",
+                      "<list")
+
+
+def _squeezed(text: str) -> str:
+    """A help screen's words without its layout: spaces, line breaks and the panels' box characters."""
+    return re.sub(r"[\s│╭╮╰╯─]+", "", text)
+
+
+def test_help_is_chinese_and_never_cuts_a_sentence():
+    """`hazardnet --help` and every command's: typer's own words in Chinese, and each help text whole on an 80-column
+    terminal (rich breaks lines only at spaces and cut a long Chinese sentence with "…")."""
+    import typer.main
+
+    runner = CliRunner()
+    group = typer.main.get_group(app)
+    screens = {"hazardnet": runner.invoke(app, ["--help"], terminal_width=80)}
+    for name in group.commands:
+        screens[name] = runner.invoke(app, [name, "--help"], terminal_width=80)
+    for name, result in screens.items():
+        assert result.exit_code == 0, (name, result.output)
+        text = result.output
+        assert "用法：" in text and "选项" in text and "显示本帮助并退出。" in text, (name, text)
+        for word in ENGLISH_HELP_WORDS:
+            assert word not in text, (name, word, text)
+        squeezed = _squeezed(text)
+        command = group if name == "hazardnet" else group.commands[name]
+        texts = [p.help for p in command.params if getattr(p, "help", None)]
+        if name == "hazardnet":
+            texts += [c.help for c in group.commands.values()]  # the list of commands: each one's first paragraph
+            texts = [t.split("\n\n")[0] for t in texts]
+        for help_text in texts:
+            assert _squeezed(help_text) in squeezed, (name, help_text, text)
+    assert "[必填]" in screens["check"].output and "{台账文件}" in screens["check"].output
+    assert "[默认：4200]" in _squeezed(screens["server"].output)
+
+
 def test_demo_builds_a_working_folder_and_runs_the_pipeline(prefect_harness, tmp_path):
     # a process of its own, as a user runs it (in-process, CliRunner's swapped stdout would stay in
     # Prefect's console log handler and break later tests' logging once it is closed)

@@ -10,13 +10,15 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from hazardnet.cli.help_zh import ChineseTyper
+
 # The machine is offline by design: Prefect's server must not try to phone home (it logs errors).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")  # nor the client (Prefect's SDK telemetry)
 # Prefect's logging configuration with mobiles and email addresses masked in every handler (flows/logging.yml)
 os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).resolve().parents[2] / "flows" / "logging.yml"))
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="用电安全“1+1+1”工作网隐患台账流水线。")
+app = ChineseTyper(add_completion=False, no_args_is_help=True, help="用电安全“1+1+1”工作网隐患台账流水线。")
 err = Console(stderr=True)
 out = Console()
 

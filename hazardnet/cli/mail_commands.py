@@ -50,7 +50,7 @@ def mail_intake(home: HomeOpt = None, as_of: AsOfOpt = None, json_: JsonOpt = Fa
 
 @app.command()
 def check(
-    file: Annotated[Path, typer.Argument(help="要预检的台账文件。")],
+    file: Annotated[Path, typer.Argument(metavar="台账文件", help="要预检的台账文件。")],
     county: Annotated[str, typer.Option("--county", help="台账所属县(市)，例如 格尔木市。")],
     home: HomeOpt = None,
     as_of: AsOfOpt = None,

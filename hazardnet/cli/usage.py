@@ -24,6 +24,8 @@ def _hint(exc: Exception) -> str:
     hint = getattr(exc, "param_hint", None)
     if hint is None and getattr(exc, "param", None) is not None:
         param = exc.param
+        if getattr(param, "param_type_name", "") == "argument" and getattr(param, "metavar", None):
+            return str(param.metavar)  # its name in the help (台账文件), not the Python one (file)
         opts = [o for o in getattr(param, "opts", []) if o.startswith("--")] or list(getattr(param, "opts", []))
         hint = opts[0] if opts else (getattr(param, "human_readable_name", None) or param.name)
     if isinstance(hint, (list, tuple)):
