@@ -455,9 +455,9 @@ def with_current_deadlines(df: pd.DataFrame, histories: Mapping[tuple[str, str],
             continue
         note = deadline_note(deadlines[i], history)
         deadlines[i] = current_deadline(deadlines[i], history)
-        if note:
+        if note:  # the clerk's 备注 as it is, then the note (as `consolidated.sheet_rows` writes it)
             old = remarks[i] if isinstance(remarks[i], str) or not pd.isna(remarks[i]) else None
-            remarks[i] = "；".join(t for t in (_text(old), note) if t)
+            remarks[i] = "；".join(t for t in (old, note) if t)
     df["deadline"] = pd.Series(deadlines, index=df.index, dtype=object)
     df["remarks"] = pd.Series(remarks, index=df.index, dtype=object)
     return df

@@ -82,7 +82,8 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date,
                 r = rows[n] = list(r)
                 note = rules.deadline_note(r[i_deadline], history)
                 r[i_deadline] = rules.current_deadline(r[i_deadline], history)
-                r[i_remarks] = "；".join(t for t in (r[i_remarks], note) if t)
+                if note:
+                    r[i_remarks] = "；".join(t for t in (r[i_remarks], note) if t)
     i_customer, i_hazard = at["customer_id"], at["hazard_id"]
     stage_at = [(name, at[name]) for name in STAGE_FIELDS]
     order = {c: i for i, c in enumerate(settings.counties)}
