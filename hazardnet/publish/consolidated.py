@@ -66,8 +66,9 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date,
 
     The same rows, values and order as `current_register`: configured county order (other counties after
     them), then customer id (blank ones last) and hazard id; each hazard at its current deadline (a meeting
-    commitment included, and the last date given when the latest register left it blank, its 备注 saying so); derived columns by hazardnet.rules. With `counties`, only theirs
-    (`register_stream` writes the sheet county by county)."""
+    commitment included, and the last date given when the latest register left it blank, its 备注 saying so);
+    derived columns by hazardnet.rules. With `counties`, only theirs (`register_stream` writes the sheet county by
+    county)."""
     rows = store.current_rows(as_of, SHEET_COLUMNS, counties)
     counts = photo_counts(store, as_of, counties)
     histories = store.deadline_histories(as_of, counties, differing_only=True)

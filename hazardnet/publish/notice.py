@@ -2,8 +2,9 @@
 about it. Renders only: the notice record comes from the store (jobs.notices), sending is the dispatcher's.
 
 One notice per customer and run: the customer (名称, 户号), each hazard (隐患编号, 隐患描述, 可能后果, 整改建议,
-整改期限 — the current one, with a note under the table where a meeting commitment set it — 隐患等级), the basis, the county supply company as issuer and the date, in two copies — 第一联（客户留存）
-and 第二联（供电企业存档）— each with a 签收 block. A4 portrait, fonts that Word, WPS and LibreOffice all have
+整改期限 — the current one, with a note under the table where a meeting commitment set it — 隐患等级), the basis,
+the county supply company as issuer and the date, in two copies — 第一联（客户留存）and 第二联（供电企业存档）— each
+with a 签收 block. A4 portrait, fonts that Word, WPS and LibreOffice all have
 (宋体/SimSun, with the East Asian font set on every run so no program falls back to a Latin font).
 """
 
