@@ -379,8 +379,9 @@ class DeadlineHistory:
 def deadline_history(events: Iterable[DeadlineEvent]) -> DeadlineHistory:
     """A hazard's deadline over its versions, oldest first. A register carrying over the deadline its
     previous register gave does not undo a commitment made in between (it did not touch the deadline); a
-    register that gives a different date, and every commitment, is a new version. A blank deadline
-    neither counts nor resets."""
+    register that gives a different date, and every commitment, is a new version. A blank deadline neither
+    counts nor resets: a register cannot silently erase a deadline (every change needs a reason), so the last
+    date given stays in force (the intake warns the clerk at the blank cell, `intake.extensions`)."""
     h = DeadlineHistory()
     last_register: dt.date | None = None
     for e in sorted(events, key=lambda e: (e.day, e.source == "commitment", e.order)):
@@ -406,8 +407,10 @@ def deadline_history(events: Iterable[DeadlineEvent]) -> DeadlineHistory:
 
 def current_deadline(register_deadline: Any, history: DeadlineHistory | None) -> dt.date | None:
     """The hazard's current 整改期限, the one date every output counts from (the ladder and its reminders, the
-    warnings, the consolidated register, the bulletins, the hazard file): the latest version of its deadline
-    history — a register that changed it or a meeting commitment, whichever came last — else the register's own."""
+    warnings, the consolidated register, the bulletins, the quarterly summaries, the notices, the hazard file):
+    the latest version of its deadline history — a register that changed it or a meeting commitment, whichever
+    came last; a register that left it blank changes nothing, the last date given stays in force — else the
+    register's own (a hazard never given a deadline: None, 未明确整改期限)."""
     if history is not None and history.current is not None:
         return history.current
     return as_date(register_deadline)
@@ -421,9 +424,25 @@ def commitment_note(history: DeadlineHistory | None) -> str | None:
     return f"整改期限为{COMMITMENT_REASON}（{e.day:%Y-%m-%d}" + (f"，责任人 {e.person}）" if e.person else "）")
 
 
+def carried_note(register_deadline: Any, history: DeadlineHistory | None) -> str | None:
+    """备注 of a hazard whose latest register left 整改期限 blank while an earlier register gave one (the date
+    still in force, `current_deadline`): 本期台账未填写整改期限，沿用2026-07-10台账的整改期限."""
+    if as_date(register_deadline) is not None or history is None or not history.versions:
+        return None
+    e = history.versions[-1]
+    return None if e.source == "commitment" else f"本期台账未填写整改期限，沿用{e.day:%Y-%m-%d}台账的整改期限"
+
+
+def deadline_note(register_deadline: Any, history: DeadlineHistory | None) -> str | None:
+    """Why the current deadline is not the register's own, for a 备注: a meeting commitment set it
+    (`commitment_note`), or the register left it blank and an earlier one's stays (`carried_note`); else None."""
+    return commitment_note(history) or carried_note(register_deadline, history)
+
+
 def with_current_deadlines(df: pd.DataFrame, histories: Mapping[tuple[str, str], DeadlineHistory]) -> pd.DataFrame:
     """A copy of a register frame with each hazard of `histories` ((county, hazard_id) -> its history, from
-    `Store.deadline_histories`) at its `current_deadline`, its 备注 saying when a meeting commitment set it."""
+    `Store.deadline_histories`) at its `current_deadline`, its 备注 saying why when that is not the register's own
+    date (`deadline_note`: a meeting commitment, or a blank 整改期限 in the latest register)."""
     import pandas as pd
 
     if not histories or not len(df):
@@ -434,11 +453,11 @@ def with_current_deadlines(df: pd.DataFrame, histories: Mapping[tuple[str, str],
         history = histories.get(key)
         if history is None:
             continue
+        note = deadline_note(deadlines[i], history)
         deadlines[i] = current_deadline(deadlines[i], history)
-        note = commitment_note(history)
-        if note:
+        if note:  # the clerk's 备注 as it is, then the note (as `consolidated.sheet_rows` writes it)
             old = remarks[i] if isinstance(remarks[i], str) or not pd.isna(remarks[i]) else None
-            remarks[i] = "；".join(t for t in (_text(old), note) if t)
+            remarks[i] = "；".join(t for t in (old, note) if t)
     df["deadline"] = pd.Series(deadlines, index=df.index, dtype=object)
     df["remarks"] = pd.Series(remarks, index=df.index, dtype=object)
     return df

@@ -863,30 +863,39 @@ class Store:
 
     def deadline_events(self, as_of: dt.date, counties: Iterable[str] | None = None, *,
                         before_submission: int | None = None,
-                        committed_only: bool = False) -> dict[tuple[str, str], list]:
+                        differing_only: bool = False) -> dict[tuple[str, str], list]:
         """(county, hazard_id) -> its deadline versions (rules.DeadlineEvent) from the accepted registers
         and the commitments dated on or before `as_of` (only those recorded before submission id
-        `before_submission`, when given; only the hazards with such a commitment, with `committed_only`)."""
+        `before_submission`, when given). `differing_only`: only the hazards whose current deadline can differ
+        from their current register version's — those a meeting commitment touched, and those with a version that
+        left 整改期限 blank beside one that gave it (the last date given stays in force, `rules.deadline_history`)."""
         from hazardnet.rules import COMMITMENT_REASON, DeadlineEvent
 
+        accepted = sa.and_(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of)
         q = (sa.select(hazard_rows.c.county, hazard_rows.c.hazard_id, hazard_rows.c.as_of, hazard_rows.c.deadline,
                        hazard_rows.c.extension_reason, hazard_rows.c.extension_approval, hazard_rows.c.submission_id)
-             .join(submissions, submissions.c.id == hazard_rows.c.submission_id)
-             .where(submissions.c.outcome == "accepted", submissions.c.as_of <= as_of))
+             .join(submissions, submissions.c.id == hazard_rows.c.submission_id).where(accepted))
         cq = (sa.select(commitments.c.county, commitments.c.hazard_id, commitments.c.as_of, commitments.c.committed_date,
                         commitments.c.person, commitments.c.submission_id).where(commitments.c.as_of <= as_of))
+        given = sa.func.count(hazard_rows.c.deadline)  # versions that gave a deadline (COUNT skips NULL)
+        blanked = (sa.select(hazard_rows.c.county, hazard_rows.c.hazard_id)
+                   .join(submissions, submissions.c.id == hazard_rows.c.submission_id).where(accepted)
+                   .group_by(hazard_rows.c.county, hazard_rows.c.hazard_id)
+                   .having(sa.and_(given > 0, given < sa.func.count())))
         if counties is not None:
             q = q.where(hazard_rows.c.county.in_(list(counties)))
             cq = cq.where(commitments.c.county.in_(list(counties)))
+            blanked = blanked.where(hazard_rows.c.county.in_(list(counties)))
         if before_submission is not None:
             q = q.where(hazard_rows.c.submission_id < before_submission)
             cq = cq.where(commitments.c.submission_id < before_submission)
+            blanked = blanked.where(hazard_rows.c.submission_id < before_submission)
         out: dict[tuple[str, str], list] = {}
         with self.engine.connect() as conn:
             queries = [q]
-            if committed_only:  # the few hazards committed, by key (ix_hazard_rows_key), not a scan of every version
+            if differing_only:  # those few hazards by key (ix_hazard_rows_key), not a scan of every version
                 by_county: dict[str, set[str]] = {}
-                for county, hazard_id, *_rest in conn.execute(cq):
+                for county, hazard_id, *_rest in [*conn.execute(cq), *conn.execute(blanked)]:
                     by_county.setdefault(county, set()).add(hazard_id)
                 queries = [q.where(hazard_rows.c.county == county, hazard_rows.c.hazard_id.in_(ids[i:i + 500]))
                            for county, ids in ((c, sorted(i)) for c, i in by_county.items())
@@ -902,15 +911,17 @@ class Store:
         return out
 
     def deadline_histories(self, as_of: dt.date, counties: Iterable[str] | None = None, *,
-                           committed_only: bool = False) -> dict[tuple[str, str], DeadlineHistory]:
+                           differing_only: bool = False) -> dict[tuple[str, str], DeadlineHistory]:
         """(county, hazard_id) -> its deadline history as of `as_of` (`rules.deadline_history` of
         `deadline_events`): its current deadline (`rules.current_deadline`) and how it got there. The one source
-        of "the hazard's current deadline" for the ladder, the warnings, the consolidated register, the bulletins
-        and the hazard file. `committed_only`: only the hazards a meeting commitment touched (the only ones whose
-        current deadline can differ from their latest register's, unless that register left it blank)."""
+        of "the hazard's current deadline" for the ladder, the warnings, the consolidated register, the bulletins,
+        the quarterly summaries, the notices and the hazard file. `differing_only`: only the hazards whose current
+        deadline can differ from their latest register version's (a meeting commitment touched them, or a register
+        left the deadline blank after one gave it: the last date given stays in force); every other hazard's
+        current deadline is its register's own."""
         from hazardnet.rules import deadline_history
 
-        events = self.deadline_events(as_of, counties, committed_only=committed_only)
+        events = self.deadline_events(as_of, counties, differing_only=differing_only)
         return {key: deadline_history(e) for key, e in events.items()}
 
     def max_submission_id(self) -> int:

@@ -62,12 +62,35 @@ def oracle_derived(df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return df
 
 
+def oracle_carried(store: Store, df: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """A blank 整改期限 keeps the last date given (docs/domain.md): each hazard whose current version is blank takes
+    the latest date of its earlier versions up to `as_of`, its 备注 naming the register that first gave that date."""
+    given: dict[tuple[str, str], tuple[dt.date, dt.date]] = {}  # key -> (deadline, day of the register that gave it)
+    for county, hid, day, deadline in sorted(
+            (r["county"], r["hazard_id"], r["version_as_of"], r["deadline"])
+            for key in set(zip(df["county"], df["hazard_id"]))
+            for r in store.hazard_history(*key).rename(columns={"as_of": "version_as_of"}).to_dict("records")
+            if r["version_as_of"] <= as_of):
+        deadline = None if pd.isna(deadline) else pd.Timestamp(deadline).date()
+        if deadline is not None and given.get((county, hid), (None,))[0] != deadline:
+            given[(county, hid)] = (deadline, day)
+    df = df.copy()
+    for i, (key, deadline, remarks) in enumerate(zip(zip(df["county"], df["hazard_id"]), df["deadline"],
+                                                      df["remarks"])):
+        if deadline is None and key in given:
+            date, day = given[key]
+            df.at[df.index[i], "deadline"] = date
+            note = f"本期台账未填写整改期限，沿用{day:%Y-%m-%d}台账的整改期限"
+            df.at[df.index[i], "remarks"] = f"{remarks}；{note}" if isinstance(remarks, str) and remarks else note
+    return df
+
+
 def oracle_register(store: Store, settings, as_of: dt.date) -> pd.DataFrame:
     """The register frame as of `as_of` with the oracle's derived columns, in current_register's order."""
     df = store.register_as_of(as_of)
     if not len(df):
         return df.assign(overdue=[], days_overdue=[], days_open=[], absent=[], stage=[], days_in_stage=[], photos=[])
-    df = oracle_derived(df, as_of)
+    df = oracle_derived(oracle_carried(store, df, as_of), as_of)
     facts = df[list(STAGE_FIELDS)].astype(object).where(df[list(STAGE_FIELDS)].notna(), None).to_dict("records")
     df["stage"] = [stage(h) for h in facts]  # the stage rules have their own tests (test_notices.py)
     df["days_in_stage"] = pd.array([days_in_stage(h, as_of) for h in facts], dtype="Int64")

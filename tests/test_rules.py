@@ -115,3 +115,25 @@ def test_the_frame_helper_equals_the_column_wise_oracle(seed):
             oracle[column].astype(object).where(oracle[column].notna(), None).tolist(), column
     assert ours["overdue"].any() and not ours["overdue"].all()
     assert (ours["overdue"] & (ours["status"] == STATUS_DONE)).any()  # reopened hazards among the overdue
+
+
+def test_a_blank_deadline_keeps_the_last_date_given_and_says_so():
+    from hazardnet.rules import DeadlineEvent, current_deadline, deadline_history, deadline_note, with_current_deadlines
+
+    d = dt.date
+    given = deadline_history([DeadlineEvent(d(2026, 7, 10), d(2026, 8, 20)), DeadlineEvent(d(2026, 8, 10), None)])
+    assert current_deadline(None, given) == d(2026, 8, 20)
+    assert deadline_note(None, given) == "本期台账未填写整改期限，沿用2026-07-10台账的整改期限"
+    assert deadline_note(d(2026, 8, 20), given) is None  # the register says it itself
+    never = deadline_history([DeadlineEvent(d(2026, 7, 10), None), DeadlineEvent(d(2026, 8, 10), None)])
+    assert current_deadline(None, never) is None and deadline_note(None, never) is None  # 未明确整改期限
+    committed = deadline_history([DeadlineEvent(d(2026, 7, 10), d(2026, 8, 20)),
+                                  DeadlineEvent(d(2026, 10, 12), d(2026, 10, 25), "commitment", person="张三"),
+                                  DeadlineEvent(d(2026, 11, 10), None)])
+    assert current_deadline(None, committed) == d(2026, 10, 25)
+    assert deadline_note(None, committed) == "整改期限为通报会承诺（2026-10-12，责任人 张三）"
+    frame = pd.DataFrame({"county": ["格尔木市"] * 2, "hazard_id": ["G1", "G2"], "deadline": [None, None],
+                          "remarks": ["已停产", None]})
+    out = with_current_deadlines(frame, {("格尔木市", "G1"): given, ("格尔木市", "G2"): never})
+    assert out["deadline"].tolist() == [d(2026, 8, 20), None]
+    assert out["remarks"].tolist()[0] == "已停产；本期台账未填写整改期限，沿用2026-07-10台账的整改期限"

@@ -788,3 +788,107 @@ def test_a_prefecture_letter_lists_its_hazards_in_the_configured_county_order(se
     table = Document(pref["path"]).tables[0]
     assert [r.cells[2].text for r in table.rows[1:]] == ["D1", "U1"]
     assert [x["county"] for x in out["letters"] if x["rung"] == COUNTY] == [DLH, ulan]
+
+
+# ---- a blank 整改期限: the last date given stays in force, everywhere ---------------------------------------------
+BLANKED_JULY = [row("G1", POTASH, D(2026, 7, 1), D(2026, 8, 20)),
+                row("G2", POTASH, D(2026, 7, 2), None, "重大"),  # never given a deadline
+                row("G3", HOSPITAL, D(2026, 7, 3), D(2026, 9, 25)),
+                row("G4", REFINERY, D(2026, 7, 4), D(2026, 8, 25))]
+BLANKED_AUGUST = [row("G1", POTASH, D(2026, 7, 1), None),  # blank this time: 2026-08-20 stays
+                  row("G2", POTASH, D(2026, 7, 2), None, "重大"),
+                  row("G3", HOSPITAL, D(2026, 7, 3), None),  # blank this time: 2026-09-25 stays
+                  row("G4", REFINERY, D(2026, 7, 4), None, status="已整改", completed=D(2026, 8, 5))]
+
+
+def test_a_blank_deadline_keeps_the_last_date_given_in_every_output(settings, tmp_path):
+    """August's register leaves 整改期限 blank where July's gave a date: the clerk is warned at each such cell (not for
+    a hazard never given one, nor for one 已整改), and the consolidated register (its 备注 saying why), the bulletins'
+    frame, the warnings, the ladder, the quarterly flags, the hazard file and the notices all keep July's date."""
+    from hazardnet.jobs.hazard_file import hazard_file
+    from hazardnet.jobs.notices import notices
+    from hazardnet.jobs.supervision import hazard_states
+    from hazardnet.publish.consolidated import current_register
+    from hazardnet.publish.quarterly import Quarter, quarter_data
+    from hazardnet.publish.warnings import ESCALATED, NO_DEADLINE, warnings_on
+
+    july = write_register(tmp_path / "src" / "格尔木7月.xlsx", BLANKED_JULY, CANON)
+    assert [f.outcome for f in ingest_on(settings, D(2026, 7, 10), [(G, july)]).files] == ["accepted"]
+    august = write_register(tmp_path / "src" / "格尔木8月.xlsx", BLANKED_AUGUST, CANON)
+    f = ingest_on(settings, D(2026, 8, 10), [(G, august)]).files[0]
+    assert f.outcome == "accepted"
+    blank = {x.cell: x.message for x in f.findings if "未填写整改期限" in x.message}
+    assert set(blank) == {"J2", "J4"}  # G1, G3; not G2 (never had one), not G4 (已整改)
+    assert all(x.level == "warning" and x.sheet == "隐患台账" and x.field == "整改期限"
+               for x in f.findings if x.cell in blank)
+    assert "隐患“G1”本次未填写整改期限，此前台账的整改期限 2026-08-20 仍然有效" in blank["J2"]
+    assert "2026-09-25 仍然有效" in blank["J4"]
+
+    ws = openpyxl.load_workbook(settings.consolidated_path)["隐患台账"]  # as the ingest wrote it, opened again
+    values = list(ws.iter_rows(values_only=True))
+    sheet = {r[values[0].index("隐患编号")]: dict(zip(values[0], r)) for r in values[1:]}
+    assert sheet["G1"]["整改期限"].date() == D(2026, 8, 20)
+    assert sheet["G1"]["备注"] == "本期台账未填写整改期限，沿用2026-07-10台账的整改期限"
+    assert (sheet["G2"]["整改期限"], sheet["G2"]["备注"]) == (None, None)  # still 未明确整改期限
+
+    day = D(2026, 9, 25)
+    store = Store(settings.database_url)
+    try:
+        frame = current_register(store, settings, day).set_index("hazard_id")  # what the bulletins count from
+        assert (frame.at["G1", "deadline"], bool(frame.at["G1", "overdue"]), frame.at["G1", "days_overdue"]) == (
+            D(2026, 8, 20), True, 36)
+        assert (frame.at["G3", "deadline"], bool(frame.at["G3", "overdue"])) == (D(2026, 9, 25), False)
+        assert frame.at["G2", "deadline"] is None
+        warned = {w.hazard_id: (w.stage, w.deadline, w.days_overdue) for w in warnings_on(store, day)}
+        assert warned == {"G1": (ESCALATED, D(2026, 8, 20), 36), "G2": (NO_DEADLINE, None, None)}
+        ladder = {s.hazard.hazard_id: (s.hazard.deadline, s.rung) for s in hazard_states(store, settings, day)}
+        assert ladder["G1"] == (D(2026, 8, 20), COUNTY) and ladder["G3"] == (D(2026, 9, 25), None)
+        assert ladder["G2"] == (None, None)
+        flags = quarter_data(store, Quarter(2026, 3), D(2026, 10, 10)).flags.set_index("hazard_id")
+        assert (flags.at["G1", "deadline_at_end"], bool(flags.at["G1", "overdue_at_end"])) == (D(2026, 8, 20), True)
+        assert (flags.at["G3", "deadline_at_end"], bool(flags.at["G3", "overdue_at_end"])) == (D(2026, 9, 25), True)
+        assert hazard_file(store, G, "G1", day)["current"]["deadline"] == "2026-08-20"
+    finally:
+        store.dispose()
+
+    issued = {n["customer_id"]: n["path"] for n in notices(settings, D(2026, 8, 12)).notices}
+    for cid, expected in ((POTASH, {"G1": "2026年8月20日", "G2": "未明确"}), (HOSPITAL, {"G3": "2026年9月25日"})):
+        for table in Document(issued[cid]).tables:  # both copies
+            assert {r.cells[1].text: r.cells[5].text for r in table.rows[1:]} == expected
+
+
+def test_a_register_without_a_deadline_column_keeps_the_dates_given_with_one_warning(settings, tmp_path):
+    july = write_register(tmp_path / "src" / "格尔木7月.xlsx", BLANKED_JULY, CANON)
+    ingest_on(settings, D(2026, 7, 10), [(G, july)])
+    rows = [{k: v for k, v in r.items() if k != "整改期限"} for r in BLANKED_AUGUST]
+    f = ingest_on(settings, D(2026, 8, 10), [(G, write_register(tmp_path / "src" / "格尔木8月.xlsx", rows, CANON))])
+    assert f.files[0].outcome == "accepted"
+    carried = [x for x in f.files[0].findings if "没有整改期限列" in x.message]
+    assert [(x.cell, x.level) for x in carried] == [("", "warning")]
+    assert "G1（2026-08-20）、G3（2026-09-25）沿用此前的整改期限" in carried[0].message
+
+
+def test_a_notice_prints_the_current_deadline_and_notes_a_meeting_commitment(settings, tmp_path):
+    """A notice issued after the meeting prints the committed date, not the register's, with a note in both copies
+    and in the mail."""
+    from hazardnet.jobs.notices import current_hazards, notice_of, notices
+    from hazardnet.publish.notice import notice_letter
+
+    table = write_commitment_table(tmp_path / "c" / "格尔木市整改承诺表.xlsx", commit_rows({"G3": COMMITTED}))
+    assert ingest_register_then(settings, tmp_path, table).outcome == "commitments"
+    made = notices(settings, COMMITMENT_DAY).notices
+    assert [n["hazard_ids"] for n in made] == [["G1", "G2", "G3"]]
+    doc = Document(made[0]["path"])
+    for t in doc.tables:
+        assert {r.cells[1].text: r.cells[5].text for r in t.rows[1:]} == {
+            "G1": "2026年8月20日（已逾期）", "G2": "2026年8月15日（已逾期）", "G3": "2026年10月25日"}
+    note = f"注：隐患 G3：整改期限为通报会承诺（{COMMITMENT_DAY:%Y-%m-%d}，责任人 张三）。"
+    assert [p.text for p in doc.paragraphs if p.text.startswith("注：")] == [note, note]
+    store = Store(settings.database_url)
+    try:
+        by_key = {(h["county"], str(h["hazard_id"])): h for h in current_hazards(store, COMMITMENT_DAY)}
+        record = store.notices_list(issued_until=COMMITMENT_DAY)[0]
+    finally:
+        store.dispose()
+    body = notice_letter(notice_of(record, by_key), []).body
+    assert f"整改期限：2026年10月25日，整改期限为通报会承诺（{COMMITMENT_DAY:%Y-%m-%d}，责任人 张三）" in body

@@ -1,17 +1,22 @@
-"""Extensions with reasons (延期): a register that moves a hazard's 整改期限 later than the county's previous
-accepted register (or the meeting's commitment) did must say why (延期原因), and for a 重大 hazard who approved
-it (延期批准). Without them the register is accepted with a warning at the 整改期限 cell."""
+"""Changes of a deadline need a reason (延期) and a deadline cannot be erased by leaving it blank.
+
+A register that moves a hazard's 整改期限 later than the county's previous accepted register (or the meeting's
+commitment) did must say why (延期原因), and for a 重大 hazard who approved it (延期批准). A register that leaves
+整改期限 blank for a hazard an earlier one gave a date does not erase it: that date stays in force in every output
+(`rules.deadline_history`). Either way the register is accepted with a warning at the 整改期限 cell."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from hazardnet.intake.findings import WARNING, Finding, cell_ref
+from hazardnet.intake.findings import WARNING, Finding, cell_ref, file_finding
 from hazardnet.intake.sheet import RegisterSheet
-from hazardnet.rules import deadline_history
+from hazardnet.rules import deadline_history, is_closed
 from hazardnet.store import Store
 from schemas.headers import FIELD_BY_NAME
 from schemas.vocab import MAJOR_SEVERITY
+
+CARRIED_LISTED = 10  # a register without a 整改期限 column: hazards named in its one warning
 
 
 def _blank(v) -> bool:
@@ -20,35 +25,58 @@ def _blank(v) -> bool:
 
 def extension_findings(store: Store, county: str, as_of: dt.date, parsed: RegisterSheet) -> list[Finding]:
     """A warning at the 整改期限 cell of every hazard whose deadline this register moves later than its current
-    deadline in the store, without 延期原因 (and, for a 重大 hazard, without 延期批准)."""
-    col = parsed.columns.get("deadline")
+    deadline in the store, without 延期原因 (and, for a 重大 hazard, without 延期批准); and of every open hazard
+    whose 整改期限 it leaves blank while the store has a date for it (that date stays in force)."""
     frame = parsed.frame
-    if col is None or not len(frame):
+    if not len(frame):
         return []
+    col = parsed.columns.get("deadline")
     ids = frame["hazard_id"].tolist()
-    deadlines = frame["deadline"].tolist()
-    moved = [i for i, d in enumerate(deadlines) if isinstance(d, dt.date)]
-    if not moved:
-        return []
-    events = store.deadline_events(as_of, [county])
+    deadlines = frame["deadline"].tolist() if col is not None else [None] * len(ids)
+    dated = [isinstance(d, dt.date) for d in deadlines]
+    events = store.deadline_events(as_of, [county])  # nothing for a county's first register
     if not events:
         return []
     rows, severity = frame["_row"].tolist(), frame["severity"].tolist()
     reasons, approvals = frame["extension_reason"].tolist(), frame["extension_approval"].tolist()
+    facts = [dict(zip(("status", "reinspect_result", "reinspect_date"), v)) for v in
+             zip(frame["status"].tolist(), frame["reinspect_result"].tolist(), frame["reinspect_date"].tolist())]
     header = FIELD_BY_NAME["deadline"].header
     out: list[Finding] = []
-    for i in moved:
-        history = events.get((county, str(ids[i])))
-        previous = deadline_history(history).current if history else None
+    carried: list[str] = []  # without a 整改期限 column
+    for i, hazard_id in enumerate(ids):
+        history = events.get((county, str(hazard_id)))
+        if not history:
+            continue
+        previous = deadline_history(history)
+        if previous.current is None:
+            continue
+        if not dated[i]:
+            if is_closed(facts[i]):
+                continue  # 已整改: the date no longer matters to anyone
+            source = "通报会承诺" if previous.by_commitment is not None else "此前台账"
+            if col is None:
+                carried.append(f"{hazard_id}（{previous.current:%Y-%m-%d}）")
+                continue
+            out.append(Finding(
+                sheet=parsed.sheet, cell=cell_ref(rows[i], col), field=header, value="", level=WARNING,
+                row=rows[i] + 1, col=col + 1,
+                message=f"隐患“{hazard_id}”本次未填写整改期限，{source}的整改期限 {previous.current:%Y-%m-%d} 仍然有效，"
+                        f"汇总台账、预警和督办均按此日期计算；如需变更，请填写新的整改期限（延期须填写延期原因）"))
+            continue
         new = deadlines[i]
-        if previous is None or new <= previous:
+        if new <= previous.current:
             continue
         where = dict(sheet=parsed.sheet, cell=cell_ref(rows[i], col), field=header, value=f"{new:%Y-%m-%d}",
                      level=WARNING, row=rows[i] + 1, col=col + 1)
         if _blank(reasons[i]):
-            out.append(Finding(message=f"隐患“{ids[i]}”的整改期限由 {previous:%Y-%m-%d} 推迟至 {new:%Y-%m-%d}，"
+            out.append(Finding(message=f"隐患“{hazard_id}”的整改期限由 {previous.current:%Y-%m-%d} 推迟至 {new:%Y-%m-%d}，"
                                        f"但未填写延期原因（延期原因列）", **where))
         if severity[i] == MAJOR_SEVERITY and _blank(approvals[i]):
-            out.append(Finding(message=f"重大隐患“{ids[i]}”的整改期限由 {previous:%Y-%m-%d} 推迟至 {new:%Y-%m-%d}，"
-                                       f"但未填写延期批准（批准单位）", **where))
+            out.append(Finding(message=f"重大隐患“{hazard_id}”的整改期限由 {previous.current:%Y-%m-%d} 推迟至 "
+                                       f"{new:%Y-%m-%d}，但未填写延期批准（批准单位）", **where))
+    if carried:
+        named = "、".join(carried[:CARRIED_LISTED]) + (f"等 {len(carried)} 项" if len(carried) > CARRIED_LISTED else "")
+        out.append(file_finding(f"本表没有整改期限列：{named}沿用此前的整改期限，汇总台账、预警和督办均按此日期计算",
+                                sheet=parsed.sheet, level=WARNING))
     return out

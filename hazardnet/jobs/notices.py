@@ -6,7 +6,9 @@ mailed) to that customer's own directory contacts, once, through the dispatcher.
   register, never puts it on a second one; a hazard found later gets a new notice;
 - 通知书编号 is <县名>-<年>-<序号>, unique per county and year, and stays with the notice;
 - service is read from the registers: a later version of the hazard with its 告知日期 (and 签收人) means the
-  notice was served.
+  notice was served;
+- each hazard's 整改期限 is its current deadline (`Store.deadline_histories`, as every output's): a meeting
+  commitment (noted on the notice) or a later register's date, the last date given when a register left it blank.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from hazardnet.publish.notice import (
     number_prefix,
     write_notice,
 )
-from hazardnet.rules import needs_notice
+from hazardnet.rules import commitment_note, current_deadline, needs_notice
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from schemas.vocab import PARTY_CUSTOMER
@@ -56,12 +58,20 @@ class NoticesResult:
 
 
 def current_hazards(store: Store, as_of: dt.date) -> list[dict[str, Any]]:
-    """The current version of every hazard as the store stood on `as_of`, as plain dicts."""
+    """The current version of every hazard as the store stood on `as_of`, as plain dicts, each at its current
+    deadline (`rules.current_deadline`: a meeting commitment or a later register's date, the last date given when
+    the latest register left it blank), with `deadline_note` saying when a meeting commitment set it."""
     df = store.register_as_of(as_of)
     if df.empty:
         return []
     df = df.astype(object).where(df.notna(), None)
-    return df.to_dict("records")
+    hazards = df.to_dict("records")
+    histories = store.deadline_histories(as_of, differing_only=True)
+    for h in hazards:
+        history = histories.get((h["county"], str(h["hazard_id"])))
+        h["deadline"] = current_deadline(h["deadline"], history)
+        h["deadline_note"] = commitment_note(history)  # the customer's own promise; a carried date needs no word
+    return hazards
 
 
 def unnotified_by_customer(hazards: list[dict], noticed: set[tuple[str, str]],

@@ -36,9 +36,10 @@ WRAP_FIELDS = {"description", "consequence", "suggestion", "contingency", "remar
 
 
 def current_register(store: Store, settings: Settings, as_of: dt.date) -> pd.DataFrame:
-    """The register as of `as_of`, each hazard at its current deadline (a meeting commitment included), sorted
+    """The register as of `as_of`, each hazard at its current deadline (a meeting commitment included; a blank
+    整改期限 keeps the last date given), sorted
     by configured county order, customer and hazard id."""
-    df = rules.with_current_deadlines(store.register_as_of(as_of), store.deadline_histories(as_of, committed_only=True))
+    df = rules.with_current_deadlines(store.register_as_of(as_of), store.deadline_histories(as_of, differing_only=True))
     df = rules.with_derived(df, as_of) if len(df) else df.assign(overdue=[], days_overdue=[], days_open=[], absent=[],
                                                                  stage=[], days_in_stage=[])
     counts = photo_counts(store, as_of)
@@ -65,11 +66,12 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date,
 
     The same rows, values and order as `current_register`: configured county order (other counties after
     them), then customer id (blank ones last) and hazard id; each hazard at its current deadline (a meeting
-    commitment included, its 备注 saying so); derived columns by hazardnet.rules. With `counties`, only theirs
-    (`register_stream` writes the sheet county by county)."""
+    commitment included, and the last date given when the latest register left it blank, its 备注 saying so);
+    derived columns by hazardnet.rules. With `counties`, only theirs (`register_stream` writes the sheet county by
+    county)."""
     rows = store.current_rows(as_of, SHEET_COLUMNS, counties)
     counts = photo_counts(store, as_of, counties)
-    histories = store.deadline_histories(as_of, counties, committed_only=True)
+    histories = store.deadline_histories(as_of, counties, differing_only=True)
     at = {name: i for i, name in enumerate(SHEET_COLUMNS)}
     i_status, i_found, i_deadline, i_completed = (at["status"], at["found_date"], at["deadline"],
                                                   at["completed_date"])
@@ -79,8 +81,10 @@ def sheet_rows(store: Store, settings: Settings, as_of: dt.date,
             history = histories.get((r[0], r[at["hazard_id"]]))
             if history is not None:
                 r = rows[n] = list(r)
+                note = rules.deadline_note(r[i_deadline], history)
                 r[i_deadline] = rules.current_deadline(r[i_deadline], history)
-                r[i_remarks] = "；".join(t for t in (r[i_remarks], rules.commitment_note(history)) if t)
+                if note:
+                    r[i_remarks] = "；".join(t for t in (r[i_remarks], note) if t)
     i_customer, i_hazard = at["customer_id"], at["hazard_id"]
     stage_at = [(name, at[name]) for name in STAGE_FIELDS]
     order = {c: i for i, c in enumerate(settings.counties)}

@@ -2,8 +2,9 @@
 about it. Renders only: the notice record comes from the store (jobs.notices), sending is the dispatcher's.
 
 One notice per customer and run: the customer (名称, 户号), each hazard (隐患编号, 隐患描述, 可能后果, 整改建议,
-整改期限, 隐患等级), the basis, the county supply company as issuer and the date, in two copies — 第一联（客户留存）
-and 第二联（供电企业存档）— each with a 签收 block. A4 portrait, fonts that Word, WPS and LibreOffice all have
+整改期限 — the current one, with a note under the table where a meeting commitment set it — 隐患等级), the basis,
+the county supply company as issuer and the date, in two copies — 第一联（客户留存）and 第二联（供电企业存档）— each
+with a 签收 block. A4 portrait, fonts that Word, WPS and LibreOffice all have
 (宋体/SimSun, with the East Asian font set on every run so no program falls back to a Latin font).
 """
 
@@ -44,6 +45,7 @@ class NoticeHazard:
     suggestion: str | None
     deadline: dt.date | None
     severity: str | None
+    note: str | None = None  # why the deadline is not the register's: 整改期限为通报会承诺（2026-12-07，责任人 张三）
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> NoticeHazard:
@@ -53,7 +55,7 @@ class NoticeHazard:
         deadline = row.get("deadline")
         return cls(str(row["hazard_id"]), text(row.get("description")) or "", text(row.get("consequence")),
                    text(row.get("suggestion")), deadline if isinstance(deadline, dt.date) else None,
-                   text(row.get("severity")))
+                   text(row.get("severity")), text(row.get("deadline_note")))
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,12 @@ def overdue(h: NoticeHazard, on: dt.date) -> bool:
 def deadline_text(h: NoticeHazard, on: dt.date) -> str:
     """The 整改期限 as the notice of `on` prints it: the date, marked 已逾期 when it passed before `on`."""
     return f"{_date(h.deadline)}（已逾期）" if overdue(h, on) else _date(h.deadline)
+
+
+def deadline_notes(notice: Notice) -> list[str]:
+    """The notes under the hazard table, one per hazard whose deadline a meeting commitment set:
+    隐患 G3：整改期限为通报会承诺（2026-10-12，责任人 张三）."""
+    return [f"隐患 {h.hazard_id}：{h.note}" for h in notice.hazards if h.note]
 
 
 def comply(notice: Notice) -> str:
@@ -187,6 +195,8 @@ def _copy(doc, notice: Notice, copy: str) -> None:
         for cell, value in zip(cells, values):
             _cell_text(cell, value)
     fix_widths(table, [Cm(w) for w in HAZARD_WIDTHS_CM])
+    for note in deadline_notes(notice):
+        _para(doc, f"注：{note}。", size=9, space_after=0)
     _para(doc, "")
     _para(doc, f"签发单位：{notice.issuer}（盖章）", size=11, align="right")
     _para(doc, f"签发日期：{_date(notice.issued_on)}", size=11, align="right")
@@ -225,7 +235,8 @@ def notice_letter(notice: Notice, files: Sequence[tuple[str, Path]]) -> Letter:
              f"用电安全隐患、可能后果、整改建议和整改期限，请查收附件并{comply(notice)}。纸质通知书一式两联，请在第二联签收后交回"
              f"供电企业存档。", "", "隐患清单："]
     for h in notice.hazards:
-        lines.append(f"  {h.hazard_id}（{h.severity or ''}）{h.description}；整改期限：{deadline_text(h, notice.issued_on)}")
+        lines.append(f"  {h.hazard_id}（{h.severity or ''}）{h.description}；整改期限：{deadline_text(h, notice.issued_on)}"
+                     + (f"，{h.note}" if h.note else ""))
     lines += ["", f"{notice.issuer}", _date(notice.issued_on)]
     return Letter(subject=f"{SUBJECT_PREFIX}{TITLE}（{notice.number}）{notice.customer_name}",
                   body="\n".join(lines), files=list(files), file_stem=f"通知书_{notice.number}")

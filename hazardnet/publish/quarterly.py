@@ -259,7 +259,7 @@ def with_deadline_history(flags: pd.DataFrame, history: dict) -> pd.DataFrame:
 
 def current_register_on(store: Store, day: dt.date) -> pd.DataFrame:
     """The register as the store stood on `day`, each hazard at its current deadline then (commitments included)."""
-    return rules.with_current_deadlines(store.register_as_of(day), store.deadline_histories(day, committed_only=True))
+    return rules.with_current_deadlines(store.register_as_of(day), store.deadline_histories(day, differing_only=True))
 
 
 def previous_report_date(quarter: Quarter, as_of: dt.date) -> dt.date:

@@ -131,7 +131,7 @@ def due_warnings(register: pd.DataFrame, as_of: dt.date, histories: dict | None 
 
 def warnings_on(store: Store, as_of: dt.date) -> list[HazardWarning]:
     """The warnings due on `as_of`, from the register as the store stood that day and the meeting's commitments."""
-    return due_warnings(store.register_as_of(as_of), as_of, store.deadline_histories(as_of, committed_only=True))
+    return due_warnings(store.register_as_of(as_of), as_of, store.deadline_histories(as_of, differing_only=True))
 
 
 def _frame(warnings: list[HazardWarning]) -> pd.DataFrame:
