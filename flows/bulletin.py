@@ -13,11 +13,11 @@ import datetime as dt
 
 from prefect import flow
 from prefect.schedules import Cron
-from prefect.states import Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import STATUS_ZH, delivery_row, publish_directory_mail
+from flows.mailing import STATUS_ZH, delivery_row, failed_state, publish_directory_mail
+from flows.redaction import redact
 from flows.runner import PrefectRunner
 from hazardnet.jobs.bulletin import DELIVERY_THREADS, bulletin
 from hazardnet.jobs.runner import RetryPolicy
@@ -27,12 +27,13 @@ from hazardnet.settings import load_settings, today
 
 class UndeliveredBulletins(Exception):
     """Some recipients could not be served (by mail, or on paper); the message names them, `.result` holds
-    every delivery (and the paper copies), `.delivery_problem` the mail part of the message, if any."""
+    every delivery (and the paper copies), `.delivery_problem` the mail part of the message, if any. Both
+    sentences are masked (flows.redaction) as the UI's lines: the console prints them; `.result` keeps the data."""
 
     def __init__(self, message: str, result: dict, delivery_problem: str | None = None):
-        super().__init__(message)
+        super().__init__(redact(message))
         self.result = result
-        self.delivery_problem = delivery_problem
+        self.delivery_problem = redact(delivery_problem) if delivery_problem else delivery_problem
 
 
 def publish_bulletin_artifacts(result: dict) -> None:
@@ -74,8 +75,7 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
     if outcome.problem:
         # a returned Failed state names the recipients in the UI without a traceback; calling the
         # flow directly raises UndeliveredBulletins, which carries every delivery
-        return Failed(message=outcome.problem,
-                      data=UndeliveredBulletins(outcome.problem, result, outcome.delivery_problem))
+        return failed_state(outcome.problem, UndeliveredBulletins(outcome.problem, result, outcome.delivery_problem))
     return result
 
 

@@ -6,10 +6,10 @@ dispatcher starts it from the Prefect UI's Run form (counties, text) or with `ha
 from __future__ import annotations
 
 from prefect import flow
-from prefect.states import Failed
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import publish_directory_mail
+from flows.mailing import failed_state, publish_directory_mail
+from flows.redaction import redact
 from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.grid_warning import make_warning, send_grid
@@ -17,12 +17,12 @@ from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.settings import load_settings, today
 
 
-
 class UndeliveredGridWarning(Exception):
-    """Some recipients could not be reached; the message names them, `.result` holds every delivery."""
+    """Some recipients could not be reached; the message names them (masked, flows.redaction: the console prints
+    it), `.result` holds every delivery."""
 
     def __init__(self, message: str, result: dict):
-        super().__init__(message)
+        super().__init__(redact(message))
         self.result = result
 
 
@@ -58,14 +58,14 @@ def grid_warning_flow(counties: list[str], text: str, home: str | None = None,
     try:
         warning = make_warning(settings, counties, text, day, lines=lines or (), substations=substations or ())
     except ValueError as exc:
-        return Failed(message=str(exc))
+        return failed_state(str(exc))
     outcome = send_grid(settings, warning, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_directory_mail(outcome.directory_mail)
     if not outcome.sent:
-        return Failed(message=outcome.problem)
+        return failed_state(outcome.problem)
     publish_grid_artifacts(outcome.result)
     if outcome.problem:
-        return Failed(message=outcome.problem, data=UndeliveredGridWarning(outcome.problem, outcome.result))
+        return failed_state(outcome.problem, UndeliveredGridWarning(outcome.problem, outcome.result))
     return outcome.result
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 from prefect import flow
 
 from flows.artifacts import publish_table
+from flows.mailing import delivery_failure
 from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
@@ -32,7 +33,7 @@ def notices_flow(home: str | None = None, as_of: str | None = None, send: bool =
             for d in result.deliveries], "通知书送达结果（每份只发一次）")
     out = result.as_json()
     if undelivered(result.deliveries):
-        raise RuntimeError(failure_summary(result.deliveries))
+        raise delivery_failure(failure_summary(result.deliveries))
     return out
 
 

@@ -11,6 +11,7 @@ from prefect import flow
 from prefect.schedules import Cron
 
 from flows.artifacts import publish_link, publish_table
+from flows.mailing import delivery_failure
 from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.quarterly import quarterly
@@ -62,7 +63,7 @@ def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bo
              "说明": d.get("error") or d.get("note") or ""} for d in result["deliveries"]],
             f"{q.title}汇总发送结果（每份只发一次）")
     if outcome.problem:
-        raise RuntimeError(outcome.problem)
+        raise delivery_failure(outcome.problem)
     return result
 
 

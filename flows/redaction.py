@@ -1,22 +1,14 @@
 """What the Prefect UI shows carries no mobile number or email address: artifacts (flows.artifacts) and log
-records (`RedactingFilter`, named in flows/logging.yml) are masked on their way to the server."""
+records (`RedactingFilter`, named in flows/logging.yml) are masked on their way to the server, with the one
+masking of the project (hazardnet.delivery.masking.redact)."""
 
 from __future__ import annotations
 
 import logging
-import re
 
-# An 11-digit mainland mobile (also written with spaces/dashes or +86), not part of a longer number
-_MOBILE = re.compile(r"(?<![\d])(?:\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?![\d])")
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)")
+from hazardnet.delivery.masking import redact
 
-
-def redact(text: str) -> str:
-    """`text` with every mobile number as 139****0001 and every email address as ***@domain."""
-    if not text:
-        return text
-    text = _EMAIL.sub(lambda m: f"***@{m.group(1)}", text)
-    return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+__all__ = ["RedactingFilter", "redact"]
 
 
 class RedactingFilter(logging.Filter):

@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 
 from flows import progress
+from flows.redaction import redact
 from hazardnet.jobs.runner import RetryPolicy, chained
 
 
@@ -25,7 +26,8 @@ def _retry_condition(task_, task_run, state) -> bool:
             return False
         delays = list(task_.retry_delay_seconds or [0])
         attempt = max(int(getattr(task_run, "run_count", 1) or 1), 1)  # the attempt that just failed
-        progress.emit("retrying", step=task_.name, reason=getattr(exc, "reason", None) or str(exc),
+        reason = redact(getattr(exc, "reason", None) or str(exc))  # the console prints it: a deferred address masked
+        progress.emit("retrying", step=task_.name, reason=reason,
                       delay=delays[min(attempt - 1, len(delays) - 1)], attempt=attempt, retries=task_.retries)
         return True
     return False

@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.schedules import Cron
 
 from flows.artifacts import publish_markdown, publish_table
-from flows.mailing import publish_directory_mail, undelivered_state
+from flows.mailing import delivery_failure, publish_directory_mail, undelivered_state
 from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.runner import RetryPolicy
@@ -45,7 +45,7 @@ def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
     outcome = risk_warnings(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_directory_mail(outcome.directory_mail)
     if not outcome.sent:
-        raise RuntimeError(outcome.problem)
+        raise delivery_failure(outcome.problem)
     result = outcome.result
     publish_warning_artifacts(result["warnings"], result["deliveries"], result["unreachable"])
     if outcome.problem:  # Failed naming the unserved; calling the flow directly raises Undelivered (with the result)

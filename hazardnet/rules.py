@@ -13,7 +13,7 @@ functions to every row of a register frame.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -112,6 +112,13 @@ def scope_label(audience: Audience, prefecture: str) -> str:
     if audience.party == PARTY_CUSTOMER:
         return audience.org_name
     return audience.county or prefecture
+
+
+def county_order(counties: Sequence[str]) -> Callable[[str], tuple[int, str]]:
+    """A sort key for county names: the configured counties (settings.counties) in their configured order, any
+    other county after them, by name — the order of every output's counties."""
+    rank = {c: i for i, c in enumerate(counties)}
+    return lambda county: (rank.get(county, len(rank)), "" if county in rank else str(county))
 
 
 # ---- the loop from found to closed (阶段, 销号, 复查, 书面告知; docs/domain.md 从发现到销号) ---------------

@@ -445,7 +445,8 @@ def test_flow_retries_publishes_artifact_and_fails_naming_the_refused(
     smtp_server.fail_next(2, code=421)
     state = bulletin_flow(home=str(settings.home), month="2026-11", as_of="2026-11-15", return_state=True)
     assert state.is_failed()
-    assert "柴达木纯碱化工有限公司" in state.message and CUST_C in state.message
+    assert "柴达木纯碱化工有限公司" in state.message and "***@cdmcj.example.cn" in state.message  # masked, as the UI's lines
+    assert CUST_C not in state.message
     with pytest.raises(UndeliveredBulletins) as exc:
         state.result()
     deliveries = exc.value.result["deliveries"]
@@ -486,8 +487,12 @@ def test_cli_bulletin_json_shape(prefect_harness, settings, world, smtp_server, 
     smtp_server.refuse(GOV_MY)
     again = run_cli("bulletin", "--month", "2026-11", "--as-of", "2026-11-15", "--home", str(settings.home),
                     "--json", "--resend")
-    assert again.returncode == 1 and GOV_MY in again.stderr and "Traceback" not in again.stderr
-    assert {d["status"] for d in json.loads(again.stdout)["deliveries"]} == {"sent", "failed", "skipped"}
+    # the error line names the unit, its address masked as on every console line; the JSON keeps the address
+    assert again.returncode == 1 and "茫崖市发展和改革委员会（能源局）" in again.stderr and "Traceback" not in again.stderr
+    assert GOV_MY not in again.stderr and "***@my-energy.example.cn" in again.stderr
+    shown = json.loads(again.stdout)["deliveries"]
+    assert {d["status"] for d in shown} == {"sent", "failed", "skipped"}
+    assert [d["addresses"] for d in shown if d["status"] == "failed"] == [[GOV_MY]]
 
 
 def test_monthly_deployment_is_on_the_15th_in_shanghai():

@@ -302,3 +302,30 @@ def test_the_console_lists_counties_in_the_configured_order_and_says_what_the_re
     assert (warned, due) == ([G, G, ulan], [G, ulan]), lines  # W2, W1, U1; W4, U2
     head = "".join(lines)
     assert "复查提醒：截至 2026-08-02 已整改超过 10 天仍无复查合格记录的隐患 2 项（各县(市)当前台账中的全部隐患，不限季度" in head
+
+
+def test_the_mail_lists_counties_in_the_configured_order_other_counties_last(settings, smtp_server):  # noqa: F811
+    """The prefecture authority's escalation mail, as the SMTP server received it, lists the counties in the
+    configured order — here the reverse of character-code order (乌 < 德 < 格) — and counties the configuration
+    does not name (a register kept from before) after them, by name (大 < 茫)."""
+    counties = ["格尔木市", "乌兰县", "德令哈市"]
+    assert sorted(counties) == ["乌兰县", "德令哈市", "格尔木市"]
+    s = load_settings(settings.home, counties=counties, smtp_host=smtp_server.host, smtp_port=smtp_server.port,
+                      smtp_security="none", settle_seconds=0)
+    write_directory_file(s.directory_file, [DIRECTORY[0]])  # 海西州能源局: every county's escalations
+    store = Store(s.database_url)
+    try:
+        registers = [("茫崖市", "M1"), ("德令哈市", "D1"), ("大柴旦行政区", "C1"), ("乌兰县", "U1"), (G, "G1")]
+        for n, (county, hid) in enumerate(registers, start=1):
+            submit(store, county, D(2026, 7, 10), [
+                H(hid, "0630100001", D(2026, 6, 1), "重大", "供电电源", deadline=D(2026, 7, 1))], n)
+        result = run(s, store, D(2026, 8, 15))  # 45 days past the deadline: every one escalated
+    finally:
+        store.dispose()
+    expected = ["G1", "U1", "D1", "C1", "M1"]
+    assert [w["hazard_id"] for w in result["warnings"]] == expected  # the run's list (artifact, console, --json)
+    [mail] = smtp_server.messages_to(PREF_GOV[0])
+    body = mail.message.get_body(("plain",)).get_content()
+    listed = [line.split("】")[1].split()[0] for line in body.splitlines() if line[:1].isdigit() and "】" in line]
+    assert listed == ["格尔木市", "乌兰县", "德令哈市", "大柴旦行政区", "茫崖市"], body
+    assert sorted(expected, key=lambda h: body.index(f"隐患编号：{h}；")) == expected

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
+from hazardnet.delivery.masking import redact
 
 COLOURS = {"sent": "green", "written": "green", "skipped": "yellow", "failed": "red"}
 
@@ -21,13 +22,16 @@ def status_text(status: str | None, channel: str = "mail", *, colour: bool = Fal
     return f"[{COLOURS[status]}]{word}[/]" if colour and status in COLOURS and word != "—" else word
 
 
+# The console is read (and logged, scrolled back, pasted into a chat) like the Prefect UI: a delivery's addresses
+# and mobiles, and the errors quoting them, are masked as there (hazardnet.delivery.masking); `--json` keeps the real ones.
 def delivery_line(d: dict, *, mobiles: bool = False) -> str:
-    """One delivery on the console: recipient (addresses): mail status; SMS (mobiles): status — error."""
+    """One delivery on the console: recipient (addresses): mail status; SMS (mobiles): status — error; addresses
+    and mobiles masked."""
     line = f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{status_text(d.get('status'))}"
     if d.get("sms_status") and d["sms_status"] != "skipped":
         who = f"（{'、'.join(d.get('mobiles') or [])}）" if mobiles else ""
         line += f"；短信{who}：{status_text(d['sms_status'], 'sms')}"
-    return line + (f"——{d['error']}" if d.get("error") else "")
+    return redact(line + (f"——{d['error']}" if d.get("error") else ""))
 
 
 def print_bulletin(result: dict) -> None:
@@ -38,9 +42,9 @@ def print_bulletin(result: dict) -> None:
     for col in ("县(市)", "收件人", "单位类型", "邮箱", "隐患条数", "结果", "短信", "说明"):
         table.add_column(col)
     for d in result["deliveries"]:
-        table.add_row(d["county"], d["recipient"], d["party"], "；".join(d["addresses"]), str(d["rows"]),
+        table.add_row(d["county"], d["recipient"], d["party"], redact("；".join(d["addresses"])), str(d["rows"]),
                       status_text(d["status"], colour=True), status_text(d.get("sms_status"), "sms", colour=True),
-                      d.get("error") or d.get("note") or "")
+                      redact(d.get("error") or d.get("note") or ""))
     out.print(table)
     directory = result.get("directory") or {}
     if directory.get("source") == "store":
@@ -115,7 +119,7 @@ def bulletin(
     else:
         print_bulletin(result)
     if failure:
-        err.print(f"错误：{failure}")
+        err.print(f"错误：{redact(failure)}")
     code = paper_exit(result.get("paper"))
     if code or failure:
         sys.exit(code or 1)
@@ -132,8 +136,8 @@ def print_grid_warning(result: dict) -> None:
         table.add_column(col)
     for d in result["deliveries"]:
         table.add_row(d["county"], d["recipient"], d["party"], status_text(d["status"], colour=True),
-                      "、".join(d.get("mobiles") or []) or "无", status_text(d.get("sms_status"), "sms", colour=True),
-                      d.get("error") or (d.get("note") if d["status"] == "skipped" else "") or "")
+                      redact("、".join(d.get("mobiles") or [])) or "无", status_text(d.get("sms_status"), "sms", colour=True),
+                      redact(d.get("error") or (d.get("note") if d["status"] == "skipped" else "") or ""))
     out.print(table)
     left_out = (result.get("directory") or {}).get("left_out")
     if left_out:
@@ -172,7 +176,7 @@ def grid_warning(
     if isinstance(outcome, UndeliveredGridWarning):
         result, failure = outcome.result, str(outcome)
     elif isinstance(outcome, BaseException):
-        raise UserError(state.message or str(outcome)) from None
+        raise UserError(redact(state.message or str(outcome))) from None
     else:
         result = outcome
     if json_:
@@ -185,5 +189,5 @@ def grid_warning(
     else:
         print_grid_warning(result)
     if failure:
-        err.print(f"错误：{failure}")
+        err.print(f"错误：{redact(failure)}")
         sys.exit(1)

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+from hazardnet.delivery.masking import redact
 
 STATUS_ZH = {"placed": "已放入收件箱并导入", "done": "已处理", "quarantined": "已隔离（发件人不在通讯录）",
              "checked": "已预检并回复", "seen": "此前已处理", "error": "出错，下次重试"}
@@ -42,10 +43,10 @@ def mail_intake(home: HomeOpt = None, as_of: AsOfOpt = None, json_: JsonOpt = Fa
         out.print(f"邮件 {m.get('uid')}：{STATUS_ZH.get(m.get('status'), m.get('status'))}"
                   f"{'（' + m['county'] + '）' if m.get('county') else ''}"
                   f"{'：' + '、'.join(m['registers']) if m.get('registers') else ''}"
-                  f"{'：' + m['error'] if m.get('error') else ''}")
+                  f"{'：' + redact(m['error']) if m.get('error') else ''}")
     for r in result["replies"]:
         out.print(f"回复 {r.get('county')}：{r.get('file')} → {OUTCOME_ZH.get(r.get('outcome'), r.get('outcome'))}，"
-                  f"{SENT_ZH.get(r.get('status'), r.get('status'))}{'：' + r['error'] if r.get('error') else ''}")
+                  f"{SENT_ZH.get(r.get('status'), r.get('status'))}{'：' + redact(r['error']) if r.get('error') else ''}")
 
 
 @app.command()

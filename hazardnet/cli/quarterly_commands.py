@@ -10,6 +10,7 @@ import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, err, out
 from hazardnet.cli.distribution_commands import PdfOpt, delivery_line, paper_exit, print_paper, status_text
+from hazardnet.delivery.masking import redact
 
 QuarterOpt = Annotated[Optional[str], typer.Option(
     "--quarter", help="季度，例如 2026Q3；默认上一个已结束的季度。")]
@@ -107,8 +108,8 @@ def print_warnings(result: dict, counties: list[str] | tuple[str, ...] = ()) -> 
     for r in [*rem.get("reinspection_due", []), *rem.get("unnotified", [])]:
         out.print(f"  {r['kind_name']} {r['county']} {r['hazard_id']} {r['customer_name']}：{r['reason']}")
     for d in rem.get("reminders", []):
-        out.print(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{status_text(d.get('status'))}"
-                  f"（{'、'.join(d.get('hazard_ids') or [])}）", soft_wrap=True)
+        out.print(redact(f"{d.get('recipient')}（{'、'.join(d.get('addresses') or [])}）：{status_text(d.get('status'))}"
+                         f"（{'、'.join(d.get('hazard_ids') or [])}）"), soft_wrap=True)
     for r in result.get("reminders", []):
         out.print(f"整改期限提醒：{r['county']} {r['customer_name']} {r['hazard_id']}（{r['days_left']} 天后到期）")
     for x in result.get("letters", []):
@@ -171,7 +172,7 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
         print_warnings(result, load_settings(_home(home)).counties)
         print_paper(supervised.get("paper"))
     for f in failures:
-        err.print(f"错误：{f['name']}：{f['error']}", soft_wrap=True)
+        err.print(f"错误：{f['name']}：{redact(f['error'])}", soft_wrap=True)
     code = paper_exit(supervised.get("paper"))
     if code or failures:
         sys.exit(code or 1)

@@ -35,7 +35,7 @@ def risk_warnings(settings: Settings, as_of: dt.date, *, runner: Runner | None =
     own_store = store is None
     store = store or Store(settings.database_url)
     try:
-        warnings = runner.step("查找应预警隐患", due_warnings, store, as_of)
+        warnings = runner.step("查找应预警隐患", due_warnings, settings, store, as_of)
         directory = runner.step("读取通讯录", recipient_directory, settings, store, as_of)
         sender = sender or dispatcher(settings, store, runner.secret)
         directory_mail = mail_directory_problems(settings, directory, sender, runner)
@@ -66,9 +66,9 @@ def risk_warnings(settings: Settings, as_of: dt.date, *, runner: Runner | None =
             store.dispose()
 
 
-def due_warnings(store: Store, as_of: dt.date) -> list[HazardWarning]:
-    """Overdue hazards and major hazards without a deadline, on the report date."""
-    return warnings_on(store, as_of)
+def due_warnings(settings: Settings, store: Store, as_of: dt.date) -> list[HazardWarning]:
+    """Overdue hazards and major hazards without a deadline, on the report date, in the configured county order."""
+    return warnings_on(store, as_of, settings.counties)
 
 
 def recipient_directory(settings: Settings, store: Store, as_of: dt.date) -> DirectoryResult:

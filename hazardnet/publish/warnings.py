@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -104,9 +105,12 @@ def stage_of(row: dict) -> str | None:
     return None
 
 
-def due_warnings(register: pd.DataFrame, as_of: dt.date, histories: dict | None = None) -> list[HazardWarning]:
+def due_warnings(register: pd.DataFrame, as_of: dt.date, histories: dict | None = None,
+                 counties: Sequence[str] = ()) -> list[HazardWarning]:
     """Every warning that applies on `as_of` to the register (as from store.register_as_of(as_of)), each hazard
-    at its current deadline (`histories`, from Store.deadline_histories: a meeting commitment moves it)."""
+    at its current deadline (`histories`, from Store.deadline_histories: a meeting commitment moves it); in the
+    configured county order (`counties`, settings.counties; other counties after them, by name), then most
+    urgent first within a county."""
     if not len(register):
         return []
     df = rules.with_derived(rules.with_current_deadlines(register, histories or {}), as_of)
@@ -125,13 +129,16 @@ def due_warnings(register: pd.DataFrame, as_of: dt.date, histories: dict | None 
             owner=_text(rec["owner"]), gov_supervised=_text(rec["gov_supervised"]), absent=bool(rec["absent"]),
             stage=stage))
     rank = {ESCALATED: 0, NO_DEADLINE: 1, OVERDUE: 2}
-    return sorted(out, key=lambda w: (w.county, rank[w.stage], w.severity != MAJOR_SEVERITY,
+    county = rules.county_order(counties)
+    return sorted(out, key=lambda w: (county(w.county), rank[w.stage], w.severity != MAJOR_SEVERITY,
                                       -(w.days_overdue or 0), w.customer_id, w.hazard_id))
 
 
-def warnings_on(store: Store, as_of: dt.date) -> list[HazardWarning]:
-    """The warnings due on `as_of`, from the register as the store stood that day and the meeting's commitments."""
-    return due_warnings(store.register_as_of(as_of), as_of, store.deadline_histories(as_of, differing_only=True))
+def warnings_on(store: Store, as_of: dt.date, counties: Sequence[str] = ()) -> list[HazardWarning]:
+    """The warnings due on `as_of`, from the register as the store stood that day and the meeting's commitments,
+    in the county order `counties` (settings.counties)."""
+    return due_warnings(store.register_as_of(as_of), as_of, store.deadline_histories(as_of, differing_only=True),
+                        counties)
 
 
 def _frame(warnings: list[HazardWarning]) -> pd.DataFrame:
