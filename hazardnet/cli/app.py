@@ -17,6 +17,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")  # nor the client (Prefect's SDK telemetry)
 # Prefect's logging configuration with mobiles and email addresses masked in every handler (flows/logging.yml)
 os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).resolve().parents[2] / "flows" / "logging.yml"))
+# a command names its own log file to the processes it starts (cli.logs), not its parent's (flows.console)
+os.environ.pop("HAZARDNET_PREFECT_LOG_FILE", None)
 
 app = ChineseTyper(add_completion=False, no_args_is_help=True, help="用电安全“1+1+1”工作网隐患台账流水线。")
 err = Console(stderr=True)

@@ -5,6 +5,7 @@ on the console as well."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -33,11 +34,13 @@ def log_path(home: str | Path) -> Path:
 
 def prefect_logs_to_file(home: str | Path, console=None) -> Path | None:
     """Send Prefect's console log lines of this process to <home>/logs/hazardnet.log instead (the API handler,
-    which feeds the UI, is left as it is); the file's path is printed once. Nothing changes with --verbose.
-    Returns the log file's path (None with --verbose)."""
+    which feeds the UI, is left as it is), and those of the processes it starts from now on: Prefect's temporary
+    server, when no PREFECT_API_URL is set (flows.console); the file's path is printed once. Nothing changes with
+    --verbose. Returns the log file's path (None with --verbose)."""
     from prefect.logging.configuration import ensure_logging_setup
     from prefect.logging.handlers import PrefectConsoleHandler
 
+    from flows.console import LOG_FILE_ENV, HomeLogFile
     from flows.redaction import RedactingFilter
 
     if _state["verbose"]:
@@ -47,18 +50,20 @@ def prefect_logs_to_file(home: str | Path, console=None) -> Path | None:
         return path
     ensure_logging_setup()
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_file = logging.FileHandler(path, encoding="utf-8")
-    to_file.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(name)s - %(message)s"))
+    to_file = HomeLogFile(path, delay=False)  # the file whose path is printed exists
     to_file.addFilter(RedactingFilter())
     loggers = [logging.getLogger()] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
     for logger in loggers:
         for handler in list(getattr(logger, "handlers", [])):
-            if isinstance(handler, PrefectConsoleHandler) or (
+            if isinstance(handler, (PrefectConsoleHandler, HomeLogFile)) or (
                     _state["routed"] is not None and getattr(handler, "_hazardnet_log", False)):
                 logger.removeHandler(handler)
                 logger.addHandler(to_file)
     to_file._hazardnet_log = True  # type: ignore[attr-defined]
     _state["routed"] = path
+    # the temporary server, started by the first flow run after this, writes its lines (a traceback when it is
+    # stopped on a busy machine among them) to the same file, not between this command's Chinese lines
+    os.environ[LOG_FILE_ENV] = str(path)
     if console is None:
         from rich.console import Console
 

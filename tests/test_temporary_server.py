@@ -1,0 +1,117 @@
+"""A command run without PREFECT_API_URL starts Prefect's temporary server (a uvicorn child process writing to the
+same terminal) and stops it at its end: what that server logs goes to the home's log file, never between the
+command's Chinese lines (flows.console)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hazardnet.cli.demo import write_demo_inbox
+from hazardnet.cli.sample_data import register_title, sample_hazards, write_register
+
+ROOT = Path(__file__).parent.parent
+AS_OF = dt.date(2026, 11, 15)
+# Prefect's defaults for the server's task-run recorder, which a command started outside the checkout gets
+# (./prefect.toml batches the writes): one transaction per event, so on two cores the recorder is still writing
+# the last task runs' events when the command ends, and Prefect logs the cancelled write with its traceback
+PREFECT_RECORDER_DEFAULTS = {"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1",
+                             "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "1",
+                             "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "5",
+                             # prefect.toml's wait for the server to come up on a busy machine (Prefect's: 20 s)
+                             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"}
+
+
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory) -> Path:
+    """The temporary server's database, created once for this module's commands (not the user's ~/.prefect)."""
+    return tmp_path_factory.mktemp("prefect-home")
+
+
+def without_server_url(prefect_home: Path, **extra: str) -> dict:
+    """The environment of a person's shell: no PREFECT_API_URL (so Prefect starts its temporary server), this
+    checkout importable from another folder."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PREFECT_API", "PREFECT_SERVER_", "PREFECT_LOGGING_", "HAZARDNET_"))}
+    return {**env, "PREFECT_HOME": str(prefect_home), "PYTHONPATH": str(ROOT), **extra}
+
+
+def home_with_registers(home: Path, n: int) -> Path:
+    """A home whose inbox holds n small county registers (one task run each)."""
+    counties = [f"测试{i:03d}县" for i in range(1, n + 1)]
+    for i, county in enumerate(counties):
+        hazards = sample_hazards(AS_OF, [county], seed=i)[:3]
+        write_register(home / "inbox" / county / f"{register_title(county, AS_OF)}.xlsx", county, hazards, as_of=AS_OF)
+    (home / "hazardnet.toml").write_text("settle_seconds = 0\ncounties = [" + ", ".join(
+        json.dumps(c, ensure_ascii=False) for c in counties) + "]\n", encoding="utf-8")
+    return home
+
+
+def run_on_the_temporary_server(tmp_path: Path, prefect_home: Path, *args: str) -> subprocess.CompletedProcess:
+    """`hazardnet <args>` as a person runs it from their own folder (no prefect.toml there), no Prefect server
+    running: its console holds its own lines only."""
+    env = without_server_url(prefect_home, HAZARDNET_SETTLE_SECONDS="0", **PREFECT_RECORDER_DEFAULTS)
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", *args, "--as-of", AS_OF.isoformat()],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600, env=env)
+    console = proc.stdout + proc.stderr
+    for leak in ("Traceback", "CancelledError", "Task was destroyed", "Exception in"):
+        assert leak not in console, console
+    assert not re.search(r"\| *(DEBUG|INFO|WARNING|ERROR|CRITICAL) *\|", console), console
+    return proc
+
+
+def test_an_ingest_on_the_temporary_server_ends_without_its_traceback_on_the_console(tmp_path, prefect_home):
+    home = home_with_registers(tmp_path / "home", 80)  # 80 task runs just before the command ends
+    proc = run_on_the_temporary_server(tmp_path, prefect_home, "ingest", "--home", str(home))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "已接收" in proc.stdout
+
+
+def test_the_sending_commands_on_the_temporary_server_end_without_its_traceback_on_the_console(tmp_path,
+                                                                                              prefect_home):
+    """The bulletin's last task runs are its deliveries (one per recipient); the warnings run three flows."""
+    home = tmp_path / "home"
+    write_demo_inbox(home, AS_OF, since=AS_OF - dt.timedelta(days=300), with_flaw=False)
+    assert run_on_the_temporary_server(tmp_path, prefect_home, "ingest", "--home", str(home)).returncode == 0
+    sent = run_on_the_temporary_server(tmp_path, prefect_home, "bulletin", "--month", "2026-11", "--home", str(home))
+    assert sent.returncode == 0 and "月度电力安全隐患通报" in sent.stdout, sent.stdout + sent.stderr
+    warned = run_on_the_temporary_server(tmp_path, prefect_home, "warnings", "--home", str(home))
+    assert warned.returncode == 0 and "应预警隐患" in warned.stdout, warned.stdout + warned.stderr
+
+
+def test_the_temporary_server_logs_into_the_commands_log_file(tmp_path, prefect_home):
+    """What Prefect's temporary server does at its end on a busy machine, in a process configured as that server
+    is (flows/logging.yml, the environment a command gives its children): the log file has the traceback, the
+    terminal nothing."""
+    log = tmp_path / "logs" / "hazardnet.log"
+    log.parent.mkdir()
+    server = ("import asyncio, logging\n"
+              "from prefect.logging.configuration import setup_logging\n"
+              "setup_logging()\n"
+              "try:\n"
+              "    raise asyncio.CancelledError()\n"
+              "except asyncio.CancelledError:\n"
+              "    logging.getLogger('prefect.server.services.task_run_recorder').error(\n"
+              "        'Error flushing 1 events (1 to retry, 0 dropped)', exc_info=True)\n"
+              "logging.getLogger('asyncio').error('Task was destroyed but it is pending!')\n")
+    env = without_server_url(prefect_home, PREFECT_LOGGING_SETTINGS_PATH=str(ROOT / "flows" / "logging.yml"),
+                             HAZARDNET_PREFECT_LOG_FILE=str(log))
+    proc = subprocess.run([sys.executable, "-c", server], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout + proc.stderr == "", proc.stdout + proc.stderr
+    written = log.read_text(encoding="utf-8")
+    assert "| ERROR   | prefect.server.services.task_run_recorder - Error flushing 1 events" in written
+    assert "Traceback" in written and "asyncio.exceptions.CancelledError" in written
+    assert re.search(r"^\d{4}-\d\d-\d\d [\d:,]+ \| ERROR   \| asyncio - Task was destroyed", written, re.M), written
+    # without the variable (a `prefect` command, `hazardnet server`, --verbose) the console shows them as before
+    env.pop("HAZARDNET_PREFECT_LOG_FILE")
+    proc = subprocess.run([sys.executable, "-c", server], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=120)
+    assert "Traceback" in proc.stderr and "Error flushing 1 events" in proc.stderr
