@@ -88,6 +88,26 @@ def test_loopback_needs_no_auth_string_and_the_project_settings_apply_anywhere(t
         server_environment("0.0.0.0", None, base={})
 
 
+def test_every_command_has_the_project_prefect_settings_from_any_folder(tmp_path):
+    """An operator runs `hazardnet` from the folder of their data: prefect.toml's settings (the temporary server's
+    120 s to start, the recorder's batches, no event copy) apply there too; a folder's own prefect.toml wins."""
+    check = ("import json; import hazardnet.cli.app; from prefect.settings import Settings; s = Settings(); "
+             "print(json.dumps([s.server.services.task_run_recorder.batch_size, "
+             "s.server.services.event_persister.enabled, s.server.ephemeral.startup_timeout_seconds]))")
+
+    def settings_in(folder: Path, **extra: str) -> list:
+        return json.loads(subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=folder,
+                                         check=True, env=clean_env(**extra)).stdout)
+
+    assert settings_in(tmp_path) == [200, False, 120]
+    # an operator's own variable still wins
+    assert settings_in(tmp_path, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="300") == [200, False, 300]
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "prefect.toml").write_text("[server.services.task_run_recorder]\nbatch_size = 7\n", encoding="utf-8")
+    assert settings_in(own)[0] == 7
+
+
 @pytest.mark.parametrize("port", ["99999", "0", "-5", "abc"])
 def test_server_port_outside_1_to_65535_is_a_usage_error(tmp_path, port):
     result = cli("server", "--port", port, env=clean_env(PREFECT_HOME=str(tmp_path)), cwd=tmp_path, timeout=120)

@@ -11,12 +11,15 @@ import typer
 from rich.console import Console
 
 from hazardnet.cli.help_zh import ChineseTyper
+from hazardnet.cli.prefect_env import use_project_prefect_settings
 
 # The machine is offline by design: Prefect's server must not try to phone home (it logs errors).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")  # nor the client (Prefect's SDK telemetry)
 # Prefect's logging configuration with mobiles and email addresses masked in every handler (flows/logging.yml)
 os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).resolve().parents[2] / "flows" / "logging.yml"))
+# prefect.toml's settings (the temporary server's start-up wait, the task-run recorder's batches) from any folder
+use_project_prefect_settings()
 # a command names its own log file to the processes it starts (cli.logs), not its parent's (flows.console)
 os.environ.pop("HAZARDNET_PREFECT_LOG_FILE", None)
 

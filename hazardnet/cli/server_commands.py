@@ -13,37 +13,17 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
-import tomllib
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from hazardnet.cli.app import UserError, app, out
+from hazardnet.cli.prefect_env import CHECKOUT, prefect_toml_environment  # noqa: F401 - tests import it here too
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-PREFECT_TOML = CHECKOUT / "prefect.toml"
 SERVER_AUTH_ENV = "PREFECT_SERVER_API_AUTH_STRING"
 CLIENT_AUTH_ENV = "PREFECT_API_AUTH_STRING"
 AUTH_FILE_ENV = "HAZARDNET_API_AUTH_FILE"  # a file holding the auth string (user:password), readable by its owner
-
-
-def prefect_toml_environment(path: Path = PREFECT_TOML) -> dict[str, str]:
-    """The project's `prefect.toml` as PREFECT_… environment variables (Prefect reads ./prefect.toml only in
-    the folder it is started in; variables apply wherever)."""
-    with path.open("rb") as fh:
-        data = tomllib.load(fh)
-    env: dict[str, str] = {}
-
-    def walk(prefix: list[str], node: dict) -> None:
-        for key, value in node.items():
-            if isinstance(value, dict):
-                walk([*prefix, key], value)
-            else:
-                text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-                env["_".join(["PREFECT", *prefix, key]).upper()] = text
-    walk([], data)
-    return env
 
 
 def auth_string_from_file(path: str | Path) -> str:
