@@ -115,3 +115,16 @@ def test_the_temporary_server_logs_into_the_commands_log_file(tmp_path, prefect_
     proc = subprocess.run([sys.executable, "-c", server], capture_output=True, text=True, cwd=tmp_path, env=env,
                           timeout=120)
     assert "Traceback" in proc.stderr and "Error flushing 1 events" in proc.stderr
+
+
+def test_a_temporary_server_that_does_not_come_up_is_one_chinese_line(tmp_path, prefect_home):
+    """Prefect raises a RuntimeError carrying the server's whole output when its temporary server does not answer
+    within PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: the clerk reads what to do instead."""
+    env = without_server_url(prefect_home, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="1")
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", "ingest", "--home", str(tmp_path / "home"),
+                           "--always-run"], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "运行失败：Prefect 临时服务器未能在 1 秒内启动" in proc.stderr, proc.stderr
+    assert "hazardnet server" in proc.stderr and "PREFECT_API_URL" in proc.stderr
+    for leak in ("Traceback", "RuntimeError", "Timed out", "stdout:"):
+        assert leak not in proc.stdout + proc.stderr, proc.stderr
