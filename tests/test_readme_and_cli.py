@@ -165,3 +165,77 @@ def test_a_mistyped_home_is_refused_by_every_command_but_the_intake(tmp_path):
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert f"工作目录“{home}”{expected}" in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not missing.exists()
+
+
+# ---- the README's claims against the code (cheap: no command is run) --------------------------------------------
+
+def _readme_transcripts() -> list[tuple[str, list[str]]]:
+    """Every `$ …hazardnet …` command in the README's code blocks (`bash run.sh demo` included) with the lines it is
+    shown to print, up to the next command or the block's end."""
+    shown: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", README, re.M | re.S):
+        command = None
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                command = line if re.search(r"\bhazardnet |\brun\.sh demo\b", line) else None
+                if command is not None:
+                    shown.append((command, []))
+            elif command is not None:
+                shown[-1][1].append(line)
+    return shown
+
+
+def test_readme_transcripts_show_the_console_as_it_prints_now():
+    """A transcript shows what the command prints today: every address and mobile masked as on every console line
+    (delivery.masking.redact; `--json` keeps them whole, so its output is left out), and a delivery's outcome in the
+    Chinese words of delivery.labels, never the ledger's own `written` / `skipped` (transcripts pasted before the
+    console was masked and translated kept showing both)."""
+    from hazardnet.delivery.masking import redact
+
+    transcripts = [(c, lines) for c, lines in _readme_transcripts() if "--json" not in c]
+    assert len(transcripts) >= 10
+    for command, lines in transcripts:
+        for line in lines:
+            assert redact(line) == line, f"README shows an unmasked address or mobile after `{command}`: {line}"
+            assert not re.search(r"[：:]\s*(sent|written|skipped|failed|pending)\b", line), (command, line)
+
+
+def test_readme_cites_only_tests_that_exist():
+    """Every `tests/test_x.py` and `tests/test_x.py::name` (a trailing * matching a prefix) the README cites exists."""
+    cited = re.findall(r"(tests/test_\w+\.py)(?:::(\w+\*?))?", README)
+    assert len(cited) >= 20
+    for path, name in cited:
+        source = ROOT / path
+        assert source.is_file(), f"README cites {path}, which does not exist"
+        if name:
+            pattern = r"^(?:async )?def " + name.rstrip("*") + ("" if name.endswith("*") else r"\(")
+            assert re.search(pattern, source.read_text(encoding="utf-8"), re.M), f"README cites {path}::{name}"
+
+
+def test_readme_names_only_real_options_and_settings():
+    """Every `hazardnet <command> --option` the README writes is an option of that command, and every `HAZARDNET_…`
+    variable it names is a setting (hazardnet/settings.py) or one of the few read outside it."""
+    import typer.main
+
+    from hazardnet.settings import Settings
+
+    group = typer.main.get_group(app)
+
+    def options(command) -> set[str]:
+        return {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+
+    general = options(group) | {"--help"}
+    checked = 0
+    for match in re.finditer(r"hazardnet((?:\s+--verbose)?)\s+([a-z][a-z-]*)([^`\n|;]*)", README):
+        name, rest = match.group(2), match.group(3)
+        if name not in group.commands:
+            assert name in {"sets", "commands"}, f"README names a command `hazardnet {name}` that does not exist"
+            continue
+        rest = re.split(r"\bhazardnet\b", rest)[0]
+        for option in re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", rest):
+            assert option in options(group.commands[name]) | general, f"README: `hazardnet {name} {option}`"
+            checked += 1
+    assert checked >= 50
+    outside = {"HAZARDNET_API_AUTH_FILE", "HAZARDNET_CHECKOUT", "HAZARDNET_INSTALLER"}  # the CLI, prefect.yaml, run.sh
+    for variable in set(re.findall(r"\bHAZARDNET_[A-Z0-9_]+", README)) - outside:
+        assert variable[len("HAZARDNET_"):].lower() in Settings.model_fields, f"README names {variable}: no such setting"
