@@ -128,3 +128,19 @@ def test_a_temporary_server_that_does_not_come_up_is_one_chinese_line(tmp_path, 
     assert "hazardnet server" in proc.stderr and "PREFECT_API_URL" in proc.stderr
     for leak in ("Traceback", "RuntimeError", "Timed out", "stdout:"):
         assert leak not in proc.stdout + proc.stderr, proc.stderr
+
+
+def test_status_on_the_temporary_server_shows_no_prefect_line(tmp_path, prefect_home):
+    """`hazardnet status` reads the runs through the temporary server: Prefect's "Starting temporary server" lines
+    (English, with a link) go to the log file."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = without_server_url(prefect_home, **PREFECT_RECORDER_DEFAULTS)
+    proc = subprocess.run([sys.executable, "-m", "hazardnet", "status", "--home", str(home)], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    console = proc.stdout + proc.stderr
+    assert "Traceback" not in console, console
+    assert "尚无运行记录" in console or "最近的运行" in console
+    assert "temporary server" not in console and "prefect.io" not in console, console
+    assert "Starting temporary server" in (home / "logs" / "hazardnet.log").read_text(encoding="utf-8")

@@ -51,7 +51,9 @@ def status(home: HomeOpt = None, json_: JsonOpt = False,
         store.dispose()
     try:
         from flows.run_status import flow_runs
+        from hazardnet.cli.logs import prefect_logs_to_file
 
+        prefect_logs_to_file(_home(home))  # Prefect's "Starting temporary server …" lines, without a server URL
         past, upcoming = flow_runs(_home(home), limit)
         runs_error = None
     except Exception as exc:  # noqa: BLE001 - the status page must work without a Prefect server
