@@ -15,6 +15,7 @@ from prefect import flow
 from prefect.schedules import Cron
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import run_form as form
 from flows.artifacts import publish_markdown, publish_table
 from flows.mailing import STATUS_ZH, delivery_row, failed_state, publish_directory_mail
 from flows.redaction import redact
@@ -22,7 +23,7 @@ from flows.runner import PrefectRunner
 from hazardnet.jobs.bulletin import DELIVERY_THREADS, bulletin
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.bulletin import Period, default_as_of
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date, today
 
 
 class UndeliveredBulletins(Exception):
@@ -53,14 +54,19 @@ def publish_bulletin_artifacts(result: dict) -> None:
 def resolve_period(month: str | None, as_of: str | None) -> tuple[Period, dt.date]:
     """The month asked for (default: the current month) and its report date (default: today, or the
     month's last day when the month is over)."""
-    day = dt.date.fromisoformat(as_of) if as_of else None
+    day = report_date(as_of) if as_of and str(as_of).strip() else None
     period = Period.parse(month) if month else Period.of(day or today())
     return period, day or default_as_of(period, today())
 
 
-@flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS))
-def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str | None = None,
-                  resend: bool = False, pdf: bool | None = None) -> dict:
+@flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS),
+      flow_run_name=form.run_name("月度通报", lambda p: resolve_period(p.get("month"), p.get("as_of"))[0].key))
+def bulletin_flow(home: str | None = form.home(),
+                  month: str | None = form.field("通报月份", "写成 YYYY-MM，例如 2026-11；不填为本月。"),
+                  as_of: str | None = form.field("基准日", "日期，写成 YYYY-MM-DD，例如 2026-11-15；逾期天数等按该日计算。"
+                                                 "不填时：本月为今天，已过去的月份为该月最后一天。"),
+                  resend: bool = form.field("重新发送", "勾选后，已收到过本月通报的收件人也再发一次。", False),
+                  pdf: bool | None = form.pdf(None, "政府主管部门的通报同时生成 PDF 纸质版")) -> dict:
     """Send the month's scoped bulletin to every recipient of the directory, each exactly once; with `pdf`
     (default: the paper_copies setting) also write each government authority's paper copy as PDF."""
     settings = load_settings(home)

@@ -3,15 +3,14 @@ artifacts (every customer's problems; the customers the registers and the custom
 
 from __future__ import annotations
 
-import datetime as dt
-
 from prefect import flow
 
+from flows import run_form as form
 from flows.artifacts import publish_table
 from flows.runner import PrefectRunner
 from hazardnet.jobs.customer_checks import customer_checks
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date
 
 
 def publish_customer_artifacts(report: dict) -> None:
@@ -27,11 +26,13 @@ def publish_customer_artifacts(report: dict) -> None:
         publish_table("customer-file-gaps", missing, "客户档案与隐患台账不一致的客户（请县(市)供电公司核对）")
 
 
-@flow(name="客户档案检查", log_prints=True)
-def customer_checks_flow(home: str | None = None, as_of: str | None = None, remind: bool = False) -> dict:
+@flow(name="客户档案检查", log_prints=True, flow_run_name=form.run_name("客户档案检查", form.day))
+def customer_checks_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="演练是否到期按该日计算"),
+                         remind: bool = form.field("发送演练提醒", "勾选后向联合应急演练即将到期的客户发送提醒（每个客户每个演练年度一次）。",
+                                                   False)) -> dict:
     """Check every customer's file (一户一档) and joint drills as of a date; optionally send the drill reminders."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = report_date(as_of)
     report = customer_checks(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), remind=remind)
     publish_customer_artifacts(report)
     return report

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows import run_form as form
 from flows.artifacts import publish_markdown, publish_table
 from flows.mailing import failed_state, publish_directory_mail
 from flows.redaction import redact
@@ -39,19 +40,29 @@ def publish_grid_artifacts(result: dict) -> None:
         publish_markdown("grid-warning-directory", "\n".join(lines), "通讯录校验发现的问题")
 
 
-@flow(name="电网风险预警", log_prints=True)
-def grid_warning_flow(counties: list[str], text: str, home: str | None = None,
-                      lines: list[str] | None = None, substations: list[str] | None = None):
-    """Send a grid risk warning to the named counties' recipients (or the customers fed by the named lines or
-    substations, their counties' authorities and supply companies) and the prefecture's, once each.
+def targets(params: dict) -> str:
+    """What a warning concerns, for its run's name: the counties, lines and substations named (at most 30 characters)."""
+    from hazardnet.xlsx.text_width import shorten
 
-    Args:
-        counties: 涉及的县(市)，例如 格尔木市；可填多个（整县预警：县内全部收件人）；只按线路或变电站预警时填空列表 []。
-        text: 预警内容：时段、范围、请客户做好的准备；短信含签名共不超过 140 字。
-        home: 工作目录（含 inbox/ 与 outbox/），一般不用填。
-        lines: 涉及的线路，例如 330kV 某某线；只发给客户档案写明该线路的客户及其县(市)政府主管部门、供电公司和州级单位。
-        substations: 涉及的变电站；同上，按客户档案的“所属变电站”。
-    """
+    names = [str(x).strip() for key in ("counties", "lines", "substations") for x in params.get(key) or () if str(x).strip()]
+    return shorten("、".join(names), 30)
+
+
+@flow(name="电网风险预警", log_prints=True, flow_run_name=form.run_name("电网风险预警", targets, form.day))
+def grid_warning_flow(
+        counties: list[str] = form.field(
+            "涉及的县(市)", "例如 格尔木市；可填多个，县内全部收件人都会收到。只按线路或变电站预警时留空。", ...),
+        text: str = form.field(
+            "预警内容", "时段、范围、请客户做好的准备，例如：12月3日8时至20时330千伏格尔木变检修，格尔木市区域单线供电，"
+                        "请重要客户检查自备应急电源。短信连同签名和县(市)共不超过 140 字。", ...),
+        home: str | None = form.home(),
+        lines: list[str] | None = form.field(
+            "涉及的线路", "例如 330kV 某某线；只发给客户档案（一户一档）写明该线路的客户，及其县(市)政府主管部门、"
+                          "供电公司和州级单位。"),
+        substations: list[str] | None = form.field(
+            "涉及的变电站", "同上，按客户档案的“所属变电站”。")):
+    """Send a grid risk warning to the named counties' recipients (or the customers fed by the named lines or
+    substations, their counties' authorities and supply companies) and the prefecture's, once each."""
     settings = load_settings(home)
     day = today()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -75,7 +86,7 @@ def deployments(home: str | None = None) -> list:
         name="电网风险预警",
         parameters={"home": home},
         concurrency_limit=1,
-        description="调度或营销部发布电网风险预警：填写涉及的县(市)（counties）和预警内容（text），"
+        description="调度或营销部发布电网风险预警：点“运行”，填写“涉及的县(市)”（或“涉及的线路”“涉及的变电站”）和“预警内容”，"
                     "通过短信和邮件发给这些县(市)及州级的全部收件人；同一预警只发送一次，修改内容视为新预警。",
         tags=["hazardnet", "warnings", "grid"],
     )]

@@ -3,20 +3,20 @@ workbook — and its artifacts."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 
 from prefect import flow
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import run_form as form
 from flows.artifacts import publish_link, publish_markdown, publish_table
 from flows.mailing import delivery_row
 from flows.runner import PrefectRunner
 from hazardnet.intake.transaction import IngestResult
 from hazardnet.jobs.ingest import ingest
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date
 
 OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送", "commitments": "已接收（整改承诺表）"}
 
@@ -56,11 +56,13 @@ def publish_ingest_artifacts(result: IngestResult) -> None:
 TASK_THREADS = 8 * max(1, min(4, os.cpu_count() or 1))
 
 
-@flow(name="导入县公司隐患台账", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS))
-def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
+@flow(name="导入县公司隐患台账", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS),
+      flow_run_name=form.run_name("导入台账", form.day))
+def ingest_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
+        "报送基准日", "导入的台账按该日报送登记，逾期等按该日计算")) -> dict:
     """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = report_date(as_of)
     result = ingest(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_ingest_artifacts(result)
     return result.as_json()

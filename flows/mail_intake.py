@@ -3,10 +3,9 @@ artifacts (no addresses of strangers, no password: what each message became and 
 
 from __future__ import annotations
 
-import datetime as dt
-
 from prefect import flow
 
+from flows import run_form as form
 from flows.artifacts import publish_table
 from flows.ingest import publish_ingest_artifacts
 from flows.runner import PrefectRunner
@@ -14,17 +13,18 @@ from hazardnet.intake.findings import Finding
 from hazardnet.intake.transaction import FileOutcome, IngestResult
 from hazardnet.jobs.mail_intake import mail_intake
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date
 
 STATUS_ZH = {"placed": "已放入收件箱", "done": "已处理", "quarantined": "已隔离", "checked": "已预检",
              "seen": "此前已处理", "error": "出错，下次重试"}
 
 
-@flow(name="收取邮件中的隐患台账", log_prints=True)
-def mail_intake_flow(home: str | None = None, as_of: str | None = None) -> dict:
+@flow(name="收取邮件中的隐患台账", log_prints=True, flow_run_name=form.run_name("收取邮件", form.day))
+def mail_intake_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
+        "报送基准日", "邮件中的台账按该日报送登记")) -> dict:
     """Read the mailbox's new messages, ingest the registers of directory senders and answer each one."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = report_date(as_of)
     result = mail_intake(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("mail-intake-messages", [
         {"UID": m.get("uid"), "结果": STATUS_ZH.get(m.get("status"), m.get("status")),

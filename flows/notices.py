@@ -3,10 +3,9 @@ notice and per delivery — and its artifacts."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from prefect import flow
 
+from flows import run_form as form
 from flows.artifacts import publish_table
 from flows.mailing import delivery_failure
 from flows.runner import PrefectRunner
@@ -14,14 +13,16 @@ from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.notices import notices
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date
 
 
-@flow(name="整改通知书", log_prints=True)
-def notices_flow(home: str | None = None, as_of: str | None = None, send: bool = False, pdf: bool = False) -> dict:
+@flow(name="整改通知书", log_prints=True, flow_run_name=form.run_name("整改通知书", form.day))
+def notices_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="签发该日尚未书面告知的隐患的通知书"),
+                 send: bool = form.field("发送", "勾选后把通知书发到客户的邮箱和手机（每份只发一次）；不勾选只签发文件。", False),
+                 pdf: bool = form.pdf(False, "通知书同时生成 PDF")) -> dict:
     """Issue a written notice to every customer with unnotified hazards; with `send`, mail it to that customer."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = report_date(as_of)
     result = notices(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), send=send, pdf=pdf)
     publish_table("notices", [
         {"县(市)": n["county"], "户号": n["customer_id"], "客户名称": n["customer_name"], "通知书编号": n["number"],

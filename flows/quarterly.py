@@ -4,12 +4,12 @@ workbook and deck, one of each per county, the newsletter text (→ optionally m
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from prefect import flow
 from prefect.schedules import Cron
 
+from flows import run_form as form
 from flows.artifacts import publish_link, publish_table
 from flows.mailing import delivery_failure
 from flows.runner import PrefectRunner
@@ -18,7 +18,7 @@ from hazardnet.jobs.quarterly import quarterly
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.quarterly import Quarter, QuarterlySummary, county_figures_rows
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date, today
 
 
 def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook],
@@ -44,15 +44,19 @@ def resolve_quarter(quarter: str | None) -> Quarter:
     return Quarter.containing(today()).previous()
 
 
-@flow(name="季度隐患治理情况汇总", log_prints=True)
-def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bool = False,
-                   as_of: str | None = None, pdf: bool | None = None) -> dict:
+@flow(name="季度隐患治理情况汇总", log_prints=True,
+      flow_run_name=form.run_name("季度汇总", lambda p: resolve_quarter(p.get("quarter")).label))
+def quarterly_flow(home: str | None = form.home(),
+                   quarter: str | None = form.field("季度", "写成如 2026Q3（年份 + Q + 1～4）；不填为上一季度。"),
+                   send: bool = form.field("发送三方", "勾选后把季度汇总工作簿和通报会PPT邮寄给各收件人（每份只发一次）；不勾选只生成文件。", False),
+                   as_of: str | None = form.as_of("数据截至", "按截至该日报送的台账统计该季度"),
+                   pdf: bool | None = form.pdf(None, "州和各县(市)的季度汇总工作簿同时生成 PDF")) -> dict:
     """Write the quarter's workbooks and briefing decks (prefecture and counties) and the newsletter text, as
     known on `as_of` (数据截至, YYYY-MM-DD, default today); with send, mail them once each;
     with `pdf` (default: the paper_copies setting), print the prefecture and county workbooks to PDF too."""
     settings = load_settings(home)
     q = resolve_quarter(quarter)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = report_date(as_of)
     outcome = quarterly(settings, q, day, send=send, pdf=pdf, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_quarterly_artifacts(outcome.prefecture, outcome.books, outcome.newsletter)
     result = outcome.result

@@ -3,24 +3,23 @@ told once per hazard about its hazards due for re-inspection and those not yet n
 
 from __future__ import annotations
 
-import datetime as dt
-
 from prefect import flow
 
+from flows import run_form as form
 from flows.artifacts import publish_table
 from flows.mailing import undelivered_state
 from flows.runner import PrefectRunner
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.reminders import reminders
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date
 
 
-@flow(name="复查提醒", log_prints=True)
-def reminders_flow(home: str | None = None, as_of: str | None = None) -> dict:
+@flow(name="复查提醒", log_prints=True, flow_run_name=form.run_name("复查提醒", form.day))
+def reminders_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="待复查、未书面告知的天数按该日计算")) -> dict:
     """Remind each county supply company of its hazards awaiting re-inspection or a written notice, once each."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = report_date(as_of)
     result = reminders(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("reminders", [
         {"类型": r.as_json()["kind_name"], "县(市)": r.county, "隐患编号": r.hazard_id, "客户名称": r.customer_name,

@@ -53,7 +53,8 @@ class PrefectRunner:
             return fn(*args)
 
         run.__doc__ = fn.__doc__
-        t = self._task(name, run, io)
+        # the run named as the step (读取通讯录), not Prefect's 读取通讯录-365; braces are a format string's
+        t = self._task(name, run, io, run_name=name.replace("{", "{{").replace("}", "}}"))
         if on_error is None:
             return t(args)
         state = t(args, return_state=True)

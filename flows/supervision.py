@@ -3,10 +3,9 @@ deadline, the ladder (县级督办, 州级挂牌督办) and its letters — and 
 
 from __future__ import annotations
 
-import datetime as dt
-
 from prefect import flow
 
+from flows import run_form as form
 from flows.artifacts import publish_table
 from flows.mailing import undelivered_state
 from flows.runner import PrefectRunner
@@ -14,7 +13,7 @@ from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.supervision import SupervisionResult, supervision
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date
 
 
 def publish_supervision_artifacts(result: dict) -> None:
@@ -33,11 +32,12 @@ def publish_supervision_artifacts(result: dict) -> None:
          "提醒": f"提前 {r['days_before']} 天", "剩余天数": r["days_left"]} for r in result["reminders"]], "整改期限提醒")
 
 
-@flow(name="督办", log_prints=True)
-def supervision_flow(home: str | None = None, as_of: str | None = None, pdf: bool = False) -> dict:
+@flow(name="督办", log_prints=True, flow_run_name=form.run_name("督办", form.day))
+def supervision_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="整改期限提醒和督办层级按该日计算"),
+                     pdf: bool = form.pdf(False, "《隐患督办建议函》同时生成 PDF")) -> dict:
     """Remind customers before their deadlines; letters to the authorities for hazards newly up the ladder."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = report_date(as_of)
     result: SupervisionResult = supervision(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), pdf=pdf)
     out = result.as_json()
     publish_supervision_artifacts(out)

@@ -5,18 +5,17 @@ escalation 30 days after the deadline."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from prefect import flow
 from prefect.schedules import Cron
 
+from flows import run_form as form
 from flows.artifacts import publish_markdown, publish_table
 from flows.mailing import delivery_failure, publish_directory_mail, undelivered_state
 from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.warnings import risk_warnings
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_settings, report_date
 
 
 def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unreachable: list[dict]) -> None:
@@ -37,11 +36,11 @@ def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unre
         publish_markdown("warning-unreachable", "\n".join(lines), "未能直接预警的客户")
 
 
-@flow(name="风险预警", log_prints=True)
-def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
+@flow(name="风险预警", log_prints=True, flow_run_name=form.run_name("风险预警", form.day))
+def warnings_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="逾期天数按该日计算")) -> dict:
     """Warn customers and county authorities about overdue hazards, each warning once."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = report_date(as_of)
     outcome = risk_warnings(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_directory_mail(outcome.directory_mail)
     if not outcome.sent:

@@ -285,3 +285,14 @@ def today() -> dt.date:
     from zoneinfo import ZoneInfo
 
     return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def report_date(as_of: str | None) -> dt.date:
+    """A flow's `as_of` as a command or a deployment's Run form gives it (YYYY-MM-DD; blank: today); ValueError with
+    the CLI's Chinese sentence otherwise (the Run form's reader sees it as the run's Failed state)."""
+    if as_of is None or not str(as_of).strip():
+        return today()
+    try:
+        return dt.date.fromisoformat(str(as_of).strip())
+    except ValueError:
+        raise ValueError(f"日期“{as_of}”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。") from None

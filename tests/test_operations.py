@@ -181,7 +181,8 @@ def test_status_lists_only_this_homes_runs_and_refuses_a_bad_limit(prefect_harne
     other.mkdir()
     settings.home.mkdir(parents=True, exist_ok=True)
     mine = warnings_flow(home=str(settings.home), as_of="2026-08-02", return_state=True)
-    theirs = warnings_flow(home=str(other), as_of="2026-08-02", return_state=True)
+    # another date: runs are named for their job and date (flows.run_form), so the names tell the two apart
+    theirs = warnings_flow(home=str(other), as_of="2026-08-03", return_state=True)
     with get_client(sync_client=True) as client:
         mine, theirs = (client.read_flow_run(s.state_details.flow_run_id).name for s in (mine, theirs))
     env = harness_env()

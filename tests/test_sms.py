@@ -347,8 +347,8 @@ def test_grid_warning_command_and_deployment(prefect_harness, home, http_gateway
     assert grid.parameters == {"home": str(s.home)}
     schema = grid._parameter_openapi_schema
     assert {"counties", "text"} <= set(schema.required)  # the Run form asks for them
-    assert "涉及的县(市)" in schema.properties["counties"]["description"]
-    assert "预警内容" in schema.properties["text"]["description"]
+    assert schema.properties["counties"]["title"] == "涉及的县(市)"  # the form's labels (tests/test_run_form.py)
+    assert schema.properties["text"]["title"] == "预警内容"
 
 
 # ---- the monthly bulletin's notice -------------------------------------------------------------------------

@@ -78,14 +78,14 @@ def grid_warning(settings: Settings, counties: Sequence[str], text: str, *, line
         return _by_line(settings, counties or (), text, lines, substations, files)
     wanted = [c.strip() for c in counties if c and c.strip()]
     if not wanted:
-        raise ValueError("请至少指定一个县(市)（--county）或一条线路（--line）、一个变电站（--substation）。")
+        raise ValueError("请至少指定一个涉及的县(市)、线路或变电站。")
     unknown = [c for c in wanted if c not in settings.counties]
     if unknown:
         raise ValueError(f"县(市)“{'、'.join(unknown)}”不是已配置的县(市)（{'、'.join(settings.counties)}）。")
     ordered = tuple(c for c in settings.counties if c in wanted)
     body = " ".join((text or "").split())  # one line: an SMS has no paragraphs
     if not body:
-        raise ValueError("预警内容为空，请用 --text 写明电网风险（时段、范围、请客户做好的准备）。")
+        raise ValueError("预警内容为空，请写明电网风险（时段、范围、请客户做好的准备）。")
     room = SMS_MAX_CHARS - len(sms_prefix(settings, ordered))
     if len(body) > room:
         raise ValueError(f"预警内容 {len(body)} 字，超过短信可容纳的 {room} 字（含签名与县(市)共 {SMS_MAX_CHARS} 字），"
@@ -107,7 +107,7 @@ def _by_line(settings: Settings, counties: Sequence[str], text: str, lines: tupl
     reached = {c[0] for c in fed} | set(whole.counties if whole else ())
     ordered = tuple(c for c in settings.counties if c in reached)
     if not named:
-        raise ValueError("预警内容为空，请用 --text 写明电网风险（时段、范围、请客户做好的准备）。")
+        raise ValueError("预警内容为空，请写明电网风险（时段、范围、请客户做好的准备）。")
     room = SMS_MAX_CHARS - len(sms_prefix(settings, ordered or ("",)))
     if len(named) > room:
         raise ValueError(f"预警内容 {len(named)} 字，超过短信可容纳的 {room} 字（含签名与县(市)共 {SMS_MAX_CHARS} 字），请精简。")
