@@ -13,18 +13,18 @@ from flows import run_form as form
 from flows.artifacts import publish_link, publish_markdown, publish_table
 from flows.mailing import delivery_row
 from flows.runner import PrefectRunner
+from hazardnet.delivery.labels import intake_outcome
 from hazardnet.intake.transaction import IngestResult
 from hazardnet.jobs.ingest import ingest
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.settings import load_settings, report_date
 
-OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送", "commitments": "已接收（整改承诺表）"}
 
 
 def publish_ingest_artifacts(result: IngestResult) -> None:
     """Table of files and outcomes, every finding of rejected files, link to the consolidated register."""
     publish_table("ingest-files", [
-        {"县(市)": f.county, "文件": Path(f.path).name, "结果": OUTCOME_ZH.get(f.outcome, f.outcome),
+        {"县(市)": f.county, "文件": Path(f.path).name, "结果": intake_outcome(f.outcome),
          "隐患条数": f.rows, "问题数": sum(1 for x in f.findings if x.level == "error"),
          "提示数": sum(1 for x in f.findings if x.level != "error"), "原文件保存于": f.kept_at or ""}
         for f in result.files] + [

@@ -9,6 +9,7 @@ from flows import run_form as form
 from flows.artifacts import publish_table
 from flows.ingest import publish_ingest_artifacts
 from flows.runner import PrefectRunner
+from hazardnet.delivery.labels import delivery_status, intake_outcome
 from hazardnet.intake.findings import Finding
 from hazardnet.intake.transaction import FileOutcome, IngestResult
 from hazardnet.jobs.mail_intake import mail_intake
@@ -27,14 +28,14 @@ def mail_intake_flow(home: str | None = form.home(), as_of: str | None = form.as
     day = report_date(as_of)
     result = mail_intake(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("mail-intake-messages", [
-        {"UID": m.get("uid"), "结果": STATUS_ZH.get(m.get("status"), m.get("status")),
+        {"邮件编号": m.get("uid"), "结果": STATUS_ZH.get(m.get("status"), m.get("status")),
          "县(市)": m.get("county") or "", "台账": "、".join(m.get("registers") or []),
          "说明": m.get("note") or "；".join(m.get("problems") or []) or m.get("error") or ""}
         for m in result.messages], "本次读取的邮件")
     if result.replies:
         publish_table("mail-intake-replies", [
-            {"县(市)": r.get("county"), "台账": r.get("file"), "结果": r.get("outcome"), "隐患条数": r.get("rows"),
-             "回复": r.get("status"), "错误": r.get("error") or ""} for r in result.replies], "审核结果回复")
+            {"县(市)": r.get("county"), "台账": r.get("file"), "结果": intake_outcome(r.get("outcome")),
+             "隐患条数": r.get("rows"), "回复": delivery_status(r.get("status")), "错误": r.get("error") or ""} for r in result.replies], "审核结果回复")
     if result.ingest:
         publish_ingest_artifacts(IngestResult(
             [FileOutcome(**{**f, "findings": [Finding(**x) for x in f["findings"]]}) for f in result.ingest["files"]],

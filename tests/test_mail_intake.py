@@ -357,6 +357,19 @@ def test_the_command_twice_ingests_and_answers_once(prefect_harness, tmp_path, i
     assert sorted((m.message["To"], str(m.message["In-Reply-To"])) for m in verdicts) == sorted([
         (UTIL_GEM, "<outlook.1@gem-power.example.cn>"), (UTIL_HAIXI, "<202611161000.fox@haixi-power.example.cn>"),
         (UTIL_GEM, "<check.1@gem-power.example.cn>")])
+    # what the UI shows of the run: its tables in Chinese (was UID, accepted/rejected, sent)
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        runs = [r for r in client.read_flow_runs() if r.parameters.get("home") == str(home)]
+        tables = {a.key: json.loads(a.data) for a in client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[r.id for r in runs]),
+            key=ArtifactFilterKey(any_=["mail-intake-messages", "mail-intake-replies"])))}
+    replies = tables["mail-intake-replies"]
+    assert sorted(r["结果"] for r in replies) == ["已接收", "已退回"], replies
+    assert {r["回复"] for r in replies} == {"已发送"}, replies
+    assert all("邮件编号" in m and "UID" not in m for m in tables["mail-intake-messages"])
 
 
 def test_a_mailbox_that_does_not_answer_is_retried_saying_so(prefect_harness, tmp_path):

@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 
 from hazardnet.cli.app import AsOfOpt, HomeOpt, JsonOpt, UserError, _as_of, _home, app, out
+from hazardnet.delivery.labels import intake_outcome
 from hazardnet.delivery.masking import redact
 
 STATUS_ZH = {"placed": "已放入收件箱并导入", "done": "已处理", "quarantined": "已隔离（发件人不在通讯录）",
              "checked": "已预检并回复", "seen": "此前已处理", "error": "出错，下次重试"}
-OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送"}
 SENT_ZH = {"sent": "回复已发送", "written": "回复已写入 outbox/mail/", "skipped": "此前已回复", "failed": "回复发送失败"}
 
 
@@ -45,7 +45,7 @@ def mail_intake(home: HomeOpt = None, as_of: AsOfOpt = None, json_: JsonOpt = Fa
                   f"{'：' + '、'.join(m['registers']) if m.get('registers') else ''}"
                   f"{'：' + redact(m['error']) if m.get('error') else ''}")
     for r in result["replies"]:
-        out.print(f"回复 {r.get('county')}：{r.get('file')} → {OUTCOME_ZH.get(r.get('outcome'), r.get('outcome'))}，"
+        out.print(f"回复 {r.get('county')}：{r.get('file')} → {intake_outcome(r.get('outcome'))}，"
                   f"{SENT_ZH.get(r.get('status'), r.get('status'))}{'：' + redact(r['error']) if r.get('error') else ''}")
 
 

@@ -1,4 +1,4 @@
-"""The Chinese words for what happened to a delivery (by mail or SMS) and for a flow run's state: the one mapping
+"""The Chinese words for what happened to a delivery (by mail or SMS), to a submitted file and for a flow run's state: the one mapping
 every command, artifact and file shows, so a console never says `written` or `Completed`."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ MAIL_STATUS_ZH = {"sent": "已发送", "written": "已写入 .eml（未配置邮
 SMS_STATUS_ZH = {"sent": "已发送", "written": "已写入 outbox/sms（未配置短信网关）", "skipped": "—", "failed": "失败",
                  "pending": "待发送"}
 CHANNEL_ZH = {"mail": "邮件", "sms": "短信"}
+# what the intake made of a file (intake.transaction outcomes)
+INTAKE_OUTCOME_ZH = {"accepted": "已接收", "rejected": "已退回", "duplicate": "重复报送",
+                     "commitments": "已接收（整改承诺表）"}
 
 # Prefect's state names (prefect.states); "Late" is a scheduled run past its time
 RUN_STATE_ZH = {"Completed": "已完成", "Failed": "失败", "Running": "运行中", "Scheduled": "已排队", "Late": "已延迟",
@@ -23,6 +26,11 @@ def delivery_status(status: str | None, channel: str = "mail") -> str:
     if not status:
         return "—"
     return (SMS_STATUS_ZH if channel == "sms" else MAIL_STATUS_ZH).get(status, status)
+
+
+def intake_outcome(outcome: str | None) -> str:
+    """The Chinese word for what the intake made of a file (accepted, rejected, duplicate, commitments)."""
+    return INTAKE_OUTCOME_ZH.get(outcome or "", outcome or "—")
 
 
 def run_state(name: str | None) -> str:
