@@ -26,7 +26,7 @@ def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unre
          "逾期天数": w["days_overdue"], "情况": w["reason"]} for w in warnings], "本次应预警的隐患")
     publish_table("warning-deliveries", [
         {"收件单位": d["recipient"], "类型": d["party"], "县(市)": d["county"], "邮箱": "、".join(d["addresses"]),
-         "结果": delivery_status(d["status"]), "新预警数": d["rows"], "短信号码": "、".join(d.get("mobiles") or []),
+         "结果": delivery_status(d["status"]), "新预警数": d["rows"], "手机": "、".join(d.get("mobiles") or []),
          "短信结果": delivery_status(d.get("sms_status"), "sms"), "说明": d.get("error") or d.get("note") or ""}
         for d in deliveries], "风险预警发送结果（同一预警不重复发送）")
     if unreachable:
