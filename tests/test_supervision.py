@@ -255,6 +255,39 @@ def test_commitment_table_rejected_whole_with_findings_at_cells(home):
         store.dispose()
 
 
+def test_cli_ingest_json_gives_a_commitment_tables_kind_and_its_rejection_mail_names_it(prefect_harness, home):
+    """`hazardnet ingest --json`: an accepted, a rejected and a re-sent commitment table are each of kind
+    "commitments" (not "register"); the rejection mail (.eml in outbox/mail, no SMTP in the environment) calls the
+    file a 整改承诺表, not a 隐患台账."""
+    import email
+    import email.policy
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import harness_env
+
+    s, _, tmp = home
+    good = write_commitment_table(tmp / "c" / "格尔木市整改承诺表.xlsx", commit_rows({"G3": COMMITTED}))
+    bad = write_commitment_table(tmp / "b" / "格尔木市承诺表（有误）.xlsx", commit_rows({"X9": COMMITTED}))
+    env = {k: v for k, v in harness_env().items() if not k.startswith(("HAZARDNET_SMTP_", "HAZARDNET_SMS_"))}
+
+    def cli_ingest(*sources: Path) -> dict:
+        for src in sources:
+            (s.inbox / G / src.name).write_bytes(src.read_bytes())
+        proc = subprocess.run([sys.executable, "-m", "hazardnet", "ingest", "--home", str(s.home), "--as-of",
+                               COMMITMENT_DAY.isoformat(), "--json"], capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return {Path(f["path"]).name: (f["outcome"], f["kind"]) for f in json.loads(proc.stdout)["files"]}
+
+    assert cli_ingest(good, bad) == {good.name: ("commitments", "commitments"), bad.name: ("rejected", "commitments")}
+    assert cli_ingest(good) == {good.name: ("duplicate", "commitments")}
+    [eml] = (s.outbox / "mail").glob("*.eml")
+    body = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+    assert f"整改承诺表《{bad.name}》未通过校验" in body and "报送的隐患台账" not in body, body
+
+
 def test_a_meeting_commitment_is_the_current_deadline_of_every_output(home):
     """The commitment moves the deadline for the warnings, the consolidated register (and the bulletins read from
     it) and the hazard file, as for the ladder; a later register that moves it again wins (latest version)."""

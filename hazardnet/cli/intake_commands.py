@@ -24,7 +24,8 @@ def print_ingest(result: dict) -> None:
         table.add_column(col)
     for f in result["files"]:
         errors = sum(1 for x in f["findings"] if x.get("level", "error") == "error")
-        kind = {"customers": "（客户档案，条数为客户数）", "drills": "（演练记录，条数为演练数）"}.get(f.get("kind"), "")
+        kind = {"customers": "（客户档案，条数为客户数）", "drills": "（演练记录，条数为演练数）",
+                "commitments": "" if f["outcome"] == "commitments" else "（整改承诺表）"}.get(f.get("kind"), "")
         table.add_row(f["county"], Path(f["path"]).name + kind, names.get(f["outcome"], f["outcome"]), str(f["rows"]),
                       str(errors))
     waiting = result.get("waiting") or []

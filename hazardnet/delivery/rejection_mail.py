@@ -35,7 +35,7 @@ class _Rejected:
     @property
     def what(self) -> str:
         """What the file is, as the county calls it."""
-        return {"customers": "客户档案", "drills": "联合应急演练记录"}.get(self.kind, "隐患台账")
+        return {"customers": "客户档案", "drills": "联合应急演练记录", "commitments": "整改承诺表"}.get(self.kind, "隐患台账")
 
 
 def _rejections(ingest_result: Any) -> list[_Rejected]:
