@@ -323,6 +323,8 @@ def test_sending_a_notice_reaches_only_its_customer_once(home, smtp_server):
     assert {d["number"]: d["status"] for d in run.deliveries} == {"格尔木-2026-0001": "sent", "德令哈-2026-0001": "sent"}
     sms = list((home.outbox / "sms").rglob("*.txt"))
     assert len(sms) == 1 and "格尔木-2026-0001" in sms[0].read_text(encoding="utf-8")
+    # named as every kind's text is: <类别>_…_<单位>_<mobile>_<hash>
+    assert sms[0].name.startswith("通知书_格尔木-2026-0001_青海盐湖钾肥股份有限公司_1"), sms[0].name
     count = len(smtp_server.messages)
     rerun = notices(home, D(2026, 7, 10), runner=PlainRunner(), send=True)
     assert len(smtp_server.messages) == count  # once, through the ledger
@@ -357,6 +359,10 @@ def test_reinspection_reminders_name_every_due_hazard_to_its_own_county_supply_c
         [("国网格尔木供电公司", ["G4", "G6"], "sent")]
     sms = [p.read_text(encoding="utf-8") for p in (home.outbox / "sms").rglob("*.txt")]
     assert any("G4" in t and "G6" in t for t in sms)
+    names = sorted(p.name for p in (home.outbox / "sms").rglob("*.txt"))  # <类别>_<date>_<县(市)>_<单位>_<mobile>_…
+    assert [n.rsplit("_", 2)[0] for n in names if "复查" in n] == ["隐患待复查提醒_20260710_格尔木市_国网格尔木供电公司"], names
+    assert [n.rsplit("_", 2)[0] for n in names if "告知" in n] == ["隐患未书面告知提醒_20260710_格尔木市_国网格尔木供电公司"]
+    assert not [n for n in names if n.startswith("sms_")], names
     count = len(smtp_server.messages)
     again = reminders(home, day, runner=PlainRunner())
     assert len(smtp_server.messages) == count and all(r["sent_hazard_ids"] == [] for r in again.reminders)

@@ -409,6 +409,25 @@ def test_a_commitment_date_typed_as_a_number_is_quoted_as_typed(settings, tmp_pa
         ("J3", "无法识别的日期“20270131”，请填写如 2026-03-05 的日期", "20270131")]
 
 
+def test_supervision_texts_without_a_gateway_are_named_like_every_other_kind(home):
+    """No SMS gateway: the deadline reminder's and the 督办建议函's texts are files in outbox/sms named
+    <类别>_…_<单位>_<mobile>_<hash>.txt as their .eml are (they were sms_<mobile>_<hash>.txt)."""
+    s, _, _ = home
+    files = load_settings(s.home, settle_seconds=0, mail_retry_delays=[])  # no SMTP, no gateway: files
+    assert files.sms_url is None and files.smtp_host is None
+    out = supervision(files, D(2026, 8, 10), runner=PlainRunner()).as_json()
+    assert out["reminders"] and out["letters"]
+    names = sorted(p.name for p in (s.outbox / "sms").glob("*.txt"))
+    assert f"整改期限提醒_20260810_格尔木市_{POTASH}_{MOBILE[POTASH]}" in {n.rsplit("_", 1)[0] for n in names}, names
+    letters = [n for n in names if n.startswith("督办建议函_")]
+    assert letters and all(n.split("_")[-2] in MOBILE.values() for n in letters), names
+    assert f"督办建议函_{out['letters'][0]['number']}_" in "".join(letters), names
+    assert not [n for n in names if n.startswith("sms_")], names
+    emls = {p.name.rsplit("_", 1)[0] for p in (s.outbox / "mail").glob("*.eml")}
+    for n in letters:  # each text named as the mail it goes with (the mail adds _<hash>.eml, the text _<mobile>_…)
+        assert n.rsplit("_", 2)[0] in emls, (n, emls)
+
+
 def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):
     s, _, tmp = home
     store = Store(s.database_url)

@@ -104,7 +104,7 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
                             body=rejection_body(rej, recipient, settings), files=[(rej.report.name, data)],
                             file_stem=f"退回_{rej.county}_{rej.report.stem}")
             d = Dispatch(REJECTION_KIND, recipient, [item], letter=lambda _periods, letter=letter: letter,
-                         text=lambda _periods, rej=rej: rejection_sms(rej, settings.sms_signature), sms_stem=f"退回_{rej.county}",
+                         text=lambda _periods, rej=rej: rejection_sms(rej, settings.sms_signature), sms_stem=f"退回_{rej.county}_{recipient.org_name}",
                          attachment=rej.report.name, once=True, sms_after_mail=True, extra={"file": rej.file_name})
             try:
                 out.append(dispatcher.send(d))
@@ -163,6 +163,6 @@ def send_directory_problems(settings: Settings, directory, dispatcher: Dispatche
         out.append(dispatcher.send(Dispatch(
             DIRECTORY_KIND, recipient, [(f"directory|{digest[:32]}", digest)],
             letter=lambda _periods, letter=letter: letter,
-            text=lambda _periods: directory_problems_sms(directory, len(errors), settings), sms_stem="通讯录问题",
+            text=lambda _periods: directory_problems_sms(directory, len(errors), settings), sms_stem=f"通讯录问题_{recipient.org_name}",
             rows=len(errors), attachment=name, once=True, sms_after_mail=True)))
     return out

@@ -207,6 +207,7 @@ def send_notices(settings: Settings, store: Store, as_of: dt.date, records: list
             KIND, recipient, [(notice.number, digest)],
             letter=lambda periods, n=notice, f=files: notice_letter(n, f),
             text=lambda periods, n=notice: notice_sms(n), sms_after_mail=True,
+            sms_stem=f"通知书_{notice.number}_{recipient.org_name}",
             attachment=Path(record["path"]).name,
             extra={"number": notice.number, "hazard_ids": list(record["hazard_ids"])}))
     if not plans:
