@@ -22,7 +22,7 @@ from flows.runner import PrefectRunner
 from hazardnet.jobs.bulletin import DELIVERY_THREADS, bulletin
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.bulletin import Period, default_as_of
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import Settings, load_settings, today
 
 
 class UndeliveredBulletins(Exception):
@@ -50,12 +50,12 @@ def publish_bulletin_artifacts(result: dict) -> None:
         publish_markdown("bulletin-directory", "\n".join(lines), "通讯录校验发现的问题")
 
 
-def resolve_period(month: str | None, as_of: str | None) -> tuple[Period, dt.date]:
+def resolve_period(month: str | None, as_of: str | None, settings: Settings) -> tuple[Period, dt.date]:
     """The month asked for (default: the current month) and its report date (default: today, or the
     month's last day when the month is over)."""
     day = dt.date.fromisoformat(as_of) if as_of else None
-    period = Period.parse(month) if month else Period.of(day or today())
-    return period, day or default_as_of(period, today())
+    period = Period.parse(month) if month else Period.of(day or today(settings))
+    return period, day or default_as_of(period, today(settings))
 
 
 @flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS))
@@ -64,7 +64,7 @@ def bulletin_flow(home: str | None = None, month: str | None = None, as_of: str 
     """Send the month's scoped bulletin to every recipient of the directory, each exactly once; with `pdf`
     (default: the paper_copies setting) also write each government authority's paper copy as PDF."""
     settings = load_settings(home)
-    period, day = resolve_period(month, as_of)
+    period, day = resolve_period(month, as_of, settings)
     runner = PrefectRunner(RetryPolicy.of(settings))
     outcome = bulletin(settings, period, day, runner=runner, resend=resend, pdf=pdf)
     result = outcome.result

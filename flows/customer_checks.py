@@ -31,7 +31,7 @@ def publish_customer_artifacts(report: dict) -> None:
 def customer_checks_flow(home: str | None = None, as_of: str | None = None, remind: bool = False) -> dict:
     """Check every customer's file (一户一档) and joint drills as of a date; optionally send the drill reminders."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = dt.date.fromisoformat(as_of) if as_of else today(settings)
     report = customer_checks(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), remind=remind)
     publish_customer_artifacts(report)
     return report

@@ -53,7 +53,7 @@ def grid_warning_flow(counties: list[str], text: str, home: str | None = None,
         substations: 涉及的变电站；同上，按客户档案的“所属变电站”。
     """
     settings = load_settings(home)
-    day = today()
+    day = today(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     try:
         warning = make_warning(settings, counties, text, day, lines=lines or (), substations=substations or ())

@@ -60,7 +60,7 @@ TASK_THREADS = 8 * max(1, min(4, os.cpu_count() or 1))
 def ingest_flow(home: str | None = None, as_of: str | None = None) -> dict:
     """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = dt.date.fromisoformat(as_of) if as_of else today(settings)
     result = ingest(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_ingest_artifacts(result)
     return result.as_json()

@@ -24,7 +24,7 @@ STATUS_ZH = {"placed": "已放入收件箱", "done": "已处理", "quarantined":
 def mail_intake_flow(home: str | None = None, as_of: str | None = None) -> dict:
     """Read the mailbox's new messages, ingest the registers of directory senders and answer each one."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = dt.date.fromisoformat(as_of) if as_of else today(settings)
     result = mail_intake(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("mail-intake-messages", [
         {"UID": m.get("uid"), "结果": STATUS_ZH.get(m.get("status"), m.get("status")),

@@ -21,7 +21,7 @@ from hazardnet.settings import load_settings, today
 def notices_flow(home: str | None = None, as_of: str | None = None, send: bool = False, pdf: bool = False) -> dict:
     """Issue a written notice to every customer with unnotified hazards; with `send`, mail it to that customer."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = dt.date.fromisoformat(as_of) if as_of else today(settings)
     result = notices(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), send=send, pdf=pdf)
     publish_table("notices", [
         {"县(市)": n["county"], "户号": n["customer_id"], "客户名称": n["customer_name"], "通知书编号": n["number"],

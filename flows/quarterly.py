@@ -18,7 +18,7 @@ from hazardnet.jobs.quarterly import quarterly
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.quarterly import Quarter, QuarterlySummary, county_figures_rows
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import Settings, load_settings, today
 
 
 def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook],
@@ -37,11 +37,11 @@ def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[Quarte
         publish_link("quarterly-newsletter", str(newsletter), Path(newsletter).name, "《供电服务动态》工作开展情况")
 
 
-def resolve_quarter(quarter: str | None) -> Quarter:
+def resolve_quarter(quarter: str | None, settings: Settings) -> Quarter:
     """The quarter asked for, or — for the scheduled run on the 5th of Jan/Apr/Jul/Oct — the one just ended."""
     if quarter:
         return Quarter.parse(quarter)
-    return Quarter.containing(today()).previous()
+    return Quarter.containing(today(settings)).previous()
 
 
 @flow(name="季度隐患治理情况汇总", log_prints=True)
@@ -51,8 +51,8 @@ def quarterly_flow(home: str | None = None, quarter: str | None = None, send: bo
     known on `as_of` (数据截至, YYYY-MM-DD, default today); with send, mail them once each;
     with `pdf` (default: the paper_copies setting), print the prefecture and county workbooks to PDF too."""
     settings = load_settings(home)
-    q = resolve_quarter(quarter)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    q = resolve_quarter(quarter, settings)
+    day = dt.date.fromisoformat(as_of) if as_of else today(settings)
     outcome = quarterly(settings, q, day, send=send, pdf=pdf, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_quarterly_artifacts(outcome.prefecture, outcome.books, outcome.newsletter)
     result = outcome.result

@@ -20,7 +20,7 @@ from hazardnet.settings import load_settings, today
 def reminders_flow(home: str | None = None, as_of: str | None = None) -> dict:
     """Remind each county supply company of its hazards awaiting re-inspection or a written notice, once each."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = dt.date.fromisoformat(as_of) if as_of else today(settings)
     result = reminders(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("reminders", [
         {"类型": r.as_json()["kind_name"], "县(市)": r.county, "隐患编号": r.hazard_id, "客户名称": r.customer_name,

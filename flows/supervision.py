@@ -37,7 +37,7 @@ def publish_supervision_artifacts(result: dict) -> None:
 def supervision_flow(home: str | None = None, as_of: str | None = None, pdf: bool = False) -> dict:
     """Remind customers before their deadlines; letters to the authorities for hazards newly up the ladder."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = dt.date.fromisoformat(as_of) if as_of else today(settings)
     result: SupervisionResult = supervision(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), pdf=pdf)
     out = result.as_json()
     publish_supervision_artifacts(out)

@@ -41,7 +41,7 @@ def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unre
 def warnings_flow(home: str | None = None, as_of: str | None = None) -> dict:
     """Warn customers and county authorities about overdue hazards, each warning once."""
     settings = load_settings(home)
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = dt.date.fromisoformat(as_of) if as_of else today(settings)
     outcome = risk_warnings(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_directory_mail(outcome.directory_mail)
     if not outcome.sent:

@@ -53,7 +53,7 @@ def _nothing_to_ingest(home: str, as_of: str | None) -> dict | None:
 
     try:
         settings = load_settings(home)
-        register = up_to_date_register(settings, dt.date.fromisoformat(as_of) if as_of else today())
+        register = up_to_date_register(settings, dt.date.fromisoformat(as_of) if as_of else today(settings))
     except Exception:  # noqa: BLE001 - whatever is wrong, the real run meets it too and reports it as a run
         return None
     return None if register is None else {"files": [], "consolidated": str(register), "waiting": [], "flow_run": None}

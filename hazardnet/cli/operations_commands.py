@@ -46,7 +46,7 @@ def status(home: HomeOpt = None, json_: JsonOpt = False,
     store = Store(settings.database_url)
     try:
         waiting = waiting_files(settings)
-        pending = pending_rejections(store)
+        pending = pending_rejections(store, settings.timezone)
         latest = last_submissions(store, settings)
     finally:
         store.dispose()

@@ -28,7 +28,7 @@ from hazardnet.delivery.ledger import (
 from hazardnet.delivery.letter import Letter, sms_text
 from hazardnet.delivery.mail import TemporaryMailError, Transport, build_message, new_message_id
 from hazardnet.delivery.sms import OutgoingSms, SmsDelivery, SmsTransport, deliver_sms_items, with_sms
-from hazardnet.settings import Settings
+from hazardnet.settings import Settings, local_time
 from hazardnet.store import Store
 
 __all__ = ["Dispatch", "Dispatcher", "Letter", "delivery_record", "failed_record", "failure_summary",
@@ -102,7 +102,7 @@ class Dispatcher:
                                              new_message_id=lambda: new_message_id(self.settings))
         if delivered:
             return delivery_record(recipient, status="skipped", rows=entry.rows, attachment=entry.attachment,
-                                   note=f"已于 {entry.updated_at:%Y-%m-%d %H:%M}（UTC）送达，未重复发送")
+                                   note=f"已于 {local_time(entry.updated_at, self.settings.timezone)} 送达，未重复发送")
         todo = entry.missing(recipient.addresses)
         mail = self._message(d, entry.message_id, [period])
         return deliver_claimed(self.ledger, entry, mail, todo, self.mail,

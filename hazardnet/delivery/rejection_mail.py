@@ -85,7 +85,7 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
     rejected = _rejections(ingest_result)
     if not rejected:
         return []
-    directory = load_directory(settings, store, as_of or today())
+    directory = load_directory(settings, store, as_of or today(settings))
     dispatcher = Dispatcher(store, settings, transport, sms)
     out: list[dict] = []
     temporary: list[str] = []

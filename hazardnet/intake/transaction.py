@@ -392,7 +392,8 @@ class Intake:
         folder = self._rejected_dir(item)
         kept = _unique(folder / safe_name(item.path.name), sha)
         report = kept.with_name(f"{kept.stem}{REPORT_SUFFIX}")
-        write_error_report(report, file_name=item.path.name, county=item.county, findings=findings, sheet=sheet)
+        write_error_report(report, file_name=item.path.name, county=item.county, findings=findings, sheet=sheet,
+                           timezone=self.settings.timezone)
         checkpoint("after_report")
         record = dict(county=item.county, file_name=item.path.name, sha256=sha or "", as_of=self.as_of,
                       outcome="rejected", findings=[f.as_json() for f in findings], kept_at=str(kept))

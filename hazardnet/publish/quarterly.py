@@ -6,7 +6,7 @@ Pure computation over the store; the files are written by `quarterly_workbook`, 
 Definitions
 -----------
 A quarter Q runs from its first day `qs` to its last day `qe`, both inclusive. A summary is made **on a
-report date** `as_of` (数据截至; `hazardnet quarterly --as-of`, default today in Asia/Shanghai) and counts the
+report date** `as_of` (数据截至; `hazardnet quarterly --as-of`, default today in the configured time zone, `HAZARDNET_TIMEZONE`, Asia/Shanghai by default) and counts the
 quarter's events by their own dates over what is known on that date: the snapshot
 ``store.register_as_of(as_of)``, the latest version of every hazard reported by an accepted submission
 dated on or before `as_of`. A meeting held in October thus counts the September remediations that the
@@ -90,7 +90,7 @@ from hazardnet.publish.closure_figures import (
     failed_reinspections,
     found_notified,
 )
-from hazardnet.settings import Settings, today
+from hazardnet.settings import Settings
 from hazardnet.store import Store
 
 QUARTER_NUMERALS = {1: "一", 2: "二", 3: "三", 4: "四"}
@@ -499,10 +499,9 @@ class QuarterData:
     as_of: dt.date
 
 
-def quarter_data(store: Store, quarter: Quarter, as_of: dt.date | None = None) -> QuarterData:
-    """Read the store as known on `as_of` (default today, Asia/Shanghai), the deadlines in force at the
-    quarter's end, the overdue hazards' deadline history, and the previous report's snapshot."""
-    as_of = as_of or today()
+def quarter_data(store: Store, quarter: Quarter, as_of: dt.date) -> QuarterData:
+    """Read the store as known on `as_of`, the deadlines in force at the quarter's end, the overdue hazards'
+    deadline history, and the previous report's snapshot."""
     at_end = current_register_on(store, min(quarter.end, as_of))
     flags = quarter_flags(current_register_on(store, as_of), quarter, at_end)
     if len(flags):
