@@ -23,7 +23,7 @@ from flows.runner import PrefectRunner
 from hazardnet.jobs.bulletin import DELIVERY_THREADS, bulletin
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.bulletin import Period, default_as_of
-from hazardnet.settings import load_settings, report_date, today
+from hazardnet.settings import Settings, load_settings, report_date, today
 
 
 class UndeliveredBulletins(Exception):
@@ -51,16 +51,16 @@ def publish_bulletin_artifacts(result: dict) -> None:
         publish_markdown("bulletin-directory", "\n".join(lines), "通讯录校验发现的问题")
 
 
-def resolve_period(month: str | None, as_of: str | None) -> tuple[Period, dt.date]:
+def resolve_period(month: str | None, as_of: str | None, settings: Settings) -> tuple[Period, dt.date]:
     """The month asked for (default: the current month) and its report date (default: today, or the
     month's last day when the month is over)."""
-    day = report_date(as_of) if as_of and str(as_of).strip() else None
-    period = Period.parse(month) if month else Period.of(day or today())
-    return period, day or default_as_of(period, today())
+    day = report_date(as_of, settings) if as_of and str(as_of).strip() else None
+    period = Period.parse(month) if month else Period.of(day or today(settings))
+    return period, day or default_as_of(period, today(settings))
 
 
 @flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS),
-      flow_run_name=form.run_name("月度通报", lambda p: resolve_period(p.get("month"), p.get("as_of"))[0].key))
+      flow_run_name=form.run_name("月度通报", lambda p: resolve_period(p.get("month"), p.get("as_of"), form.settings_of(p))[0].key))
 def bulletin_flow(home: str | None = form.home(),
                   month: str | None = form.field("通报月份", "写成 YYYY-MM，例如 2026-11；不填为本月。"),
                   as_of: str | None = form.field("基准日", "日期，写成 YYYY-MM-DD，例如 2026-11-15；逾期天数等按该日计算。"
@@ -70,7 +70,7 @@ def bulletin_flow(home: str | None = form.home(),
     """Send the month's scoped bulletin to every recipient of the directory, each exactly once; with `pdf`
     (default: the paper_copies setting) also write each government authority's paper copy as PDF."""
     settings = load_settings(home)
-    period, day = resolve_period(month, as_of)
+    period, day = resolve_period(month, as_of, settings)
     runner = PrefectRunner(RetryPolicy.of(settings))
     outcome = bulletin(settings, period, day, runner=runner, resend=resend, pdf=pdf)
     result = outcome.result

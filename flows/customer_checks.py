@@ -32,7 +32,7 @@ def customer_checks_flow(home: str | None = form.home(), as_of: str | None = for
                                                    False)) -> dict:
     """Check every customer's file (一户一档) and joint drills as of a date; optionally send the drill reminders."""
     settings = load_settings(home)
-    day = report_date(as_of)
+    day = report_date(as_of, settings)
     report = customer_checks(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), remind=remind)
     publish_customer_artifacts(report)
     return report

@@ -64,7 +64,7 @@ def grid_warning_flow(
     """Send a grid risk warning to the named counties' recipients (or the customers fed by the named lines or
     substations, their counties' authorities and supply companies) and the prefecture's, once each."""
     settings = load_settings(home)
-    day = today()
+    day = today(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     try:
         warning = make_warning(settings, counties, text, day, lines=lines or (), substations=substations or ())

@@ -62,7 +62,7 @@ def ingest_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
         "报送基准日", "导入的台账按该日报送登记，逾期等按该日计算")) -> dict:
     """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
     settings = load_settings(home)
-    day = report_date(as_of)
+    day = report_date(as_of, settings)
     result = ingest(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_ingest_artifacts(result)
     return result.as_json()

@@ -25,7 +25,7 @@ def mail_intake_flow(home: str | None = form.home(), as_of: str | None = form.as
         "报送基准日", "邮件中的台账按该日报送登记")) -> dict:
     """Read the mailbox's new messages, ingest the registers of directory senders and answer each one."""
     settings = load_settings(home)
-    day = report_date(as_of)
+    day = report_date(as_of, settings)
     result = mail_intake(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("mail-intake-messages", [
         {"邮件编号": m.get("uid"), "结果": STATUS_ZH.get(m.get("status"), m.get("status")),

@@ -22,7 +22,7 @@ def notices_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
                  pdf: bool = form.pdf(False, "通知书同时生成 PDF")) -> dict:
     """Issue a written notice to every customer with unnotified hazards; with `send`, mail it to that customer."""
     settings = load_settings(home)
-    day = report_date(as_of)
+    day = report_date(as_of, settings)
     result = notices(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), send=send, pdf=pdf)
     publish_table("notices", [
         {"县(市)": n["county"], "户号": n["customer_id"], "客户名称": n["customer_name"], "通知书编号": n["number"],

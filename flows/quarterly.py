@@ -18,7 +18,7 @@ from hazardnet.jobs.quarterly import quarterly
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.quarterly import Quarter, QuarterlySummary, county_figures_rows
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
-from hazardnet.settings import load_settings, report_date, today
+from hazardnet.settings import Settings, load_settings, report_date, today
 
 
 def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook],
@@ -37,15 +37,15 @@ def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[Quarte
         publish_link("quarterly-newsletter", str(newsletter), Path(newsletter).name, "《供电服务动态》工作开展情况")
 
 
-def resolve_quarter(quarter: str | None) -> Quarter:
+def resolve_quarter(quarter: str | None, settings: Settings) -> Quarter:
     """The quarter asked for, or — for the scheduled run on the 5th of Jan/Apr/Jul/Oct — the one just ended."""
     if quarter:
         return Quarter.parse(quarter)
-    return Quarter.containing(today()).previous()
+    return Quarter.containing(today(settings)).previous()
 
 
 @flow(name="季度隐患治理情况汇总", log_prints=True,
-      flow_run_name=form.run_name("季度汇总", lambda p: resolve_quarter(p.get("quarter")).label))
+      flow_run_name=form.run_name("季度汇总", lambda p: resolve_quarter(p.get("quarter"), form.settings_of(p)).label))
 def quarterly_flow(home: str | None = form.home(),
                    quarter: str | None = form.field("季度", "写成如 2026Q3（年份 + Q + 1～4）；不填为上一季度。"),
                    send: bool = form.field("发送三方", "勾选后把季度汇总工作簿和通报会PPT邮寄给各收件人（每份只发一次）；不勾选只生成文件。", False),
@@ -55,8 +55,8 @@ def quarterly_flow(home: str | None = form.home(),
     known on `as_of` (数据截至, YYYY-MM-DD, default today); with send, mail them once each;
     with `pdf` (default: the paper_copies setting), print the prefecture and county workbooks to PDF too."""
     settings = load_settings(home)
-    q = resolve_quarter(quarter)
-    day = report_date(as_of)
+    q = resolve_quarter(quarter, settings)
+    day = report_date(as_of, settings)
     outcome = quarterly(settings, q, day, send=send, pdf=pdf, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_quarterly_artifacts(outcome.prefecture, outcome.books, outcome.newsletter)
     result = outcome.result

@@ -19,7 +19,7 @@ from hazardnet.settings import load_settings, report_date
 def reminders_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="待复查、未书面告知的天数按该日计算")) -> dict:
     """Remind each county supply company of its hazards awaiting re-inspection or a written notice, once each."""
     settings = load_settings(home)
-    day = report_date(as_of)
+    day = report_date(as_of, settings)
     result = reminders(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("reminders", [
         {"类型": r.as_json()["kind_name"], "县(市)": r.county, "隐患编号": r.hazard_id, "客户名称": r.customer_name,

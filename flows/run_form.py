@@ -57,8 +57,15 @@ def run_name(label: str, *parts: Callable[[dict], str | None]) -> Callable[[], s
     return name
 
 
+def settings_of(params: dict) -> Any:
+    """The settings of the run's home (its time zone says what "today" is)."""
+    from hazardnet.settings import load_settings
+
+    return load_settings(params.get("home"))
+
+
 def day(params: dict) -> str:
-    """The run's date: its as_of as given (YYYY-MM-DD), or today."""
+    """The run's date: its as_of as given (YYYY-MM-DD), or today in the configured time zone."""
     from hazardnet.settings import report_date
 
-    return report_date(params.get("as_of")).isoformat()
+    return report_date(params.get("as_of"), settings_of(params)).isoformat()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import os
+from zoneinfo import ZoneInfo
 
 
 PAGE = 200  # runs read per request while looking for this home's
@@ -17,7 +17,7 @@ def same_home(parameters: dict, home: str) -> bool:
     return bool(value) and os.path.realpath(os.path.expanduser(str(value))) == os.path.realpath(home)
 
 
-async def _fetch(limit: int, home: str) -> tuple[list[dict], list[dict]]:
+async def _fetch(limit: int, home: str, timezone: str) -> tuple[list[dict], list[dict]]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
@@ -46,11 +46,13 @@ async def _fetch(limit: int, home: str) -> tuple[list[dict], list[dict]]:
         return {"flow": flows.get(run.flow_id, "?"), "run": run.name,
                 "state": run.state.name if run.state else "?",
                 "message": (run.state.message or "") if run.state else "",
-                "time": when.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M") if when else ""}
+                "time": when.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M") if when else ""}
 
     return [row(r) for r in past], [row(r) for r in upcoming]
 
 
 def flow_runs(home: str, limit: int = 10) -> tuple[list[dict], list[dict]]:
     """This home's (last runs, next scheduled runs) with flow name, run name, state, message and local time."""
-    return asyncio.run(_fetch(limit, home))
+    from hazardnet.settings import load_settings
+
+    return asyncio.run(_fetch(limit, home, load_settings(home).timezone))

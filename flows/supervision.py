@@ -37,7 +37,7 @@ def supervision_flow(home: str | None = form.home(), as_of: str | None = form.as
                      pdf: bool = form.pdf(False, "《隐患督办建议函》同时生成 PDF")) -> dict:
     """Remind customers before their deadlines; letters to the authorities for hazards newly up the ladder."""
     settings = load_settings(home)
-    day = report_date(as_of)
+    day = report_date(as_of, settings)
     result: SupervisionResult = supervision(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), pdf=pdf)
     out = result.as_json()
     publish_supervision_artifacts(out)

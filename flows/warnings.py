@@ -40,7 +40,7 @@ def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unre
 def warnings_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="逾期天数按该日计算")) -> dict:
     """Warn customers and county authorities about overdue hazards, each warning once."""
     settings = load_settings(home)
-    day = report_date(as_of)
+    day = report_date(as_of, settings)
     outcome = risk_warnings(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_directory_mail(outcome.directory_mail)
     if not outcome.sent:

@@ -173,6 +173,18 @@ class Settings(BaseSettings):
             raise ValueError(f"“{'、'.join(twice)}”重复出现")
         return names
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        """An IANA zone name every clock of the system can use (today's report date, the times shown)."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("不是已知的时区名称，例如 Asia/Shanghai") from None
+        return value.strip()
+
     @field_validator("mail_retry_delays", mode="before")
     @classmethod
     def _comma_separated_delays(cls, value: Any) -> Any:
@@ -280,19 +292,31 @@ def _explain(exc: ValidationError) -> str:
     return "；".join(parts) + "。"
 
 
-def today() -> dt.date:
-    """The report date when none is given: today in the prefecture's time zone."""
+def today(settings: Settings) -> dt.date:
+    """The report date when none is given: today in the configured time zone (settings.timezone, default
+    Asia/Shanghai)."""
     from zoneinfo import ZoneInfo
 
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    return dt.datetime.now(ZoneInfo(settings.timezone)).date()
 
 
-def report_date(as_of: str | None) -> dt.date:
-    """A flow's `as_of` as a command or a deployment's Run form gives it (YYYY-MM-DD; blank: today); ValueError with
-    the CLI's Chinese sentence otherwise (the Run form's reader sees it as the run's Failed state)."""
+def report_date(as_of: str | None, settings: Settings) -> dt.date:
+    """A flow's `as_of` as a command or a deployment's Run form gives it (YYYY-MM-DD; blank: today in the configured
+    time zone); ValueError with the CLI's Chinese sentence otherwise (the Run form's reader sees it as the run's
+    Failed state)."""
     if as_of is None or not str(as_of).strip():
-        return today()
+        return today(settings)
     try:
         return dt.date.fromisoformat(str(as_of).strip())
     except ValueError:
         raise ValueError(f"日期“{as_of}”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。") from None
+
+
+def local_time(when: dt.datetime | None, timezone: str) -> str | None:
+    """A stored time (naive UTC: the ledger's, the store's) as a person reads it, on the wall clock of `timezone`
+    (settings.timezone): 2026-12-07T17:43:15 → "2026-12-08 01:43" in Asia/Shanghai."""
+    if when is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return when.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")

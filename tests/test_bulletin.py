@@ -566,3 +566,21 @@ def test_flow_writes_the_workbooks_in_worker_processes_exactly_as_in_process(pre
     assert used == [True] * 9  # every workbook went to a worker process
     assert workbooks() == expected
     assert [d["rows"] for d in result["deliveries"]] == [d["rows"] for d in in_process["deliveries"]]
+
+
+def test_a_repeat_says_when_it_was_delivered_on_the_configured_clock(settings, world):
+    """The 说明 of a bulletin already delivered (console and artifact read it from the record) gives the delivery
+    time on the wall clock of HAZARDNET_TIMEZONE, as the hazard file does, not in UTC."""
+    from zoneinfo import ZoneInfo
+
+    def local_time(when: dt.datetime, zone: str) -> str:
+        return when.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+    s = settings.model_copy(update={"timezone": "Etc/GMT+12"})  # UTC-12: never the same wall clock as UTC
+    bulletin_job(s, world, NOV, AS_OF, EmlFileTransport(s.outbox / "mail"))
+    again = bulletin_job(s, world, NOV, AS_OF, EmlFileTransport(s.outbox / "mail"))
+    entries = DeliveryLedger(world).entries(kind="bulletin", channel="mail")
+    assert len(entries) == 9 and {d["status"] for d in again["deliveries"]} == {"skipped"}
+    notes = {d.get("note") for d in again["deliveries"] if "送达" in (d.get("note") or "")}
+    assert notes == {f"已于 {local_time(e.updated_at, 'Etc/GMT+12')} 送达，未重复发送" for e in entries}, notes
+    assert not any("UTC" in n or f"{e.updated_at:%H:%M}" in n for n in notes for e in entries), notes

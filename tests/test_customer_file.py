@@ -383,3 +383,26 @@ def test_a_drill_reminder_goes_once_to_the_customer_and_its_supply_company(setti
     again = customer_checks(s, day + dt.timedelta(days=3), remind=True)["reminders"]
     assert {r["status"] for r in again} == {"skipped"} and len(http_gateway.messages) == 1
     assert customer_checks(s, dt.date(2027, 1, 20), remind=True)["reminders"] == []  # 40 days before: not yet
+
+
+def test_a_drill_reminder_text_without_a_gateway_is_named_like_every_other_kind(settings):
+    """No SMS gateway: the reminder's text is a file in outbox/sms named <类别>_<date>_<县(市)>_<单位>_<mobile>_…,
+    as its .eml is, and as every other kind's text is (it was sms_<mobile>_<hash>.txt)."""
+    from hazardnet.settings import load_settings
+
+    from .test_sms import MOBILE, directory_with_mobiles
+    from .test_warnings import write_directory_file
+
+    write_directory_file(settings.directory_file, directory_with_mobiles())
+    drop_files(settings)
+    ingest(settings, AS_OF, mail_rejections=False)
+    s = load_settings(settings.home, settle_seconds=0)
+    assert s.sms_url is None
+    day = dt.date(2027, 2, 10)
+    first = customer_checks(s, day, remind=True)["reminders"]
+    assert {(r["recipient"], r.get("sms_status")) for r in first} >= {("青海盐湖钾肥股份有限公司", "written")}
+    [text] = (s.outbox / "sms").glob("*.txt")
+    potash = MOBILE["青海盐湖钾肥股份有限公司"]
+    assert text.name.startswith(f"演练到期提醒_20270210_格尔木市_青海盐湖钾肥股份有限公司_{potash}_"), text.name
+    assert "联合应急演练即将到期" in text.read_text(encoding="utf-8")
+    [mail] = (s.outbox / "mail").glob("演练到期提醒_20270210_格尔木市_青海盐湖钾肥股份有限公司*.eml")

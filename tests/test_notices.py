@@ -323,6 +323,8 @@ def test_sending_a_notice_reaches_only_its_customer_once(home, smtp_server):
     assert {d["number"]: d["status"] for d in run.deliveries} == {"格尔木-2026-0001": "sent", "德令哈-2026-0001": "sent"}
     sms = list((home.outbox / "sms").rglob("*.txt"))
     assert len(sms) == 1 and "格尔木-2026-0001" in sms[0].read_text(encoding="utf-8")
+    # named as every kind's text is: <类别>_…_<单位>_<mobile>_<hash>
+    assert sms[0].name.startswith("通知书_格尔木-2026-0001_青海盐湖钾肥股份有限公司_1"), sms[0].name
     count = len(smtp_server.messages)
     rerun = notices(home, D(2026, 7, 10), runner=PlainRunner(), send=True)
     assert len(smtp_server.messages) == count  # once, through the ledger
@@ -357,6 +359,10 @@ def test_reinspection_reminders_name_every_due_hazard_to_its_own_county_supply_c
         [("国网格尔木供电公司", ["G4", "G6"], "sent")]
     sms = [p.read_text(encoding="utf-8") for p in (home.outbox / "sms").rglob("*.txt")]
     assert any("G4" in t and "G6" in t for t in sms)
+    names = sorted(p.name for p in (home.outbox / "sms").rglob("*.txt"))  # <类别>_<date>_<县(市)>_<单位>_<mobile>_…
+    assert [n.rsplit("_", 2)[0] for n in names if "复查" in n] == ["隐患待复查提醒_20260710_格尔木市_国网格尔木供电公司"], names
+    assert [n.rsplit("_", 2)[0] for n in names if "告知" in n] == ["隐患未书面告知提醒_20260710_格尔木市_国网格尔木供电公司"]
+    assert not [n for n in names if n.startswith("sms_")], names
     count = len(smtp_server.messages)
     again = reminders(home, day, runner=PlainRunner())
     assert len(smtp_server.messages) == count and all(r["sent_hazard_ids"] == [] for r in again.reminders)
@@ -584,3 +590,36 @@ def test_a_notice_asks_for_what_each_deadline_allows(tmp_path):
     on_time = Notice("德令哈-2026-0010", DLH, S, NAMES[S], day, "国网德令哈供电公司", (hazard("D2", D(2027, 1, 31)),))
     text = docx_text(str(write_notice(tmp_path / "on_time.docx", on_time)))
     assert "在整改期限内完成整改" in text and "已逾期" not in text and "按期整改" in notice_sms(on_time)
+
+
+def test_notices_send_lists_the_notices_in_the_configured_county_order(prefect_harness, home, monkeypatch):
+    """Notices issued over two months (德令哈-0001 and 格尔木-0001 in July, 格尔木-0002 in August) are sent and listed
+    county by county in settings.counties' order, whatever order they were issued in: the flow's result and its
+    artifact table, and the console of `hazardnet notices --send`."""
+    import json
+
+    from flows.notices import notices_flow
+    from tests.conftest import harness_env
+    from tests.test_ingest_flow import read_back
+    from tests.test_quarterly import run_cli
+
+    submit_month(home, D(2026, 7, 10))
+    notices(home, D(2026, 7, 10), runner=PlainRunner())
+    submit_month(home, D(2026, 8, 10))
+    notices(home, D(2026, 8, 10), runner=PlainRunner())
+    order = [G, DLH, "茫崖市", "乌兰县", "都兰县", "天峻县"]  # 格尔木市 first: not the order of issue, nor of names
+    monkeypatch.setenv("HAZARDNET_COUNTIES", json.dumps(order, ensure_ascii=False))
+    want = ["格尔木-2026-0001", "格尔木-2026-0002", "德令哈-2026-0001"]
+    state = notices_flow(home=str(home.home), as_of="2026-08-10", send=True, return_state=True)
+    result = state.result()
+    assert [d["number"] for d in result["deliveries"]] == want
+    assert [n["number"] for n in result["issued"]] == want
+    _, _, artifacts = read_back(state.state_details.flow_run_id)
+    [table] = [a.data for a in artifacts if a.key == "notice-deliveries"]
+    table = json.loads(table) if isinstance(table, str) else table
+    assert [r["通知书编号"] for r in table] == want
+    proc = run_cli("notices", "--home", str(home.home), "--as-of", "2026-08-10", "--send",
+                   env={**harness_env(), "HAZARDNET_COUNTIES": json.dumps(order, ensure_ascii=False)})
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln.split(" → ")[0] for ln in proc.stdout.splitlines() if " → " in ln]
+    assert lines == want, proc.stdout

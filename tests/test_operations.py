@@ -128,6 +128,28 @@ def test_serve_without_a_mailbox_leaves_mailbox_polling_out_and_says_so(prefect_
     assert "Traceback" not in said and "MailIntakeError" not in said, said
 
 
+def test_serve_help_lists_every_deployment_it_serves(settings, monkeypatch):
+    """`hazardnet serve --help` names exactly the deployments serve builds (a mailbox configured: all of them)."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from flows.deployments import all_deployments
+    from hazardnet.cli.main import app
+    from hazardnet.jobs.schedules import SERVED_DEPLOYMENTS
+
+    monkeypatch.setenv("HAZARDNET_IMAP_HOST", "127.0.0.1")
+    settings.home.mkdir(parents=True, exist_ok=True)
+    built = [d.name for d in all_deployments(str(settings.home))]
+    assert sorted(built) == sorted(SERVED_DEPLOYMENTS) and set(built) == set(EXPECTED)
+    result = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    text = re.sub(r"[\s│╭╮╰╯─]+", "", result.output)
+    for name in built:
+        assert name in text, (name, result.output)
+    assert "每日逾期预警" not in text  # no deployment of that name
+
+
 def test_prefect_yaml_matches_the_served_deployments():
     from prefect.flows import load_flow_from_entrypoint
 

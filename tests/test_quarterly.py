@@ -760,3 +760,33 @@ def test_a_quarterly_mail_after_the_meeting_deadline_does_not_ask_for_it_and_is_
         assert "在季度隐患通报会上" not in after and "准备季度隐患通报会材料" not in after
         lines = after.splitlines()
         assert settings.mail_from_name in lines and settings.company not in lines  # signed once
+
+
+def test_the_first_quarter_the_system_knows_has_no_figure_to_reconcile_with(store, settings):
+    """2026Q2 is the story's first quarter: on the previous report date (2026-03-31) no county had a register, so
+    上季度末台账记载未整改 and 补报及更正 read "—" (with a note), not 0 and 季初未整改 — in the workbook (read back),
+    the flow's figures (JSON) and its artifact table; 2026Q3 reconciles with Q2 as before."""
+    from hazardnet.publish.quarterly import county_figures_rows
+
+    outcome = quarter_job(store, settings, Q2, as_of=Q2.end)
+    books = {b.name: b for b in outcome.books}
+    overview = openpyxl.load_workbook(books[settings.prefecture].path)[OVERVIEW]
+    t2 = tables(overview)["县(市)"]
+    assert t2["格尔木市"]["季初未整改"] == 2  # G1 and G3, found before Q2, known only from the May register
+    open_at_start = {c for c in settings.counties if t2[c]["季初未整改"]}
+    assert open_at_start == {"格尔木市"}
+    for county in [*settings.counties, "合计"]:
+        want = ("—", "—") if county in open_at_start | {"合计"} else (0, 0)  # nothing to reconcile: truly 0
+        assert (t2[county]["上季度末台账记载未整改"], t2[county]["补报及更正"]) == want, county
+    notes = [r[0] for r in overview.iter_rows(values_only=True) if isinstance(r[0], str) and r[0].startswith("7. ")]
+    assert notes and "两项显示为“—”" in notes[0]
+    county = openpyxl.load_workbook(books["格尔木市"].path)[OVERVIEW]
+    assert tables(county)["县(市)"]["格尔木市"]["补报及更正"] == "—"
+    figures = outcome.result["figures"]
+    assert [(r["county"], r["restated"]) for r in figures if r["open_at_start_reported"] is None] == \
+        [("格尔木市", None), ("合计", None)]
+    artifact = {r["县(市)"]: r["补报及更正"] for r in county_figures_rows(outcome.prefecture)}  # the flow's artifact
+    assert (artifact["格尔木市"], artifact["合计"], artifact["茫崖市"]) == ("—", "—", 0)
+    # the next quarter has Q2's summary to reconcile with: numbers again where a county had a register by 06-30
+    t3 = tables(openpyxl.load_workbook(quarter_job(store, settings, Q3, as_of=Q3.end).books[0].path)[OVERVIEW])["县(市)"]
+    assert (t3["格尔木市"]["上季度末台账记载未整改"], t3["格尔木市"]["补报及更正"]) == (4, 1)

@@ -88,4 +88,4 @@ def test_a_grid_warning_from_the_run_form_names_its_run_and_its_mistakes_without
     empty = grid_warning_flow(counties=["格尔木市"], text=" ", home=str(settings.home), return_state=True)
     assert empty.is_failed() and "--" not in empty.message and empty.message.startswith("预警内容为空")
     run, _, _ = read_back(empty.state_details.flow_run_id)
-    assert run.name == f"电网风险预警 格尔木市 {today().isoformat()}"
+    assert run.name == f"电网风险预警 格尔木市 {today(settings).isoformat()}"

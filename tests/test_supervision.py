@@ -255,6 +255,39 @@ def test_commitment_table_rejected_whole_with_findings_at_cells(home):
         store.dispose()
 
 
+def test_cli_ingest_json_gives_a_commitment_tables_kind_and_its_rejection_mail_names_it(prefect_harness, home):
+    """`hazardnet ingest --json`: an accepted, a rejected and a re-sent commitment table are each of kind
+    "commitments" (not "register"); the rejection mail (.eml in outbox/mail, no SMTP in the environment) calls the
+    file a 整改承诺表, not a 隐患台账."""
+    import email
+    import email.policy
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import harness_env
+
+    s, _, tmp = home
+    good = write_commitment_table(tmp / "c" / "格尔木市整改承诺表.xlsx", commit_rows({"G3": COMMITTED}))
+    bad = write_commitment_table(tmp / "b" / "格尔木市承诺表（有误）.xlsx", commit_rows({"X9": COMMITTED}))
+    env = {k: v for k, v in harness_env().items() if not k.startswith(("HAZARDNET_SMTP_", "HAZARDNET_SMS_"))}
+
+    def cli_ingest(*sources: Path) -> dict:
+        for src in sources:
+            (s.inbox / G / src.name).write_bytes(src.read_bytes())
+        proc = subprocess.run([sys.executable, "-m", "hazardnet", "ingest", "--home", str(s.home), "--as-of",
+                               COMMITMENT_DAY.isoformat(), "--json"], capture_output=True, text=True, env=env,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return {Path(f["path"]).name: (f["outcome"], f["kind"]) for f in json.loads(proc.stdout)["files"]}
+
+    assert cli_ingest(good, bad) == {good.name: ("commitments", "commitments"), bad.name: ("rejected", "commitments")}
+    assert cli_ingest(good) == {good.name: ("duplicate", "commitments")}
+    [eml] = (s.outbox / "mail").glob("*.eml")
+    body = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default).get_body(("plain",)).get_content()
+    assert f"整改承诺表《{bad.name}》未通过校验" in body and "报送的隐患台账" not in body, body
+
+
 def test_a_meeting_commitment_is_the_current_deadline_of_every_output(home):
     """The commitment moves the deadline for the warnings, the consolidated register (and the bulletins read from
     it) and the hazard file, as for the ladder; a later register that moves it again wins (latest version)."""
@@ -374,6 +407,25 @@ def test_a_commitment_date_typed_as_a_number_is_quoted_as_typed(settings, tmp_pa
     assert f.outcome == "rejected"
     assert [(x.cell, x.message, x.value) for x in f.findings] == [
         ("J3", "无法识别的日期“20270131”，请填写如 2026-03-05 的日期", "20270131")]
+
+
+def test_supervision_texts_without_a_gateway_are_named_like_every_other_kind(home):
+    """No SMS gateway: the deadline reminder's and the 督办建议函's texts are files in outbox/sms named
+    <类别>_…_<单位>_<mobile>_<hash>.txt as their .eml are (they were sms_<mobile>_<hash>.txt)."""
+    s, _, _ = home
+    files = load_settings(s.home, settle_seconds=0, mail_retry_delays=[])  # no SMTP, no gateway: files
+    assert files.sms_url is None and files.smtp_host is None
+    out = supervision(files, D(2026, 8, 10), runner=PlainRunner()).as_json()
+    assert out["reminders"] and out["letters"]
+    names = sorted(p.name for p in (s.outbox / "sms").glob("*.txt"))
+    assert f"整改期限提醒_20260810_格尔木市_{POTASH}_{MOBILE[POTASH]}" in {n.rsplit("_", 1)[0] for n in names}, names
+    letters = [n for n in names if n.startswith("督办建议函_")]
+    assert letters and all(n.split("_")[-2] in MOBILE.values() for n in letters), names
+    assert f"督办建议函_{out['letters'][0]['number']}_" in "".join(letters), names
+    assert not [n for n in names if n.startswith("sms_")], names
+    emls = {p.name.rsplit("_", 1)[0] for p in (s.outbox / "mail").glob("*.eml")}
+    for n in letters:  # each text named as the mail it goes with (the mail adds _<hash>.eml, the text _<mobile>_…)
+        assert n.rsplit("_", 2)[0] in emls, (n, emls)
 
 
 def test_reminders_ladder_letters_once_each(home, smtp_server, http_gateway):

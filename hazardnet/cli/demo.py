@@ -72,7 +72,7 @@ def run_demo(home: Path, as_of: str | None, console: Console) -> dict:
     from hazardnet.cli.progress import progress_bar
     from hazardnet.publish.quarterly import Quarter
 
-    day = dt.date.fromisoformat(as_of) if as_of else today()
+    day = dt.date.fromisoformat(as_of) if as_of else today(load_settings(home))
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HAZARDNET_SETTLE_SECONDS", "0")  # the demo's files are complete when written
     since = months_back(day, 12)

@@ -24,7 +24,8 @@ def print_ingest(result: dict) -> None:
         table.add_column(col)
     for f in result["files"]:
         errors = sum(1 for x in f["findings"] if x.get("level", "error") == "error")
-        kind = {"customers": "（客户档案，条数为客户数）", "drills": "（演练记录，条数为演练数）"}.get(f.get("kind"), "")
+        kind = {"customers": "（客户档案，条数为客户数）", "drills": "（演练记录，条数为演练数）",
+                "commitments": "" if f["outcome"] == "commitments" else "（整改承诺表）"}.get(f.get("kind"), "")
         table.add_row(f["county"], Path(f["path"]).name + kind, names.get(f["outcome"], f["outcome"]), str(f["rows"]),
                       str(errors))
     waiting = result.get("waiting") or []
@@ -52,7 +53,7 @@ def _nothing_to_ingest(home: str, as_of: str | None) -> dict | None:
 
     try:
         settings = load_settings(home)
-        register = up_to_date_register(settings, dt.date.fromisoformat(as_of) if as_of else today())
+        register = up_to_date_register(settings, dt.date.fromisoformat(as_of) if as_of else today(settings))
     except Exception:  # noqa: BLE001 - whatever is wrong, the real run meets it too and reports it as a run
         return None
     return None if register is None else {"files": [], "consolidated": str(register), "waiting": [], "flow_run": None}

@@ -71,7 +71,7 @@ def check(
     settings = load_settings(_home(home))
     if county not in settings.counties:  # the operator's mistake, not the file's
         raise UserError(f"“{county}”不是已配置的县(市)：{'、'.join(settings.counties)}。")
-    day = dt.date.fromisoformat(_as_of(as_of)) if as_of else today()
+    day = dt.date.fromisoformat(_as_of(as_of)) if as_of else today(settings)
     result = check_register(settings, file, county, day, report_dir or file.resolve().parent)
     if json_:
         print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))

@@ -64,7 +64,7 @@ def hazard(county: Annotated[str, typer.Option("--county", help="县(市)，例�
 
     settings = load_settings(_home(home))
     output = _output_xlsx(output)
-    day = dt.date.fromisoformat(_as_of(as_of)) if as_of else today()
+    day = dt.date.fromisoformat(_as_of(as_of)) if as_of else today(settings)
     store = Store(settings.database_url)
     try:
         record = hazard_file(store, county, id_, day, settings.timezone)

@@ -8,14 +8,15 @@ from typing import Annotated
 import typer
 
 from hazardnet.cli.app import HomeOpt, JsonOpt, _home, app, out
+from hazardnet.jobs.schedules import served_deployments_zh
 
 
-@app.command()
+@app.command(help=f"在一个常驻进程中运行全部部署：{served_deployments_zh()}。")
 def serve(
     home: HomeOpt = None,
-    poll_minutes: Annotated[float, typer.Option("--poll-minutes", help="收件箱轮询间隔（分钟）。")] = 5.0,
+    poll_minutes: Annotated[float, typer.Option("--poll-minutes", help="收件箱（及邮箱）轮询间隔（分钟）。")] = 5.0,
 ) -> None:
-    """在一个常驻进程中运行全部定时任务：收件箱轮询、月度通报、季度汇总、每日逾期预警。"""
+    """Serve every deployment in one long-running process (the help lists them: hazardnet/jobs/schedules.py)."""
     from flows.deployments import serve_all
     from flows.mail_intake import mailbox_configured
     from hazardnet.cli.logs import prefect_logs_to_file
@@ -45,7 +46,7 @@ def status(home: HomeOpt = None, json_: JsonOpt = False,
     store = Store(settings.database_url)
     try:
         waiting = waiting_files(settings)
-        pending = pending_rejections(store)
+        pending = pending_rejections(store, settings.timezone)
         latest = last_submissions(store, settings)
     finally:
         store.dispose()

@@ -71,10 +71,11 @@ def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: Hom
     import datetime as dt
 
     from flows.quarterly import quarterly_flow, resolve_quarter
+    from hazardnet.settings import load_settings
 
     label, day = _quarter(quarter), _as_of(as_of)
-    if day is not None and dt.date.fromisoformat(day) < resolve_quarter(label).start:
-        q = resolve_quarter(label)
+    if day is not None and dt.date.fromisoformat(day) < resolve_quarter(label, load_settings(_home(home))).start:
+        q = resolve_quarter(label, load_settings(_home(home)))
         raise UserError(f"数据截至日期 {day} 早于{q.title}的第一天（{q.start}），该季度尚无可统计的台账。")
     from hazardnet.cli.progress import flow_console
 
@@ -145,7 +146,7 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
 
     from hazardnet.cli.progress import flow_console
 
-    from hazardnet.settings import today
+    from hazardnet.settings import load_settings, today
 
     home_dir, day = _home(home), _as_of(as_of)
     with flow_console(home_dir, "发送风险预警", quiet=json_):
@@ -154,7 +155,7 @@ def warnings(as_of: AsOfOpt = None, home: HomeOpt = None, json_: JsonOpt = False
                  "reinspection": run_part(reminders_flow, home=home_dir, as_of=day),
                  "supervision": run_part(supervision_flow, home=home_dir, as_of=day, pdf=pdf)}
     (result, _), (reminders, _), (supervised, _) = parts.values()
-    result = {"as_of": day or today().isoformat(), "warnings": [], "deliveries": [], **(result or {})}
+    result = {"as_of": day or today(load_settings(home_dir)).isoformat(), "warnings": [], "deliveries": [], **(result or {})}
     reminders = {"reinspection_due": [], "unnotified": [], "reminders": [], "reinspection_reminders": [],
                  **(reminders or {})}
     supervised = {"reminders": [], "rungs": [], "letters": [], **(supervised or {})}

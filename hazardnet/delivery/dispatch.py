@@ -16,6 +16,7 @@ from pathlib import Path
 from hazardnet.delivery.directory import Recipient
 from hazardnet.delivery.ledger import (
     FAILED,
+    KIND_ZH,
     DeliveryLedger,
     deliver_claimed,
     deliver_items,
@@ -27,7 +28,7 @@ from hazardnet.delivery.ledger import (
 from hazardnet.delivery.letter import Letter, sms_text
 from hazardnet.delivery.mail import TemporaryMailError, Transport, build_message, new_message_id
 from hazardnet.delivery.sms import OutgoingSms, SmsDelivery, SmsTransport, deliver_sms_items, with_sms
-from hazardnet.settings import Settings
+from hazardnet.settings import Settings, local_time
 from hazardnet.store import Store
 
 __all__ = ["Dispatch", "Dispatcher", "Letter", "delivery_record", "failed_record", "failure_summary",
@@ -59,7 +60,7 @@ class Dispatch:
     letter: Callable[[list[str]], Letter] | None = None
     text: Callable[[list[str]], str] | None = None
     sms_items: Sequence[tuple[str, str]] | None = None
-    sms_stem: str = "sms"  # the file name of an SMS written to outbox/sms
+    sms_stem: str | None = None  # the file name of an SMS written to outbox/sms (default: default_sms_stem)
     rows_of: Callable[[list[str]], int] = len
     rows: int = 0  # the hazards a `once` letter carries
     attachment: str | None = None
@@ -67,6 +68,12 @@ class Dispatch:
     sms_after_mail: bool = False
     once: bool = False
     extra: dict = field(default_factory=dict)  # job-specific keys added to the record
+
+
+def default_sms_stem(d: Dispatch) -> str:
+    """A text's file name in outbox/sms when its job names none: <类别>_<县(市)>_<单位>, as every job's own names
+    begin (the file transport adds _<mobile>_<hash>)."""
+    return f"{KIND_ZH.get(d.kind, d.kind)}_{d.recipient.county_label}_{d.recipient.org_name}"
 
 
 class Dispatcher:
@@ -95,7 +102,7 @@ class Dispatcher:
                                              new_message_id=lambda: new_message_id(self.settings))
         if delivered:
             return delivery_record(recipient, status="skipped", rows=entry.rows, attachment=entry.attachment,
-                                   note=f"已于 {entry.updated_at:%Y-%m-%d %H:%M}（UTC）送达，未重复发送")
+                                   note=f"已于 {local_time(entry.updated_at, self.settings.timezone)} 送达，未重复发送")
         todo = entry.missing(recipient.addresses)
         mail = self._message(d, entry.message_id, [period])
         return deliver_claimed(self.ledger, entry, mail, todo, self.mail,
@@ -116,7 +123,8 @@ class Dispatcher:
             return SmsDelivery("skipped")
         return deliver_sms_items(self.ledger, self.sms, kind=d.kind, recipient=d.recipient,
                                  items=d.items if d.sms_items is None else d.sms_items,
-                                 build=lambda periods: OutgoingSms(self._signed(d.text(periods)), d.sms_stem),
+                                 build=lambda periods: OutgoingSms(self._signed(d.text(periods)),
+                                                                   d.sms_stem or default_sms_stem(d)),
                                  resend=d.resend)
 
     def send(self, d: Dispatch) -> dict:

@@ -35,7 +35,8 @@ KIND_ZH = {"warning": "风险预警", "reminder": "整改期限提醒", "supervi
            "reinspection": "隐患待复查提醒", "unnotified": "隐患未书面告知提醒", "bulletin": "月度通报",
            "quarterly": "季度汇总", "grid": "电网风险预警", "drill": "应急演练提醒", "rejection": "台账退回",
            "directory": "通讯录问题", "directory-change": "通讯录变更", "mail_check": "来信台账核对",
-           "mail_reply": "来信回复"}
+           "mail_reply": "来信回复", "mail_verdict": "来信台账审核结果", "mail_quarantine": "隔离邮件清单"}
+# tests/test_ledger_words.py reads every kind the code writes to the ledger and checks each has its word here
 # the words for the channels and statuses: delivery.labels (one mapping for every command, file and artifact)
 
 def _now() -> dt.datetime:

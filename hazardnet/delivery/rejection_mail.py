@@ -35,7 +35,7 @@ class _Rejected:
     @property
     def what(self) -> str:
         """What the file is, as the county calls it."""
-        return {"customers": "客户档案", "drills": "联合应急演练记录"}.get(self.kind, "隐患台账")
+        return {"customers": "客户档案", "drills": "联合应急演练记录", "commitments": "整改承诺表"}.get(self.kind, "隐患台账")
 
 
 def _rejections(ingest_result: Any) -> list[_Rejected]:
@@ -85,7 +85,7 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
     rejected = _rejections(ingest_result)
     if not rejected:
         return []
-    directory = load_directory(settings, store, as_of or today())
+    directory = load_directory(settings, store, as_of or today(settings))
     dispatcher = Dispatcher(store, settings, transport, sms)
     out: list[dict] = []
     temporary: list[str] = []
@@ -104,7 +104,7 @@ def send_rejection_reports(settings: Settings, store: Store, ingest_result: Any,
                             body=rejection_body(rej, recipient, settings), files=[(rej.report.name, data)],
                             file_stem=f"退回_{rej.county}_{rej.report.stem}")
             d = Dispatch(REJECTION_KIND, recipient, [item], letter=lambda _periods, letter=letter: letter,
-                         text=lambda _periods, rej=rej: rejection_sms(rej, settings.sms_signature), sms_stem=f"退回_{rej.county}",
+                         text=lambda _periods, rej=rej: rejection_sms(rej, settings.sms_signature), sms_stem=f"退回_{rej.county}_{recipient.org_name}",
                          attachment=rej.report.name, once=True, sms_after_mail=True, extra={"file": rej.file_name})
             try:
                 out.append(dispatcher.send(d))
@@ -163,6 +163,6 @@ def send_directory_problems(settings: Settings, directory, dispatcher: Dispatche
         out.append(dispatcher.send(Dispatch(
             DIRECTORY_KIND, recipient, [(f"directory|{digest[:32]}", digest)],
             letter=lambda _periods, letter=letter: letter,
-            text=lambda _periods: directory_problems_sms(directory, len(errors), settings), sms_stem="通讯录问题",
+            text=lambda _periods: directory_problems_sms(directory, len(errors), settings), sms_stem=f"通讯录问题_{recipient.org_name}",
             rows=len(errors), attachment=name, once=True, sms_after_mail=True)))
     return out

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the parser processes read commitment tables without the sto
 
 # Required register columns the quarterly workbook's 整改承诺 sheet never has (it has 户号, 客户名称, 隐患编号, 隐患等级,
 # 隐患描述 and 整改状态 too): a sheet whose header names one of them is a register, even with a 承诺完成日期 column.
+KIND_COMMITMENTS = "commitments"  # an ingested file's kind (FileOutcome.kind), beside register, customers, drills
 REGISTER_ONLY_FIELDS = frozenset({"customer_grade", "found_date", "category"})
 # canonical header (the quarterly workbook's COMMITMENT_HEADERS) and the variants a retyped table may use
 COMMITMENT_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -27,7 +27,7 @@ def _sheet_title(name: str, taken: set[str]) -> str:
 
 
 def write_error_report(path: Path, *, file_name: str, county: str, findings: list[Finding],
-                       sheet: SheetGrid | None) -> Path:
+                       sheet: SheetGrid | None, timezone: str) -> Path:
     """Write the report: sheet 问题清单 (sheet, cell, field, value, message) and, when the register
     could be read, a copy of its sheet with every failing cell filled red and carrying a comment."""
     errors = [f for f in findings if f.level == ERROR]
@@ -39,7 +39,7 @@ def write_error_report(path: Path, *, file_name: str, county: str, findings: lis
                        f"《{file_name}》未通过校验：共 {len(errors)} 处问题，请逐条修改后重新报送到 inbox/{county}/",
                        fmts.title)
         ws.set_row(0, 28)
-        ws.write_string(1, 0, f"生成时间：{dt.datetime.now(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M}　　原文件已原样保存在 rejected 文件夹中。",
+        ws.write_string(1, 0, f"生成时间：{dt.datetime.now(ZoneInfo(timezone)):%Y-%m-%d %H:%M}　　原文件已原样保存在 rejected 文件夹中。",
                         fmts.subtitle)
         for c, h in enumerate(ISSUE_HEADERS):
             ws.write_string(2, c, h, fmts.header)

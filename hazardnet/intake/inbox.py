@@ -118,9 +118,9 @@ def waiting_files(settings: Settings) -> list[WaitingFile]:
             for f in scan_inbox(settings, settled_only=False)]
 
 
-def pending_rejections(store: Store) -> pd.DataFrame:
-    """Per county, the rejected submissions since its last accepted one (county, file_name, received_at,
-    problems): the registers a county still owes a corrected version of."""
+def pending_rejections(store: Store, timezone: str) -> pd.DataFrame:
+    """Per county, the rejected submissions since its last accepted one (county, file_name, received_at on the
+    wall clock of `timezone`, problems): the registers a county still owes a corrected version of."""
     import pandas as pd
 
     subs = store.submissions_frame()
@@ -132,7 +132,7 @@ def pending_rejections(store: Store) -> pd.DataFrame:
         last_ok = accepted.id.max() if len(accepted) else -1
         for sub in group[(group.outcome == "rejected") & (group.id > last_ok)].itertuples():
             problems = sum(1 for f in json.loads(sub.findings) if f.get("level", "error") == "error")
-            local = pd.Timestamp(sub.received_at).tz_localize("UTC").tz_convert("Asia/Shanghai")
+            local = pd.Timestamp(sub.received_at).tz_localize("UTC").tz_convert(timezone)
             rows.append({"county": county, "file_name": sub.file_name, "received_at": local.strftime("%Y-%m-%d %H:%M"),
                          "problems": problems, "kept_at": sub.kept_at,
                          "report": str(Path(sub.kept_at).with_name(Path(sub.kept_at).stem + REPORT_SUFFIX))

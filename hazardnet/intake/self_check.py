@@ -72,15 +72,15 @@ def check_register(settings: Settings, path: Path, county: str, as_of: dt.date, 
                 checker.close()
         result.findings = seen.findings
         result.rows = 0 if seen.parsed is None else len(seen.parsed.frame)
-        return _with_report(result, report_dir, seen.sheet) if seen.rejected else result
+        return _with_report(result, report_dir, seen.sheet, settings.timezone) if seen.rejected else result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _with_report(result: CheckResult, report_dir: Path, sheet) -> CheckResult:
+def _with_report(result: CheckResult, report_dir: Path, sheet, timezone: str) -> CheckResult:
     report_dir.mkdir(parents=True, exist_ok=True)
     report = report_dir / f"{Path(safe_name(result.file_name)).stem}{REPORT_SUFFIX}"
     write_error_report(report, file_name=result.file_name, county=result.county, findings=result.findings,
-                       sheet=sheet)
+                       sheet=sheet, timezone=timezone)
     result.report = str(report)
     return result

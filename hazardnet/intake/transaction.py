@@ -23,7 +23,7 @@ from pathlib import Path
 from hazardnet.failpoints import checkpoint
 from hazardnet.home_lock import home_lock
 from hazardnet.intake.check_pool import CheckPool, check_in_parser
-from hazardnet.intake.commitments import CommitmentSheet, check_commitments
+from hazardnet.intake.commitments import KIND_COMMITMENTS, CommitmentSheet, check_commitments
 from hazardnet.intake.extensions import extension_findings
 from hazardnet.intake.error_report import write_error_report
 from hazardnet.intake.findings import Finding, file_finding, has_errors
@@ -64,7 +64,7 @@ class FileOutcome:
     findings: list[Finding] = field(default_factory=list)
     kept_at: str | None = None
     report: str | None = None
-    kind: str = "register"  # register | customers (客户档案) | drills (联合应急演练记录)
+    kind: str = "register"  # register | customers (客户档案) | drills (联合应急演练记录) | commitments (整改承诺表)
 
     def as_json(self) -> dict:
         return {"path": self.path, "county": self.county, "outcome": self.outcome, "rows": self.rows,
@@ -281,7 +281,8 @@ class Intake:
         if pending is not None:  # a previous run recorded it and stopped before removing the original
             _remove_original(path, sha)
             self.store.finalize(pending["id"])
-            return FileOutcome(str(path), county, pending["outcome"], pending["rows"], [], pending["kept_at"])
+            return FileOutcome(str(path), county, pending["outcome"], pending["rows"], [], pending["kept_at"],
+                               kind=KIND_COMMITMENTS if pending["outcome"] == COMMITMENTS_OUTCOME else "register")
         if any(s["outcome"] in ("accepted", COMMITMENTS_OUTCOME) for s in before):
             kept = _unique(self._archive_path(county, sha, path.name), sha)
             _place(copy, kept)  # atomic: the accepted original may already be at `kept`
@@ -293,7 +294,8 @@ class Intake:
             _remove_original(path, sha)
             checkpoint("after_remove")
             self.store.finalize(sub)
-            return FileOutcome(str(path), county, "duplicate", 0, [finding], str(kept))
+            kind = KIND_COMMITMENTS if any(s["outcome"] == COMMITMENTS_OUTCOME for s in before) else "register"
+            return FileOutcome(str(path), county, "duplicate", 0, [finding], str(kept), kind=kind)
 
         # The parser process checks the register too, so the grid never travels here (and back to a check
         # worker); a big file is checked by self.checker
@@ -312,8 +314,10 @@ class Intake:
                      sheet) -> FileOutcome:
         """A meeting's commitment table: accepted whole (each commitment stored) or rejected with findings."""
         rows, findings = check_commitments(self.store, table, item.county, self.settings.counties, self.as_of)
-        if has_errors(findings):
-            return self._reject(item, copy, sha, findings, sheet)
+        if has_errors(findings):  # stored as a register's rejection (a submission), told apart by its kind
+            outcome = self._reject(item, copy, sha, findings, sheet)
+            outcome.kind = KIND_COMMITMENTS
+            return outcome
         kept = _unique(self._archive_path(item.county, sha, item.path.name), sha)
         _place(copy, kept)
         checkpoint("after_archive")
@@ -324,7 +328,8 @@ class Intake:
         _remove_original(item.path, sha)
         checkpoint("after_remove")
         self.store.finalize(sub)
-        return FileOutcome(str(item.path), item.county, COMMITMENTS_OUTCOME, len(rows), findings, str(kept))
+        return FileOutcome(str(item.path), item.county, COMMITMENTS_OUTCOME, len(rows), findings, str(kept),
+                           kind=KIND_COMMITMENTS)
 
     def _archive_path(self, county: str, sha: str, name: str) -> Path:
         return self.settings.archive / county / f"{self.as_of:%Y%m%d}_{sha[:12]}_{safe_name(name)}"
@@ -387,7 +392,8 @@ class Intake:
         folder = self._rejected_dir(item)
         kept = _unique(folder / safe_name(item.path.name), sha)
         report = kept.with_name(f"{kept.stem}{REPORT_SUFFIX}")
-        write_error_report(report, file_name=item.path.name, county=item.county, findings=findings, sheet=sheet)
+        write_error_report(report, file_name=item.path.name, county=item.county, findings=findings, sheet=sheet,
+                           timezone=self.settings.timezone)
         checkpoint("after_report")
         record = dict(county=item.county, file_name=item.path.name, sha256=sha or "", as_of=self.as_of,
                       outcome="rejected", findings=[f.as_json() for f in findings], kept_at=str(kept))

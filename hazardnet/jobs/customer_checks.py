@@ -75,9 +75,9 @@ def send_drill_reminders(settings: Settings, store: Store, due: list[dict], as_o
     directory = load_directory(settings, store, as_of)
     send = dispatcher(settings, store, runner.secret)
     records = []
-    for recipient, kind, items, letter, text in reminder_dispatches(settings, directory.recipients, due, as_of):
+    for recipient, kind, items, letter, text, stem in reminder_dispatches(settings, directory.recipients, due, as_of):
         try:
-            records.append(send.send(Dispatch(kind, recipient, items, letter=letter, text=text)))
+            records.append(send.send(Dispatch(kind, recipient, items, letter=letter, text=text, sms_stem=stem)))
         except Exception as exc:  # noqa: BLE001 - one recipient's failure is recorded, the others still go
             records.append(failed_record(recipient, getattr(exc, "reason", None) or str(exc)))
     return records

@@ -14,6 +14,7 @@ from hazardnet.delivery.ledger import KIND_ZH, deliveries
 from hazardnet.jobs.notices import service_of
 from hazardnet.publish.warnings import STAGE_ZH
 from hazardnet.rules import COMMITMENT_REASON, RUNG_ZH, DeadlineHistory, current_deadline, days_in_stage, stage
+from hazardnet.settings import local_time
 from hazardnet.store import Store, submissions
 from schemas.vocab import PARTY_CUSTOMER
 
@@ -50,15 +51,6 @@ def deadline_versions(history: DeadlineHistory | None) -> list[dict]:
                     "approval": e.approval, "committed_by": e.person})
         previous = e.deadline
     return out
-
-
-def local_time(when: dt.datetime | None, timezone: str) -> str | None:
-    """A ledger time (naive UTC) as the reader's wall clock: 2026-12-07T17:43:15 → "2026-12-08 01:43"."""
-    if when is None:
-        return None
-    from zoneinfo import ZoneInfo
-
-    return when.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 def message_item(kind: str, period: str, hazard_id: str) -> str:

@@ -500,7 +500,7 @@ def answer_register(settings: Settings, book: MailBook, post, reg: dict) -> dict
 def quarantine_digest(settings: Settings, book: MailBook, post, recipients: list[Recipient],
                       as_of: dt.date) -> list[dict]:
     """Once a day: the messages quarantined since the last list, to the prefecture supply company."""
-    today = local_today()
+    today = local_today(settings)
     waiting = book.unlisted_quarantine()
     if not waiting or book.listed_on(today):
         return []

@@ -33,7 +33,7 @@ from hazardnet.publish.notice import (
     number_prefix,
     write_notice,
 )
-from hazardnet.rules import commitment_note, current_deadline, needs_notice
+from hazardnet.rules import commitment_note, county_order, current_deadline, needs_notice
 from hazardnet.settings import Settings
 from hazardnet.store import Store
 from schemas.vocab import PARTY_CUSTOMER
@@ -81,9 +81,9 @@ def unnotified_by_customer(hazards: list[dict], noticed: set[tuple[str, str]],
     for h in hazards:
         if needs_notice(h) and (h["county"], str(h["hazard_id"])) not in noticed:
             groups.setdefault((h["county"], str(h["customer_id"])), []).append(h)
-    order = {c: i for i, c in enumerate(counties)}
+    by_county = county_order(counties)
     return sorted(((k, sorted(v, key=lambda h: str(h["hazard_id"]))) for k, v in groups.items()),
-                  key=lambda kv: (order.get(kv[0][0], len(order)), kv[0]))
+                  key=lambda kv: (by_county(kv[0][0]), kv[0]))
 
 
 def notice_of(record: dict, by_key: dict[tuple[str, str], dict], names: Sequence[Recipient] = ()) -> Notice:
@@ -150,7 +150,8 @@ def notices(settings: Settings, as_of: dt.date, *, runner: Runner | None = None,
         made = runner.each("签发通知书", issued_notice, groups,
                            label=lambda g: f"通知书 {g[0][0]} {g[0][1]}", in_order=lambda g: g[0][0])
         result.notices = [m for m in made if m is not None]
-        records = store.notices_list(issued_until=as_of)
+        by_county = county_order(settings.counties)  # every list (issued, mails, console) in configured order
+        records = sorted(store.notices_list(issued_until=as_of), key=lambda r: (by_county(r["county"]), r["number"]))
         for r in records:  # a notice whose file is gone (a cleaned outbox) is written again from its record
             if not r.get("path") or not Path(r["path"]).is_file():
                 notice = notice_of(r, by_key, names)
@@ -207,6 +208,7 @@ def send_notices(settings: Settings, store: Store, as_of: dt.date, records: list
             KIND, recipient, [(notice.number, digest)],
             letter=lambda periods, n=notice, f=files: notice_letter(n, f),
             text=lambda periods, n=notice: notice_sms(n), sms_after_mail=True,
+            sms_stem=f"通知书_{notice.number}_{recipient.org_name}",
             attachment=Path(record["path"]).name,
             extra={"number": notice.number, "hazard_ids": list(record["hazard_ids"])}))
     if not plans:

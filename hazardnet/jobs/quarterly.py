@@ -46,7 +46,7 @@ def quarterly(settings: Settings, quarter: Quarter, as_of: dt.date | None = None
     prefecture and county workbooks to PDF; with `send`, mail them to every recipient once. `photos`: each
     hazard's photos for the decks (default: the store's, as known on the report date)."""
     runner = runner or PlainRunner(RetryPolicy.of(settings))
-    day = as_of or today()
+    day = as_of or today(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     own_store = store is None
     store = store or Store(settings.database_url)
@@ -116,7 +116,7 @@ def quarterly_paper(settings: Settings, summaries: list[QuarterlySummary],
 def quarterly_deliveries(settings: Settings, store: Store, data: QuarterData, books: list[QuarterlyWorkbook],
                          runner: Runner, sender: Dispatcher | None = None) -> list[dict]:
     """Send every recipient of the directory its quarterly workbook (one step each)."""
-    directory = load_directory(settings, store, today())
+    directory = load_directory(settings, store, today(settings))
     if not directory.usable:
         raise RuntimeError("没有可用的通讯录，无法发送季度汇总：" + "；".join(f.message for f in directory.findings))
     sender = sender or dispatcher(settings, store, runner.secret, sms=False)

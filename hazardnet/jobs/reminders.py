@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from hazardnet.delivery.dispatch import Dispatch, gave_up
 from hazardnet.jobs.notices import current_hazards
 from hazardnet.jobs.runner import PlainRunner, RetryPolicy, Runner
-from hazardnet.publish.reminders import REINSPECTION, UNNOTIFIED, Reminder, reminder_letter, reminder_sms
+from hazardnet.publish.reminders import (
+    REINSPECTION,
+    UNNOTIFIED,
+    Reminder,
+    reminder_letter,
+    reminder_sms,
+    reminder_stem,
+)
 from hazardnet.rules import reinspection_due, unnotified_due
 from hazardnet.settings import Settings
 from hazardnet.store import Store
@@ -109,7 +116,7 @@ def reminders(settings: Settings, as_of: dt.date, *, runner: Runner | None = Non
                             reminder_letter(k, c, n, [b[p] for p in periods], as_of, d),
                         text=lambda periods, k=kind, c=county, b=by_period, d=days:
                             reminder_sms(k, c, [b[p] for p in periods], d, settings),
-                        rows_of=len,
+                        rows_of=len, sms_stem=reminder_stem(kind, county, recipient.org_name, as_of),
                         extra={"kind": kind, "hazard_ids": [rem.hazard_id for rem in mine]}))
         if plans:
             sender = dispatcher(settings, store, runner.secret)

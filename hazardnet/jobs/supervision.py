@@ -303,31 +303,35 @@ def dispatches(settings: Settings, recipients: Sequence[Recipient], reminders: S
             continue
         by_key = {r.key: r for r in mine}
 
-        def letter(periods, recipient=recipient, by_key=by_key):
+        stem = f"整改期限提醒_{as_of:%Y%m%d}_{recipient.county_label}_{recipient.customer_id}"  # .eml and SMS
+
+        def letter(periods, recipient=recipient, by_key=by_key, stem=stem):
             subject, body = reminder_mail(recipient.org_name, [by_key[p] for p in periods], as_of, settings)
-            return Letter(subject, body, file_stem=f"整改期限提醒_{as_of:%Y%m%d}_{recipient.county_label}_"
-                                                   f"{recipient.customer_id}")
+            return Letter(subject, body, file_stem=stem)
 
         def text(periods, recipient=recipient, by_key=by_key):
             return reminder_sms(recipient.org_name, [by_key[p] for p in periods])
 
         keys = list(by_key)
         out.append(Dispatch(REMINDER_KIND, recipient, [(k, _digest(k)) for k in keys], letter=letter, text=text,
-                            extra={"kind": REMINDER_KIND, "items": keys}))
+                            sms_stem=stem, extra={"kind": REMINDER_KIND, "items": keys}))
     for record in letters:
         draft: LetterDraft = record["draft"]
         if not draft.hazards:
             continue
         name = Path(record["path"]).name
         for recipient, copy in letter_recipients(recipients, record["rung"], record["county"]):
-            def letter(periods, recipient=recipient, copy=copy, draft=draft, path=record["path"], name=name):
+            stem = f"督办建议函_{draft.number}_{recipient.org_name}"  # .eml and SMS
+
+            def letter(periods, recipient=recipient, copy=copy, draft=draft, path=record["path"], name=name,
+                       stem=stem):
                 subject, body = letter_mail(draft, recipient.org_name, copy, settings)
-                return Letter(subject, body, files=[(name, Path(path))], file_stem=f"督办建议函_{draft.number}_"
-                                                                                   f"{recipient.org_name}")
+                return Letter(subject, body, files=[(name, Path(path))], file_stem=stem)
 
             out.append(Dispatch(LETTER_KIND, recipient,
                                 [(record["number"], _digest(record["number"], *record["hazards"]))],
-                                letter=letter, text=lambda periods, draft=draft: letter_sms(draft), attachment=name,
+                                letter=letter, text=lambda periods, draft=draft: letter_sms(draft), sms_stem=stem,
+                                attachment=name,
                                 rows_of=lambda periods, n=len(draft.hazards): n,
                                 extra={"kind": LETTER_KIND, "letter": record["number"], "copy": copy}))
     return out

@@ -28,7 +28,7 @@ def _line(d: dict) -> str:
 
 
 def reminder_dispatches(settings, recipients: Sequence[Recipient], due: list[dict], as_of: dt.date):
-    """(recipient, kind, items, letter, text) for each customer due and each county supply company with due
+    """(recipient, kind, items, letter, text, file stem) for each customer due and each county supply company with due
     customers; a customer hears only of itself."""
     out = []
     for r in recipients:
@@ -41,8 +41,9 @@ def reminder_dispatches(settings, recipients: Sequence[Recipient], due: list[dic
         if not mine:
             continue
         by_period = {_item(d)[0]: d for d in mine}
+        stem = f"演练到期提醒_{as_of:%Y%m%d}_{r.county_label}_{r.org_name}"  # .eml and SMS
 
-        def letter(periods, r=r, by_period=by_period) -> Letter:
+        def letter(periods, r=r, by_period=by_period, stem=stem) -> Letter:
             lines = [_line(by_period[p]) for p in periods]
             return Letter(subject=f"{SUBJECT_PREFIX}联合应急演练即将到期（{r.county_label}）",
                           body="\n".join([f"{r.org_name}：", "",
@@ -51,7 +52,7 @@ def reminder_dispatches(settings, recipients: Sequence[Recipient], due: list[dic
                                           "请及时与县(市)供电公司和政府主管部门商定演练时间，演练后将记录报送到联合应急演练记录表。", "",
                                           *mail_signature(settings), f"{as_of:%Y年%m月%d日}", "",
                                           "本邮件由用电安全“1+1+1”工作网系统自动发送，同一提醒只发送一次。"]),
-                          file_stem=f"演练到期提醒_{as_of:%Y%m%d}_{r.county_label}_{r.org_name}")
+                          file_stem=stem)
 
         def text(periods, by_period=by_period) -> str:
             ds = [by_period[p] for p in periods]
@@ -60,5 +61,5 @@ def reminder_dispatches(settings, recipients: Sequence[Recipient], due: list[dic
                 return f"联合应急演练即将到期：{d['customer_name']}须在{d['due']:%Y-%m-%d}前开展，详见邮件。"
             return f"联合应急演练即将到期：{len(ds)}户须在{min(d['due'] for d in ds):%Y-%m-%d}起陆续开展，详见邮件。"
 
-        out.append((r, KIND, [_item(d) for d in mine], letter, text))
+        out.append((r, KIND, [_item(d) for d in mine], letter, text, stem))
     return out

@@ -6,7 +6,7 @@ Pure computation over the store; the files are written by `quarterly_workbook`, 
 Definitions
 -----------
 A quarter Q runs from its first day `qs` to its last day `qe`, both inclusive. A summary is made **on a
-report date** `as_of` (数据截至; `hazardnet quarterly --as-of`, default today in Asia/Shanghai) and counts the
+report date** `as_of` (数据截至; `hazardnet quarterly --as-of`, default today in the configured time zone, `HAZARDNET_TIMEZONE`, Asia/Shanghai by default) and counts the
 quarter's events by their own dates over what is known on that date: the snapshot
 ``store.register_as_of(as_of)``, the latest version of every hazard reported by an accepted submission
 dated on or before `as_of`. A meeting held in October thus counts the September remediations that the
@@ -55,7 +55,10 @@ Aggregates over a set of hazards:
   quarter's end as this one (``previous_report_date``: as_of 2026-11-15 for 2026Q3 → 2026-08-15 for
   2026Q2), so summaries made on the same schedule compare like with like. The difference **补报及更正** =
   open at start − that figure counts hazards reported late or statuses corrected since; it explains why two
-  summaries differ.
+  summaries differ. For a county with no accepted register on that earlier date (the first quarter the system
+  knows of it) and hazards open at start, there was no previous summary to reconcile those with: both figures
+  are None (shown as "—"), never "0" and "open at start"; so is a total over such a county. A county without
+  an earlier register and with nothing open at start (one that never submitted) shows 0 and 0, truthfully.
 
 Deadline history (逾期督办): for each hazard overdue at quarter end, its first 整改期限 ever given, its
 current one (the version known on the report date) and 整改期限变更次数, how often a given deadline was
@@ -90,7 +93,7 @@ from hazardnet.publish.closure_figures import (
     failed_reinspections,
     found_notified,
 )
-from hazardnet.settings import Settings, today
+from hazardnet.settings import Settings
 from hazardnet.store import Store
 
 QUARTER_NUMERALS = {1: "一", 2: "二", 3: "三", 4: "四"}
@@ -465,8 +468,9 @@ def _scope(flags: pd.DataFrame, reported: pd.DataFrame, counties: Sequence[str],
 
 def build_summary(flags: pd.DataFrame, reported: pd.DataFrame, quarter: Quarter, settings: Settings, *,
                   as_of: dt.date, county: str | None = None, customer: tuple[str, str] | None = None,
-                  scope_name: str | None = None) -> QuarterlySummary:
-    """A summary of the whole prefecture, of one county, or of one customer ((county, customer_id))."""
+                  scope_name: str | None = None, reported_counties: Iterable[str] | None = None) -> QuarterlySummary:
+    """A summary of the whole prefecture, of one county, or of one customer ((county, customer_id)).
+    `reported_counties`: the counties the previous report date knew a register of (None: every county)."""
     if customer is not None:
         county = customer[0]
     if county is None:
@@ -478,12 +482,17 @@ def build_summary(flags: pd.DataFrame, reported: pd.DataFrame, quarter: Quarter,
     name = scope_name or (county if county is not None else settings.prefecture)
     scope = "customer" if customer is not None else ("county" if county is not None else "prefecture")
     s = QuarterlySummary(quarter, name, counties, f, r, list(settings.severities), as_of, scope=scope)
+    known = set(counties) if reported_counties is None else set(reported_counties)
     rows = []
     for c in counties:
         fc = f[f["county"] == c] if len(f) else f
         rc = r[r["county"] == c] if len(r) else r
         rows.append({"county": c, **figures_of(fc, rc)})
-    rows.append({"county": "合计", **figures_of(f, r)})
+    unreconciled = [row for row in rows if row["county"] not in known and row["open_at_start"]]
+    total = {"county": "合计", **figures_of(f, r)}
+    for row in [*unreconciled, *([total] if unreconciled else [])]:  # no earlier summary counted these hazards
+        row["open_at_start_reported"] = row["restated"] = None
+    rows.append(total)
     s.by_county = rows
     return s
 
@@ -497,12 +506,11 @@ class QuarterData:
     flags: pd.DataFrame
     reported: pd.DataFrame
     as_of: dt.date
+    reported_counties: frozenset[str] | None = None  # counties with a register on the previous report date
 
-
-def quarter_data(store: Store, quarter: Quarter, as_of: dt.date | None = None) -> QuarterData:
-    """Read the store as known on `as_of` (default today, Asia/Shanghai), the deadlines in force at the
-    quarter's end, the overdue hazards' deadline history, and the previous report's snapshot."""
-    as_of = as_of or today()
+def quarter_data(store: Store, quarter: Quarter, as_of: dt.date) -> QuarterData:
+    """Read the store as known on `as_of`, the deadlines in force at the quarter's end, the overdue hazards'
+    deadline history, and the previous report's snapshot."""
     at_end = current_register_on(store, min(quarter.end, as_of))
     flags = quarter_flags(current_register_on(store, as_of), quarter, at_end)
     if len(flags):
@@ -513,15 +521,19 @@ def quarter_data(store: Store, quarter: Quarter, as_of: dt.date | None = None) -
         failed = failed_reinspections(store.reinspection_versions(as_of), quarter.start, quarter.end)
         flags["failed_in_quarter"] = [failed.get((c, str(h)), 0) for c, h in zip(flags["county"], flags["hazard_id"])]
         flags = with_supervision(flags, store.rungs_reached(as_of), quarter)
-    before = store.register_as_of(previous_report_date(quarter, as_of))
-    return QuarterData(quarter, flags, open_reported_at_start(before, quarter), as_of)
+    previous = previous_report_date(quarter, as_of)
+    before = store.register_as_of(previous)
+    return QuarterData(quarter, flags, open_reported_at_start(before, quarter), as_of,
+                       frozenset(store.accepted_counties(previous)))
 
 
 def summaries(data: QuarterData, settings: Settings) -> list[QuarterlySummary]:
     """The prefecture-wide summary first, then one per configured county."""
-    out = [build_summary(data.flags, data.reported, data.quarter, settings, as_of=data.as_of)]
+    known = data.reported_counties
+    out = [build_summary(data.flags, data.reported, data.quarter, settings, as_of=data.as_of, reported_counties=known)]
     for county in settings.counties:
-        out.append(build_summary(data.flags, data.reported, data.quarter, settings, as_of=data.as_of, county=county))
+        out.append(build_summary(data.flags, data.reported, data.quarter, settings, as_of=data.as_of, county=county,
+                                 reported_counties=known))
     return out
 
 
@@ -535,7 +547,7 @@ def customer_summary(data: QuarterData, settings: Settings, county: str, custome
         return None
     name = cell_value(mine.iloc[0]["customer_name"]) or customer_id
     return build_summary(data.flags, data.reported, data.quarter, settings, as_of=data.as_of,
-                         customer=(county, customer_id), scope_name=str(name))
+                         customer=(county, customer_id), scope_name=str(name), reported_counties=data.reported_counties)
 
 
 def county_figures_rows(s: QuarterlySummary) -> list[dict]:
@@ -549,6 +561,8 @@ def county_figures_rows(s: QuarterlySummary) -> list[dict]:
                 v = f"{v:.1%}"
             elif k == "median_days" and v is not None:
                 v = round(v, 1)
+            elif k in RECONCILIATION and v is None:  # no previous summary to reconcile with
+                v = "—"
             row[h] = v
         rows.append(row)
     return rows

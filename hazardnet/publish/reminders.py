@@ -55,6 +55,11 @@ class Reminder:
         return d
 
 
+def reminder_stem(kind: str, county: str, org_name: str, as_of: dt.date) -> str:
+    """The file name of a county's reminder (.eml, or the SMS in outbox/sms): <类别>_<date>_<县(市)>_<单位>."""
+    return f"{KIND_ZH[kind]}_{as_of:%Y%m%d}_{county}_{org_name}"
+
+
 def reminder_letter(kind: str, county: str, org_name: str, reminders: Sequence[Reminder], as_of: dt.date,
                     days: int) -> Letter:
     """One mail to one county supply company naming each hazard by 隐患编号."""
@@ -71,7 +76,7 @@ def reminder_letter(kind: str, county: str, org_name: str, reminders: Sequence[R
                      f"{r.description}——{r.reason}")
     lines += ["", f"数据截至 {as_of:%Y-%m-%d}。"]
     return Letter(subject=f"{SUBJECT_PREFIX}{county}{KIND_ZH[kind]}（{len(reminders)} 项）", body="\n".join(lines),
-                  file_stem=f"{kind}_{county}")
+                  file_stem=reminder_stem(kind, county, org_name, as_of))
 
 
 def reminder_sms(kind: str, county: str, reminders: Sequence[Reminder], days: int, settings: Settings) -> str:
