@@ -153,12 +153,16 @@ class Cluster:
             self.pg.stop()
 
     def worker_of_runs(self) -> dict[str, str]:
-        """flow run name → the worker that started its process (from the workers' own logs; a worker that
-        lost the race for a run logs an aborted submission instead)."""
+        """flow run id → the worker that started its process (from the workers' own logs: "submitting flow run
+        '<id>'", unless that worker lost the race for it and logged "Aborted submission of flow run '<id>'"). By id,
+        not name: a run renames itself when it starts (flows/run_form.py), after the worker logged the old name."""
         found: dict[str, str] = {}
         for log in self.root.glob("worker-*.log"):
-            for name in re.findall(r"Flow run '([^']+)' submitted to infrastructure", log.read_text(errors="replace")):
-                found[name] = log.stem
+            text = log.read_text(errors="replace")
+            aborted = set(re.findall(r"Aborted submission of flow run '([^']+)'", text))
+            for run_id in re.findall(r"submitting flow run '([^']+)'", text):
+                if run_id not in aborted:
+                    found[run_id] = log.stem
         return found
 
 
@@ -268,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             later.append(run(cluster, "quarterly", home, db, quarter="2026Q3", send=True, as_of=AS_OF.isoformat()))
         runs.update(wait_for(later))
         workers = cluster.worker_of_runs()
-        for r in runs.values():
-            r["worker"] = workers.get(r["name"])
+        for run_id, r in runs.items():
+            r["worker"] = workers.get(run_id)
         report["runs"] = runs
         report["homes"] = {str(h): home_outputs(h, db) for h, db in zip(homes, dbs)}
         if args.bench:
