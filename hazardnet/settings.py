@@ -306,10 +306,16 @@ def report_date(as_of: str | None, settings: Settings) -> dt.date:
     Failed state)."""
     if as_of is None or not str(as_of).strip():
         return today(settings)
+    return parse_date(str(as_of).strip())
+
+
+def parse_date(value: str) -> dt.date:
+    """A date as a person writes it for a command or a Run form (YYYY-MM-DD); ValueError with the Chinese sentence
+    the command line and the run's Failed state both show."""
     try:
-        return dt.date.fromisoformat(str(as_of).strip())
+        return dt.date.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"日期“{as_of}”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。") from None
+        raise ValueError(f"日期“{value}”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。") from None
 
 
 def local_time(when: dt.datetime | None, timezone: str) -> str | None:

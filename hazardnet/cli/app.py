@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -50,10 +49,12 @@ def _output_xlsx(path: Path | None) -> Path | None:
 def _as_of(value: str | None) -> str | None:
     if value is None:
         return None
+    from hazardnet.settings import parse_date
+
     try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise UserError(f"日期“{value}”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。") from None
+        return parse_date(value).isoformat()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _home(home: Path | None, *, create: bool = False) -> str:

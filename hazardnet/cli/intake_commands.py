@@ -17,8 +17,10 @@ def print_ingest(result: dict) -> None:
     """Human summary of an ingest run."""
     from rich.table import Table
 
-    names = {"accepted": "[green]已接收[/]", "rejected": "[red]已退回[/]", "duplicate": "[yellow]重复报送[/]",
-             "commitments": "[green]已接收（整改承诺表）[/]"}
+    from hazardnet.delivery.labels import INTAKE_OUTCOME_ZH
+
+    colours = {"accepted": "green", "rejected": "red", "duplicate": "yellow", "commitments": "green"}
+    names = {k: f"[{colours[k]}]{words}[/]" for k, words in INTAKE_OUTCOME_ZH.items()}
     table = Table(title="导入结果")
     for col in ("县(市)", "文件", "结果", "隐患条数", "问题数"):
         table.add_column(col)
