@@ -353,6 +353,24 @@ def test_parser_workers_leave_the_preloaded_modules_to_rest():
     assert frozen > 50_000 and young == GC_YOUNG_THRESHOLD  # tens of thousands of objects: the imports
 
 
+def _strategies_state(book: WorkbookGrid) -> tuple[bool, tuple[bool, bool]]:
+    import sys
+
+    from pandera.strategies import base_strategies
+
+    return False, (sys.modules.get("hypothesis") is not None, base_strategies.HAS_HYPOTHESIS)
+
+
+def test_parsers_check_with_pandera_but_without_its_hypothesis_strategies():
+    """pandera imports hypothesis for its data-synthesis strategies whenever it is installed (it is: a test tool in
+    requirements.lock); the parsers' server keeps it out (intake/no_strategies.py): 0.2–0.3 CPU s and ≈6 MB per
+    parser less. The parser still checks registers with pandera; this process keeps hypothesis."""
+    import hypothesis  # noqa: F401 - importable here: the block is the parsers' server's alone
+
+    with WorkbookReaderPool(settings(workers=1)) as pool:
+        assert pool.submit(LEGACY_XLS, then=(_strategies_state, ())).result().value == (False, False)
+
+
 def test_the_parser_server_started_early_is_the_one_the_parsers_fork_from(tmp_path):
     """`hazardnet ingest` starts the parsers' forkserver before it imports Prefect; the pool then forks its
     workers from that server instead of starting (and waiting for) one of its own."""

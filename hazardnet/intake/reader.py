@@ -71,7 +71,8 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     # up on import), so the parent's threads (Prefect's) are never forked, a worker starts in tens of ms, and
     # those imports are paid once per run, not once per worker. The main module ("__main__": the CLI's script
     # and what it imports) is imported once by the server too, not again by every worker (so scripts need the
-    # __main__ guard, as with any multiprocessing child). Nothing else: every module here is in each parser's
+    # __main__ guard, as with any multiprocessing child); pandera without its hypothesis strategies
+    # (`no_strategies`). Nothing else: every module here is in each parser's
     # address space, which is capped (parse_memory_mb) — preloading the register writer's SQLAlchemy (0.13 CPU s
     # less per run) made a million-row register crash its parser instead of being refused for its row count
     # (tests/test_hostile_intake.py).
@@ -79,8 +80,9 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         ctx = multiprocessing.get_context("forkserver")
     except ValueError:  # pragma: no cover - platforms without fork
         return multiprocessing.get_context("spawn")
-    ctx.set_forkserver_preload(["__main__", __name__, "python_calamine", "PIL.Image", "hazardnet.intake.check_pool",
-                                "hazardnet.intake.validation"])
+    # no_strategies first: pandera, imported by validation, then leaves hypothesis out (its module docstring)
+    ctx.set_forkserver_preload(["hazardnet.intake.no_strategies", "__main__", __name__, "python_calamine", "PIL.Image",
+                                "hazardnet.intake.check_pool", "hazardnet.intake.validation"])
     return ctx
 
 
