@@ -6,4 +6,4 @@ from flows import parameters as _parameters
 
 _heartbeat.install()  # any flow of this package ends without Prefect's one-second heartbeat wait
 _parameters.install()  # and sends plain parameters without importing FastAPI
-_failure_messages.install()  # a failed run's state message masks mobiles and email addresses, as its log lines
+_failure_messages.install()  # a failed run's state message is our Chinese sentence, masked as its log lines

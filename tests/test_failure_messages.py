@@ -1,7 +1,8 @@
-"""A failed run's state message — what the Prefect UI shows on the run's page, no log line — masks mobile
-numbers and email addresses as the log lines do (flows.failure_messages); a sending job that could not reach
-someone names them masked in its Failed state, its artifacts and on the console (flows.mailing.failed_state,
-hazardnet.delivery.masking)."""
+"""A failed run's state message — what the Prefect UI shows on the run's page and in the run list, no log line — is
+the Chinese sentence the run failed with, alone, or for a fault of the system a Chinese phrase saying so before the
+error's type and text; either masks mobile numbers and email addresses as the log lines do (flows.failure_messages).
+A sending job that could not reach someone names them masked in its Failed state, its artifacts and on the console
+(flows.mailing.failed_state, hazardnet.delivery.masking)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,31 @@ from tests.test_bulletin import world  # noqa: F401  (the fixture)
 SECRET_MOBILE, SECRET_MAIL = "13912345678", "zhang.san@example.com"
 
 
-def test_every_flow_of_the_package_masks_failure_messages():
+def test_every_flow_of_the_package_states_failures_in_our_words():
+    import inspect
+
     import prefect._internal.states as internal_states
+    import prefect.flow_engine as flow_engine
     import prefect.states as states
+    import prefect.task_engine as task_engine
 
     import flows  # noqa: F401 - installs it
-    from flows.failure_messages import format_exception_redacted
+    from flows import failure_messages as ours
 
     # the synchronous engines format through prefect._internal.states, the asynchronous ones through
-    # prefect.states: if a Prefect upgrade moves the name, this fails
-    assert states.format_exception is format_exception_redacted
-    assert internal_states.format_exception is format_exception_redacted
-    assert "format_exception(exc)" in __import__("inspect").getsource(internal_states.exception_to_failed_state_sync)
+    # prefect.states; the engines import the failed-state builders by name: if a Prefect upgrade moves a name or
+    # rewords the engines' message, this fails (and the runs below would show Prefect's English again)
+    assert states.format_exception is ours.format_exception_redacted
+    assert internal_states.format_exception is ours.format_exception_redacted
+    for prefects in (ours._prefect_to_failed_state, ours._prefect_to_failed_state_sync):  # what the wrappers call
+        assert "message = existing_message + format_exception(exc)" in inspect.getsource(prefects)
+    for module in (states, flow_engine, task_engine):
+        assert module.exception_to_failed_state is ours.exception_to_failed_state, module
+    for module in (internal_states, task_engine):
+        assert module.exception_to_failed_state_sync is ours.exception_to_failed_state_sync, module
+    engines = inspect.getsource(flow_engine) + inspect.getsource(task_engine)
+    for message in ours.ENGINE_MESSAGES:
+        assert f'"{message}"' in engines, message
 
 
 def test_the_masked_message_keeps_the_rest():
@@ -37,22 +51,56 @@ def test_the_masked_message_keeps_the_rest():
     assert text == "ValueError: 收件人 139****5678、***@example.com 拒收"
 
 
-def test_a_failed_flow_and_task_run_state_no_mobile_or_address(prefect_harness):
-    from prefect import flow, task
+def _raised(make) -> BaseException:
+    """The exception `make` returns or raises (as a run's code would meet it)."""
+    try:
+        raise make()
+    except Exception as exc:  # noqa: BLE001 - whatever it is
+        return exc
+
+
+def _mail_error():
+    from hazardnet.delivery.mail import PermanentMailError
+
+    return PermanentMailError("HAZARDNET_SMTP_CA_FILE 指定的 CA 证书文件 /etc/ca.pem 不存在。")
+
+
+OURS, FAULT = "ours", "fault"
+
+
+@pytest.mark.parametrize("make, kind, shown", [
+    # a sentence for a person: shown alone
+    (lambda: ValueError("日期“2026/11/15”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。"), OURS,
+     "日期“2026/11/15”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。"),
+    (lambda: RuntimeError(f"没有可用的通讯录，无法发送：{SECRET_MAIL} 被拒收"), OURS,
+     "没有可用的通讯录，无法发送：***@example.com 被拒收"),
+    (lambda: __import__("flows.mailing").mailing.delivery_failure(f"2 个收件人未能送达——格尔木市 某厂（{SECRET_MAIL}）"),
+     OURS, "2 个收件人未能送达——格尔木市 某厂（***@example.com）"),  # a number first: still a Chinese sentence
+    (lambda: ValueError("“Gem”不是已配置的县(市)。"), OURS, "“Gem”不是已配置的县(市)。"),  # a quoted value first
+    (_mail_error, OURS, "HAZARDNET_SMTP_CA_FILE 指定的 CA 证书文件 /etc/ca.pem 不存在。"),  # our class, a name first
+    (lambda: FileNotFoundError(2, "No such file or directory", "/srv/县公司/inbox"), OURS,
+     "文件或文件夹“/srv/县公司/inbox”不存在。"),  # as the command line names it
+    # a fault of the system: the type kept, after the phrase saying it is not the person's mistake
+    (lambda: int("格尔木"), FAULT, "ValueError: invalid literal for int() with base 10: '格尔木'"),  # only quotes Chinese
+    (lambda: __import__("enum").Enum("County", {"GEM": "格尔木市"})("格尔木"), FAULT,
+     "ValueError: '格尔木' is not a valid County"),  # begins with a quoted Chinese value, then English
+    (lambda: {}["格尔木市"], FAULT, "KeyError: '格尔木市'"),
+    (lambda: ValueError("bad sector size"), FAULT, "ValueError: bad sector size"),
+    (lambda: TypeError(f"收件人 {SECRET_MOBILE} 不是字符串"), FAULT, "TypeError: 收件人 139****5678 不是字符串"),
+], ids=["parse_date", "runtime_error", "delivery_failure", "quote_first", "our_class", "missing_folder",
+        "int_of_chinese", "enum_of_chinese", "key_error", "english_value_error", "type_error_masked"])
+def test_a_sentence_for_a_person_is_shown_alone_and_a_fault_says_it_is_one(make, kind, shown):
+    from flows.failure_messages import PROGRAM_FAULT, failure_message
+
+    assert failure_message(_raised(make)) == (shown if kind == OURS else PROGRAM_FAULT + shown)
+
+
+def _run_and_read(flow_fn, *args, steps: int = 1):
+    """Run `flow_fn` and read its flow run and its `steps` task runs back from the server, as the UI shows them."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    import flows  # noqa: F401
-
-    @task(name="发送")
-    def send() -> None:
-        raise ValueError(f"收件人 {SECRET_MOBILE} / {SECRET_MAIL} 拒收")
-
-    @flow(name="失败信息检查")
-    def run() -> None:
-        send()
-
-    state = run(return_state=True)
+    state = flow_fn(*args, return_state=True)
     assert state.is_failed()
 
     async def read():
@@ -61,17 +109,54 @@ def test_a_failed_flow_and_task_run_state_no_mobile_or_address(prefect_harness):
                 flow_run = await client.read_flow_run(state.state_details.flow_run_id)
                 task_runs = await client.read_task_runs(
                     flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id])))
-                if task_runs and all(t.state is not None and t.state.is_failed() for t in task_runs):
+                if len(task_runs) >= steps and all(t.state is not None and t.state.is_final() for t in task_runs):
                     break
                 await asyncio.sleep(0.1)
             return flow_run, task_runs
 
-    flow_run, task_runs = asyncio.run(read())
-    messages = [flow_run.state.message] + [t.state.message for t in task_runs]
-    assert len(messages) == 2 and all(messages), messages
-    for message in messages:
-        assert SECRET_MOBILE not in message and SECRET_MAIL not in message, message
-        assert "ValueError" in message and "139****5678" in message and "***@example.com" in message, message
+    return asyncio.run(read())
+
+
+def _failing_flow(problem: BaseException):
+    """A flow whose one step raises `problem`."""
+    from prefect import flow, task
+
+    import flows  # noqa: F401
+
+    @task(name="发送")
+    def send() -> None:
+        raise problem
+
+    @flow(name="失败信息检查")
+    def run() -> None:
+        send()
+
+    return run
+
+
+def test_a_run_that_failed_on_our_sentence_shows_it_alone_masked(prefect_harness):
+    flow_run, task_runs = _run_and_read(_failing_flow(ValueError(f"收件人 {SECRET_MOBILE} / {SECRET_MAIL} 拒收")))
+    [task_run] = task_runs
+    assert task_run.state.is_failed()
+    for message in (flow_run.state.message, task_run.state.message):  # the run's page and the step's
+        assert message == "收件人 139****5678 / ***@example.com 拒收"
+
+
+def test_a_run_that_failed_on_a_fault_keeps_its_type_after_a_chinese_phrase(prefect_harness):
+    from flows.failure_messages import PROGRAM_FAULT
+
+    flow_run, [task_run] = _run_and_read(_failing_flow(KeyError(f"{SECRET_MAIL} 的单位")))
+    for message in (flow_run.state.message, task_run.state.message):
+        assert message == PROGRAM_FAULT + "KeyError: '***@example.com 的单位'"
+        assert message.startswith("系统内部错误") and "encountered" not in message
+
+
+def test_a_run_form_date_that_does_not_parse_is_the_runs_whole_message(prefect_harness, settings):
+    from flows.warnings import warnings_flow
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    flow_run, _ = _run_and_read(warnings_flow, str(settings.home), "2026/11/15", steps=0)
+    assert flow_run.state.message == "日期“2026/11/15”格式不正确，请写成 YYYY-MM-DD，例如 2026-11-15。"
 
 
 # ---- a delivery that failed: the sending jobs' Failed state, their artifacts and the console --------------
@@ -112,6 +197,24 @@ def assert_masked(texts: list[str], addresses: list[str], mobiles: list[str], wh
         assert masked_address(address) in joined, (where, address)
     for mobile in mobiles:
         assert masked_mobile(mobile) in joined, (where, mobile)
+
+
+def test_a_command_whose_run_failed_on_a_fault_prints_its_one_line_and_the_ui_says_it_is_no_input_mistake(
+        prefect_harness, settings):
+    """The console keeps its one line (the command's own, no traceback); the UI's message is the run's, reworded."""
+    from flows.failure_messages import PROGRAM_FAULT
+    from tests.test_ingest_flow import run_cli
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    done = run_cli("ingest", "--home", str(settings.home), "--as-of", "2026-11-15",
+                   env={"HAZARDNET_FAILPOINT": "no_such_checkpoint"})  # the engine's first checkpoint raises
+    fault = "ValueError: HAZARDNET_FAILPOINT names an unknown checkpoint 'no_such_checkpoint'"
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"运行失败：{fault}"), done.stderr
+    assert PROGRAM_FAULT not in done.stderr
+
+    [run], _ = shown_in_the_ui(settings.home, "导入县公司隐患台账")
+    assert run.state.is_failed() and run.state.message.startswith(PROGRAM_FAULT + fault), run.state.message
 
 
 def test_a_bulletin_that_missed_recipients_names_them_masked_in_the_ui_and_on_the_console(
