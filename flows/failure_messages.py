@@ -26,7 +26,6 @@ pins the names and the prefixes, and reads real runs' messages back from the ser
 
 from __future__ import annotations
 
-import re
 from types import TracebackType
 from typing import Any
 
@@ -36,6 +35,7 @@ import prefect.states as states
 import prefect.task_engine as task_engine
 
 from flows.redaction import redact
+from hazardnet.problems import sentence_for_person
 
 # What a person reads in front of the type and message of an error that is not theirs to fix: not a mistake in
 # what they filled in, and someone who looks after the system must look at it (and needs the type to do so).
@@ -45,14 +45,6 @@ PROGRAM_FAULT = "系统内部错误（并非所填内容有误），请联系系
 # flow_engine / task_engine `handle_exception`).
 ENGINE_MESSAGES = ("Flow run encountered an exception:", "Task run encountered an exception")
 
-# packages whose exception classes carry a Chinese sentence by contract (MailError.reason, IntakeError,
-# SettingsError, PaperUnavailable, flows.mailing.Undelivered …)
-OUR_PACKAGES = ("hazardnet", "flows", "schemas")
-
-CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-LETTER = re.compile(r"[^\W\d_]")  # a letter of any script (a Chinese character is one)
-QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’")
-
 _prefect_format_exception = states.format_exception
 _prefect_to_failed_state = states.exception_to_failed_state
 _prefect_to_failed_state_sync = internal_states.exception_to_failed_state_sync
@@ -61,36 +53,6 @@ _prefect_to_failed_state_sync = internal_states.exception_to_failed_state_sync
 def format_exception_redacted(exc: BaseException, tb: TracebackType | None = None) -> str:
     """Prefect's `format_exception`, with mobiles and email addresses masked."""
     return redact(_prefect_format_exception(exc, tb))
-
-
-def sentence_for_person(exc: BaseException) -> str | None:
-    """The Chinese sentence `exc` already is for the person who started the run (None: a fault of the system).
-
-    Ours: an exception of this project's own classes whose message has Chinese in it (they are raised with a
-    sentence for the operator, which may begin with a setting's name: `HAZARDNET_SMTP_CA_FILE 指定的 CA 证书文件 …
-    不存在。`); a plain ValueError or RuntimeError whose message begins in Chinese (`settings.parse_date`,
-    `flows.mailing.delivery_failure` …), not one of Python's or a library's own messages that merely quote a
-    Chinese value (`invalid literal for int() with base 10: '格尔木'`); no KeyError, TypeError … (programming faults,
-    whatever they quote); and a file or folder the run could not use, named as the command line names it
-    (`文件或文件夹“…”不存在。`, hazardnet.cli.problems.file_problem)."""
-    text = str(exc)
-    kind = type(exc)
-    if kind.__module__.split(".")[0] in OUR_PACKAGES:
-        return text if CJK.search(text) else None
-    if kind in (ValueError, RuntimeError):
-        return text if _written_in_chinese(text) else None
-    if isinstance(exc, OSError) and getattr(exc, "filename", None):
-        from hazardnet.cli.problems import file_problem  # the command line's sentence for it, word for word
-
-        return file_problem(exc)
-    return None
-
-
-def _written_in_chinese(text: str) -> bool:
-    """Its first word is Chinese: the first letter outside quotes, after any digits and punctuation, is a Chinese
-    character (`2 个收件人未能送达——…`, `“Gem”不是已配置的县(市)`; not `'格尔木' is not a valid County`)."""
-    first = LETTER.search(QUOTED.sub(" ", text))
-    return first is not None and CJK.match(first.group()) is not None
 
 
 def failure_message(exc: BaseException) -> str:

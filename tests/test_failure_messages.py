@@ -273,3 +273,16 @@ def test_a_grid_warning_that_missed_recipients_names_them_masked_in_the_ui_and_o
     assert run.state.is_failed() and "格尔木市人民医院" in run.state.message
     assert_masked([run.state.message], [REFINERY[0]], [hospital], "state message")
     assert_masked(artifacts, [REFINERY[0]], [hospital], "artifacts")
+
+
+def test_a_command_whose_run_failed_on_our_sentence_prints_the_sentence_alone(prefect_harness, settings):
+    """The console's last line says what the UI's message says: the sentence, without the exception's type
+    (`hazardnet quarterly --send` with no directory: the job's RuntimeError in Chinese)."""
+    from tests.test_ingest_flow import run_cli
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    done = run_cli("quarterly", "--send", "--quarter", "2026Q3", "--home", str(settings.home))
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("运行失败：没有可用的通讯录，无法发送季度汇总："), done.stderr
+    assert "RuntimeError" not in done.stderr, done.stderr

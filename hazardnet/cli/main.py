@@ -86,13 +86,16 @@ def main() -> None:
         if isinstance(exc, CLICK_ERRORS):
             fail("错误", usage_message(exc), 2)
         from hazardnet.cli.problems import in_chain, file_problem, server_problem
+        from hazardnet.problems import sentence_for_person
         from hazardnet.intake.transaction import IntakeError
         from hazardnet.settings import SettingsError
 
         unusable = in_chain(exc, SettingsError)
         if unusable is not None:  # hazardnet.toml or a HAZARDNET_ variable: the operator's to fix
             fail("错误", str(unusable), 2)
+        # a sentence for the person (a flow's Chinese ValueError …) alone, as the run's message in the Prefect UI
         reason = str(exc) if isinstance(exc, IntakeError) else (server_problem(exc) or file_problem(exc)
+                                                                 or sentence_for_person(exc)
                                                                  or f"{type(exc).__name__}: {exc}")
         fail("运行失败", reason, 1)
 

@@ -3,34 +3,7 @@ folder a run could not use (shared by the entry point and the commands that repo
 
 from __future__ import annotations
 
-
-def in_chain(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
-    """`exc` or the exception it was raised from / during, if one is a `kind` (a flow may wrap what it raised)."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, kind):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-_ERRNO_REASONS = {
-    "ENOENT": "不存在", "EACCES": "没有访问权限", "EPERM": "没有访问权限", "EROFS": "位于只读的磁盘上，无法写入",
-    "ENAMETOOLONG": "名称过长", "EISDIR": "是一个文件夹，而不是文件", "ENOTDIR": "路径中有一段不是文件夹",
-    "EEXIST": "已存在", "ENOSPC": "所在磁盘已满", "EDQUOT": "所在磁盘已超出配额",
-}
-
-
-def file_problem(exc: BaseException) -> str | None:
-    """The Chinese sentence for a file or folder the run could not use (None: another problem)."""
-    import errno
-
-    found = in_chain(exc, OSError)
-    if found is None or not getattr(found, "filename", None):
-        return None
-    reason = _ERRNO_REASONS.get(errno.errorcode.get(found.errno or 0, ""), f"无法使用（{found.strerror or found}）")
-    return f"文件或文件夹“{found.filename}”{reason}。"
+from hazardnet.problems import file_problem, in_chain  # noqa: F401 - the entry point's, and shared with the flows
 
 
 def server_problem(exc: BaseException) -> str | None:
