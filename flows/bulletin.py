@@ -23,7 +23,7 @@ from flows.runner import PrefectRunner
 from hazardnet.jobs.bulletin import DELIVERY_THREADS, bulletin
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.bulletin import Period, default_as_of
-from hazardnet.settings import Settings, load_settings, report_date, today
+from hazardnet.settings import Settings, load_home_settings, report_date, today
 
 
 class UndeliveredBulletins(Exception):
@@ -69,7 +69,7 @@ def bulletin_flow(home: str | None = form.home(),
                   pdf: bool | None = form.pdf(None, "政府主管部门的通报同时生成 PDF 纸质版")) -> dict:
     """Send the month's scoped bulletin to every recipient of the directory, each exactly once; with `pdf`
     (default: the paper_copies setting) also write each government authority's paper copy as PDF."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     period, day = resolve_period(month, as_of, settings)
     runner = PrefectRunner(RetryPolicy.of(settings))
     outcome = bulletin(settings, period, day, runner=runner, resend=resend, pdf=pdf)

@@ -10,7 +10,7 @@ from flows.artifacts import publish_table
 from flows.runner import PrefectRunner
 from hazardnet.jobs.customer_checks import customer_checks
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 def publish_customer_artifacts(report: dict) -> None:
@@ -31,7 +31,7 @@ def customer_checks_flow(home: str | None = form.home(), as_of: str | None = for
                          remind: bool = form.field("发送演练提醒", "勾选后向联合应急演练即将到期的客户发送提醒（每个客户每个演练年度一次）。",
                                                    False)) -> dict:
     """Check every customer's file (一户一档) and joint drills as of a date; optionally send the drill reminders."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     report = customer_checks(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), remind=remind)
     publish_customer_artifacts(report)

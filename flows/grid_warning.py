@@ -15,7 +15,7 @@ from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.grid_warning import make_warning, send_grid
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_home_settings, today
 
 
 class UndeliveredGridWarning(Exception):
@@ -63,9 +63,8 @@ def grid_warning_flow(
             "涉及的变电站", "同上，按客户档案的“所属变电站”。")):
     """Send a grid risk warning to the named counties' recipients (or the customers fed by the named lines or
     substations, their counties' authorities and supply companies) and the prefecture's, once each."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = today(settings)
-    settings.home.mkdir(parents=True, exist_ok=True)
     try:
         warning = make_warning(settings, counties, text, day, lines=lines or (), substations=substations or ())
     except ValueError as exc:

@@ -14,7 +14,7 @@ from hazardnet.intake.findings import Finding
 from hazardnet.intake.transaction import FileOutcome, IngestResult
 from hazardnet.jobs.mail_intake import mail_intake
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, load_settings, report_date
 
 STATUS_ZH = {"placed": "已放入收件箱", "done": "已处理", "quarantined": "已隔离", "checked": "已预检",
              "seen": "此前已处理", "error": "出错，下次重试"}
@@ -24,7 +24,7 @@ STATUS_ZH = {"placed": "已放入收件箱", "done": "已处理", "quarantined":
 def mail_intake_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
         "报送基准日", "邮件中的台账按该日报送登记")) -> dict:
     """Read the mailbox's new messages, ingest the registers of directory senders and answer each one."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     result = mail_intake(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("mail-intake-messages", [

@@ -13,7 +13,7 @@ from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.notices import notices
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 @flow(name="整改通知书", log_prints=True, flow_run_name=form.run_name("整改通知书", form.day))
@@ -21,7 +21,7 @@ def notices_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
                  send: bool = form.field("发送", "勾选后把通知书发到客户的邮箱和手机（每份只发一次）；不勾选只签发文件。", False),
                  pdf: bool = form.pdf(False, "通知书同时生成 PDF")) -> dict:
     """Issue a written notice to every customer with unnotified hazards; with `send`, mail it to that customer."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     result = notices(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), send=send, pdf=pdf)
     publish_table("notices", [

@@ -18,7 +18,7 @@ from hazardnet.jobs.quarterly import quarterly
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.quarterly import Quarter, QuarterlySummary, county_figures_rows
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
-from hazardnet.settings import Settings, load_settings, report_date, today
+from hazardnet.settings import Settings, load_home_settings, report_date, today
 
 
 def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook],
@@ -54,7 +54,7 @@ def quarterly_flow(home: str | None = form.home(),
     """Write the quarter's workbooks and briefing decks (prefecture and counties) and the newsletter text, as
     known on `as_of` (数据截至, YYYY-MM-DD, default today); with send, mail them once each;
     with `pdf` (default: the paper_copies setting), print the prefecture and county workbooks to PDF too."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     q = resolve_quarter(quarter, settings)
     day = report_date(as_of, settings)
     outcome = quarterly(settings, q, day, send=send, pdf=pdf, runner=PrefectRunner(RetryPolicy.of(settings)))

@@ -15,7 +15,7 @@ from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.warnings import risk_warnings
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unreachable: list[dict]) -> None:
@@ -39,7 +39,7 @@ def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unre
 @flow(name="风险预警", log_prints=True, flow_run_name=form.run_name("风险预警", form.day))
 def warnings_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="逾期天数按该日计算")) -> dict:
     """Warn customers and county authorities about overdue hazards, each warning once."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     outcome = risk_warnings(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_directory_mail(outcome.directory_mail)

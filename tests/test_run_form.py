@@ -89,3 +89,32 @@ def test_a_grid_warning_from_the_run_form_names_its_run_and_its_mistakes_without
     assert empty.is_failed() and "--" not in empty.message and empty.message.startswith("预警内容为空")
     run, _, _ = read_back(empty.state_details.flow_run_id)
     assert run.name == f"电网风险预警 格尔木市 {today(settings).isoformat()}"
+
+
+def test_a_run_form_home_that_is_not_there_fails_every_flow_at_once_and_creates_nothing(prefect_harness, tmp_path):
+    """The Run form's 工作目录 mistyped (or a deployment whose folder was moved): every flow fails with the sentence
+    the command line's --home gives, before it writes a store, an outbox or a log in a new folder there."""
+    from flows.bulletin import bulletin_flow
+    from flows.customer_checks import customer_checks_flow
+    from flows.grid_warning import grid_warning_flow
+    from flows.ingest import ingest_flow
+    from flows.mail_intake import mail_intake_flow
+    from flows.notices import notices_flow
+    from flows.quarterly import quarterly_flow
+    from flows.reminders import reminders_flow
+    from flows.supervision import supervision_flow
+    from flows.warnings import warnings_flow
+
+    missing, a_file = tmp_path / "没有这个目录" / "home", tmp_path / "home.txt"
+    a_file.write_text("x", encoding="utf-8")
+    runs = [(ingest_flow, {}), (mail_intake_flow, {}), (bulletin_flow, {}), (quarterly_flow, {}), (warnings_flow, {}),
+            (reminders_flow, {}), (supervision_flow, {}), (notices_flow, {"send": True}),
+            (customer_checks_flow, {}), (grid_warning_flow, {"counties": ["格尔木市"], "text": "检修"})]
+    for flow, params in runs:
+        for home, says in ((missing, "不存在"), (a_file, "不是文件夹")):
+            state = flow(home=str(home), **params, return_state=True)
+            assert state.is_failed(), (flow.name, home)
+            assert f"工作目录“{home}”{says}。请在“工作目录”中填写含 inbox/ 的工作目录" in state.message, state.message
+            assert "--" not in state.message.split("SettingsError:")[-1]  # no command-line option in the UI
+    assert not missing.parent.exists()
+    assert a_file.read_text(encoding="utf-8") == "x"
