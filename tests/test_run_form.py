@@ -48,7 +48,8 @@ def test_every_run_form_field_has_a_chinese_title_and_says_what_to_write(prefect
     titles = {name: prop["title"] for name, prop in grid["properties"].items()}
     assert titles == {"counties": "涉及的县(市)", "text": "预警内容", "home": "工作目录", "lines": "涉及的线路",
                       "substations": "涉及的变电站"}
-    assert sorted(grid["required"]) == ["counties", "text"]
+    assert grid["required"] == ["text"]  # a warning by line or substation names no county
+    assert grid["properties"]["counties"]["default"] is None
     assert "counties" not in served["电网风险预警"].description  # it names the fields as the form titles them
     assert "YYYY-MM-DD" in served["每日风险预警"].parameter_openapi_schema["properties"]["as_of"]["description"]
 
@@ -83,8 +84,9 @@ def test_a_grid_warning_from_the_run_form_names_its_run_and_its_mistakes_without
     from hazardnet.settings import today
 
     settings.home.mkdir(parents=True, exist_ok=True)
-    nothing = grid_warning_flow(counties=[], text="检修", home=str(settings.home), return_state=True)
-    assert nothing.is_failed() and nothing.message == "请至少指定一个涉及的县(市)、线路或变电站。"
+    for nothing in (grid_warning_flow(counties=[], text="检修", home=str(settings.home), return_state=True),
+                    grid_warning_flow(text="检修", home=str(settings.home), return_state=True)):  # 涉及的县(市) left empty
+        assert nothing.is_failed() and nothing.message == "请至少指定一个涉及的县(市)、线路或变电站。"
     empty = grid_warning_flow(counties=["格尔木市"], text=" ", home=str(settings.home), return_state=True)
     assert empty.is_failed() and "--" not in empty.message and empty.message.startswith("预警内容为空")
     run, _, _ = read_back(empty.state_details.flow_run_id)
@@ -118,3 +120,24 @@ def test_a_run_form_home_that_is_not_there_fails_every_flow_at_once_and_creates_
             assert "--" not in state.message.split("SettingsError:")[-1]  # no command-line option in the UI
     assert not missing.parent.exists()
     assert a_file.read_text(encoding="utf-8") == "x"
+
+
+def test_a_grid_warning_by_line_runs_from_the_run_form_with_no_county(prefect_harness, settings):
+    """The Run form as a dispatcher fills it for a line: 预警内容 and 涉及的线路, 涉及的县(市) left out."""
+    from flows.grid_warning import grid_warning_flow
+    from hazardnet.jobs.ingest import ingest
+    from tests.test_customer_file import AS_OF, drop_files
+    from tests.test_sms import directory_with_mobiles
+    from tests.test_warnings import write_directory_file
+
+    write_directory_file(settings.directory_file, directory_with_mobiles())
+    drop_files(settings)
+    ingest(settings, AS_OF, mail_rejections=False)
+    state = grid_warning_flow(text="察格线检修，请做好准备。", lines=["330kV 察格线"], home=str(settings.home),
+                              return_state=True)
+    assert state.is_completed(), state.message
+    assert {d["recipient"] for d in state.result()["deliveries"]} == {
+        "海西州能源局", "国网海西供电公司营销部", "格尔木市发展和改革委员会(能源局)", "国网格尔木供电公司", "青海盐湖钾肥股份有限公司",
+        "德令哈市发展和改革委员会(能源局)", "德令哈纯碱厂"}
+    run, _, _ = read_back(state.state_details.flow_run_id)
+    assert run.name.startswith("电网风险预警 330kV 察格线 ")
