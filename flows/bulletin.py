@@ -62,7 +62,7 @@ def resolve_period(month: str | None, as_of: str | None, settings: Settings) -> 
 @flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS),
       flow_run_name=form.run_name("月度通报", lambda p: resolve_period(p.get("month"), p.get("as_of"), form.settings_of(p))[0].key))
 def bulletin_flow(home: str | None = form.home(),
-                  month: str | None = form.field("通报月份", "写成 YYYY-MM，例如 2026-11；不填为本月。"),
+                  month: str | None = form.field("通报月份", "写成 YYYY-MM（月份写两位），例如 2026-01；不填为本月。"),
                   as_of: str | None = form.field("基准日", "日期，写成 YYYY-MM-DD，例如 2026-11-15；逾期天数等按该日计算。"
                                                  "不填时：本月为今天，已过去的月份为该月最后一天。"),
                   resend: bool = form.field("重新发送", "勾选后，已收到过本月通报的收件人也再发一次。", False),

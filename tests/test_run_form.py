@@ -66,6 +66,16 @@ def test_a_mistyped_date_fails_the_run_with_a_chinese_sentence(prefect_harness, 
     assert run.name == "风险预警"  # the date could not be read: the name says what the run is, the state why it failed
 
 
+def test_a_month_without_its_leading_zero_fails_the_bulletin_run_with_a_chinese_sentence(prefect_harness, settings):
+    from flows.bulletin import bulletin_flow
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    state = bulletin_flow(home=str(settings.home), month="2026-1", return_state=True)
+    assert state.is_failed()
+    assert "通报月份“2026-1”格式不正确，请写成 YYYY-MM（月份写两位），例如 2026-01。" in state.message, state.message
+    assert not (settings.outbox / "通报").exists()
+
+
 def test_runs_and_their_steps_are_named_for_what_they_do(prefect_harness, settings, as_of):
     from flows.ingest import ingest_flow
 
