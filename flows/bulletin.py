@@ -3,8 +3,8 @@ recipient — and its artifacts.
 
 Mail goes over SMTP when HAZARDNET_SMTP_HOST is set, otherwise into outbox/mail/ as .eml files.
 A temporary server error is retried with back-off (the runner's one retry policy); the run ends Failed, naming
-them, when some recipient could not be served. Deployed monthly: 08:00 on the 15th (Asia/Shanghai), so that
-mail arrives before the 20th as the 1+1+1 agreement requires.
+them, when some recipient could not be served. Deployed monthly: 08:00 on the 15th (in the configured time zone,
+Asia/Shanghai by default), so that mail arrives before the 20th as the 1+1+1 agreement requires.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow
-from prefect.schedules import Cron
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import run_form as form
@@ -86,10 +85,13 @@ def bulletin_flow(home: str | None = form.home(),
 
 
 def deployments(home: str | None = None) -> list:
-    """The monthly bulletin: 08:00 on the 15th (Asia/Shanghai), for the current month."""
+    """The monthly bulletin: 08:00 on the 15th (the configured time zone, Asia/Shanghai by default), for the
+    current month."""
+    from flows.deployments import cron
+
     return [bulletin_flow.to_deployment(
         name="月度通报",
-        schedule=Cron("0 8 15 * *", timezone="Asia/Shanghai"),
+        schedule=cron("0 8 15 * *", home),
         parameters={"home": home, "month": None, "as_of": None, "resend": False, "pdf": None},
         concurrency_limit=1,
         description="每月15日向政府主管部门、用电客户和供电企业发送本月电力安全隐患通报（每人只发一次）。",

@@ -39,13 +39,14 @@ def customer_checks_flow(home: str | None = form.home(), as_of: str | None = for
 
 
 def deployments(home: str | None = None) -> list:
-    """Daily at 09:15 Asia/Shanghai: the checks' artifacts in the UI, and each drill reminder once it is due (a
-    customer's drill year runs out within `drill_reminder_days`; the ledger sends each one once)."""
-    from prefect.schedules import Cron
+    """Daily at 09:15 in the configured time zone (Asia/Shanghai by default): the checks' artifacts in the UI, and
+    each drill reminder once it is due (a customer's drill year runs out within `drill_reminder_days`; the ledger
+    sends each one once)."""
+    from flows.deployments import cron
 
     return [customer_checks_flow.to_deployment(
         name="每日客户档案检查",
-        schedule=Cron("15 9 * * *", timezone="Asia/Shanghai"),
+        schedule=cron("15 9 * * *", home),
         parameters={"home": home, "remind": True},
         concurrency_limit=1,
         description="每天 09:15 检查各县(市)重要客户档案（一户一档）与联合应急演练记录，并向演练即将到期的客户发送演练提醒"

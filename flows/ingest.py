@@ -70,13 +70,11 @@ def ingest_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
 
 def deployments(home: str, poll_minutes: float = 5.0) -> list:
     """The inbox-polling deployment: every `poll_minutes`, one run at a time."""
-    from datetime import timedelta
-
-    from prefect.schedules import Interval
+    from flows.deployments import every
 
     return [ingest_flow.to_deployment(
         name="收件箱轮询",
-        schedules=[Interval(timedelta(minutes=poll_minutes), timezone="Asia/Shanghai")],
+        schedules=[every(poll_minutes, home)],
         parameters={"home": home},
         concurrency_limit=1,
         description="每隔几分钟导入 inbox/<县(市)>/ 中新报送的台账，并重写汇总台账。",

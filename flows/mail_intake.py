@@ -51,16 +51,14 @@ def mailbox_configured(home: str | None) -> bool:
 def deployments(home: str, poll_minutes: float = 5.0) -> list:
     """The mailbox-polling deployment: every `poll_minutes`, one run at a time; none without a mailbox (the
     mailbox is optional: polling one that is not configured would only fail every few minutes)."""
-    from datetime import timedelta
-
     if not mailbox_configured(home):
         return []
 
-    from prefect.schedules import Interval
+    from flows.deployments import every
 
     return [mail_intake_flow.to_deployment(
         name="邮箱轮询",
-        schedules=[Interval(timedelta(minutes=poll_minutes), timezone="Asia/Shanghai")],
+        schedules=[every(poll_minutes, home)],
         parameters={"home": home},
         concurrency_limit=1,
         description="每隔几分钟读取收件邮箱中的新邮件：通讯录中供电企业联系人发来的台账放入 inbox/<县(市)>/ 并导入，"

@@ -39,12 +39,13 @@ def notices_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
 
 
 def deployments(home: str | None = None) -> list:
-    """Monthly, on the 5th at 10:00 Asia/Shanghai (after the month's registers are in): issue and send notices."""
-    from prefect.schedules import Cron
+    """Monthly, on the 5th at 10:00 in the configured time zone (Asia/Shanghai by default; after the month's
+    registers are in): issue and send notices."""
+    from flows.deployments import cron
 
     return [notices_flow.to_deployment(
         name="每月整改通知书",
-        schedule=Cron("0 10 5 * *", timezone="Asia/Shanghai"),
+        schedule=cron("0 10 5 * *", home),
         parameters={"home": home, "send": True},
         concurrency_limit=1,
         description="每月向有未书面告知隐患的客户签发《用电安全隐患整改通知书》并发送到客户邮箱和手机（每份只发一次）。",

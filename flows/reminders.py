@@ -31,12 +31,12 @@ def reminders_flow(home: str | None = form.home(), as_of: str | None = form.as_o
 
 
 def deployments(home: str | None = None) -> list:
-    """Daily at 09:10 Asia/Shanghai, after the risk warnings."""
-    from prefect.schedules import Cron
+    """Daily at 09:10 in the configured time zone (Asia/Shanghai by default), after the risk warnings."""
+    from flows.deployments import cron
 
     return [reminders_flow.to_deployment(
         name="每日复查提醒",
-        schedule=Cron("10 9 * * *", timezone="Asia/Shanghai"),
+        schedule=cron("10 9 * * *", home),
         parameters={"home": home},
         concurrency_limit=1,
         description="每天提醒各县(市)供电公司：已整改超过 10 天未复查销号、发现超过 7 天未书面告知的隐患（每项只提醒一次）。",

@@ -47,12 +47,13 @@ def supervision_flow(home: str | None = form.home(), as_of: str | None = form.as
 
 
 def deployments(home: str | None = None) -> list:
-    """Daily at 09:05 Asia/Shanghai, after the risk warnings: reminders before deadlines and the ladder."""
-    from prefect.schedules import Cron
+    """Daily at 09:05 in the configured time zone (Asia/Shanghai by default), after the risk warnings: reminders
+    before deadlines and the ladder."""
+    from flows.deployments import cron
 
     return [supervision_flow.to_deployment(
         name="每日督办",
-        schedule=Cron("5 9 * * *", timezone="Asia/Shanghai"),
+        schedule=cron("5 9 * * *", home),
         parameters={"home": home},
         concurrency_limit=1,
         description="每天提醒客户整改期限将至（提前 10 天、3 天），对新达到县级督办、州级挂牌督办的隐患签发《隐患督办建议函》并发送（每项只发一次）。",
