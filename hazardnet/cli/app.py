@@ -67,7 +67,7 @@ def _home(home: Path | None, *, create: bool = False) -> str:
     h = home or Path(os.environ.get("HAZARDNET_HOME") or Path.cwd())
     if create and not h.exists():
         try:
-            h.mkdir(parents=True)
+            h.mkdir(parents=True, exist_ok=True)  # two intake commands may set the same new home up at once
         except OSError as exc:
             from hazardnet.cli.problems import file_problem
 
