@@ -3,8 +3,8 @@ recipient — and its artifacts.
 
 Mail goes over SMTP when HAZARDNET_SMTP_HOST is set, otherwise into outbox/mail/ as .eml files.
 A temporary server error is retried with back-off (the runner's one retry policy); the run ends Failed, naming
-them, when some recipient could not be served. Deployed monthly: 08:00 on the 15th (Asia/Shanghai), so that
-mail arrives before the 20th as the 1+1+1 agreement requires.
+them, when some recipient could not be served. Deployed monthly: 08:00 on the 15th (in the configured time zone,
+Asia/Shanghai by default), so that mail arrives before the 20th as the 1+1+1 agreement requires.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import flow
-from prefect.schedules import Cron
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import run_form as form
@@ -23,7 +22,7 @@ from flows.runner import PrefectRunner
 from hazardnet.jobs.bulletin import DELIVERY_THREADS, bulletin
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.bulletin import Period, default_as_of
-from hazardnet.settings import Settings, load_settings, report_date, today
+from hazardnet.settings import Settings, load_home_settings, report_date, today
 
 
 class UndeliveredBulletins(Exception):
@@ -62,14 +61,14 @@ def resolve_period(month: str | None, as_of: str | None, settings: Settings) -> 
 @flow(name="月度电力安全隐患通报", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=DELIVERY_THREADS),
       flow_run_name=form.run_name("月度通报", lambda p: resolve_period(p.get("month"), p.get("as_of"), form.settings_of(p))[0].key))
 def bulletin_flow(home: str | None = form.home(),
-                  month: str | None = form.field("通报月份", "写成 YYYY-MM，例如 2026-11；不填为本月。"),
+                  month: str | None = form.field("通报月份", "写成 YYYY-MM（月份写两位），例如 2026-01；不填为本月。"),
                   as_of: str | None = form.field("基准日", "日期，写成 YYYY-MM-DD，例如 2026-11-15；逾期天数等按该日计算。"
                                                  "不填时：本月为今天，已过去的月份为该月最后一天。"),
                   resend: bool = form.field("重新发送", "勾选后，已收到过本月通报的收件人也再发一次。", False),
                   pdf: bool | None = form.pdf(None, "政府主管部门的通报同时生成 PDF 纸质版")) -> dict:
     """Send the month's scoped bulletin to every recipient of the directory, each exactly once; with `pdf`
     (default: the paper_copies setting) also write each government authority's paper copy as PDF."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     period, day = resolve_period(month, as_of, settings)
     runner = PrefectRunner(RetryPolicy.of(settings))
     outcome = bulletin(settings, period, day, runner=runner, resend=resend, pdf=pdf)
@@ -86,10 +85,13 @@ def bulletin_flow(home: str | None = form.home(),
 
 
 def deployments(home: str | None = None) -> list:
-    """The monthly bulletin: 08:00 on the 15th (Asia/Shanghai), for the current month."""
+    """The monthly bulletin: 08:00 on the 15th (the configured time zone, Asia/Shanghai by default), for the
+    current month."""
+    from flows.deployments import cron
+
     return [bulletin_flow.to_deployment(
         name="月度通报",
-        schedule=Cron("0 8 15 * *", timezone="Asia/Shanghai"),
+        schedule=cron("0 8 15 * *", home),
         parameters={"home": home, "month": None, "as_of": None, "resend": False, "pdf": None},
         concurrency_limit=1,
         description="每月15日向政府主管部门、用电客户和供电企业发送本月电力安全隐患通报（每人只发一次）。",

@@ -10,7 +10,7 @@ from flows.artifacts import publish_table
 from flows.runner import PrefectRunner
 from hazardnet.jobs.customer_checks import customer_checks
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 def publish_customer_artifacts(report: dict) -> None:
@@ -31,7 +31,7 @@ def customer_checks_flow(home: str | None = form.home(), as_of: str | None = for
                          remind: bool = form.field("发送演练提醒", "勾选后向联合应急演练即将到期的客户发送提醒（每个客户每个演练年度一次）。",
                                                    False)) -> dict:
     """Check every customer's file (一户一档) and joint drills as of a date; optionally send the drill reminders."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     report = customer_checks(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), remind=remind)
     publish_customer_artifacts(report)
@@ -39,13 +39,14 @@ def customer_checks_flow(home: str | None = form.home(), as_of: str | None = for
 
 
 def deployments(home: str | None = None) -> list:
-    """Daily at 09:15 Asia/Shanghai: the checks' artifacts in the UI, and each drill reminder once it is due (a
-    customer's drill year runs out within `drill_reminder_days`; the ledger sends each one once)."""
-    from prefect.schedules import Cron
+    """Daily at 09:15 in the configured time zone (Asia/Shanghai by default): the checks' artifacts in the UI, and
+    each drill reminder once it is due (a customer's drill year runs out within `drill_reminder_days`; the ledger
+    sends each one once)."""
+    from flows.deployments import cron
 
     return [customer_checks_flow.to_deployment(
         name="每日客户档案检查",
-        schedule=Cron("15 9 * * *", timezone="Asia/Shanghai"),
+        schedule=cron("15 9 * * *", home),
         parameters={"home": home, "remind": True},
         concurrency_limit=1,
         description="每天 09:15 检查各县(市)重要客户档案（一户一档）与联合应急演练记录，并向演练即将到期的客户发送演练提醒"

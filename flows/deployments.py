@@ -1,4 +1,5 @@
-"""Every deployment of the pipeline, for `hazardnet serve` (one process) and prefect.yaml (work pools)."""
+"""Every deployment of the pipeline, for `hazardnet serve` (one process) and prefect.yaml (work pools), and the
+schedules they run on: every one on the clock of the served home's configured time zone (`schedule_timezone`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,30 @@ import inspect
 # flow modules that define `deployments(home, ...)`; a module not yet present is skipped
 FLOW_MODULES = ("flows.ingest", "flows.mail_intake", "flows.bulletin", "flows.quarterly", "flows.warnings",
                 "flows.grid_warning", "flows.notices", "flows.reminders", "flows.supervision", "flows.customer_checks")
+
+
+def schedule_timezone(home: str | None) -> str:
+    """The clock every schedule of `home`'s deployments is read on: the home's configured time zone
+    (HAZARDNET_TIMEZONE or hazardnet.toml's `timezone`; Asia/Shanghai by default), as its report dates are."""
+    from hazardnet.settings import load_settings
+
+    return load_settings(home).timezone
+
+
+def cron(expression: str, home: str | None):
+    """A cron schedule ("0 8 15 * *": 08:00 on the 15th) on the wall clock of `home`'s configured time zone."""
+    from prefect.schedules import Cron
+
+    return Cron(expression, timezone=schedule_timezone(home))
+
+
+def every(minutes: float, home: str | None):
+    """An interval schedule of `minutes`, anchored in `home`'s configured time zone."""
+    from datetime import timedelta
+
+    from prefect.schedules import Interval
+
+    return Interval(timedelta(minutes=minutes), timezone=schedule_timezone(home))
 
 
 def all_deployments(home: str, poll_minutes: float = 5.0) -> list:

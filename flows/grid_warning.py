@@ -1,7 +1,8 @@
 """Flow 电网风险预警: the grid warning job (hazardnet.jobs.grid_warning) with Prefect's runner, and its
 artifacts. A dispatcher's grid risk warning → mail and SMS to every recipient of the counties named
 and every prefecture-level one, each (warning, recipient, channel) once. Deployed without a schedule: the
-dispatcher starts it from the Prefect UI's Run form (counties, text) or with `hazardnet grid-warning`."""
+dispatcher starts it from the Prefect UI's Run form (the text, and the counties, lines or substations) or with
+`hazardnet grid-warning`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.grid_warning import make_warning, send_grid
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, today
+from hazardnet.settings import load_home_settings, today
 
 
 class UndeliveredGridWarning(Exception):
@@ -50,8 +51,8 @@ def targets(params: dict) -> str:
 
 @flow(name="电网风险预警", log_prints=True, flow_run_name=form.run_name("电网风险预警", targets, form.day))
 def grid_warning_flow(
-        counties: list[str] = form.field(
-            "涉及的县(市)", "例如 格尔木市；可填多个，县内全部收件人都会收到。只按线路或变电站预警时留空。", ...),
+        counties: list[str] | None = form.field(
+            "涉及的县(市)", "例如 格尔木市；可填多个，县内全部收件人都会收到。只按线路或变电站预警时留空。"),
         text: str = form.field(
             "预警内容", "时段、范围、请客户做好的准备，例如：12月3日8时至20时330千伏格尔木变检修，格尔木市区域单线供电，"
                         "请重要客户检查自备应急电源。短信连同签名和县(市)共不超过 140 字。", ...),
@@ -63,11 +64,10 @@ def grid_warning_flow(
             "涉及的变电站", "同上，按客户档案的“所属变电站”。")):
     """Send a grid risk warning to the named counties' recipients (or the customers fed by the named lines or
     substations, their counties' authorities and supply companies) and the prefecture's, once each."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = today(settings)
-    settings.home.mkdir(parents=True, exist_ok=True)
     try:
-        warning = make_warning(settings, counties, text, day, lines=lines or (), substations=substations or ())
+        warning = make_warning(settings, counties or (), text, day, lines=lines or (), substations=substations or ())
     except ValueError as exc:
         return failed_state(str(exc))
     outcome = send_grid(settings, warning, day, runner=PrefectRunner(RetryPolicy.of(settings)))

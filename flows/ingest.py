@@ -17,7 +17,7 @@ from hazardnet.delivery.labels import intake_outcome
 from hazardnet.intake.transaction import IngestResult
 from hazardnet.jobs.ingest import ingest
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 
@@ -61,7 +61,7 @@ TASK_THREADS = 8 * max(1, min(4, os.cpu_count() or 1))
 def ingest_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
         "报送基准日", "导入的台账按该日报送登记，逾期等按该日计算")) -> dict:
     """Ingest every settled workbook in the inbox and rewrite the consolidated register."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     result = ingest(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_ingest_artifacts(result)
@@ -70,13 +70,11 @@ def ingest_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
 
 def deployments(home: str, poll_minutes: float = 5.0) -> list:
     """The inbox-polling deployment: every `poll_minutes`, one run at a time."""
-    from datetime import timedelta
-
-    from prefect.schedules import Interval
+    from flows.deployments import every
 
     return [ingest_flow.to_deployment(
         name="收件箱轮询",
-        schedules=[Interval(timedelta(minutes=poll_minutes), timezone="Asia/Shanghai")],
+        schedules=[every(poll_minutes, home)],
         parameters={"home": home},
         concurrency_limit=1,
         description="每隔几分钟导入 inbox/<县(市)>/ 中新报送的台账，并重写汇总台账。",

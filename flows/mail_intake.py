@@ -14,7 +14,7 @@ from hazardnet.intake.findings import Finding
 from hazardnet.intake.transaction import FileOutcome, IngestResult
 from hazardnet.jobs.mail_intake import mail_intake
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, load_settings, report_date
 
 STATUS_ZH = {"placed": "已放入收件箱", "done": "已处理", "quarantined": "已隔离", "checked": "已预检",
              "seen": "此前已处理", "error": "出错，下次重试"}
@@ -24,7 +24,7 @@ STATUS_ZH = {"placed": "已放入收件箱", "done": "已处理", "quarantined":
 def mail_intake_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
         "报送基准日", "邮件中的台账按该日报送登记")) -> dict:
     """Read the mailbox's new messages, ingest the registers of directory senders and answer each one."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     result = mail_intake(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("mail-intake-messages", [
@@ -51,16 +51,14 @@ def mailbox_configured(home: str | None) -> bool:
 def deployments(home: str, poll_minutes: float = 5.0) -> list:
     """The mailbox-polling deployment: every `poll_minutes`, one run at a time; none without a mailbox (the
     mailbox is optional: polling one that is not configured would only fail every few minutes)."""
-    from datetime import timedelta
-
     if not mailbox_configured(home):
         return []
 
-    from prefect.schedules import Interval
+    from flows.deployments import every
 
     return [mail_intake_flow.to_deployment(
         name="邮箱轮询",
-        schedules=[Interval(timedelta(minutes=poll_minutes), timezone="Asia/Shanghai")],
+        schedules=[every(poll_minutes, home)],
         parameters={"home": home},
         concurrency_limit=1,
         description="每隔几分钟读取收件邮箱中的新邮件：通讯录中供电企业联系人发来的台账放入 inbox/<县(市)>/ 并导入，"

@@ -13,7 +13,7 @@ from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.notices import notices
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 @flow(name="整改通知书", log_prints=True, flow_run_name=form.run_name("整改通知书", form.day))
@@ -21,7 +21,7 @@ def notices_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
                  send: bool = form.field("发送", "勾选后把通知书发到客户的邮箱和手机（每份只发一次）；不勾选只签发文件。", False),
                  pdf: bool = form.pdf(False, "通知书同时生成 PDF")) -> dict:
     """Issue a written notice to every customer with unnotified hazards; with `send`, mail it to that customer."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     result = notices(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), send=send, pdf=pdf)
     publish_table("notices", [
@@ -39,12 +39,13 @@ def notices_flow(home: str | None = form.home(), as_of: str | None = form.as_of(
 
 
 def deployments(home: str | None = None) -> list:
-    """Monthly, on the 5th at 10:00 Asia/Shanghai (after the month's registers are in): issue and send notices."""
-    from prefect.schedules import Cron
+    """Monthly, on the 5th at 10:00 in the configured time zone (Asia/Shanghai by default; after the month's
+    registers are in): issue and send notices."""
+    from flows.deployments import cron
 
     return [notices_flow.to_deployment(
         name="每月整改通知书",
-        schedule=Cron("0 10 5 * *", timezone="Asia/Shanghai"),
+        schedule=cron("0 10 5 * *", home),
         parameters={"home": home, "send": True},
         concurrency_limit=1,
         description="每月向有未书面告知隐患的客户签发《用电安全隐患整改通知书》并发送到客户邮箱和手机（每份只发一次）。",

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import flow
-from prefect.schedules import Cron
 
 from flows import run_form as form
 from flows.artifacts import publish_link, publish_table
@@ -18,7 +17,7 @@ from hazardnet.jobs.quarterly import quarterly
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.publish.quarterly import Quarter, QuarterlySummary, county_figures_rows
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
-from hazardnet.settings import Settings, load_settings, report_date, today
+from hazardnet.settings import Settings, load_home_settings, report_date, today
 
 
 def publish_quarterly_artifacts(prefecture: QuarterlySummary, books: list[QuarterlyWorkbook],
@@ -54,7 +53,7 @@ def quarterly_flow(home: str | None = form.home(),
     """Write the quarter's workbooks and briefing decks (prefecture and counties) and the newsletter text, as
     known on `as_of` (数据截至, YYYY-MM-DD, default today); with send, mail them once each;
     with `pdf` (default: the paper_copies setting), print the prefecture and county workbooks to PDF too."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     q = resolve_quarter(quarter, settings)
     day = report_date(as_of, settings)
     outcome = quarterly(settings, q, day, send=send, pdf=pdf, runner=PrefectRunner(RetryPolicy.of(settings)))
@@ -72,12 +71,15 @@ def quarterly_flow(home: str | None = form.home(),
 
 
 def deployments(home: str | None = None) -> list:
-    """The quarterly run: 08:00 on the 5th of January, April, July and October (Asia/Shanghai), summarising
+    """The quarterly run: 08:00 on the 5th of January, April, July and October (the configured time
+    zone, Asia/Shanghai by default), summarising
     the quarter that has just ended as known that day: the counties' registers of the quarter's last days
     (and the remediations they report) are in by then, and the material arrives before the meeting on the 10th."""
+    from flows.deployments import cron
+
     return [quarterly_flow.to_deployment(
         name="季度汇总",
-        schedule=Cron("0 8 5 1,4,7,10 *", timezone="Asia/Shanghai"),
+        schedule=cron("0 8 5 1,4,7,10 *", home),
         parameters={"home": home, "quarter": None, "send": True, "as_of": None, "pdf": None},
         concurrency_limit=1,
         description="每季度首月 5 日汇总上一季度隐患治理情况，生成通报会材料并发送三方。",

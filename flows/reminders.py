@@ -12,13 +12,13 @@ from flows.runner import PrefectRunner
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.reminders import reminders
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 @flow(name="复查提醒", log_prints=True, flow_run_name=form.run_name("复查提醒", form.day))
 def reminders_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="待复查、未书面告知的天数按该日计算")) -> dict:
     """Remind each county supply company of its hazards awaiting re-inspection or a written notice, once each."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     result = reminders(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_table("reminders", [
@@ -31,12 +31,12 @@ def reminders_flow(home: str | None = form.home(), as_of: str | None = form.as_o
 
 
 def deployments(home: str | None = None) -> list:
-    """Daily at 09:10 Asia/Shanghai, after the risk warnings."""
-    from prefect.schedules import Cron
+    """Daily at 09:10 in the configured time zone (Asia/Shanghai by default), after the risk warnings."""
+    from flows.deployments import cron
 
     return [reminders_flow.to_deployment(
         name="每日复查提醒",
-        schedule=Cron("10 9 * * *", timezone="Asia/Shanghai"),
+        schedule=cron("10 9 * * *", home),
         parameters={"home": home},
         concurrency_limit=1,
         description="每天提醒各县(市)供电公司：已整改超过 10 天未复查销号、发现超过 7 天未书面告知的隐患（每项只提醒一次）。",

@@ -13,7 +13,7 @@ from hazardnet.delivery.labels import delivery_status
 from hazardnet.delivery.ledger import failure_summary, undelivered
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.supervision import SupervisionResult, supervision
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 def publish_supervision_artifacts(result: dict) -> None:
@@ -36,7 +36,7 @@ def publish_supervision_artifacts(result: dict) -> None:
 def supervision_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="整改期限提醒和督办层级按该日计算"),
                      pdf: bool = form.pdf(False, "《隐患督办建议函》同时生成 PDF")) -> dict:
     """Remind customers before their deadlines; letters to the authorities for hazards newly up the ladder."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     result: SupervisionResult = supervision(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)), pdf=pdf)
     out = result.as_json()
@@ -47,12 +47,13 @@ def supervision_flow(home: str | None = form.home(), as_of: str | None = form.as
 
 
 def deployments(home: str | None = None) -> list:
-    """Daily at 09:05 Asia/Shanghai, after the risk warnings: reminders before deadlines and the ladder."""
-    from prefect.schedules import Cron
+    """Daily at 09:05 in the configured time zone (Asia/Shanghai by default), after the risk warnings: reminders
+    before deadlines and the ladder."""
+    from flows.deployments import cron
 
     return [supervision_flow.to_deployment(
         name="每日督办",
-        schedule=Cron("5 9 * * *", timezone="Asia/Shanghai"),
+        schedule=cron("5 9 * * *", home),
         parameters={"home": home},
         concurrency_limit=1,
         description="每天提醒客户整改期限将至（提前 10 天、3 天），对新达到县级督办、州级挂牌督办的隐患签发《隐患督办建议函》并发送（每项只发一次）。",

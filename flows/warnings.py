@@ -6,7 +6,6 @@ escalation 30 days after the deadline."""
 from __future__ import annotations
 
 from prefect import flow
-from prefect.schedules import Cron
 
 from flows import run_form as form
 from flows.artifacts import publish_markdown, publish_table
@@ -15,7 +14,7 @@ from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.runner import RetryPolicy
 from hazardnet.jobs.warnings import risk_warnings
-from hazardnet.settings import load_settings, report_date
+from hazardnet.settings import load_home_settings, report_date
 
 
 def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unreachable: list[dict]) -> None:
@@ -39,7 +38,7 @@ def publish_warning_artifacts(warnings: list[dict], deliveries: list[dict], unre
 @flow(name="风险预警", log_prints=True, flow_run_name=form.run_name("风险预警", form.day))
 def warnings_flow(home: str | None = form.home(), as_of: str | None = form.as_of(what="逾期天数按该日计算")) -> dict:
     """Warn customers and county authorities about overdue hazards, each warning once."""
-    settings = load_settings(home)
+    settings = load_home_settings(home)
     day = report_date(as_of, settings)
     outcome = risk_warnings(settings, day, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_directory_mail(outcome.directory_mail)
@@ -53,10 +52,12 @@ def warnings_flow(home: str | None = form.home(), as_of: str | None = form.as_of
 
 
 def deployments(home: str | None = None) -> list:
-    """The daily warning run at 09:00 Asia/Shanghai."""
+    """The daily warning run at 09:00 in the configured time zone (Asia/Shanghai by default)."""
+    from flows.deployments import cron
+
     return [warnings_flow.to_deployment(
         name="每日风险预警",
-        schedule=Cron("0 9 * * *", timezone="Asia/Shanghai"),
+        schedule=cron("0 9 * * *", home),
         parameters={"home": home},
         concurrency_limit=1,
         description="每天检查逾期未整改隐患，向客户及所在县(市)政府主管部门发送风险预警（到期一次、逾期 30 天升级一次）。",

@@ -266,6 +266,28 @@ def load_settings(home: Path | str | None = None, **overrides: Any) -> Settings:
         _home_hint = None
 
 
+def home_problem(home: Path | str) -> str | None:
+    """Why `home` cannot be a working folder, as the sentence that starts the refusal (工作目录“…”不存在。), or None.
+    Only the intake commands set a new home up; anything else given a home that is not there would start an empty
+    store and empty outputs in it (a mistyped --home, a Run form's 工作目录)."""
+    path = Path(home)
+    if not path.exists():
+        return f"工作目录“{path}”不存在。"
+    if not path.is_dir():
+        return f"工作目录“{path}”不是文件夹。"
+    return None
+
+
+def load_home_settings(home: Path | str | None = None) -> Settings:
+    """`load_settings` for a flow run: SettingsError naming the home when it does not exist or is no folder (one
+    Chinese sentence, the run's Failed state), before anything is written there."""
+    settings = load_settings(home)
+    problem = home_problem(settings.home)
+    if problem:
+        raise SettingsError(problem + "请在“工作目录”中填写含 inbox/ 的工作目录（部署已填好，一般不用改）。")
+    return settings
+
+
 _KINDS = {
     "int_parsing": "应为整数", "int_from_float": "应为整数", "float_parsing": "应为数字", "bool_parsing": "应为 true 或 false",
     "list_type": "应为列表，例如 [\"德令哈市\", \"格尔木市\"]", "string_type": "应为文字", "too_short": "不能为空",

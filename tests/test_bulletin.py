@@ -495,6 +495,31 @@ def test_cli_bulletin_json_shape(prefect_harness, settings, world, smtp_server, 
     assert [d["addresses"] for d in shown if d["status"] == "failed"] == [[GOV_MY]]
 
 
+@pytest.mark.parametrize("text", ["2026-01", " 2026-12 "])
+def test_a_month_is_written_yyyy_mm(text):
+    assert Period.parse(text).key == text.strip()
+
+
+@pytest.mark.parametrize("bad", ["2026-1", "2026/01", "2026.01", "202601", "2026年1月", "26-01", "2026-13", "2026-00",
+                                 "２０２６-０１", ""])
+def test_any_other_month_is_one_chinese_sentence_naming_the_form(bad):
+    with pytest.raises(ValueError, match=f"^通报月份“{bad}”格式不正确，请写成 YYYY-MM（月份写两位），例如 2026-01。$"):
+        Period.parse(bad)
+
+
+def test_the_command_refuses_a_month_without_its_leading_zero(tmp_path):
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    bad = subprocess.run([sys.executable, "-m", "hazardnet.cli", "bulletin", "--month", "2026-1", "--home", str(home)],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == "错误：通报月份“2026-1”格式不正确，请写成 YYYY-MM（月份写两位），例如 2026-01。", bad.stderr
+    assert sorted(p.name for p in home.iterdir()) == []  # refused before anything ran
+
+
 def test_monthly_deployment_is_on_the_15th_in_shanghai():
     from flows.bulletin import deployments
 

@@ -43,10 +43,14 @@ async def _deployments():
 
 
 def test_serve_registers_every_deployment_with_its_schedule(prefect_harness, settings):
+    """…on the clock of the served home's configured time zone (hazardnet.toml's `timezone`, here not the default
+    Asia/Shanghai): a site one zone west runs its 09:00 warnings at its own 09:00."""
     # a mailbox configured (a closed port: a poll that starts fails at once), so 邮箱轮询 is served too
     env = {**harness_env(), "HAZARDNET_IMAP_HOST": "127.0.0.1", "HAZARDNET_IMAP_PORT": "1",
            "HAZARDNET_IMAP_SECURITY": "none"}
+    env.pop("HAZARDNET_TIMEZONE", None)
     settings.home.mkdir(parents=True, exist_ok=True)  # serve needs an existing home
+    (settings.home / "hazardnet.toml").write_text('timezone = "Asia/Urumqi"\n', encoding="utf-8")
     proc = subprocess.Popen([sys.executable, "-m", "hazardnet", "serve", "--home", str(settings.home),
                              "--poll-minutes", "7"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -73,10 +77,11 @@ def test_serve_registers_every_deployment_with_its_schedule(prefect_harness, set
             assert deployment.schedules == []
             continue
         [sched] = deployment.schedules
+        assert sched.schedule.timezone == "Asia/Urumqi", (name, sched.schedule)
         if schedule == "interval":
             assert sched.schedule.interval.total_seconds() == 7 * 60
         else:
-            assert sched.schedule.cron == schedule and sched.schedule.timezone == "Asia/Shanghai"
+            assert sched.schedule.cron == schedule
     # schedules stay active after the serving process stopped (no pause on shutdown)
     after = {d.name: d for d, _ in asyncio.run(_deployments()) if d.name in EXPECTED}
     assert all(not d.paused for d in after.values())
@@ -148,6 +153,23 @@ def test_serve_help_lists_every_deployment_it_serves(settings, monkeypatch):
     for name in built:
         assert name in text, (name, result.output)
     assert "每日逾期预警" not in text  # no deployment of that name
+
+
+def test_every_schedule_follows_the_configured_time_zone(settings, monkeypatch):
+    """HAZARDNET_TIMEZONE moves every served schedule's clock; without it they are read in Asia/Shanghai."""
+    from flows.deployments import all_deployments
+
+    monkeypatch.setenv("HAZARDNET_IMAP_HOST", "127.0.0.1")  # 邮箱轮询 built too
+    settings.home.mkdir(parents=True, exist_ok=True)
+    scheduled = set(EXPECTED) - {"电网风险预警"}
+    for zone in ("Asia/Kolkata", None):
+        if zone:
+            monkeypatch.setenv("HAZARDNET_TIMEZONE", zone)
+        else:
+            monkeypatch.delenv("HAZARDNET_TIMEZONE", raising=False)
+        zones = {d.name: str(s.schedule.timezone) for d in all_deployments(str(settings.home)) for s in d.schedules}
+        assert set(zones) == scheduled
+        assert set(zones.values()) == {zone or "Asia/Shanghai"}, zones
 
 
 def test_prefect_yaml_matches_the_served_deployments():

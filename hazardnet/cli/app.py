@@ -59,11 +59,21 @@ def _as_of(value: str | None) -> str | None:
 
 def _home(home: Path | None, *, create: bool = False) -> str:
     """The working folder of a command. Only the intake commands (ingest, mail-intake, serve) set a new one up
-    (`create`); every other command needs an existing one (a mistyped --home would otherwise start an empty store
-    there, or fail deep inside with a database error)."""
+    (`create`: the folder is made here, so that their flows, which refuse a home that is not there, find it);
+    every other command needs an existing one (a mistyped --home would otherwise start an empty store there, or
+    fail deep inside with a database error)."""
+    from hazardnet.settings import home_problem
+
     h = home or Path(os.environ.get("HAZARDNET_HOME") or Path.cwd())
-    if not h.exists() and not create:
-        raise UserError(f"工作目录“{h}”不存在。请用 --home 指定含 inbox/ 的工作目录（或先运行 hazardnet demo 生成演示目录）。")
-    if h.exists() and not h.is_dir():
-        raise UserError(f"工作目录“{h}”不是文件夹。请用 --home 指定含 inbox/ 的工作目录。")
+    if create and not h.exists():
+        try:
+            h.mkdir(parents=True, exist_ok=True)  # two intake commands may set the same new home up at once
+        except OSError as exc:
+            from hazardnet.cli.problems import file_problem
+
+            raise UserError(file_problem(exc) or f"无法创建工作目录“{h}”。") from None
+    problem = home_problem(h)
+    if problem:
+        hint = "（或先运行 hazardnet demo 生成演示目录）" if not h.exists() else ""
+        raise UserError(f"{problem}请用 --home 指定含 inbox/ 的工作目录{hint}。")
     return str(h.resolve())

@@ -81,7 +81,7 @@ def paper_exit(paper: dict | None) -> int:
 
 @app.command()
 def bulletin(
-    month: Annotated[Optional[str], typer.Option("--month", help="通报月份 YYYY-MM，默认本月。")] = None,
+    month: Annotated[Optional[str], typer.Option("--month", help="通报月份 YYYY-MM（月份写两位，例如 2026-01），默认本月。")] = None,
     home: HomeOpt = None,
     as_of: AsOfOpt = None,
     resend: Annotated[bool, typer.Option("--resend", help="重新发送本月已送达的通报。")] = False,

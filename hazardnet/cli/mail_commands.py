@@ -25,10 +25,10 @@ def mail_intake(home: HomeOpt = None, as_of: AsOfOpt = None, json_: JsonOpt = Fa
     from flows.mail_intake import mail_intake_flow
     from hazardnet.settings import load_settings
 
-    home_dir = _home(home, create=True)
-    if not load_settings(home_dir).imap_host:
+    if not load_settings(home).imap_host:  # before the home is set up: a refused command leaves no folder behind
         raise UserError("未配置收件邮箱：请设置 HAZARDNET_IMAP_HOST、HAZARDNET_IMAP_USER 和密码"
                         "（HAZARDNET_IMAP_PASSWORD 或 HAZARDNET_IMAP_PASSWORD_BLOCK）。")
+    home_dir = _home(home, create=True)
     from hazardnet.cli.progress import flow_console
 
     with flow_console(home_dir, "收取邮件中的台账", quiet=json_):

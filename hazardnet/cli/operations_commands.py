@@ -11,7 +11,7 @@ from hazardnet.cli.app import HomeOpt, JsonOpt, _home, app, out
 from hazardnet.jobs.schedules import served_deployments_zh
 
 
-@app.command(help=f"在一个常驻进程中运行全部部署：{served_deployments_zh()}。")
+@app.command(help=f"在一个常驻进程中运行全部部署：{served_deployments_zh()}。定时按配置的时区（HAZARDNET_TIMEZONE，默认 Asia/Shanghai）。")
 def serve(
     home: HomeOpt = None,
     poll_minutes: Annotated[float, typer.Option("--poll-minutes", help="收件箱（及邮箱）轮询间隔（分钟）。")] = 5.0,

@@ -1,5 +1,6 @@
 """The deployments `hazardnet serve` runs (flows/deployments.py builds them, prefect.yaml repeats them for
-workers), by name, for its help. Kept apart from the flows so that the help names them without importing Prefect;
+workers), by name, for its help (their times are read in the served home's configured time zone, Asia/Shanghai by
+default). Kept apart from the flows so that the help names them without importing Prefect;
 tests/test_operations.py checks this list against the deployments really built."""
 
 from __future__ import annotations

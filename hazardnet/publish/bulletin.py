@@ -79,12 +79,13 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        """2026-11, 2026/11, 2026.11, 202611 or 2026年11月; ValueError with a Chinese sentence otherwise."""
-        m = re.fullmatch(r"\s*(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*月?|(\d{2}))\s*", str(text))
-        month = int((m.group(2) or m.group(3))) if m else 0
-        if not m or not 1 <= month <= 12:
-            raise ValueError(f"月份“{text}”格式不正确，请写成 YYYY-MM，例如 2026-11。")
-        return cls(int(m.group(1)), month)
+        """A month as a person writes it for a command or a Run form: YYYY-MM (2026-01), as their help says;
+        ValueError with the Chinese sentence both show otherwise. 2026-1, 2026/01, 202601 or 2026年1月 are refused,
+        as settings.parse_date refuses 2026/11/15: one written form for every month a person types."""
+        m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", str(text).strip())
+        if not m or not 1 <= int(m.group(2)) <= 12:
+            raise ValueError(f"通报月份“{text}”格式不正确，请写成 YYYY-MM（月份写两位），例如 2026-01。")
+        return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
     def of(cls, day: dt.date) -> Period:
