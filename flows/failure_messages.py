@@ -35,7 +35,7 @@ import prefect.states as states
 import prefect.task_engine as task_engine
 
 from flows.redaction import redact
-from hazardnet.problems import sentence_for_person
+from hazardnet.runtime import sentence_for_person
 
 # What a person reads in front of the type and message of an error that is not theirs to fix: not a mistake in
 # what they filled in, and someone who looks after the system must look at it (and needs the type to do so).

@@ -86,7 +86,7 @@ def main() -> None:
         if isinstance(exc, CLICK_ERRORS):
             fail("错误", usage_message(exc), 2)
         from hazardnet.cli.problems import in_chain, file_problem, server_problem
-        from hazardnet.problems import sentence_for_person
+        from hazardnet.runtime import sentence_for_person
         from hazardnet.intake.transaction import IntakeError
         from hazardnet.settings import SettingsError
 

@@ -3,7 +3,7 @@ folder a run could not use (shared by the entry point and the commands that repo
 
 from __future__ import annotations
 
-from hazardnet.problems import file_problem, in_chain  # noqa: F401 - the entry point's, and shared with the flows
+from hazardnet.runtime import file_problem, in_chain  # noqa: F401 - the entry point's, and shared with the flows
 
 
 def server_problem(exc: BaseException) -> str | None:
