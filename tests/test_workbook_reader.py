@@ -363,8 +363,8 @@ def _strategies_state(book: WorkbookGrid) -> tuple[bool, tuple[bool, bool]]:
 
 def test_parsers_check_with_pandera_but_without_its_hypothesis_strategies():
     """pandera imports hypothesis for its data-synthesis strategies whenever it is installed (it is: a test tool in
-    requirements.lock); the parsers' server keeps it out (intake/no_strategies.py): ≈6 MB per parser less. The parser still
-    checks registers with pandera; this process keeps hypothesis."""
+    requirements.lock); the parsers' server keeps it out (intake/no_strategies.py): ≈6 MB per parser less. The
+    parser still checks registers with pandera; this process keeps hypothesis."""
     import hypothesis  # noqa: F401 - importable here: the block is the parsers' server's alone
 
     with WorkbookReaderPool(settings(workers=1)) as pool:
