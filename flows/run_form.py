@@ -27,7 +27,7 @@ def home() -> Any:
 
 
 def as_of(title: str = "基准日", what: str = "按截至该日报送的台账办理") -> Any:
-    return field(title, f"日期，写成 YYYY-MM-DD，例如 2026-11-15；{what}。不填为今天（北京时间）。")
+    return field(title, f"日期，写成 YYYY-MM-DD，例如 2026-11-15；{what}。不填为今天（按配置的时区，默认北京时间）。")
 
 
 def pdf(default: bool | None = False, what: str = "同时生成 PDF 纸质版") -> Any:

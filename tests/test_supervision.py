@@ -237,6 +237,50 @@ def test_registers_with_moved_deadlines_get_warnings_at_their_cells(home):
     assert not [f for f in ingested[(DLH, D(2026, 7, 10))].files[0].findings if "推迟" in f.message]
 
 
+def test_the_self_check_warns_of_a_moved_deadline_as_the_intake_does(settings, tmp_path):
+    """`hazardnet check` (预检) gives the intake's warnings that need the county's earlier registers — G2's 整改期限
+    moved later without 延期原因 / 延期批准 — at the same cell, from the home's store; a home without a store gets
+    none of them and is left without one."""
+    import os
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    from hazardnet.intake.self_check import check_register
+    from hazardnet.store import submissions
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    july, august = REGISTERS[0], REGISTERS[2]
+    ingest_on(settings, july[1], [(G, write_register(tmp_path / "src" / "7月台账.xlsx", july[3], july[2]))])
+    checked = write_register(tmp_path / "clerk" / "格尔木市8月台账.xlsx", august[3], august[2])
+
+    result = check_register(settings, checked, G, august[1], tmp_path / "report")
+    moved = [(f.cell, f.message) for f in result.findings if "推迟" in f.message]
+    assert result.passed and [c for c, _ in moved] == ["J3", "J3"], result.findings
+    assert "未填写延期原因" in moved[0][1] and "未填写延期批准" in moved[1][1]
+    store = Store(settings.database_url)
+    try:  # nothing stored: still July's register alone
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(submissions)).scalar() == 1
+    finally:
+        store.dispose()
+
+    # the command a clerk runs prints them
+    done = subprocess.run([sys.executable, "-m", "hazardnet.cli", "check", str(checked), "--county", G,
+                           "--home", str(settings.home), "--as-of", august[1].isoformat()],
+                          capture_output=True, text=True, env={**os.environ, "HAZARDNET_SETTLE_SECONDS": "0", "COLUMNS": "200"},
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "提示 隐患台账 J3（整改期限）：重大隐患“G2”的整改期限由 2026-08-15 推迟至 2026-09-30" in done.stdout, done.stdout
+
+    fresh = load_settings(tmp_path / "new-home", settle_seconds=0)
+    fresh.home.mkdir()
+    result = check_register(fresh, checked, G, august[1], tmp_path / "report2")
+    assert result.passed and not [f for f in result.findings if "推迟" in f.message]
+    assert not (fresh.home / "hazardnet.db").exists()
+
+
 def test_commitment_table_rejected_whole_with_findings_at_cells(home):
     s, _, tmp = home
     src = write_commitment_table(tmp / "bad" / "格尔木承诺表.xlsx", commit_rows(

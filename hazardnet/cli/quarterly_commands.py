@@ -18,7 +18,7 @@ SendOpt = Annotated[bool, typer.Option(
     "--send", help="按分发规则发送三方：县(市)政府主管部门和供电企业收到本县的工作簿和通报会PPT，州级单位收到全州的，"
                    "客户只收到本单位隐患的工作簿、不发PPT（每份只发一次）。")]
 ReportAsOfOpt = Annotated[Optional[str], typer.Option(
-    "--as-of", help="数据截至日期 YYYY-MM-DD：按截至该日报送的台账统计该季度，默认今天（北京时间）。")]
+    "--as-of", help="数据截至日期 YYYY-MM-DD：按截至该日报送的台账统计该季度，默认今天（按配置的时区，默认北京时间）。")]
 
 
 def _quarter(value: str | None) -> str | None:

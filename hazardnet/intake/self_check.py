@@ -1,6 +1,11 @@
 """The self-check (预检): a county clerk's register read and checked exactly as the intake would — the same
 findings and the same problem report — and nothing stored, archived or counted. Used by `hazardnet check FILE
---county 格尔木市` and by a mail whose subject says 预检."""
+--county 格尔木市` and by a mail whose subject says 预检.
+
+The findings include what the intake adds from the store (`intake/extensions.py`): a 整改期限 moved later than the
+county's last accepted register (or the meeting's commitment) without 延期原因 / 延期批准, a 整改期限 left blank that
+keeps an earlier date — the warnings a clerk most wants before sending. They are read from the home's store when it
+has one; a home without a store (no register accepted yet) is left without one."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from hazardnet.intake.error_report import write_error_report
 from hazardnet.intake.findings import ERROR, Finding, file_finding
 from hazardnet.intake.inbox import REPORT_SUFFIX
 from hazardnet.intake.reader import WorkbookReaderPool
+from hazardnet.intake.sheet import RegisterSheet
 from hazardnet.intake.transaction import UnreadableWorkbook, examine, safe_name, snapshot
 from hazardnet.settings import Settings
 
@@ -71,10 +77,27 @@ def check_register(settings: Settings, path: Path, county: str, as_of: dt.date, 
             finally:
                 checker.close()
         result.findings = seen.findings
+        if not seen.rejected and isinstance(seen.parsed, RegisterSheet):
+            result.findings = result.findings + _store_findings(settings, county, as_of, seen.parsed)
         result.rows = 0 if seen.parsed is None else len(seen.parsed.frame)
         return _with_report(result, report_dir, seen.sheet, settings.timezone) if seen.rejected else result
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _store_findings(settings: Settings, county: str, as_of: dt.date, parsed: RegisterSheet) -> list[Finding]:
+    """The intake's warnings that need the county's earlier registers (`extension_findings`); none when the home
+    has no store yet — the check never creates one."""
+    if not settings.db_url and not (settings.home / "hazardnet.db").is_file():
+        return []
+    from hazardnet.intake.extensions import extension_findings
+    from hazardnet.store import Store
+
+    store = Store(settings.database_url)
+    try:
+        return extension_findings(store, county, as_of, parsed)
+    finally:
+        store.dispose()
 
 
 def _with_report(result: CheckResult, report_dir: Path, sheet, timezone: str) -> CheckResult:
