@@ -74,8 +74,8 @@ def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: Hom
     from hazardnet.settings import load_settings
 
     label, day = _quarter(quarter), _as_of(as_of)
-    if day is not None and dt.date.fromisoformat(day) < resolve_quarter(label, load_settings(_home(home))).start:
-        q = resolve_quarter(label, load_settings(_home(home)))
+    q = resolve_quarter(label, load_settings(_home(home))) if day is not None else None
+    if q is not None and dt.date.fromisoformat(day) < q.start:
         raise UserError(f"数据截至日期 {day} 早于{q.title}的第一天（{q.start}），该季度尚无可统计的台账。")
     from hazardnet.cli.progress import flow_console
 
