@@ -6,7 +6,7 @@ child process (`SubprocessASGIServer`: uvicorn, with this logging.yml) that writ
 server logs in English, with tracebacks, when it is stopped at the end of the command: on a busy machine its
 task-run recorder is still writing the last task runs' events when the command exits, and cancelling that write
 logs `Error flushing N events (N to retry, 0 dropped)` with an `asyncio.CancelledError` traceback (the events are
-retried in its final flush). The command names its log file to its children (`HAZARDNET_PREFECT_LOG_FILE`), so
+retried in its final flush; since `flows.temporary_server` waits for the records, only after that wait timed out). The command names its log file to its children (`HAZARDNET_PREFECT_LOG_FILE`), so
 that server's lines go to the same file as the command's own, and the console keeps only the command's Chinese
 lines. Nothing is dropped: a real failure of the server still fails the flow run, which the command reports in
 one Chinese line, and the server's own account of it is in the log file."""

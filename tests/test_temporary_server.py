@@ -1,6 +1,7 @@
 """A command run without PREFECT_API_URL starts Prefect's temporary server (a uvicorn child process writing to the
 same terminal) and stops it at its end: what that server logs goes to the home's log file, never between the
-command's Chinese lines (flows.console)."""
+command's Chinese lines (flows.console); the server is stopped only once it has recorded every task run of the
+command (flows.temporary_server)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import datetime as dt
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -19,9 +22,9 @@ from hazardnet.cli.sample_data import register_title, sample_hazards, write_regi
 
 ROOT = Path(__file__).parent.parent
 AS_OF = dt.date(2026, 11, 15)
-# Prefect's defaults for the server's task-run recorder, which a command started outside the checkout gets
-# (./prefect.toml batches the writes): one transaction per event, so on two cores the recorder is still writing
-# the last task runs' events when the command ends, and Prefect logs the cancelled write with its traceback
+# Prefect's defaults for the server's task-run recorder, which a command gets in a folder with a prefect.toml of its
+# own or where an operator set them (the checkout's prefect.toml batches the writes): one transaction per event, so
+# on two cores the recorder is still writing the last task runs' events when the command's flow run ends
 PREFECT_RECORDER_DEFAULTS = {"PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "1",
                              "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_READ_BATCH_SIZE": "1",
                              "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_FLUSH_INTERVAL": "5",
@@ -54,10 +57,11 @@ def home_with_registers(home: Path, n: int) -> Path:
     return home
 
 
-def run_on_the_temporary_server(tmp_path: Path, prefect_home: Path, *args: str) -> subprocess.CompletedProcess:
+def run_on_the_temporary_server(tmp_path: Path, prefect_home: Path, *args: str,
+                                **extra: str) -> subprocess.CompletedProcess:
     """`hazardnet <args>` as a person runs it from their own folder (no prefect.toml there), no Prefect server
-    running: its console holds its own lines only."""
-    env = without_server_url(prefect_home, HAZARDNET_SETTLE_SECONDS="0", **PREFECT_RECORDER_DEFAULTS)
+    running (`extra`: more environment): its console holds its own lines only."""
+    env = without_server_url(prefect_home, HAZARDNET_SETTLE_SECONDS="0", **{**PREFECT_RECORDER_DEFAULTS, **extra})
     proc = subprocess.run([sys.executable, "-m", "hazardnet", *args, "--as-of", AS_OF.isoformat()],
                           capture_output=True, text=True, cwd=tmp_path, timeout=600, env=env)
     console = proc.stdout + proc.stderr
@@ -144,3 +148,77 @@ def test_status_on_the_temporary_server_shows_no_prefect_line(tmp_path, prefect_
     assert "尚无运行记录" in console or "最近的运行" in console
     assert "temporary server" not in console and "prefect.io" not in console, console
     assert "Starting temporary server" in (home / "logs" / "hazardnet.log").read_text(encoding="utf-8")
+
+
+def recorded_task_runs(prefect_home: Path, flow_run: str) -> list[tuple[str, str]]:
+    """(name, state type) of every task run of `flow_run` in the temporary server's database, read after the
+    command ended (the server is gone, its SQLite file stays in PREFECT_HOME), sorted."""
+    with sqlite3.connect(prefect_home / "prefect.db") as db:
+        return sorted(db.execute("SELECT name, state_type FROM task_run WHERE flow_run_id = ?", (flow_run,)))
+
+
+def test_an_ingest_ends_once_the_temporary_server_has_recorded_every_task_run(tmp_path):
+    """With Prefect's own recorder settings (each event written in a transaction of its own) the temporary server
+    is still recording the last task runs when an ingest of 60 registers ends: stopped then, it lost them (4 runs of
+    this ingest kept 17–41 of their 62 task runs Completed, the others Running, Pending or missing). The command
+    stops it only once it shows every task run in its last state, Completed here."""
+    home = home_with_registers(tmp_path / "home", 60)
+    prefect_home = tmp_path / "prefect-home"  # a database of this command's runs only
+    prefect_home.mkdir()
+    # the bound is the machine's, not what is tested: a slow machine still gets every record
+    proc = run_on_the_temporary_server(tmp_path, prefect_home, "ingest", "--home", str(home), "--json",
+                                       HAZARDNET_TASK_RUNS_WAIT_SECONDS="120")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert [f["outcome"] for f in result["files"]] == ["accepted"] * 60
+    steps = ["扫描收件箱", "生成汇总台账"] + [f"导入 {f['county']}：{Path(f['path']).name}" for f in result["files"]]
+    recorded = recorded_task_runs(prefect_home, result["flow_run"])
+    assert Counter(state for _, state in recorded) == {"COMPLETED": 62}
+    assert recorded == sorted((step, "COMPLETED") for step in steps)
+    log = (home / "logs" / "hazardnet.log").read_text(encoding="utf-8")
+    # the recorder had nothing left to write when it was stopped: no cancelled write, no traceback
+    assert "Error flushing" not in log and "Traceback" not in log, log
+    assert "task runs of this command" not in log, log
+
+
+def test_a_temporary_server_that_does_not_record_in_time_is_one_line_in_the_log(tmp_path, prefect_home):
+    """The wait is bounded: a server that records no task run (its recorder turned off) is stopped after
+    HAZARDNET_TASK_RUNS_WAIT_SECONDS, with one English line in the log file; the command's result is the same."""
+    home = tmp_path / "home"
+    proc = run_on_the_temporary_server(tmp_path, prefect_home, "ingest", "--home", str(home), "--always-run", "--json",
+                                       HAZARDNET_TASK_RUNS_WAIT_SECONDS="1",
+                                       PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED="false")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["files"] == [] and result["flow_run"], result
+    assert recorded_task_runs(prefect_home, result["flow_run"]) == []
+    log = (home / "logs" / "hazardnet.log").read_text(encoding="utf-8")
+    line = re.search(r"^.* \| WARNING \| flows\.temporary_server - (.*)$", log, re.M)
+    assert line and re.fullmatch(r"Prefect's temporary server has recorded only 0 of the (\d+) task runs of this "
+                                 r"command after a wait of \d+\.\d s; it is stopped now, and the Prefect UI will show "
+                                 r"the other \1 missing or unfinished", line[1]), log
+    assert "Traceback" not in log, log
+
+
+def test_a_command_against_a_server_notes_no_task_run_and_does_not_wait(prefect_harness):
+    """With PREFECT_API_URL (here the test harness's server) a flow's task runs are not noted: the server keeps
+    running after the command, nothing waits for it."""
+    import prefect.task_engine as task_engine
+    from prefect import flow
+
+    import flows  # noqa: F401 - the project's wrappers of Prefect, as every command has them
+    from flows import temporary_server
+    from flows.runner import PrefectRunner
+
+    # the name Prefect 3.9's task engine sends every task-run state change through
+    assert task_engine.emit_task_run_state_change_event is temporary_server.emit_task_run_state_change_event
+
+    @flow
+    def two_steps() -> list:
+        runner = PrefectRunner()
+        return [runner.step("一", lambda: 1), runner.step("二", lambda: 2)]
+
+    assert two_steps() == [1, 2]
+    assert temporary_server.temporary_server() is None
+    assert temporary_server._sent == {}
+    assert temporary_server.wait_for_task_runs(timeout=60) == 0
