@@ -159,11 +159,12 @@ def grid_warning(
     county, line, substation = county or [], line or [], substation or []
     from flows.grid_warning import UndeliveredGridWarning, grid_warning_flow
     from hazardnet.publish.bulletin import public_delivery
-    from hazardnet.publish.grid_warning import grid_warning as make_warning
-    from hazardnet.settings import load_settings
+    from hazardnet.jobs.grid_warning import make_warning
+    from hazardnet.settings import load_settings, today
 
-    try:
-        make_warning(load_settings(_home(home)), county, text, lines=line, substations=substation)
+    settings = load_settings(_home(home))
+    try:  # the warning the flow will send, lines and substations looked up in the customer files as the flow does
+        make_warning(settings, county, text, today(settings), lines=line, substations=substation)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     from hazardnet.cli.progress import flow_console
@@ -177,6 +178,9 @@ def grid_warning(
         result, failure = outcome.result, str(outcome)
     elif isinstance(outcome, BaseException):
         raise UserError(redact(state.message or str(outcome))) from None
+    elif state.is_failed() or not isinstance(outcome, dict):
+        # a Failed state without a result (no usable directory …): the run's own sentence, exit 1
+        raise RuntimeError(redact(state.message or "电网风险预警未能发送。"))
     else:
         result = outcome
     if json_:
