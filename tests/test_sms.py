@@ -374,6 +374,26 @@ def test_grid_warning_command_that_cannot_go_out_says_why_in_one_chinese_line(pr
     assert json.loads(none.stdout.strip().splitlines()[-1])["exit_code"] == 1
 
 
+def test_bulletin_and_grid_warning_say_the_directory_file_is_missing_not_report_none(prefect_harness, home):
+    """The directory file gone after a version was stored: the commands go on with that version and say so with
+    the intake's sentence (was: 通讯录文件有错误，沿用上一版有效通讯录；问题报告：None)."""
+    from hazardnet.publish.bulletin import Period
+
+    from .test_ingest_flow import run_cli
+
+    s, store = home
+    bulletin_job(s, store, Period.parse("2026-07"), D(2026, 7, 15), EmlFileTransport(s.outbox / "mail"))
+    s.directory_file.unlink()
+    done = run_cli("bulletin", "--month", "2026-07", "--as-of", "2026-07-15", "--home", str(s.home),
+                   env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "None" not in done.stdout and "通讯录文件有错误" not in done.stdout, done.stdout
+    assert f"未找到通讯录文件 {s.directory_file}，沿用上一次有效的通讯录" in done.stdout, done.stdout
+    grid = run_cli("grid-warning", "--county", G, "--text", GRID_TEXT, "--home", str(s.home), env={"COLUMNS": "200"})
+    assert grid.returncode == 0, grid.stderr
+    assert f"未找到通讯录文件 {s.directory_file}，沿用上一次有效的通讯录" in grid.stdout, grid.stdout
+
+
 # ---- the monthly bulletin's notice -------------------------------------------------------------------------
 def test_bulletin_notice_by_sms_once_after_the_mail(home, http_gateway):
     from hazardnet.publish.bulletin import Period

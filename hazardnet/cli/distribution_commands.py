@@ -46,13 +46,27 @@ def print_bulletin(result: dict) -> None:
                       status_text(d["status"], colour=True), status_text(d.get("sms_status"), "sms", colour=True),
                       redact(d.get("error") or d.get("note") or ""))
     out.print(table)
-    directory = result.get("directory") or {}
-    if directory.get("source") == "store":
-        out.print(f"[yellow]通讯录文件有错误，沿用上一版有效通讯录；问题报告：{directory.get('report')}[/]")
-    elif directory.get("left_out"):
-        out.print(f"[yellow]通讯录第 {'、'.join(map(str, directory['left_out']))} 行有错误，未予采用，其余收件人照常发送；"
-                  f"问题报告：{directory.get('report')}[/]")
+    note = directory_note(result.get("directory") or {})
+    if note:
+        from rich.markup import escape
+
+        out.print(f"[yellow]{escape(note)}[/]")
     print_paper(result.get("paper"))
+
+
+def directory_note(directory: dict) -> str | None:
+    """What a sending command says of the directory it used, when not simply the file as it is: the last valid
+    version (the file has errors: its report; the file is missing or its change could not be announced: the
+    directory's own sentence), or the file without its rows in error."""
+    if directory.get("source") == "store":
+        if directory.get("report"):
+            return f"通讯录文件有错误，沿用上一版有效通讯录；问题报告：{directory['report']}"
+        said = [f["message"] for f in directory.get("findings") or () if not f.get("cell") and f.get("message")]
+        return "".join(said) or "沿用上一版有效通讯录。"
+    if directory.get("left_out"):
+        return (f"通讯录第 {'、'.join(map(str, directory['left_out']))} 行有错误，未予采用，其余收件人照常发送；"
+                f"问题报告：{directory.get('report')}")
+    return None
 
 
 PdfOpt = Annotated[bool, typer.Option("--pdf", help="同时用 LibreOffice 生成纸质版 PDF（需安装 LibreOffice）。")]
@@ -139,10 +153,11 @@ def print_grid_warning(result: dict) -> None:
                       redact("、".join(d.get("mobiles") or [])) or "无", status_text(d.get("sms_status"), "sms", colour=True),
                       redact(d.get("error") or (d.get("note") if d["status"] == "skipped" else "") or ""))
     out.print(table)
-    left_out = (result.get("directory") or {}).get("left_out")
-    if left_out:
-        out.print(f"[yellow]通讯录第 {'、'.join(map(str, left_out))} 行有错误，未予采用；"
-                  f"问题报告：{result['directory'].get('report')}[/]")
+    note = directory_note(result.get("directory") or {})
+    if note:
+        from rich.markup import escape
+
+        out.print(f"[yellow]{escape(note)}[/]")
 
 
 @app.command("grid-warning")
