@@ -170,9 +170,16 @@ def attachment_of(msg):
     return att.get_filename(), att.get_content()
 
 
+EMPTY = {"本月新发现": "本月无新发现隐患。", "未整改": "截至统计日无未整改隐患。", "本月已整改": "本月无已整改隐患。"}
+
+
 def sheet_rows(book: openpyxl.Workbook, title: str) -> list[dict]:
+    """The hazard rows of a list sheet; a list with none holds, under its header, the sentence saying so."""
     values = list(book[title].iter_rows(values_only=True))
     header = values[0]
+    if values[1:2] and values[1][0] == EMPTY[title] and all(v is None for v in values[1][1:]):
+        assert len(values) == 2
+        return []
     return [dict(zip(header, r)) for r in values[1:]]
 
 
@@ -242,6 +249,8 @@ def test_nil_report_for_authorities_and_body_states_counts(smtp_settings, world,
     assert "零报告" in body
     book = openpyxl.load_workbook(io.BytesIO(attachment_of(my)[1]))
     assert all(hazard_ids(book, t) == set() for t in ("本月新发现", "未整改", "本月已整改"))
+    # each empty list says so under its header (a bare header row reads like a table that failed to fill)
+    assert all(book[t]["A2"].value == EMPTY[t] and "A2:" in str(book[t].merged_cells) for t in EMPTY)
     gem = received[GOV_GEM].message.get_body(("plain",)).get_content()
     assert "本月新发现隐患 1 条；未整改隐患 2 条，其中逾期 1 条；本月已整改 1 条。" in gem
     assert "逾期未整改的重大隐患 1 条" in gem and "GEM-001" in gem
