@@ -163,6 +163,31 @@ def test_every_rule_failure_is_reported_at_its_cell(settings, as_of, name):
     store.dispose()
 
 
+def test_a_missing_required_column_names_its_variants_and_points_at_the_headers_not_understood(settings, as_of,
+                                                                                                tmp_path):
+    """户号 written 用户号码, 隐患等级 written 严重程度: besides 缺少必填列 (at the header row), each header the
+    intake did not understand is pointed at and painted in the report's copy, so the clerk sees which to rename
+    (was: 缺少必填列“户号” at A1 alone, the clerk left to guess)."""
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    ws = wb["隐患台账"]
+    ws["B1"], ws["J1"] = "用户号码", "严重程度"
+    src = tmp_path / "表头写错.xlsx"
+    wb.save(src)
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "rejected"
+    errors = {x.field: x for x in f.findings if x.level == "error"}
+    assert set(errors) == {"户号", "隐患等级"} and {x.cell for x in errors.values()} == {"A1"}
+    assert "列名写作“户号”“客户编号”“用户编号”" in errors["户号"].message
+    assert "“隐患级别”" in errors["隐患等级"].message and "severity" not in errors["隐患等级"].message
+    hints = {x.cell: x for x in f.findings if x.field == "表头"}
+    assert set(hints) == {"B1", "J1"} and all(x.level == "warning" for x in hints.values())
+    assert hints["B1"].message.startswith("列名“用户号码”无法识别；如果这一列就是所缺的必填列（户号、隐患等级）")
+    copy = openpyxl.load_workbook(f.report).worksheets[1]
+    for cell in ("B1", "J1"):
+        assert copy[cell].fill.fgColor.rgb.endswith("FF0000") and "无法识别" in copy[cell].comment.text
+
+
 # built here from the fixtures' rows: name -> (change to rows(), every error as (cell, message fragment, value shown))
 BUILT = {
     "notice_before_found": (lambda d: d[0].__setitem__(12, dt.date(2026, 3, 1)),

@@ -351,6 +351,33 @@ def _is_footer(cells: list[Any]) -> bool:
     return False
 
 
+def _chinese_labels(f) -> list[str]:
+    """A field's header and the variants a clerk may write, the Chinese ones (the English ones are for imports)."""
+    return [label for label in (f.header, *f.aliases) if any("\u4e00" <= ch <= "\u9fff" for ch in label)]
+
+
+def _unknown_headers(sheet: SheetGrid, header_row: int, columns: dict[str, int], missing: list[str]) -> list[Finding]:
+    """When a required column is missing: each header cell that names no register column (a 户号 written
+    “用户号码”), pointed at, so the clerk sees which header to rename."""
+    from hazardnet.intake.photos import PHOTO_FIELD
+    from schemas.headers import SERIAL_HEADERS, normalize_label
+
+    known = set(columns.values())
+    wanted = "、".join(FIELD_BY_NAME[name].header for name in missing)
+    found: list[Finding] = []
+    for c, v in enumerate(sheet.rows[header_row]):
+        text = clean_str(v) if isinstance(v, str) else None
+        if c in known or text is None:
+            continue
+        key = normalize_label(text)
+        if key in SERIAL_HEADERS or normalize_label(PHOTO_FIELD) in key or _match_header(text):
+            continue
+        found.append(Finding(sheet.name, cell_ref(header_row, c), "表头",
+                             f"列名“{text}”无法识别；如果这一列就是所缺的必填列（{wanted}），请把列名改成模板中的写法。",
+                             value=text, level=WARNING, row=header_row + 1, col=c + 1))
+    return found
+
+
 def derive_hazard_id(county: str, row: dict[str, Any]) -> str:
     """A stable id for registers without a 隐患编号 column: same customer, date and description → same id."""
     basis = "|".join(str(row.get(k) or "") for k in ("customer_id", "found_date", "description"))
@@ -366,10 +393,14 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
     sheet, header_row, columns = picked
     findings: list[Finding] = []
     header_cells = sheet.rows[header_row]
-    for name in REQUIRED_FIELDS:
-        if name not in columns and name != "hazard_id":
-            findings.append(Finding(sheet.name, cell_ref(header_row, 0), FIELD_BY_NAME[name].header,
-                                    f"缺少必填列“{FIELD_BY_NAME[name].header}”", row=header_row + 1, col=0))
+    missing = [name for name in REQUIRED_FIELDS if name not in columns and name != "hazard_id"]
+    for name in missing:
+        f = FIELD_BY_NAME[name]
+        findings.append(Finding(sheet.name, cell_ref(header_row, 0), f.header,
+                                f"缺少必填列“{f.header}”：第 {header_row + 1} 行的表头中没有这一列"
+                                f"（列名写作“{'”“'.join(_chinese_labels(f))}”均可）", row=header_row + 1, col=0))
+    if missing:
+        findings.extend(_unknown_headers(sheet, header_row, columns, missing))
     grid = _fill_merged(sheet, header_row + 1)
     field_cols = [(name, col) for name, col in columns.items()]
     header_keys = {_label(v) for v in header_cells if v is not None}
