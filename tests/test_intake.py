@@ -188,6 +188,27 @@ def test_a_missing_required_column_names_its_variants_and_points_at_the_headers_
         assert copy[cell].fill.fgColor.rgb.endswith("FF0000") and "无法识别" in copy[cell].comment.text
 
 
+def test_a_second_register_sheet_is_not_read_silently(settings, as_of, tmp_path):
+    """A register split over two visible sheets (一般隐患 / 重大隐患): the first is read, and the file's findings say
+    the second was not (was: its hazards dropped without a word). A hidden copy, or an empty one, is no news."""
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    second = wb.copy_worksheet(wb["隐患台账"])
+    second.title = "重大隐患"
+    hidden = wb.copy_worksheet(wb["隐患台账"])
+    hidden.title, hidden.sheet_state = "上月", "hidden"
+    blank = wb.copy_worksheet(wb["隐患台账"])
+    blank.title = "空表"
+    blank.delete_rows(2, blank.max_row)
+    src = tmp_path / "两张表.xlsx"
+    wb.save(src)
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "accepted"
+    said = [x for x in f.findings if x.field == "工作表"]
+    assert [(x.sheet, x.cell, x.level) for x in said] == [("重大隐患", "A1", "warning")]
+    assert said[0].message.startswith("工作表“重大隐患”也是一张隐患台账，但只导入了工作表“隐患台账”，“重大隐患”中的隐患没有导入")
+
+
 # built here from the fixtures' rows: name -> (change to rows(), every error as (cell, message fragment, value shown))
 BUILT = {
     "notice_before_found": (lambda d: d[0].__setitem__(12, dt.date(2026, 3, 1)),

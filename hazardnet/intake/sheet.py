@@ -119,15 +119,29 @@ def find_header(sheet: SheetGrid) -> tuple[int, dict[str, int]] | None:
 
 def pick_register_sheet(book: WorkbookGrid) -> tuple[SheetGrid, int, dict[str, int]] | None:
     """The sheet whose header matches the most register fields (a 填写说明 sheet may come first)."""
+    picked, _others = _pick_register_sheets(book)
+    return picked
+
+
+def _pick_register_sheets(book: WorkbookGrid) -> tuple[tuple[SheetGrid, int, dict[str, int]] | None,
+                                                        list[tuple[SheetGrid, int]]]:
+    """The register sheet (as pick_register_sheet), and every other visible sheet with a register header and
+    something under it: (sheet, 0-based header row) — hazards the intake would not read."""
     best = None
+    candidates = []
     for sheet in book.sheets:
         found = find_header(sheet)
         if found is None:
             continue
         key = (not sheet.hidden, len(found[1]))
+        candidates.append((sheet, found[0]))
         if best is None or key > best[0]:
             best = (key, sheet, *found)
-    return None if best is None else best[1:]
+    if best is None:
+        return None, []
+    others = [(sheet, r) for sheet, r in candidates if sheet is not best[1] and not sheet.hidden
+              and any(sum(not _blank(v) for v in row) >= 2 and not _is_footer(row) for row in sheet.rows[r + 1:])]
+    return best[1:], others
 
 
 def _fill_merged(sheet: SheetGrid, start_row: int) -> list[list[Any]]:
@@ -386,7 +400,7 @@ def derive_hazard_id(county: str, row: dict[str, Any]) -> str:
 
 def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> RegisterSheet | Finding:
     """Locate and normalize the register in `book`; a file-level Finding when there is none."""
-    picked = pick_register_sheet(book)
+    picked, others = _pick_register_sheets(book)
     if picked is None:
         return file_finding("未找到隐患台账表：没有哪张工作表的表头包含“户号、客户名称、隐患描述、整改状态”等列，"
                             "请使用台账模板报送。")
@@ -401,6 +415,11 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
                                 f"（列名写作“{'”“'.join(_chinese_labels(f))}”均可）", row=header_row + 1, col=0))
     if missing:
         findings.extend(_unknown_headers(sheet, header_row, columns, missing))
+    for other, r in others:  # a second register sheet (一般隐患 / 重大隐患, or last month's kept beside) is not read
+        findings.append(Finding(other.name, cell_ref(r, 0), "工作表",
+                                f"工作表“{other.name}”也是一张隐患台账，但只导入了工作表“{sheet.name}”，"
+                                f"“{other.name}”中的隐患没有导入；请把要报送的隐患合并到一张工作表中，不报送的表请删除。",
+                                level=WARNING, row=r + 1))
     grid = _fill_merged(sheet, header_row + 1)
     field_cols = [(name, col) for name, col in columns.items()]
     header_keys = {_label(v) for v in header_cells if v is not None}
