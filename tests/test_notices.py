@@ -455,6 +455,7 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
 
     from typer.testing import CliRunner
 
+    from hazardnet.cli.app import UserError
     from hazardnet.cli.main import app
 
     submit_month(home, D(2026, 7, 10))
@@ -506,6 +507,10 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
     assert d3["stage"] == "已销号"
     missing = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "NOPE"])
     assert missing.exit_code != 0
+    # a county mistyped is said so, not "库中没有北京市的隐患“D1”"
+    with pytest.raises(UserError, match="^“北京市”不是已配置的县\\(市\\)：德令哈市、格尔木市"):
+        CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", "北京市", "--id", "D1"],
+                           catch_exceptions=False)
 
 
 def test_a_notice_prints_to_pdf_with_both_copies(home):
