@@ -529,6 +529,27 @@ def test_the_command_refuses_a_month_without_its_leading_zero(tmp_path):
     assert sorted(p.name for p in home.iterdir()) == []  # refused before anything ran
 
 
+def test_a_month_not_begun_is_refused_before_anyone_is_mailed(prefect_harness, settings, world):
+    """--month 2099-05 (a year mistyped) or an --as-of before the month: refused in one line, exit 2, nothing
+    written or mailed (was: every recipient mailed a bulletin of a month with nothing in it, 数据截至 before it).
+    The flow itself (the Run form) fails with the same sentence naming its fields."""
+    from flows.bulletin import bulletin_flow
+
+    from .test_ingest_flow import run_cli
+
+    for args, day in ((["--month", "2099-05"], None), (["--month", "2026-11", "--as-of", "2026-10-31"], "2026-10-31")):
+        done = run_cli("bulletin", *args, "--home", str(settings.home))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        first = "2099-05-01" if day is None else "2026-11-01"
+        assert f"早于通报月份{'2099年5月' if day is None else '2026年11月'}的第一天（{first}），该月尚无可通报的隐患；" \
+               "请检查 --month 和 --as-of。" in done.stderr, done.stderr
+    assert not (settings.outbox / "mail").exists() and not (settings.outbox / "通报").exists()
+    state = bulletin_flow(home=str(settings.home), month="2099-05", return_state=True)
+    assert state.is_failed() and "早于通报月份2099年5月的第一天（2099-05-01）" in state.message
+    assert "请检查通报月份和基准日。" in state.message and "--" not in state.message
+    assert not (settings.outbox / "mail").exists()
+
+
 def test_monthly_deployment_is_on_the_15th_in_shanghai():
     from flows.bulletin import deployments
 

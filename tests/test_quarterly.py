@@ -697,6 +697,13 @@ def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monk
     early = run_cli("quarterly", "--quarter", "2026Q3", "--as-of", "2026-06-30", "--home", str(settings.home),
                     env=env)
     assert early.returncode == 2 and "Traceback" not in early.stderr and "早于2026年第三季度的第一天" in early.stderr
+    # a quarter not begun as known today (2099Q2 typed for 2026Q2): refused too, nothing written
+    future = run_cli("quarterly", "--quarter", "2099Q2", "--home", str(settings.home), env=env)
+    assert future.returncode == 2 and "Traceback" not in future.stderr, future.stderr
+    assert "早于2099年第二季度的第一天（2099-04-01），该季度尚无可统计的台账。" in future.stderr, future.stderr
+    state = quarterly_flow(home=str(settings.home), quarter="2099Q2", send=True, return_state=True)  # the Run form
+    assert state.is_failed() and "早于2099年第二季度的第一天（2099-04-01）" in state.message
+    assert not (settings.outbox / "quarterly" / "2099Q2").exists()
     helps = run_cli("warnings", "--help", env=env)
     assert helps.returncode == 0 and "风险预警" in helps.stdout
 

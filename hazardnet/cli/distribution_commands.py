@@ -112,6 +112,13 @@ def bulletin(
             month = Period.parse(month).key
         except ValueError as exc:
             raise UserError(str(exc)) from None
+    from flows.bulletin import resolve_period
+    from hazardnet.publish.bulletin import report_date_problem
+    from hazardnet.settings import load_settings
+
+    problem = report_date_problem(*resolve_period(month, _as_of(as_of), load_settings(_home(home))))
+    if problem:  # a month not begun (2027-05 for 2026-05): nothing to send, no one mailed
+        raise UserError(problem.replace("请检查通报月份和基准日", "请检查 --month 和 --as-of"))
     from hazardnet.cli.progress import flow_console
 
     with flow_console(_home(home), "发送月度通报", quiet=json_):

@@ -116,6 +116,16 @@ class Period:
         return isinstance(day, dt.date) and self.first <= day <= self.last
 
 
+def report_date_problem(period: Period, day: dt.date) -> str | None:
+    """The sentence refusing a bulletin whose report date lies before its month (a month not begun yet, 2027-05
+    typed for 2026-05: every recipient would be mailed a bulletin of a month with nothing in it), else None. It
+    names the Run form's fields, which the command's --month and --as-of are."""
+    if day < period.first:
+        return (f"基准日 {day} 早于通报月份{period.label}的第一天（{period.first}），该月尚无可通报的隐患；"
+                f"请检查通报月份和基准日。")
+    return None
+
+
 def default_as_of(period: Period, today: dt.date) -> dt.date:
     """The report date of a bulletin: today, or the month's last day for a month already over."""
     return min(today, period.last)
