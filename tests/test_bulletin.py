@@ -428,6 +428,26 @@ def test_rejected_register_report_is_mailed_to_the_county_supply_company(smtp_se
     assert len(smtp_server.messages) == 1 and {d["status"] for d in again if d["county"] == "格尔木市"} == {"skipped"}
 
 
+def test_a_rejection_mail_names_the_headers_not_understood(smtp_settings, world, smtp_server, tmp_path):  # noqa: F811
+    """A register whose 户号 header reads 用户号码: the mail lists, beside 缺少必填列“户号”, the header cell the intake
+    did not understand (the clerk reads the mail, not always the attached report)."""
+    from hazardnet.jobs.ingest import ingest
+
+    from .conftest import DATA, drop
+
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    wb["隐患台账"]["B1"] = "用户号码"
+    src = tmp_path / "格尔木市12月台账.xlsx"
+    wb.save(src)
+    drop(smtp_settings, src)
+    result = ingest(smtp_settings, AS_OF, mail_rejections=False)
+    send_rejection_reports(smtp_settings, world, result, SmtpTransport(smtp_settings), as_of=AS_OF)
+    [m] = smtp_server.messages
+    body = m.message.get_body(("plain",)).get_content()
+    assert "隐患台账 A1（户号）：缺少必填列“户号”" in body
+    assert "表头中无法识别的列名（可能就是所缺的必填列）：\n  隐患台账 B1：用户号码\n" in body, body
+
+
 def test_attachment_name_header_decodes_for_old_clients(smtp_settings, world, smtp_server):  # noqa: F811
     bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
     msg = messages_by_address(smtp_server)[CUST_A[0]].message
