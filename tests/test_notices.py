@@ -486,6 +486,8 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
     assert list(book["预警与消息"].iter_rows(values_only=True)) == [
         ("类别", "事项", "收件方", "渠道", "结果", "发送时间"),
         ("整改通知书", "德令哈-2026-0001", f"{NAMES[S]}（户号 {S}）", "邮件", "已发送", m["sent_at"])]
+    assert record["letters"] == []  # a part of its life with nothing in it says so under the header
+    assert list(book["督办建议函"].iter_rows(values_only=True))[1:] == [("尚未列入任何隐患督办建议函。",) + (None,) * 5]
     shown = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D1",
                                      "--as-of", "2026-10-08"])
     assert shown.exit_code == 0, shown.output
