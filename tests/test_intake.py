@@ -209,6 +209,31 @@ def test_a_second_register_sheet_is_not_read_silently(settings, as_of, tmp_path)
     assert said[0].message.startswith("工作表“重大隐患”也是一张隐患台账，但只导入了工作表“隐患台账”，“重大隐患”中的隐患没有导入")
 
 
+def test_a_customer_id_that_lost_its_leading_zero_is_pointed_at(settings, as_of, tmp_path):
+    """0630100002 typed into a number cell (Excel shows 630100002): the county's next register is accepted with a
+    warning at that 户号 cell naming the customer it probably is (was: silently a new customer, whom no bulletin or
+    warning of 0630100002 reaches); the self-check on the home says the same. A 户号 without a zero is no news."""
+    from hazardnet.intake.self_check import check_register
+
+    drop(settings, DATA / "good" / "canonical.xlsx")
+    assert ingest(settings, as_of).files[0].outcome == "accepted"
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    ws = wb["隐患台账"]
+    ws["B3"] = 630100002  # a number: Excel dropped the zero
+    ws["B4"] = "630100009"  # no known 户号 with zeros in front of it
+    src = tmp_path / "格尔木市下月台账.xlsx"
+    wb.save(src)
+    checked = check_register(settings, src, "格尔木市", as_of, tmp_path / "预检")
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "accepted"
+    for findings in (f.findings, checked.findings):
+        said = [x for x in findings if x.field == "户号"]
+        assert [(x.cell, x.level, x.value) for x in said] == [("B3", "warning", "630100002")]
+        assert said[0].message.startswith("户号“630100002”在此前的台账中没有，但有户号“0630100002”（格尔木市人民医院），"
+                                          "可能是开头的 0 被 Excel 去掉了")
+
+
 # built here from the fixtures' rows: name -> (change to rows(), every error as (cell, message fragment, value shown))
 BUILT = {
     "notice_before_found": (lambda d: d[0].__setitem__(12, dt.date(2026, 3, 1)),
