@@ -234,6 +234,26 @@ def test_a_customer_id_that_lost_its_leading_zero_is_pointed_at(settings, as_of,
                                           "可能是开头的 0 被 Excel 去掉了")
 
 
+def test_one_customer_id_with_another_name_is_pointed_at(settings, as_of, tmp_path):
+    """客户名称 merged over two rows of different customers (the merge carries the first name into the second row):
+    the row whose 户号 elsewhere reads another name gets a warning at its 客户名称 cell (was: accepted silently, the
+    hospital's hazard printed under the potash company's name in the hospital's own bulletin)."""
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    ws = wb["隐患台账"]
+    for n in (9, 10):
+        ws.append(["格尔木市", "0630100002", "格尔木市人民医院", "二级", "医疗", f"GEM-2026-0{n:02d}",
+                   dt.datetime(2026, 5, n), "配电室漏雨", "电气设备", "一般", *[None] * 7, "未整改"])
+    ws.merge_cells("C2:C3")  # 青海盐湖钾肥股份有限公司 now also in row 3, the hospital's (0630100002)
+    src = tmp_path / "合并单元格.xlsx"
+    wb.save(src)
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "accepted"
+    said = [x for x in f.findings if x.field == "客户名称"]
+    assert [(x.cell, x.level, x.value) for x in said] == [("C3", "warning", "青海盐湖钾肥股份有限公司")]
+    assert said[0].message.startswith("户号“0630100002”在第 5、6 行的客户名称是“格尔木市人民医院”，本行却是“青海盐湖钾肥股份有限公司”")
+
+
 # built here from the fixtures' rows: name -> (change to rows(), every error as (cell, message fragment, value shown))
 BUILT = {
     "notice_before_found": (lambda d: d[0].__setitem__(12, dt.date(2026, 3, 1)),

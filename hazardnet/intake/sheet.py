@@ -365,6 +365,34 @@ def _is_footer(cells: list[Any]) -> bool:
     return False
 
 
+def _names_of_one_customer(sheet: str, rows: list[int], ids: list[Any] | None, names: list[Any] | None,
+                           col: int | None) -> list[Finding]:
+    """A warning at each 客户名称 cell that differs from the name most rows give the same 户号 (a merged 客户名称
+    cell running into the next customer's row, a 户号 copied down): one 户号 is one customer, and the name is
+    what its bulletins and notices print."""
+    if not ids or not names or col is None:
+        return []
+    seen: dict[str, dict[str, list[int]]] = {}
+    for r, cid, name in zip(rows, ids, names):
+        if cid is not None and name is not None:
+            seen.setdefault(str(cid), {}).setdefault(str(name), []).append(r)
+    out: list[Finding] = []
+    for cid, by_name in seen.items():
+        if len(by_name) < 2:
+            continue
+        usual = max(by_name, key=lambda n: (len(by_name[n]), -by_name[n][0]))  # most rows, then the first
+        where = "、".join(str(r + 1) for r in by_name[usual][:5]) + (" 等" if len(by_name[usual]) > 5 else " ")
+        for name, at in by_name.items():
+            if name == usual:
+                continue
+            for r in at:
+                out.append(Finding(sheet, cell_ref(r, col), FIELD_BY_NAME["customer_name"].header,
+                                   f"户号“{cid}”在第 {where}行的客户名称是“{usual}”，本行却是“{name}”：同一户号应为同一客户，"
+                                   "请核对户号和客户名称（合并的单元格会把上一行的内容带到下面几行）。",
+                                   value=name, level=WARNING, row=r + 1, col=col + 1))
+    return out
+
+
 def _chinese_labels(f) -> list[str]:
     """A field's header and the variants a clerk may write, the Chinese ones (the English ones are for imports)."""
     return [label for label in (f.header, *f.aliases) if any("\u4e00" <= ch <= "\u9fff" for ch in label)]
@@ -450,6 +478,8 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
     frame = pd.DataFrame({name: data.get(name, [None] * len(kept)) for name in ["_row", *[f.name for f in FIELDS]]},
                          dtype=object)
     raw = _RawCells(grid, set(kept), {col for _name, col in field_cols})
+    findings += _names_of_one_customer(sheet.name, kept, data.get("customer_id"), data.get("customer_name"),
+                                       columns.get("customer_name"))
     derived = False
     if "hazard_id" not in columns:
         derived = True
