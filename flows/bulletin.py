@@ -21,7 +21,7 @@ from flows.redaction import redact
 from flows.runner import PrefectRunner
 from hazardnet.jobs.bulletin import DELIVERY_THREADS, bulletin
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.publish.bulletin import Period, default_as_of
+from hazardnet.publish.bulletin import Period, default_as_of, report_date_problem
 from hazardnet.settings import Settings, load_home_settings, report_date, today
 
 
@@ -70,6 +70,9 @@ def bulletin_flow(home: str | None = form.home(),
     (default: the paper_copies setting) also write each government authority's paper copy as PDF."""
     settings = load_home_settings(home)
     period, day = resolve_period(month, as_of, settings)
+    problem = report_date_problem(period, day)
+    if problem:  # the run fails with the sentence, nothing written or sent
+        raise ValueError(problem)
     runner = PrefectRunner(RetryPolicy.of(settings))
     outcome = bulletin(settings, period, day, runner=runner, resend=resend, pdf=pdf)
     result = outcome.result

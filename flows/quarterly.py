@@ -15,7 +15,7 @@ from flows.runner import PrefectRunner
 from hazardnet.delivery.labels import delivery_status
 from hazardnet.jobs.quarterly import quarterly
 from hazardnet.jobs.runner import RetryPolicy
-from hazardnet.publish.quarterly import Quarter, QuarterlySummary, county_figures_rows
+from hazardnet.publish.quarterly import Quarter, QuarterlySummary, county_figures_rows, report_date_problem
 from hazardnet.publish.quarterly_workbook import QuarterlyWorkbook
 from hazardnet.settings import Settings, load_home_settings, report_date, today
 
@@ -56,6 +56,9 @@ def quarterly_flow(home: str | None = form.home(),
     settings = load_home_settings(home)
     q = resolve_quarter(quarter, settings)
     day = report_date(as_of, settings)
+    problem = report_date_problem(q, day)
+    if problem:  # the run fails with the sentence, nothing written or sent
+        raise ValueError(problem)
     outcome = quarterly(settings, q, day, send=send, pdf=pdf, runner=PrefectRunner(RetryPolicy.of(settings)))
     publish_quarterly_artifacts(outcome.prefecture, outcome.books, outcome.newsletter)
     result = outcome.result

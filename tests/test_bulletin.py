@@ -170,9 +170,16 @@ def attachment_of(msg):
     return att.get_filename(), att.get_content()
 
 
+EMPTY = {"本月新发现": "本月无新发现隐患。", "未整改": "截至统计日无未整改隐患。", "本月已整改": "本月无已整改隐患。"}
+
+
 def sheet_rows(book: openpyxl.Workbook, title: str) -> list[dict]:
+    """The hazard rows of a list sheet; a list with none holds, under its header, the sentence saying so."""
     values = list(book[title].iter_rows(values_only=True))
     header = values[0]
+    if values[1:2] and values[1][0] == EMPTY[title] and all(v is None for v in values[1][1:]):
+        assert len(values) == 2
+        return []
     return [dict(zip(header, r)) for r in values[1:]]
 
 
@@ -242,6 +249,8 @@ def test_nil_report_for_authorities_and_body_states_counts(smtp_settings, world,
     assert "零报告" in body
     book = openpyxl.load_workbook(io.BytesIO(attachment_of(my)[1]))
     assert all(hazard_ids(book, t) == set() for t in ("本月新发现", "未整改", "本月已整改"))
+    # each empty list says so under its header (a bare header row reads like a table that failed to fill)
+    assert all(book[t]["A2"].value == EMPTY[t] and "A2:" in str(book[t].merged_cells) for t in EMPTY)
     gem = received[GOV_GEM].message.get_body(("plain",)).get_content()
     assert "本月新发现隐患 1 条；未整改隐患 2 条，其中逾期 1 条；本月已整改 1 条。" in gem
     assert "逾期未整改的重大隐患 1 条" in gem and "GEM-001" in gem
@@ -419,6 +428,26 @@ def test_rejected_register_report_is_mailed_to_the_county_supply_company(smtp_se
     assert len(smtp_server.messages) == 1 and {d["status"] for d in again if d["county"] == "格尔木市"} == {"skipped"}
 
 
+def test_a_rejection_mail_names_the_headers_not_understood(smtp_settings, world, smtp_server, tmp_path):  # noqa: F811
+    """A register whose 户号 header reads 用户号码: the mail lists, beside 缺少必填列“户号”, the header cell the intake
+    did not understand (the clerk reads the mail, not always the attached report)."""
+    from hazardnet.jobs.ingest import ingest
+
+    from .conftest import DATA, drop
+
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    wb["隐患台账"]["B1"] = "用户号码"
+    src = tmp_path / "格尔木市12月台账.xlsx"
+    wb.save(src)
+    drop(smtp_settings, src)
+    result = ingest(smtp_settings, AS_OF, mail_rejections=False)
+    send_rejection_reports(smtp_settings, world, result, SmtpTransport(smtp_settings), as_of=AS_OF)
+    [m] = smtp_server.messages
+    body = m.message.get_body(("plain",)).get_content()
+    assert "隐患台账 A1（户号）：缺少必填列“户号”" in body
+    assert "表头中无法识别的列名（可能就是所缺的必填列）：\n  隐患台账 B1：用户号码\n" in body, body
+
+
 def test_attachment_name_header_decodes_for_old_clients(smtp_settings, world, smtp_server):  # noqa: F811
     bulletin_job(smtp_settings, world, NOV, AS_OF, SmtpTransport(smtp_settings))
     msg = messages_by_address(smtp_server)[CUST_A[0]].message
@@ -518,6 +547,27 @@ def test_the_command_refuses_a_month_without_its_leading_zero(tmp_path):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip() == "错误：通报月份“2026-1”格式不正确，请写成 YYYY-MM（月份写两位），例如 2026-01。", bad.stderr
     assert sorted(p.name for p in home.iterdir()) == []  # refused before anything ran
+
+
+def test_a_month_not_begun_is_refused_before_anyone_is_mailed(prefect_harness, settings, world):
+    """--month 2099-05 (a year mistyped) or an --as-of before the month: refused in one line, exit 2, nothing
+    written or mailed (was: every recipient mailed a bulletin of a month with nothing in it, 数据截至 before it).
+    The flow itself (the Run form) fails with the same sentence naming its fields."""
+    from flows.bulletin import bulletin_flow
+
+    from .test_ingest_flow import run_cli
+
+    for args, day in ((["--month", "2099-05"], None), (["--month", "2026-11", "--as-of", "2026-10-31"], "2026-10-31")):
+        done = run_cli("bulletin", *args, "--home", str(settings.home))
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        first = "2099-05-01" if day is None else "2026-11-01"
+        assert f"早于通报月份{'2099年5月' if day is None else '2026年11月'}的第一天（{first}），该月尚无可通报的隐患；" \
+               "请检查 --month 和 --as-of。" in done.stderr, done.stderr
+    assert not (settings.outbox / "mail").exists() and not (settings.outbox / "通报").exists()
+    state = bulletin_flow(home=str(settings.home), month="2099-05", return_state=True)
+    assert state.is_failed() and "早于通报月份2099年5月的第一天（2099-05-01）" in state.message
+    assert "请检查通报月份和基准日。" in state.message and "--" not in state.message
+    assert not (settings.outbox / "mail").exists()
 
 
 def test_monthly_deployment_is_on_the_15th_in_shanghai():

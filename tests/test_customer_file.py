@@ -406,3 +406,28 @@ def test_a_drill_reminder_text_without_a_gateway_is_named_like_every_other_kind(
     assert text.name.startswith(f"演练到期提醒_20270210_格尔木市_青海盐湖钾肥股份有限公司_{potash}_"), text.name
     assert "联合应急演练即将到期" in text.read_text(encoding="utf-8")
     [mail] = (s.outbox / "mail").glob("演练到期提醒_20270210_格尔木市_青海盐湖钾肥股份有限公司*.eml")
+
+
+def test_the_command_says_which_counties_have_no_customer_file_instead_of_an_empty_table(prefect_harness, settings):
+    """No county's customer file yet: one sentence saying so and what to do, not an empty table followed by every
+    customer of the registers; then with 德令哈市's file alone: 格尔木市 named as a county without a file, its
+    register's customers not listed one by one as 台账中有、客户档案中没有."""
+    from .conftest import DATA, drop
+    from .test_ingest_flow import run_cli
+
+    drop(settings, DATA / "good" / "canonical.xlsx")
+    ingest(settings, AS_OF, mail_rejections=False)
+    wide = {"COLUMNS": "400"}
+    none = run_cli("customer-checks", "--as-of", AS_OF.isoformat(), "--home", str(settings.home), env=wide)
+    assert none.returncode == 0, none.stderr
+    assert "客户档案检查（一户一档）" not in none.stdout and "台账中有、客户档案中没有的客户" not in none.stdout, none.stdout
+    assert none.stdout.startswith("尚未收到任何县(市)的客户档案（一户一档），没有可检查的客户。请用 hazardnet template "
+                                  "--customers --county <县(市)>"), none.stdout
+
+    customer_file(settings.inbox / DLH / "客户档案.xlsx", DELINGHA, traditional=True)
+    ingest(settings, AS_OF, mail_rejections=False)
+    one = run_cli("customer-checks", "--as-of", AS_OF.isoformat(), "--home", str(settings.home), env=wide)
+    assert one.returncode == 0, one.stderr
+    assert "客户档案检查（一户一档）" in one.stdout and "尚未收到任何" not in one.stdout
+    assert "尚未报送客户档案的县(市)：格尔木市（其台账中的客户均未建档，不逐户列出）。" in one.stdout, one.stdout
+    assert "台账中有、客户档案中没有的客户：格尔木市" not in one.stdout, one.stdout

@@ -163,6 +163,97 @@ def test_every_rule_failure_is_reported_at_its_cell(settings, as_of, name):
     store.dispose()
 
 
+def test_a_missing_required_column_names_its_variants_and_points_at_the_headers_not_understood(settings, as_of,
+                                                                                                tmp_path):
+    """户号 written 用户号码, 隐患等级 written 严重程度: besides 缺少必填列 (at the header row), each header the
+    intake did not understand is pointed at and painted in the report's copy, so the clerk sees which to rename
+    (was: 缺少必填列“户号” at A1 alone, the clerk left to guess)."""
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    ws = wb["隐患台账"]
+    ws["B1"], ws["J1"] = "用户号码", "严重程度"
+    src = tmp_path / "表头写错.xlsx"
+    wb.save(src)
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "rejected"
+    errors = {x.field: x for x in f.findings if x.level == "error"}
+    assert set(errors) == {"户号", "隐患等级"} and {x.cell for x in errors.values()} == {"A1"}
+    assert "列名写作“户号”“客户编号”“用户编号”" in errors["户号"].message
+    assert "“隐患级别”" in errors["隐患等级"].message and "severity" not in errors["隐患等级"].message
+    hints = {x.cell: x for x in f.findings if x.field == "表头"}
+    assert set(hints) == {"B1", "J1"} and all(x.level == "warning" for x in hints.values())
+    assert hints["B1"].message.startswith("列名“用户号码”无法识别；如果这一列就是所缺的必填列（户号、隐患等级）")
+    copy = openpyxl.load_workbook(f.report).worksheets[1]
+    for cell in ("B1", "J1"):
+        assert copy[cell].fill.fgColor.rgb.endswith("FF0000") and "无法识别" in copy[cell].comment.text
+
+
+def test_a_second_register_sheet_is_not_read_silently(settings, as_of, tmp_path):
+    """A register split over two visible sheets (一般隐患 / 重大隐患): the first is read, and the file's findings say
+    the second was not (was: its hazards dropped without a word). A hidden copy, or an empty one, is no news."""
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    second = wb.copy_worksheet(wb["隐患台账"])
+    second.title = "重大隐患"
+    hidden = wb.copy_worksheet(wb["隐患台账"])
+    hidden.title, hidden.sheet_state = "上月", "hidden"
+    blank = wb.copy_worksheet(wb["隐患台账"])
+    blank.title = "空表"
+    blank.delete_rows(2, blank.max_row)
+    src = tmp_path / "两张表.xlsx"
+    wb.save(src)
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "accepted"
+    said = [x for x in f.findings if x.field == "工作表"]
+    assert [(x.sheet, x.cell, x.level) for x in said] == [("重大隐患", "A1", "warning")]
+    assert said[0].message.startswith("工作表“重大隐患”也是一张隐患台账，但只导入了工作表“隐患台账”，“重大隐患”中的隐患没有导入")
+
+
+def test_a_customer_id_that_lost_its_leading_zero_is_pointed_at(settings, as_of, tmp_path):
+    """0630100002 typed into a number cell (Excel shows 630100002): the county's next register is accepted with a
+    warning at that 户号 cell naming the customer it probably is (was: silently a new customer, whom no bulletin or
+    warning of 0630100002 reaches); the self-check on the home says the same. A 户号 without a zero is no news."""
+    from hazardnet.intake.self_check import check_register
+
+    drop(settings, DATA / "good" / "canonical.xlsx")
+    assert ingest(settings, as_of).files[0].outcome == "accepted"
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    ws = wb["隐患台账"]
+    ws["B3"] = 630100002  # a number: Excel dropped the zero
+    ws["B4"] = "630100009"  # no known 户号 with zeros in front of it
+    src = tmp_path / "格尔木市下月台账.xlsx"
+    wb.save(src)
+    checked = check_register(settings, src, "格尔木市", as_of, tmp_path / "预检")
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "accepted"
+    for findings in (f.findings, checked.findings):
+        said = [x for x in findings if x.field == "户号"]
+        assert [(x.cell, x.level, x.value) for x in said] == [("B3", "warning", "630100002")]
+        assert said[0].message.startswith("户号“630100002”在此前的台账中没有，但有户号“0630100002”（格尔木市人民医院），"
+                                          "可能是开头的 0 被 Excel 去掉了")
+
+
+def test_one_customer_id_with_another_name_is_pointed_at(settings, as_of, tmp_path):
+    """客户名称 merged over two rows of different customers (the merge carries the first name into the second row):
+    the row whose 户号 elsewhere reads another name gets a warning at its 客户名称 cell (was: accepted silently, the
+    hospital's hazard printed under the potash company's name in the hospital's own bulletin)."""
+    wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
+    ws = wb["隐患台账"]
+    for n in (9, 10):
+        ws.append(["格尔木市", "0630100002", "格尔木市人民医院", "二级", "医疗", f"GEM-2026-0{n:02d}",
+                   dt.datetime(2026, 5, n), "配电室漏雨", "电气设备", "一般", *[None] * 7, "未整改"])
+    ws.merge_cells("C2:C3")  # 青海盐湖钾肥股份有限公司 now also in row 3, the hospital's (0630100002)
+    src = tmp_path / "合并单元格.xlsx"
+    wb.save(src)
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "accepted"
+    said = [x for x in f.findings if x.field == "客户名称"]
+    assert [(x.cell, x.level, x.value) for x in said] == [("C3", "warning", "青海盐湖钾肥股份有限公司")]
+    assert said[0].message.startswith("户号“0630100002”在第 5、6 行的客户名称是“格尔木市人民医院”，本行却是“青海盐湖钾肥股份有限公司”")
+
+
 # built here from the fixtures' rows: name -> (change to rows(), every error as (cell, message fragment, value shown))
 BUILT = {
     "notice_before_found": (lambda d: d[0].__setitem__(12, dt.date(2026, 3, 1)),

@@ -455,6 +455,7 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
 
     from typer.testing import CliRunner
 
+    from hazardnet.cli.app import UserError
     from hazardnet.cli.main import app
 
     submit_month(home, D(2026, 7, 10))
@@ -485,6 +486,8 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
     assert list(book["预警与消息"].iter_rows(values_only=True)) == [
         ("类别", "事项", "收件方", "渠道", "结果", "发送时间"),
         ("整改通知书", "德令哈-2026-0001", f"{NAMES[S]}（户号 {S}）", "邮件", "已发送", m["sent_at"])]
+    assert record["letters"] == []  # a part of its life with nothing in it says so under the header
+    assert list(book["督办建议函"].iter_rows(values_only=True))[1:] == [("尚未列入任何隐患督办建议函。",) + (None,) * 5]
     shown = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "D1",
                                      "--as-of", "2026-10-08"])
     assert shown.exit_code == 0, shown.output
@@ -506,6 +509,10 @@ def test_the_hazard_file_shows_every_version_reinspection_and_message(home):
     assert d3["stage"] == "已销号"
     missing = CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", DLH, "--id", "NOPE"])
     assert missing.exit_code != 0
+    # a county mistyped is said so, not "库中没有北京市的隐患“D1”"
+    with pytest.raises(UserError, match="^“北京市”不是已配置的县\\(市\\)：德令哈市、格尔木市"):
+        CliRunner().invoke(app, ["hazard", "--home", str(home.home), "--county", "北京市", "--id", "D1"],
+                           catch_exceptions=False)
 
 
 def test_a_notice_prints_to_pdf_with_both_copies(home):

@@ -231,9 +231,15 @@ def tables(ws) -> dict[str, dict[str, dict]]:
     return out
 
 
+EMPTY_SENTENCES = ("季末无逾期未整改隐患。", "本季度无报告已整改的隐患。")
+
+
 def split_note(ws) -> tuple[list[tuple], str | None]:
-    """(data rows, the note under them) of a table sheet whose header is row 2: the rows end at the first blank one."""
+    """(data rows, the note under them) of a table sheet whose header is row 2: the rows end at the first blank one;
+    a table with no rows holds the sentence saying so (EMPTY_SENTENCES) under its header instead, the note."""
     rows = list(ws.iter_rows(min_row=3, values_only=True))
+    if rows and rows[0][0] in EMPTY_SENTENCES and all(c is None for c in rows[0][1:]):
+        return [], rows[0][0]
     blank = next((i for i, r in enumerate(rows) if all(c is None for c in r)), len(rows))
     tail = [r[0] for r in rows[blank:] if r[0] is not None]
     return rows[:blank], (tail[0] if tail else None)
@@ -431,6 +437,7 @@ def test_hazard_lists(q3_books, settings):
 def test_county_workbooks_hold_only_their_county(q3_books, settings):
     e = expected(Q3)
     assert set(q3_books) == {settings.prefecture, *settings.counties}
+    empty_overdue_seen = False
     for county in settings.counties:
         book = q3_books[county]
         assert book.path.name == f"{county}2026年第三季度电力安全隐患治理情况汇总.xlsx"
@@ -442,8 +449,13 @@ def test_county_workbooks_hold_only_their_county(q3_books, settings):
         assert {k: as_cmp(v) for k, v in t["合计"].items()} == want
         keys = briefing_keys(wb[BRIEFING], settings.counties)
         assert sorted(keys) == sorted(k for k in e["in_quarter"] if k[0] == county)
-        overdue = {r[4] for r in split_note(wb[OVERDUE])[0]}
+        listed, note = split_note(wb[OVERDUE])
+        overdue = {r[4] for r in listed}
         assert overdue == {k[1] for k in e["overdue"] if k[0] == county}
+        if not overdue:  # an empty list says so under its header, on screen and on paper
+            assert note == "季末无逾期未整改隐患。"
+            empty_overdue_seen = True
+    assert empty_overdue_seen  # some county had nothing overdue: the sentence was checked
 
 
 def test_native_charts_and_their_ranges(q3_books, settings):
@@ -685,6 +697,13 @@ def test_quarterly_flow_artifacts_and_cli(prefect_harness, store, settings, monk
     early = run_cli("quarterly", "--quarter", "2026Q3", "--as-of", "2026-06-30", "--home", str(settings.home),
                     env=env)
     assert early.returncode == 2 and "Traceback" not in early.stderr and "早于2026年第三季度的第一天" in early.stderr
+    # a quarter not begun as known today (2099Q2 typed for 2026Q2): refused too, nothing written
+    future = run_cli("quarterly", "--quarter", "2099Q2", "--home", str(settings.home), env=env)
+    assert future.returncode == 2 and "Traceback" not in future.stderr, future.stderr
+    assert "早于2099年第二季度的第一天（2099-04-01），该季度尚无可统计的台账。" in future.stderr, future.stderr
+    state = quarterly_flow(home=str(settings.home), quarter="2099Q2", send=True, return_state=True)  # the Run form
+    assert state.is_failed() and "早于2099年第二季度的第一天（2099-04-01）" in state.message
+    assert not (settings.outbox / "quarterly" / "2099Q2").exists()
     helps = run_cli("warnings", "--help", env=env)
     assert helps.returncode == 0 and "风险预警" in helps.stdout
 

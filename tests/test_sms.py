@@ -5,6 +5,7 @@ secrets of the URL never shown; the ledger of a store made before SMS migrated."
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 
 import pytest
@@ -349,6 +350,48 @@ def test_grid_warning_command_and_deployment(prefect_harness, home, http_gateway
     assert schema.required == ["text"]  # the Run form asks for the text; 涉及的县(市) stays empty for a line's warning
     assert schema.properties["counties"]["title"] == "涉及的县(市)"  # the form's labels (tests/test_run_form.py)
     assert schema.properties["text"]["title"] == "预警内容"
+
+
+def test_grid_warning_command_that_cannot_go_out_says_why_in_one_chinese_line(prefect_harness, home, tmp_path):
+    """A line no customer file names (the home has none) is the operator's mistake: one line, exit 2; a home
+    without any directory: the run's sentence, exit 1. Neither printed `TypeError: 'NoneType' …` (the flow's
+    Failed state carries no result) nor exited 0."""
+    from .test_ingest_flow import run_cli
+
+    s, _store = home
+    line = run_cli("grid-warning", "--line", "10kV 不存在线", "--text", "检修，请做好准备。", "--home", str(s.home))
+    assert line.returncode == 2, line.stderr
+    assert "Traceback" not in line.stderr and "TypeError" not in line.stderr, line.stderr
+    assert line.stderr.strip().splitlines()[-1].startswith("错误：没有哪个客户的客户档案（一户一档）写明供电线路或所属变电站为"
+                                                        "“10kV 不存在线”"), line.stderr
+
+    bare = tmp_path / "无通讯录"
+    bare.mkdir()
+    none = run_cli("grid-warning", "--county", G, "--text", GRID_TEXT, "--home", str(bare), "--json")
+    assert none.returncode == 1, none.stderr
+    assert "Traceback" not in none.stderr and "TypeError" not in none.stderr, none.stderr
+    assert none.stderr.strip().splitlines()[-1].startswith("运行失败：没有可用的通讯录"), none.stderr
+    assert json.loads(none.stdout.strip().splitlines()[-1])["exit_code"] == 1
+
+
+def test_bulletin_and_grid_warning_say_the_directory_file_is_missing_not_report_none(prefect_harness, home):
+    """The directory file gone after a version was stored: the commands go on with that version and say so with
+    the intake's sentence (was: 通讯录文件有错误，沿用上一版有效通讯录；问题报告：None)."""
+    from hazardnet.publish.bulletin import Period
+
+    from .test_ingest_flow import run_cli
+
+    s, store = home
+    bulletin_job(s, store, Period.parse("2026-07"), D(2026, 7, 15), EmlFileTransport(s.outbox / "mail"))
+    s.directory_file.unlink()
+    done = run_cli("bulletin", "--month", "2026-07", "--as-of", "2026-07-15", "--home", str(s.home),
+                   env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "None" not in done.stdout and "通讯录文件有错误" not in done.stdout, done.stdout
+    assert f"未找到通讯录文件 {s.directory_file}，沿用上一次有效的通讯录" in done.stdout, done.stdout
+    grid = run_cli("grid-warning", "--county", G, "--text", GRID_TEXT, "--home", str(s.home), env={"COLUMNS": "200"})
+    assert grid.returncode == 0, grid.stderr
+    assert f"未找到通讯录文件 {s.directory_file}，沿用上一次有效的通讯录" in grid.stdout, grid.stdout
 
 
 # ---- the monthly bulletin's notice -------------------------------------------------------------------------

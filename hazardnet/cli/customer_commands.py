@@ -17,19 +17,28 @@ def print_customer_checks(report: dict) -> None:
 
     from hazardnet.cli.distribution_commands import status_text
 
-    table = Table(title="客户档案检查（一户一档）")
-    for col in ("县(市)", "户号", "客户名称", "问题", "说明"):
-        table.add_column(col)
-    for c in report["customers"]:
-        if not c["problems"]:
-            table.add_row(c["county"], c["customer_id"], c["customer_name"], "无", "")
-        for p in c["problems"]:
-            table.add_row(c["county"], c["customer_id"], c["customer_name"], p["code"], p["message"])
-    out.print(table)
+    filed = {c["county"] for c in report["customers"]}
+    if report["customers"]:
+        table = Table(title="客户档案检查（一户一档）")
+        for col in ("县(市)", "户号", "客户名称", "问题", "说明"):
+            table.add_column(col)
+        for c in report["customers"]:
+            if not c["problems"]:
+                table.add_row(c["county"], c["customer_id"], c["customer_name"], "无", "")
+            for p in c["problems"]:
+                table.add_row(c["county"], c["customer_id"], c["customer_name"], p["code"], p["message"])
+        out.print(table)
+    else:  # not an empty table: say why there is nothing to check and what to do
+        out.print("尚未收到任何县(市)的客户档案（一户一档），没有可检查的客户。请用 hazardnet template --customers "
+                  "--county <县(市)> -o <文件> 生成模板，填好后放入 inbox/<县(市)>/，再运行 hazardnet ingest。",
+                  soft_wrap=True)
+    without = list(dict.fromkeys(m["county"] for m in report["not_in_file"] if m["county"] not in filed))
+    if without and filed:
+        out.print(f"尚未报送客户档案的县(市)：{'、'.join(without)}（其台账中的客户均未建档，不逐户列出）。", soft_wrap=True)
     for key, title in (("not_in_file", "台账中有、客户档案中没有的客户"), ("not_in_registers", "客户档案中有、台账中没有的客户")):
-        if report[key]:
-            out.print(f"{title}：" + "；".join(f"{m['county']} {m['customer_id']} {m['customer_name']}"
-                                             for m in report[key]))
+        listed = [m for m in report[key] if key != "not_in_file" or m["county"] in filed]
+        if listed:
+            out.print(f"{title}：" + "；".join(f"{m['county']} {m['customer_id']} {m['customer_name']}" for m in listed))
     for r in report.get("reminders") or []:
         out.print(f"演练到期提醒 {r.get('county')} {r.get('recipient')}：邮件 {status_text(r.get('status'))}，"
                   f"短信 {status_text(r.get('sms_status'), 'sms')}", soft_wrap=True)

@@ -46,13 +46,27 @@ def print_bulletin(result: dict) -> None:
                       status_text(d["status"], colour=True), status_text(d.get("sms_status"), "sms", colour=True),
                       redact(d.get("error") or d.get("note") or ""))
     out.print(table)
-    directory = result.get("directory") or {}
-    if directory.get("source") == "store":
-        out.print(f"[yellow]通讯录文件有错误，沿用上一版有效通讯录；问题报告：{directory.get('report')}[/]")
-    elif directory.get("left_out"):
-        out.print(f"[yellow]通讯录第 {'、'.join(map(str, directory['left_out']))} 行有错误，未予采用，其余收件人照常发送；"
-                  f"问题报告：{directory.get('report')}[/]")
+    note = directory_note(result.get("directory") or {})
+    if note:
+        from rich.markup import escape
+
+        out.print(f"[yellow]{escape(note)}[/]")
     print_paper(result.get("paper"))
+
+
+def directory_note(directory: dict) -> str | None:
+    """What a sending command says of the directory it used, when not simply the file as it is: the last valid
+    version (the file has errors: its report; the file is missing or its change could not be announced: the
+    directory's own sentence), or the file without its rows in error."""
+    if directory.get("source") == "store":
+        if directory.get("report"):
+            return f"通讯录文件有错误，沿用上一版有效通讯录；问题报告：{directory['report']}"
+        said = [f["message"] for f in directory.get("findings") or () if not f.get("cell") and f.get("message")]
+        return "".join(said) or "沿用上一版有效通讯录。"
+    if directory.get("left_out"):
+        return (f"通讯录第 {'、'.join(map(str, directory['left_out']))} 行有错误，未予采用，其余收件人照常发送；"
+                f"问题报告：{directory.get('report')}")
+    return None
 
 
 PdfOpt = Annotated[bool, typer.Option("--pdf", help="同时用 LibreOffice 生成纸质版 PDF（需安装 LibreOffice）。")]
@@ -98,6 +112,13 @@ def bulletin(
             month = Period.parse(month).key
         except ValueError as exc:
             raise UserError(str(exc)) from None
+    from flows.bulletin import resolve_period
+    from hazardnet.publish.bulletin import report_date_problem
+    from hazardnet.settings import load_settings
+
+    problem = report_date_problem(*resolve_period(month, _as_of(as_of), load_settings(_home(home))))
+    if problem:  # a month not begun (2027-05 for 2026-05): nothing to send, no one mailed
+        raise UserError(problem.replace("请检查通报月份和基准日", "请检查 --month 和 --as-of"))
     from hazardnet.cli.progress import flow_console
 
     with flow_console(_home(home), "发送月度通报", quiet=json_):
@@ -139,10 +160,11 @@ def print_grid_warning(result: dict) -> None:
                       redact("、".join(d.get("mobiles") or [])) or "无", status_text(d.get("sms_status"), "sms", colour=True),
                       redact(d.get("error") or (d.get("note") if d["status"] == "skipped" else "") or ""))
     out.print(table)
-    left_out = (result.get("directory") or {}).get("left_out")
-    if left_out:
-        out.print(f"[yellow]通讯录第 {'、'.join(map(str, left_out))} 行有错误，未予采用；"
-                  f"问题报告：{result['directory'].get('report')}[/]")
+    note = directory_note(result.get("directory") or {})
+    if note:
+        from rich.markup import escape
+
+        out.print(f"[yellow]{escape(note)}[/]")
 
 
 @app.command("grid-warning")
@@ -159,11 +181,12 @@ def grid_warning(
     county, line, substation = county or [], line or [], substation or []
     from flows.grid_warning import UndeliveredGridWarning, grid_warning_flow
     from hazardnet.publish.bulletin import public_delivery
-    from hazardnet.publish.grid_warning import grid_warning as make_warning
-    from hazardnet.settings import load_settings
+    from hazardnet.jobs.grid_warning import make_warning
+    from hazardnet.settings import load_settings, today
 
-    try:
-        make_warning(load_settings(_home(home)), county, text, lines=line, substations=substation)
+    settings = load_settings(_home(home))
+    try:  # the warning the flow will send, lines and substations looked up in the customer files as the flow does
+        make_warning(settings, county, text, today(settings), lines=line, substations=substation)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     from hazardnet.cli.progress import flow_console
@@ -177,6 +200,9 @@ def grid_warning(
         result, failure = outcome.result, str(outcome)
     elif isinstance(outcome, BaseException):
         raise UserError(redact(state.message or str(outcome))) from None
+    elif state.is_failed() or not isinstance(outcome, dict):
+        # a Failed state without a result (no usable directory …): the run's own sentence, exit 1
+        raise RuntimeError(redact(state.message or "电网风险预警未能发送。"))
     else:
         result = outcome
     if json_:

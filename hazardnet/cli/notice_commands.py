@@ -63,6 +63,8 @@ def hazard(county: Annotated[str, typer.Option("--county", help="县(市)，例�
     from hazardnet.store import Store
 
     settings = load_settings(_home(home))
+    if county not in settings.counties:  # a county's name mistyped is not a hazard missing from the store
+        raise UserError(f"“{county}”不是已配置的县(市)：{'、'.join(settings.counties)}。")
     output = _output_xlsx(output)
     day = dt.date.fromisoformat(_as_of(as_of)) if as_of else today(settings)
     store = Store(settings.database_url)

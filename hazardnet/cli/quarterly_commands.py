@@ -71,12 +71,15 @@ def quarterly(quarter: QuarterOpt = None, as_of: ReportAsOfOpt = None, home: Hom
     import datetime as dt
 
     from flows.quarterly import quarterly_flow, resolve_quarter
-    from hazardnet.settings import load_settings
+    from hazardnet.publish.quarterly import report_date_problem
+    from hazardnet.settings import load_settings, today
 
     label, day = _quarter(quarter), _as_of(as_of)
-    q = resolve_quarter(label, load_settings(_home(home))) if day is not None else None
-    if q is not None and dt.date.fromisoformat(day) < q.start:
-        raise UserError(f"数据截至日期 {day} 早于{q.title}的第一天（{q.start}），该季度尚无可统计的台账。")
+    settings = load_settings(_home(home))
+    problem = report_date_problem(resolve_quarter(label, settings),
+                                  dt.date.fromisoformat(day) if day is not None else today(settings))
+    if problem:  # also a quarter not begun yet (2027Q2 typed for 2026Q2) as known today
+        raise UserError(problem)
     from hazardnet.cli.progress import flow_console
 
     with flow_console(_home(home), "生成季度汇总", quiet=json_):

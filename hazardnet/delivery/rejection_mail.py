@@ -57,6 +57,10 @@ def rejection_body(rej: _Rejected, recipient: Recipient, settings: Settings) -> 
         lines.append(f"  {i}. {where}{('（' + f.field + '）') if f.field else ''}：{f.message}")
     if len(errors) > 20:
         lines.append(f"  ……另有 {len(errors) - 20} 处，详见附件。")
+    headers = [f for f in rej.findings if getattr(f, "level", ERROR) != ERROR and getattr(f, "field", "") == "表头"]
+    if headers:  # the headers the intake did not understand, beside a missing column: which to rename
+        lines += ["", "表头中无法识别的列名（可能就是所缺的必填列）："]
+        lines += [f"  {f.sheet} {f.cell}：{f.value}" for f in headers[:20]]
     lines += ["", f"请修改后将整张{'台账' if rej.kind == 'register' else '表'}重新放入共享目录 inbox/{rej.county}/，系统将自动重新导入。", "",
               *mail_signature(settings), "本邮件由隐患台账系统自动发送。"]
     return "\n".join(lines)

@@ -24,6 +24,46 @@ def _blank(v) -> bool:
 
 
 def extension_findings(store: Store, county: str, as_of: dt.date, parsed: RegisterSheet) -> list[Finding]:
+    """The intake's warnings that need the county's earlier registers: a deadline moved or left blank
+    (`deadline_findings`), a 户号 that lost its leading zeros (`lost_zero_findings`)."""
+    return deadline_findings(store, county, as_of, parsed) + lost_zero_findings(store, county, as_of, parsed)
+
+
+def lost_zero_findings(store: Store, county: str, as_of: dt.date, parsed: RegisterSheet) -> list[Finding]:
+    """A warning at the 户号 cell of every row whose 户号 is not in the county's registers so far but is one of
+    them without its leading zeros (0941880670 typed into a number cell reads 941880670): stored as written it is
+    another customer — the customer's bulletins, warnings and notices would miss the hazard."""
+    frame = parsed.frame
+    col = parsed.columns.get("customer_id")
+    if col is None or not len(frame):
+        return []
+    ids = [str(v) for v in frame["customer_id"].tolist()]
+    if not any(v.isdigit() and not v.startswith("0") for v in ids):
+        return []
+    known: set[str] = set()  # the county's 户号 so far
+    padded: dict[str, tuple[str, str]] = {}  # 941880670 -> ("0941880670", its name)
+    for _county, cid, name, _latest in store.current_rows(as_of, ["county", "customer_id", "customer_name"], [county]):
+        cid = str(cid or "")
+        known.add(cid)
+        if cid.startswith("0") and cid.lstrip("0"):
+            padded.setdefault(cid.lstrip("0"), (cid, str(name or "")))
+    if not padded:
+        return []
+    header = FIELD_BY_NAME["customer_id"].header
+    out: list[Finding] = []
+    for r, cid in zip(frame["_row"].tolist(), ids):
+        meant = padded.get(cid)
+        if meant is None or cid in known:  # a customer of its own since (or before) is no lost zero
+            continue
+        out.append(Finding(sheet=parsed.sheet, cell=cell_ref(r, col), field=header, value=cid, level=WARNING,
+                           row=r + 1, col=col + 1,
+                           message=f"户号“{cid}”在此前的台账中没有，但有户号“{meant[0]}”（{meant[1]}），可能是开头的 0 "
+                                   f"被 Excel 去掉了（单元格为数字格式）；按“{cid}”导入将被视为另一个客户，该客户收不到这项隐患的"
+                                   f"通报和预警。请把户号列设为文本格式，填写“{meant[0]}”后重新报送。"))
+    return out
+
+
+def deadline_findings(store: Store, county: str, as_of: dt.date, parsed: RegisterSheet) -> list[Finding]:
     """A warning at the 整改期限 cell of every hazard whose deadline this register moves later than its current
     deadline in the store, without 延期原因 (and, for a 重大 hazard, without 延期批准); and of every open hazard
     whose 整改期限 it leaves blank while the store has a date for it (that date stays in force)."""

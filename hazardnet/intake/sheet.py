@@ -119,15 +119,29 @@ def find_header(sheet: SheetGrid) -> tuple[int, dict[str, int]] | None:
 
 def pick_register_sheet(book: WorkbookGrid) -> tuple[SheetGrid, int, dict[str, int]] | None:
     """The sheet whose header matches the most register fields (a 填写说明 sheet may come first)."""
+    picked, _others = _pick_register_sheets(book)
+    return picked
+
+
+def _pick_register_sheets(book: WorkbookGrid) -> tuple[tuple[SheetGrid, int, dict[str, int]] | None,
+                                                        list[tuple[SheetGrid, int]]]:
+    """The register sheet (as pick_register_sheet), and every other visible sheet with a register header and
+    something under it: (sheet, 0-based header row) — hazards the intake would not read."""
     best = None
+    candidates = []
     for sheet in book.sheets:
         found = find_header(sheet)
         if found is None:
             continue
         key = (not sheet.hidden, len(found[1]))
+        candidates.append((sheet, found[0]))
         if best is None or key > best[0]:
             best = (key, sheet, *found)
-    return None if best is None else best[1:]
+    if best is None:
+        return None, []
+    others = [(sheet, r) for sheet, r in candidates if sheet is not best[1] and not sheet.hidden
+              and any(sum(not _blank(v) for v in row) >= 2 and not _is_footer(row) for row in sheet.rows[r + 1:])]
+    return best[1:], others
 
 
 def _fill_merged(sheet: SheetGrid, start_row: int) -> list[list[Any]]:
@@ -351,6 +365,61 @@ def _is_footer(cells: list[Any]) -> bool:
     return False
 
 
+def _names_of_one_customer(sheet: str, rows: list[int], ids: list[Any] | None, names: list[Any] | None,
+                           col: int | None) -> list[Finding]:
+    """A warning at each 客户名称 cell that differs from the name most rows give the same 户号 (a merged 客户名称
+    cell running into the next customer's row, a 户号 copied down): one 户号 is one customer, and the name is
+    what its bulletins and notices print."""
+    if not ids or not names or col is None:
+        return []
+    seen: dict[str, dict[str, list[int]]] = {}
+    for r, cid, name in zip(rows, ids, names):
+        if cid is not None and name is not None:
+            seen.setdefault(str(cid), {}).setdefault(str(name), []).append(r)
+    out: list[Finding] = []
+    for cid, by_name in seen.items():
+        if len(by_name) < 2:
+            continue
+        usual = max(by_name, key=lambda n: (len(by_name[n]), -by_name[n][0]))  # most rows, then the first
+        where = "、".join(str(r + 1) for r in by_name[usual][:5]) + (" 等" if len(by_name[usual]) > 5 else " ")
+        for name, at in by_name.items():
+            if name == usual:
+                continue
+            for r in at:
+                out.append(Finding(sheet, cell_ref(r, col), FIELD_BY_NAME["customer_name"].header,
+                                   f"户号“{cid}”在第 {where}行的客户名称是“{usual}”，本行却是“{name}”：同一户号应为同一客户，"
+                                   "请核对户号和客户名称（合并的单元格会把上一行的内容带到下面几行）。",
+                                   value=name, level=WARNING, row=r + 1, col=col + 1))
+    return out
+
+
+def _chinese_labels(f) -> list[str]:
+    """A field's header and the variants a clerk may write, the Chinese ones (the English ones are for imports)."""
+    return [label for label in (f.header, *f.aliases) if any("\u4e00" <= ch <= "\u9fff" for ch in label)]
+
+
+def _unknown_headers(sheet: SheetGrid, header_row: int, columns: dict[str, int], missing: list[str]) -> list[Finding]:
+    """When a required column is missing: each header cell that names no register column (a 户号 written
+    “用户号码”), pointed at, so the clerk sees which header to rename."""
+    from hazardnet.intake.photos import PHOTO_FIELD
+    from schemas.headers import SERIAL_HEADERS, normalize_label
+
+    known = set(columns.values())
+    wanted = "、".join(FIELD_BY_NAME[name].header for name in missing)
+    found: list[Finding] = []
+    for c, v in enumerate(sheet.rows[header_row]):
+        text = clean_str(v) if isinstance(v, str) else None
+        if c in known or text is None:
+            continue
+        key = normalize_label(text)
+        if key in SERIAL_HEADERS or normalize_label(PHOTO_FIELD) in key or _match_header(text):
+            continue
+        found.append(Finding(sheet.name, cell_ref(header_row, c), "表头",
+                             f"列名“{text}”无法识别；如果这一列就是所缺的必填列（{wanted}），请把列名改成模板中的写法。",
+                             value=text, level=WARNING, row=header_row + 1, col=c + 1))
+    return found
+
+
 def derive_hazard_id(county: str, row: dict[str, Any]) -> str:
     """A stable id for registers without a 隐患编号 column: same customer, date and description → same id."""
     basis = "|".join(str(row.get(k) or "") for k in ("customer_id", "found_date", "description"))
@@ -359,17 +428,26 @@ def derive_hazard_id(county: str, row: dict[str, Any]) -> str:
 
 def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> RegisterSheet | Finding:
     """Locate and normalize the register in `book`; a file-level Finding when there is none."""
-    picked = pick_register_sheet(book)
+    picked, others = _pick_register_sheets(book)
     if picked is None:
         return file_finding("未找到隐患台账表：没有哪张工作表的表头包含“户号、客户名称、隐患描述、整改状态”等列，"
                             "请使用台账模板报送。")
     sheet, header_row, columns = picked
     findings: list[Finding] = []
     header_cells = sheet.rows[header_row]
-    for name in REQUIRED_FIELDS:
-        if name not in columns and name != "hazard_id":
-            findings.append(Finding(sheet.name, cell_ref(header_row, 0), FIELD_BY_NAME[name].header,
-                                    f"缺少必填列“{FIELD_BY_NAME[name].header}”", row=header_row + 1, col=0))
+    missing = [name for name in REQUIRED_FIELDS if name not in columns and name != "hazard_id"]
+    for name in missing:
+        f = FIELD_BY_NAME[name]
+        findings.append(Finding(sheet.name, cell_ref(header_row, 0), f.header,
+                                f"缺少必填列“{f.header}”：第 {header_row + 1} 行的表头中没有这一列"
+                                f"（列名写作“{'”“'.join(_chinese_labels(f))}”均可）", row=header_row + 1, col=0))
+    if missing:
+        findings.extend(_unknown_headers(sheet, header_row, columns, missing))
+    for other, r in others:  # a second register sheet (一般隐患 / 重大隐患, or last month's kept beside) is not read
+        findings.append(Finding(other.name, cell_ref(r, 0), "工作表",
+                                f"工作表“{other.name}”也是一张隐患台账，但只导入了工作表“{sheet.name}”，"
+                                f"“{other.name}”中的隐患没有导入；请把要报送的隐患合并到一张工作表中，不报送的表请删除。",
+                                level=WARNING, row=r + 1))
     grid = _fill_merged(sheet, header_row + 1)
     field_cols = [(name, col) for name, col in columns.items()]
     header_keys = {_label(v) for v in header_cells if v is not None}
@@ -400,6 +478,8 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
     frame = pd.DataFrame({name: data.get(name, [None] * len(kept)) for name in ["_row", *[f.name for f in FIELDS]]},
                          dtype=object)
     raw = _RawCells(grid, set(kept), {col for _name, col in field_cols})
+    findings += _names_of_one_customer(sheet.name, kept, data.get("customer_id"), data.get("customer_name"),
+                                       columns.get("customer_name"))
     derived = False
     if "hazard_id" not in columns:
         derived = True

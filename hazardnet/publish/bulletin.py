@@ -48,6 +48,10 @@ LIST_FIELDS = ("county", "customer_id", "customer_name", "customer_grade", "haza
                "description", "category", "severity", "consequence", "suggestion", "notice_date", "deadline",
                "owner", "contingency", "status", "completed_date", "gov_supervised", "remarks")
 OPEN_EXTRA = (("days_overdue", "逾期天数", 8), ("days_open", "存续天数", 8))
+# what a list sheet with no rows says under its header (a recipient, or the paper copy, sees no bare header row)
+EMPTY_NEW = "本月无新发现隐患。"
+EMPTY_OPEN = "截至统计日无未整改隐患。"
+EMPTY_DONE = "本月无已整改隐患。"
 PHOTO_HEADER = "照片"  # last column of 未整改: a thumbnail of the hazard's first photo
 THUMB_PX = 320  # longest side of a bulletin thumbnail: ~3× its size in the cell, ~20 kB a photo
 THUMB_BOX = (96, 72)  # pixels the thumbnail takes in its cell
@@ -110,6 +114,16 @@ class Period:
 
     def contains(self, day: Any) -> bool:
         return isinstance(day, dt.date) and self.first <= day <= self.last
+
+
+def report_date_problem(period: Period, day: dt.date) -> str | None:
+    """The sentence refusing a bulletin whose report date lies before its month (a month not begun yet, 2027-05
+    typed for 2026-05: every recipient would be mailed a bulletin of a month with nothing in it), else None. It
+    names the Run form's fields, which the command's --month and --as-of are."""
+    if day < period.first:
+        return (f"基准日 {day} 早于通报月份{period.label}的第一天（{period.first}），该月尚无可通报的隐患；"
+                f"请检查通报月份和基准日。")
+    return None
 
 
 def default_as_of(period: Period, today: dt.date) -> dt.date:
@@ -304,7 +318,7 @@ def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient
         for title, df in (("本月新发现", sections.new),):
             sheet = wb.add_worksheet(title)
             write_table(wb, sheet, fmts, headers, _list_rows(df, fields=fields), widths=widths, wrap_cols=wrap,
-                        page_header=page_header, paper=paper_for(widths))
+                        page_header=page_header, paper=paper_for(widths), empty=EMPTY_NEW)
         open_fields, open_extra = _list_columns(paper, open_list=True)
         open_headers, open_widths = _list_headers(open_extra, open_fields, paper)
         open_rows = _list_rows(sections.open, [n for n, _, _ in open_extra], open_fields)
@@ -316,12 +330,12 @@ def write_bulletin_workbook(path: Path, sections: BulletinSections, *, recipient
         write_table(wb, sheet, fmts, open_headers, open_rows, widths=open_widths,
                     wrap_cols=[i for i, n in enumerate(open_fields) if n in wrapping],
                     highlight=[bool(x) for x in open_df["overdue"]] if len(open_df) else None,
-                    page_header=page_header, paper=paper_for(open_widths))
+                    page_header=page_header, paper=paper_for(open_widths), empty=EMPTY_OPEN)
         if thumbnails and len(open_df) and not paper:
             _insert_thumbnails(sheet, open_df, thumbnails, col=len(open_headers) - 1)
         sheet = wb.add_worksheet("本月已整改")
         write_table(wb, sheet, fmts, headers, _list_rows(sections.done, fields=fields), widths=widths,
-                    wrap_cols=wrap, page_header=page_header, paper=paper_for(widths))
+                    wrap_cols=wrap, page_header=page_header, paper=paper_for(widths), empty=EMPTY_DONE)
         if customer_report is not None:
             from hazardnet.publish.customer_problems import write_problems_sheet
 

@@ -30,6 +30,10 @@ SHEETS = (
                            ("channel_name", "渠道"), ("status_name", "结果"), ("sent_at", "发送时间"))),
 )
 
+# what a sheet says when that part of the hazard's life holds nothing yet
+EMPTY = {"versions": "尚无台账版本。", "notices": "尚未列入任何整改通知书。", "deadline_changes": "尚无整改期限记录。",
+         "reinspections": "尚无复查记录。", "letters": "尚未列入任何隐患督办建议函。", "messages": "尚无预警、提醒或消息。"}
+
 
 def _show(v) -> object:
     if isinstance(v, bool):
@@ -78,5 +82,7 @@ def write_hazard_file(path: Path, record: dict) -> Path:
         for r, item in enumerate(items, 1):
             for c, (name, _header) in enumerate(columns):
                 ws.write(r, c, _show(item.get(name)), text)
+        if not items:  # a part of its life that has not happened yet says so, not a bare header row
+            ws.write(1, 0, EMPTY[key], text)
     book.close()
     return path

@@ -174,6 +174,14 @@ class Quarter:
         return self.label
 
 
+def report_date_problem(quarter: Quarter, day: dt.date) -> str | None:
+    """The sentence refusing a quarter's summary as known before the quarter began (a quarter not begun yet:
+    its workbooks and decks would be empty, and with sending mailed to everyone), else None."""
+    if day < quarter.start:
+        return f"数据截至日期 {day} 早于{quarter.title}的第一天（{quarter.start}），该季度尚无可统计的台账。"
+    return None
+
+
 # ---- per-hazard flags ------------------------------------------------------------------------
 def done_on(df: pd.DataFrame) -> pd.Series:
     """The day each hazard was remediated (None while open): `rules.done_on` of each row."""

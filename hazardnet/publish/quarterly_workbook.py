@@ -363,7 +363,7 @@ def write_overdue(wb, st: _Styles, s: QuarterlySummary, paper: bool = False) -> 
     cols = [c for c, k in zip(cols, keep) if k]
     n = write_table(wb, ws, st.f, headers, _rows(df, cols) if len(df) else [], first_row=1, widths=widths,
                     wrap_cols=wrap, page_header=f"{s.scope_name}{s.quarter.title}逾期督办清单",
-                    paper=paper_for(widths))
+                    paper=paper_for(widths), empty="季末无逾期未整改隐患。")
     if n:
         ws.write_string(n + 3, 0, supervision_request(df), st.note)
     return n
@@ -410,7 +410,7 @@ def write_remediated(wb, st: _Styles, s: QuarterlySummary) -> int:
     return write_table(wb, ws, st.f, REMEDIATED_HEADERS, _rows(df, cols) if len(df) else [], first_row=1,
                        widths=REMEDIATED_WIDTHS, wrap_cols=[2, 7],
                        page_header=f"{s.scope_name}{s.quarter.title}报告已整改隐患清单",
-                       paper=paper_for(REMEDIATED_WIDTHS))
+                       paper=paper_for(REMEDIATED_WIDTHS), empty="本季度无报告已整改的隐患。")
 
 
 def write_quarterly_workbook(path: Path, s: QuarterlySummary, settings: Settings, *, paper: bool = False) -> Path:

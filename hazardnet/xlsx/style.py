@@ -303,6 +303,7 @@ def write_table(
     page_header: str | None = None,
     landscape: bool = True,
     paper: int = A4,
+    empty: str | None = None,
 ) -> int:
     """Write a header row and data rows top to bottom (constant-memory friendly).
 
@@ -310,6 +311,8 @@ def write_table(
     lines get their height (xlsx/row_height.py). Returns the number of data rows. `paper`: A4 or A3
     (`paper_for(widths)` picks A3 for a table too wide for A4).
     `highlight`, if given, yields one flag per row to paint that row in the alert colour.
+    `empty`: the sentence written across the row under the header when there are no rows (本月无新发现隐患。),
+    so a reader of a table with nothing in it, on screen or on paper, is told so (no autofilter then).
     """
     wrap = set(wrap_cols)
     if widths is not None:
@@ -329,6 +332,12 @@ def write_table(
             ws.set_row(r, height)
         write_row_cells(ws, fmts, r, values, wrap, alert)
     ws.freeze_panes(first_row + 1, 0)
-    ws.autofilter(first_row, 0, first_row + max(n, 1), len(headers) - 1)
+    if n == 0 and empty:
+        if len(headers) > 1:
+            ws.merge_range(first_row + 1, 0, first_row + 1, len(headers) - 1, empty, fmts.text)
+        else:
+            ws.write_string(first_row + 1, 0, empty, fmts.text)
+    else:
+        ws.autofilter(first_row, 0, first_row + max(n, 1), len(headers) - 1)
     setup_print(ws, header_rows=(first_row, first_row), landscape=landscape, page_header=page_header, paper=paper)
     return n
