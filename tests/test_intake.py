@@ -189,8 +189,9 @@ def test_a_missing_required_column_names_its_variants_and_points_at_the_headers_
 
 
 def test_a_second_register_sheet_is_not_read_silently(settings, as_of, tmp_path):
-    """A register split over two visible sheets (一般隐患 / 重大隐患): the first is read, and the file's findings say
-    the second was not (was: its hazards dropped without a word). A hidden copy, or an empty one, is no news."""
+    """A register split over two visible sheets (一般隐患 / 重大隐患): the file is refused with an error at the second
+    sheet (was: accepted, its hazards dropped without a word); the original is kept. A hidden copy, or an empty
+    one, is no news: without the second sheet the same file is accepted."""
     wb = openpyxl.load_workbook(DATA / "good" / "canonical.xlsx")
     second = wb.copy_worksheet(wb["隐患台账"])
     second.title = "重大隐患"
@@ -201,12 +202,20 @@ def test_a_second_register_sheet_is_not_read_silently(settings, as_of, tmp_path)
     blank.delete_rows(2, blank.max_row)
     src = tmp_path / "两张表.xlsx"
     wb.save(src)
+    original = src.read_bytes()
     drop(settings, src)
     [f] = ingest(settings, as_of).files
-    assert f.outcome == "accepted"
+    assert f.outcome == "rejected"
     said = [x for x in f.findings if x.field == "工作表"]
-    assert [(x.sheet, x.cell, x.level) for x in said] == [("重大隐患", "A1", "warning")]
-    assert said[0].message.startswith("工作表“重大隐患”也是一张隐患台账，但只导入了工作表“隐患台账”，“重大隐患”中的隐患没有导入")
+    assert [(x.sheet, x.cell, x.level) for x in said] == [("重大隐患", "A1", "error")]
+    assert said[0].message.startswith("工作表“重大隐患”也是一张隐患台账：每个文件只导入一张台账工作表，“重大隐患”中的隐患不会导入")
+    assert "工作表“隐患台账”中" in said[0].message
+    assert any(p.read_bytes() == original for p in settings.home.rglob("*两张表*.xlsx"))  # the original, kept
+    del wb["重大隐患"]
+    wb.save(src)
+    drop(settings, src)
+    [f] = ingest(settings, as_of).files
+    assert f.outcome == "accepted" and not [x for x in f.findings if x.field == "工作表"]
 
 
 def test_a_customer_id_that_lost_its_leading_zero_is_pointed_at(settings, as_of, tmp_path):

@@ -443,11 +443,13 @@ def read_register(book: WorkbookGrid, county: str, counties: list[str]) -> Regis
                                 f"（列名写作“{'”“'.join(_chinese_labels(f))}”均可）", row=header_row + 1, col=0))
     if missing:
         findings.extend(_unknown_headers(sheet, header_row, columns, missing))
-    for other, r in others:  # a second register sheet (一般隐患 / 重大隐患, or last month's kept beside) is not read
+    # a second register sheet (一般隐患 / 重大隐患, or last month's kept beside): one sheet is read, so the file is
+    # refused — accepted, the other sheet's hazards would be missing from the store without anyone deciding it
+    for other, r in others:
         findings.append(Finding(other.name, cell_ref(r, 0), "工作表",
-                                f"工作表“{other.name}”也是一张隐患台账，但只导入了工作表“{sheet.name}”，"
-                                f"“{other.name}”中的隐患没有导入；请把要报送的隐患合并到一张工作表中，不报送的表请删除。",
-                                level=WARNING, row=r + 1))
+                                f"工作表“{other.name}”也是一张隐患台账：每个文件只导入一张台账工作表，“{other.name}”"
+                                f"中的隐患不会导入。请把要报送的隐患都放到工作表“{sheet.name}”中，不报送的工作表"
+                                "请删除或隐藏，然后重新报送。", row=r + 1))
     grid = _fill_merged(sheet, header_row + 1)
     field_cols = [(name, col) for name, col in columns.items()]
     header_keys = {_label(v) for v in header_cells if v is not None}
