@@ -240,3 +240,20 @@ def test_readme_names_only_real_options_and_settings():
     outside = {"HAZARDNET_API_AUTH_FILE", "HAZARDNET_CHECKOUT", "HAZARDNET_INSTALLER", "HAZARDNET_TASK_RUNS_WAIT_SECONDS"}
     for variable in set(re.findall(r"\bHAZARDNET_[A-Z0-9_]+", README)) - outside:
         assert variable[len("HAZARDNET_"):].lower() in Settings.model_fields, f"README names {variable}: no such setting"
+
+
+def test_a_mistyped_date_is_refused_before_the_console_names_a_log_or_a_home_is_made(prefect_harness, tmp_path):
+    """`--as-of 2026-13-01`: one Chinese line and exit 2, before the command says where its run log goes (a clerk
+    reading "运行日志：…" first went looking for a run that never started) and before mail-intake sets a home up."""
+    entry = Path(sys.executable).with_name("hazardnet")
+    env = {**harness_env(), "HAZARDNET_IMAP_HOST": "127.0.0.1"}
+    for command in ("notices", "customer-checks", "mail-intake"):
+        home = tmp_path / command
+        if command != "mail-intake":  # mail-intake sets a new home up itself
+            home.mkdir()
+        result = subprocess.run([str(entry), command, "--home", str(home), "--as-of", "2026-13-01"],
+                                capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 2, (command, result.stdout, result.stderr)
+        assert "2026-13-01" in result.stderr and "Traceback" not in result.stderr, (command, result.stderr)
+        assert "运行日志" not in result.stdout + result.stderr, (command, result.stderr)
+        assert [p.name for p in home.iterdir()] == [] if home.exists() else command == "mail-intake", command

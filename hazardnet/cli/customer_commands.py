@@ -58,9 +58,10 @@ def customer_checks(
 
     from hazardnet.cli.progress import flow_console
 
+    day = _as_of(as_of)  # a date mistyped is refused before the console says where its log goes
     try:
         with flow_console(_home(home), "检查客户档案", quiet=json_):
-            report = customer_checks_flow(home=_home(home), as_of=_as_of(as_of), remind=remind)
+            report = customer_checks_flow(home=_home(home), as_of=day, remind=remind)
     except ChecksTableError as exc:
         raise UserError(str(exc)) from None
     if json_:

@@ -28,11 +28,12 @@ def mail_intake(home: HomeOpt = None, as_of: AsOfOpt = None, json_: JsonOpt = Fa
     if not load_settings(home).imap_host:  # before the home is set up: a refused command leaves no folder behind
         raise UserError("未配置收件邮箱：请设置 HAZARDNET_IMAP_HOST、HAZARDNET_IMAP_USER 和密码"
                         "（HAZARDNET_IMAP_PASSWORD 或 HAZARDNET_IMAP_PASSWORD_BLOCK）。")
+    day = _as_of(as_of)  # a date mistyped is refused before the home is set up
     home_dir = _home(home, create=True)
     from hazardnet.cli.progress import flow_console
 
     with flow_console(home_dir, "收取邮件中的台账", quiet=json_):
-        state = mail_intake_flow(home=home_dir, as_of=_as_of(as_of), return_state=True)
+        state = mail_intake_flow(home=home_dir, as_of=day, return_state=True)
     result = {**state.result(), "flow_run": str(state.state_details.flow_run_id)}
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))

@@ -37,8 +37,9 @@ def notices(as_of: AsOfOpt = None, home: HomeOpt = None,
     from flows.notices import notices_flow
     from hazardnet.cli.progress import flow_console
 
+    day = _as_of(as_of)  # a date mistyped is refused before the console says where its log goes
     with flow_console(_home(home), "签发整改通知书", quiet=json_):
-        result = notices_flow(home=_home(home), as_of=_as_of(as_of), send=send, pdf=pdf)
+        result = notices_flow(home=_home(home), as_of=day, send=send, pdf=pdf)
     if json_:
         print(json.dumps(result, ensure_ascii=False, indent=1, default=str))
     else:
